@@ -1,0 +1,29 @@
+"""Errors layerscope reports to people: each becomes one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+
+class LayerscopeError(Exception):
+    """Base of every error that is the input's fault, not a bug of ours."""
+
+    exit_code = 2
+
+
+class UsageError(LayerscopeError):
+    """A wrong flag, a bad value, a conflicting combination."""
+
+
+class SourceError(LayerscopeError):
+    """The image could not be read: missing, engine down, unreadable archive."""
+
+
+class ArchiveError(SourceError):
+    """An archive or layer tarball is corrupt, truncated or hostile."""
+
+
+class LimitExceededError(ArchiveError):
+    """The input asks for more than a configured resource limit allows."""
+
+
+class ConfigError(LayerscopeError):
+    """A policy or configuration file is missing or invalid."""
