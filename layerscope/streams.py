@@ -1,0 +1,251 @@
+"""Byte streams the tar reader walks: files, windows into an outer archive,
+decompressors.
+
+A :class:`ByteStream` reads forward and can skip forward. Skipping is where
+speed comes from: a seekable file skips by seeking, anything else discards
+into one reused buffer without building ``bytes`` objects.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
+
+from layerscope.errors import ArchiveError, LimitExceededError
+
+CHUNK = 1 << 20
+
+try:  # isal's zlib is 2-3x faster than zlib at inflating; optional.
+    from isal import isal_zlib as _fast_zlib
+except ImportError:  # pragma: no cover - exercised where isal is absent
+    _fast_zlib = None
+
+
+class ByteStream(Protocol):
+    """A forward-only byte source."""
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes; fewer only at the end of the stream."""
+        ...
+
+    def skip(self, n: int) -> None:
+        """Advance ``n`` bytes; ArchiveError if the stream ends first."""
+        ...
+
+
+class FileStream:
+    """A ByteStream over a binary file object, seeking when it can."""
+
+    def __init__(self, f: BinaryIO, *, name: str = "archive") -> None:
+        self._f = f
+        self._name = name
+        self._end: int | None = None
+        self._scratch: bytearray | None = None
+        try:
+            if f.seekable():
+                here = f.tell()
+                self._end = f.seek(0, os.SEEK_END)
+                f.seek(here)
+        except (OSError, ValueError):
+            self._end = None
+
+    @property
+    def seekable(self) -> bool:
+        return self._end is not None
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._f.read(n)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ArchiveError(f"{self._name}: read failed: {e}") from None
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def skip(self, n: int) -> None:
+        if n <= 0:
+            return
+        if self._end is not None:
+            pos = self._f.seek(n, os.SEEK_CUR)
+            if pos > self._end:
+                raise ArchiveError(f"{self._name}: truncated (data runs past the end)")
+            return
+        discard(self, n, self._name)
+
+    def readinto(self, buf: memoryview) -> int:
+        reader = getattr(self._f, "readinto", None)
+        if reader is None:
+            data = self.read(len(buf))
+            buf[: len(data)] = data
+            return len(data)
+        try:
+            return int(reader(buf))
+        except (OSError, EOFError, zlib.error) as e:
+            raise ArchiveError(f"{self._name}: read failed: {e}") from None
+
+
+def discard(stream: ByteStream, n: int, name: str) -> None:
+    """Read and drop ``n`` bytes of ``stream`` without keeping them."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        scratch = memoryview(bytearray(min(n, CHUNK)))
+        while n > 0:
+            got = readinto(scratch[: min(n, len(scratch))])
+            if not got:
+                raise ArchiveError(f"{name}: truncated (stream ended early)")
+            n -= got
+        return
+    while n > 0:
+        data = stream.read(min(n, CHUNK))
+        if not data:
+            raise ArchiveError(f"{name}: truncated (stream ended early)")
+        n -= len(data)
+
+
+class Prefixed:
+    """Replays ``head`` before the rest of ``inner`` (for magic-byte sniffing)."""
+
+    def __init__(self, head: bytes, inner: ByteStream) -> None:
+        self._head = head
+        self._inner = inner
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._inner.read(n - len(out))
+            return out
+        return self._inner.read(n)
+
+    def skip(self, n: int) -> None:
+        if self._head:
+            take = min(n, len(self._head))
+            self._head = self._head[take:]
+            n -= take
+        if n:
+            self._inner.skip(n)
+
+
+class Inflater:
+    """Decompresses a gzip or zstd ByteStream, refusing decompression bombs.
+
+    ``max_ratio`` bounds output/input once the output passes ``ratio_floor``
+    bytes: a few MB of gzip that claim 8 GiB is refused in well under a
+    second instead of being inflated.
+    """
+
+    def __init__(
+        self,
+        inner: ByteStream,
+        kind: str,
+        *,
+        name: str,
+        max_ratio: int,
+        ratio_floor: int,
+    ) -> None:
+        self._inner = inner
+        self._name = name
+        self._kind = kind
+        self._max_ratio = max_ratio
+        self._ratio_floor = ratio_floor
+        self.compressed = 0
+        self.produced = 0
+        self._pending = b""
+        self._eof = False
+        self._new_member()
+
+    def _new_member(self) -> None:
+        if self._kind == "gzip":
+            lib = _fast_zlib if _fast_zlib is not None else zlib
+            self._d = lib.decompressobj(31)
+        else:
+            import zstandard
+
+            self._d = zstandard.ZstdDecompressor().decompressobj()
+
+    def _more(self) -> bool:
+        """Decompress one input chunk into ``_pending``; False at the end."""
+        while not self._eof:
+            raw = self._inner.read(CHUNK // 4)
+            if not raw:
+                self._eof = True
+                if self._kind == "gzip" and not self._d.eof and self.compressed:
+                    raise ArchiveError(f"{self._name}: truncated gzip stream")
+                return False
+            self.compressed += len(raw)
+            try:
+                out = self._d.decompress(raw)
+                while self._d.eof and self._d.unused_data:
+                    # Another gzip member or zstd frame follows: keep going.
+                    rest = self._d.unused_data
+                    self._new_member()
+                    out += self._d.decompress(rest)
+            except Exception as e:  # zlib.error, zstd.ZstdError, isal's error
+                raise ArchiveError(f"{self._name}: corrupt {self._kind} data: {e}") from None
+            if out:
+                self.produced += len(out)
+                if (
+                    self.produced > self._ratio_floor
+                    and self.produced > self._max_ratio * self.compressed
+                ):
+                    raise LimitExceededError(
+                        f"{self._name}: {self._kind} expands more than {self._max_ratio}x "
+                        f"(a decompression bomb?); raise --max-expansion to read it"
+                    )
+                self._pending = self._pending + out if self._pending else out
+                return True
+        return False
+
+    def read(self, n: int) -> bytes:
+        while len(self._pending) < n and self._more():
+            pass
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            if not self._pending and not self._more():
+                raise ArchiveError(f"{self._name}: truncated (layer ended early)")
+            take = min(n, len(self._pending))
+            self._pending = self._pending[take:]
+            n -= take
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def sniff(head: bytes) -> str:
+    """Compression named by magic bytes: ``gzip``, ``zstd`` or ``none``."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+def open_decompressed(
+    stream: ByteStream,
+    *,
+    name: str,
+    max_ratio: int = 1000,
+    ratio_floor: int = 256 << 20,
+    on_kind: Callable[[str], None] | None = None,
+) -> ByteStream:
+    """``stream`` decompressed according to its magic bytes (media types lie)."""
+    head = stream.read(4)
+    kind = sniff(head)
+    if on_kind is not None:
+        on_kind(kind)
+    replay = Prefixed(head, stream)
+    if kind == "none":
+        return replay
+    return Inflater(replay, kind, name=name, max_ratio=max_ratio, ratio_floor=ratio_floor)
+
+
+def bytes_stream(data: bytes, name: str = "data") -> FileStream:
+    """A ByteStream over bytes in memory (tests, small blobs)."""
+    return FileStream(io.BytesIO(data), name=name)
