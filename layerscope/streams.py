@@ -12,12 +12,13 @@ import io
 import os
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from layerscope.errors import ArchiveError, LimitExceededError
 
 CHUNK = 1 << 20
 
+_fast_zlib: Any
 try:  # isal's zlib is 2-3x faster than zlib at inflating; optional.
     from isal import isal_zlib as _fast_zlib
 except ImportError:  # pragma: no cover - exercised where isal is absent

@@ -46,7 +46,7 @@ class Member:
     def __init__(
         self,
         name: str,
-        type: int,
+        type: int,  # noqa: A002 - the tar field name
         size: int,
         realsize: int,
         mode: int,

@@ -1,0 +1,162 @@
+"""analyze(image) -> Analysis: exact byte accounting plus rule findings.
+
+Pure: no I/O, no UI. Every source's Image goes in; every view (table, JSON,
+TUI, budgets) reads the one Analysis that comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from layerscope.model import EntryType, Image, Instruction
+from layerscope.rules import Finding, all_rules
+from layerscope.union import Cause, Change, UnionFS, replay
+
+
+@dataclass(frozen=True, slots=True)
+class LayerStats:
+    """Byte and file counts of one layer (regular-file content only).
+
+    ``wasted_bytes`` are bytes stored in this layer and hidden by a later one
+    (or by a later entry of the same layer); ``removed_bytes`` /
+    ``removed_files`` what this layer hid in lower layers.
+    """
+
+    index: int
+    entry_count: int
+    file_count: int
+    content_bytes: int
+    added_bytes: int
+    added_files: int
+    modified_bytes: int
+    modified_files: int
+    removed_bytes: int
+    removed_files: int
+    wasted_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Whole-image figures. ``efficiency`` is final/total (1.0 when empty)."""
+
+    total_bytes: int
+    final_bytes: int
+    wasted_bytes: int
+    removed_bytes: int
+    overwritten_bytes: int
+    efficiency: float
+    layer_count: int
+    file_count: int
+    reclaimable_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Analysis settings: per-rule minimum bytes and rule selection."""
+
+    min_bytes: Mapping[str, int] = field(default_factory=dict)
+    default_min_bytes: int = 1
+    disabled: frozenset[str] = frozenset()
+
+    def threshold(self, rule_id: str) -> int:
+        return self.min_bytes.get(rule_id, self.default_min_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What rules see: the image, its replay and the per-layer figures."""
+
+    image: Image
+    union: UnionFS
+    layers: tuple[LayerStats, ...]
+    options: Options
+
+    def command(self, layer: int | None) -> str:
+        """The history text (parsed arguments) of the layer, or ''."""
+        if layer is None or not 0 <= layer < len(self.image.layers):
+            return ""
+        h = self.image.layer_history(self.image.layers[layer])
+        return h.parsed.args if h is not None else ""
+
+    def instruction(self, layer: int | None) -> Instruction:
+        if layer is None or not 0 <= layer < len(self.image.layers):
+            return Instruction.UNKNOWN
+        h = self.image.layer_history(self.image.layers[layer])
+        return h.parsed.instruction if h is not None else Instruction.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The one result every report and view is made from."""
+
+    image: Image
+    union: UnionFS
+    layers: tuple[LayerStats, ...]
+    summary: Summary
+    findings: tuple[Finding, ...]
+
+
+def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:
+    """Per-layer counts from the entries and the replay's change log."""
+    wasted = [0] * len(image.layers)
+    removed_bytes = [0] * len(image.layers)
+    removed_files = [0] * len(image.layers)
+    for h in union.hidden:
+        wasted[h.layer] += h.size
+        removed_bytes[h.hidden_by] += h.size
+        removed_files[h.hidden_by] += 1
+    out = []
+    for layer, changes in zip(image.layers, union.changes, strict=True):
+        files = [e for e in layer.entries if e.type is EntryType.FILE]
+        added = [c for c in changes if c.change is Change.ADDED and c.type is EntryType.FILE]
+        modified = [c for c in changes if c.change is Change.MODIFIED and c.type is EntryType.FILE]
+        out.append(
+            LayerStats(
+                index=layer.index,
+                entry_count=len(layer.entries),
+                file_count=len(files),
+                content_bytes=sum(e.size for e in files),
+                added_bytes=sum(c.size for c in added),
+                added_files=len(added),
+                modified_bytes=sum(c.size for c in modified),
+                modified_files=len(modified),
+                removed_bytes=removed_bytes[layer.index],
+                removed_files=removed_files[layer.index],
+                wasted_bytes=wasted[layer.index],
+            )
+        )
+    return tuple(out)
+
+
+def analyze(image: Image, options: Options | None = None) -> Analysis:
+    """Replay the image's layers, account every byte, run every rule."""
+    options = options or Options()
+    union = replay(layer.entries for layer in image.layers)
+    stats = layer_stats(image, union)
+    total = sum(s.content_bytes for s in stats)
+    removed = sum(h.size for h in union.hidden if h.cause is Cause.REMOVED)
+    overwritten = sum(h.size for h in union.hidden if h.cause is Cause.OVERWRITTEN)
+    wasted = removed + overwritten
+    final = total - wasted
+    ctx = RuleContext(image, union, stats, options)
+    findings: list[Finding] = []
+    for r in all_rules():
+        if r.id in options.disabled:
+            continue
+        minimum = options.threshold(r.id)
+        findings.extend(f for f in r.func(ctx) if f.bytes >= minimum)
+    findings.sort(key=lambda f: (-f.bytes, f.rule, f.layer or 0, f.paths))
+    reclaimable = wasted + sum(f.bytes for f in findings if f.reclaimable)
+    summary = Summary(
+        total_bytes=total,
+        final_bytes=final,
+        wasted_bytes=wasted,
+        removed_bytes=removed,
+        overwritten_bytes=overwritten,
+        efficiency=final / total if total else 1.0,
+        layer_count=len(image.layers),
+        file_count=sum(1 for _, e in union.final.values() if e.type is EntryType.FILE),
+        reclaimable_bytes=reclaimable,
+    )
+    return Analysis(image, union, stats, summary, tuple(findings))

@@ -1,0 +1,139 @@
+"""Command line: arguments, source and format choice, exit codes. No analysis.
+
+Exit status: 0 every budget holds, 1 a budget or failing rule, 2 usage,
+input or source error, 130/143 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import NoReturn
+
+from layerscope import __version__
+from layerscope.errors import LayerscopeError, UsageError
+
+EXIT_OK = 0
+EXIT_BUDGET = 1
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="layerscope",
+        description="Find the wasted bytes in a container image and how to fix the Dockerfile.",
+    )
+    p.add_argument(
+        "image",
+        help="image reference in the engine, a `docker save` or OCI archive (.tar, .tar.gz), "
+        "or an OCI layout directory",
+    )
+    p.add_argument(
+        "--source",
+        choices=("auto", "docker", "podman", "docker-archive", "oci"),
+        default="auto",
+        help="where the image comes from (auto: an existing path is an archive or layout, "
+        "else an engine reference)",
+    )
+    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        help="non-interactive output format (default: the interactive view on a terminal, "
+        "else table)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument(
+        "--max-expansion",
+        type=int,
+        default=1000,
+        metavar="RATIO",
+        help="refuse compressed layers that expand more than RATIO times (default 1000)",
+    )
+    p.add_argument("--version", action="version", version=f"layerscope {__version__}")
+    return p
+
+
+def _write_output(path: str, text: str) -> None:
+    """Write atomically: a temp file beside the target, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".layerscope-", dir=directory)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _interactive(args: argparse.Namespace) -> bool:
+    if args.format or args.output:
+        return False
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    return sys.stdout.isatty() and sys.stdin.isatty()
+
+
+def run(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from layerscope.analysis import analyze
+    from layerscope.report import render
+    from layerscope.sources import SourceOptions, open_image
+    from layerscope.tarscan import DEFAULT_LIMITS
+
+    if args.max_expansion < 1:
+        raise UsageError("--max-expansion must be at least 1")
+    options = SourceOptions(
+        platform=args.platform, limits=DEFAULT_LIMITS, max_expansion=args.max_expansion
+    )
+    image = open_image(args.image, source=args.source, options=options)
+    result = analyze(image)
+    fmt = args.format or "table"
+    # The interactive view lands with the TUI; until then a terminal gets the table.
+    _ = _interactive(args)
+    text = render(fmt, result)
+    if args.output:
+        _write_output(args.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one clear line on stderr for every input error."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except LayerscopeError as e:
+        print(f"layerscope: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("layerscope: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output closed early (e.g. piped to head): not an error of the input.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -1,0 +1,118 @@
+"""Turn one layer tarball into model entries: normalised paths, whiteouts
+recognised, links typed. Reads a ByteStream; never touches the filesystem."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from layerscope.model import Entry, EntryType
+from layerscope.streams import ByteStream
+from layerscope.tarscan import DEFAULT_LIMITS, Limits, TarReader
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+_TYPES: dict[int, EntryType] = {
+    ord("0"): EntryType.FILE,
+    0: EntryType.FILE,
+    ord("7"): EntryType.FILE,
+    ord("S"): EntryType.FILE,
+    ord("1"): EntryType.HARDLINK,
+    ord("2"): EntryType.SYMLINK,
+    ord("3"): EntryType.CHAR,
+    ord("4"): EntryType.BLOCK,
+    ord("5"): EntryType.DIR,
+    ord("D"): EntryType.DIR,
+    ord("6"): EntryType.FIFO,
+}
+_SKIPPED_TYPES = frozenset(b"VMN")  # volume labels, multi-volume and old GNU names
+
+
+def normalize(name: str) -> str:
+    """An archive name as a union-filesystem key: ``./a//b/`` -> ``a/b``.
+
+    ``..`` components are kept as plain names: paths are data, never
+    resolved against anything.
+    """
+    if name.startswith("./"):
+        name = name[2:]
+    name = name.strip("/")
+    if "//" in name or name == "." or name.startswith("./") or "/./" in name or name.endswith("/."):
+        name = "/".join(p for p in name.split("/") if p and p != ".")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class LayerScan:
+    """What one layer tar holds. ``size_bytes`` is the tar stream length."""
+
+    entries: tuple[Entry, ...]
+    size_bytes: int
+    skipped: int = 0  # members of types that carry no filesystem object
+
+
+DigestFilter = Callable[[int], bool]
+
+
+def scan_layer(
+    stream: ByteStream,
+    *,
+    name: str = "layer",
+    limits: Limits = DEFAULT_LIMITS,
+    want_digest: DigestFilter | None = None,
+) -> LayerScan:
+    """Read every member of one layer tar into entries.
+
+    ``want_digest(size)`` selects regular files whose content is hashed
+    (sha256) on the way; everything else is skipped unread.
+    """
+    reader = TarReader(stream, name=name, limits=limits)
+    entries: list[Entry] = []
+    append = entries.append
+    types = _TYPES
+    file_t = EntryType.FILE
+    skipped = 0
+    for m in reader:
+        path = normalize(m.name)
+        base = path.rpartition("/")[2]
+        if base.startswith(WHITEOUT_PREFIX):
+            parent = path[: len(path) - len(base)].rstrip("/")
+            if base == OPAQUE_MARKER:
+                append(Entry(parent, EntryType.OPAQUE))
+            elif base.startswith(".wh..wh."):
+                skipped += 1  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs)
+            else:
+                target = base[len(WHITEOUT_PREFIX) :]
+                append(Entry(f"{parent}/{target}" if parent else target, EntryType.WHITEOUT))
+            continue
+        typ = types.get(m.type)
+        if typ is None:
+            if m.type in _SKIPPED_TYPES:
+                skipped += 1
+                continue
+            typ = file_t  # tarfile reads unknown types as regular files
+        if typ is file_t:
+            digest = None
+            if want_digest is not None and want_digest(m.realsize) and m.type != ord("S"):
+                digest = _hash(reader)
+            append(Entry(path, typ, m.realsize, m.mode & 0o7777, m.uid, m.gid, m.mtime, "", digest))
+        elif typ is EntryType.HARDLINK:
+            append(
+                Entry(path, typ, 0, m.mode & 0o7777, m.uid, m.gid, m.mtime, normalize(m.linkname))
+            )
+        else:
+            append(Entry(path, typ, 0, m.mode & 0o7777, m.uid, m.gid, m.mtime, m.linkname))
+    return LayerScan(tuple(entries), reader.consumed, skipped)
+
+
+def _hash(reader: TarReader) -> str:
+    h = hashlib.sha256()
+    data = reader.data_stream()
+    while True:
+        chunk = data.read(1 << 20)
+        if not chunk:
+            break
+        h.update(chunk)
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,39 @@
+"""Paths are data: render them safely for people, exactly for machines.
+
+Archive names may hold any bytes. Undecodable bytes arrive as lone
+surrogates (``surrogateescape``); control characters and terminal escape
+sequences may be anywhere. ``printable`` is for terminals, tables and logs;
+``json_text`` keeps valid UTF-8 names exact and turns undecodable bytes
+into ``\\xNN`` text so the JSON stays valid Unicode.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls, DEL, lone surrogates, and Unicode line/paragraph separators.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    if 0xDC80 <= c <= 0xDCFF:  # a raw byte that was not UTF-8
+        return f"\\x{c - 0xDC00:02x}"
+    if c < 0x100:
+        return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(m.group(), f"\\x{c:02x}")
+    return f"\\u{c:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character and raw byte shown as an escape."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def json_text(text: str) -> str:
+    """``text`` for JSON: exact when it is valid Unicode, raw bytes as ``\\xNN``."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(_escape, text)

@@ -1,0 +1,21 @@
+"""Report formats: each is a pure ``render(result) -> str``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from layerscope.analysis import Analysis
+
+FORMATS = ("table", "json")
+
+
+def render(fmt: str, result: Analysis) -> str:
+    """Render ``result`` in format ``fmt`` (one of FORMATS)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    module = importlib.import_module(
+        "layerscope.report.text" if fmt == "table" else f"layerscope.report.{fmt}"
+    )
+    func: Callable[[Analysis], str] = module.render
+    return func(result)

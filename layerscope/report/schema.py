@@ -1,0 +1,111 @@
+"""The JSON report: a separate mapping from the analysis, so internals can
+change without breaking the people who script against the report.
+
+Schema version 1; ``schema-v1.json`` beside this module is its JSON Schema.
+Sizes are exact integers of bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layerscope import __version__
+from layerscope.analysis import Analysis
+from layerscope.names import json_text
+from layerscope.rules.base import Finding
+
+SCHEMA_VERSION = 1
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    """One finding as the report shows it."""
+    return {
+        "rule": f.rule,
+        "kind": f.kind.value,
+        "severity": f.severity.label,
+        "bytes": f.bytes,
+        "layer": f.layer,
+        "hidden_by": f.hidden_by,
+        "paths": [json_text(p) for p in f.paths],
+        "path_count": f.path_count,
+        "ecosystem": f.ecosystem,
+        "reclaimable": f.reclaimable,
+        "message": json_text(f.message),
+        "fix": json_text(f.fix),
+        **{k: json_text(v) for k, v in f.extra},
+    }
+
+
+def to_dict(result: Analysis) -> dict[str, Any]:
+    """The whole report (schema version 1)."""
+    image = result.image
+    s = result.summary
+    layers = []
+    for layer, stats in zip(image.layers, result.layers, strict=True):
+        h = image.layer_history(layer)
+        layers.append(
+            {
+                "index": layer.index,
+                "digest": layer.digest,
+                "blob_digest": layer.blob_digest,
+                "media_type": layer.media_type,
+                "size_bytes": layer.size_bytes,
+                "compressed_bytes": layer.compressed_bytes,
+                "created_by": json_text(h.created_by) if h else None,
+                "instruction": h.parsed.instruction.value if h else None,
+                "empty_layer": stats.entry_count == 0,
+                "entry_count": stats.entry_count,
+                "file_count": stats.file_count,
+                "content_bytes": stats.content_bytes,
+                "added_bytes": stats.added_bytes,
+                "added_files": stats.added_files,
+                "modified_bytes": stats.modified_bytes,
+                "modified_files": stats.modified_files,
+                "removed_bytes": stats.removed_bytes,
+                "removed_files": stats.removed_files,
+                "wasted_bytes": stats.wasted_bytes,
+            }
+        )
+    layer_of = {layer.history_index: layer.index for layer in image.layers}
+    history = [
+        {
+            "index": i,
+            "created_by": json_text(h.created_by),
+            "instruction": h.parsed.instruction.value,
+            "args": json_text(h.parsed.args),
+            "builder": h.parsed.builder.value,
+            "empty_layer": h.empty_layer,
+            "created": h.created,
+            "layer": layer_of.get(i),
+        }
+        for i, h in enumerate(image.history)
+    ]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "layerscope", "version": __version__},
+        "image": {
+            "reference": json_text(image.reference),
+            "id": image.id,
+            "source": image.source,
+            "os": image.os,
+            "architecture": image.architecture,
+            "variant": image.variant,
+        },
+        "summary": {
+            "total_bytes": s.total_bytes,
+            "final_bytes": s.final_bytes,
+            "wasted_bytes": s.wasted_bytes,
+            "removed_bytes": s.removed_bytes,
+            "overwritten_bytes": s.overwritten_bytes,
+            "reclaimable_bytes": s.reclaimable_bytes,
+            "efficiency": s.efficiency,
+            "layer_count": s.layer_count,
+            "file_count": s.file_count,
+        },
+        "layers": layers,
+        "history": history,
+        "findings": [finding_to_dict(f) for f in result.findings],
+        "warnings": [json_text(w) for w in image.warnings],
+        "budgets": [],
+        "passed": True,
+    }

@@ -1,0 +1,91 @@
+"""The table report for people: layers, then findings ranked by bytes."""
+
+from __future__ import annotations
+
+import humanize
+from tabulate import tabulate
+
+from layerscope.analysis import Analysis
+from layerscope.names import printable
+
+COMMAND_WIDTH = 60
+PATH_WIDTH = 48
+FIX_WIDTH = 90
+
+
+def size(n: int) -> str:
+    """Bytes for people (binary units)."""
+    return humanize.naturalsize(n, binary=True, format="%.1f")
+
+
+def _short(text: str, width: int) -> str:
+    text = printable(" ".join(text.split()))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render(result: Analysis) -> str:
+    """The whole table report as text."""
+    image = result.image
+    s = result.summary
+    out = [
+        f"Image:       {printable(image.reference or image.id)} ({image.source}, "
+        f"{image.os}/{image.architecture}{'/' + image.variant if image.variant else ''})",
+        f"Id:          {image.id}",
+        f"Total:       {size(s.total_bytes)} ({s.total_bytes} bytes) in {s.layer_count} layers",
+        f"Final:       {size(s.final_bytes)} ({s.file_count} files visible)",
+        f"Wasted:      {size(s.wasted_bytes)} (removed {size(s.removed_bytes)}, "
+        f"overwritten {size(s.overwritten_bytes)})",
+        f"Reclaimable: {size(s.reclaimable_bytes)}",
+        f"Efficiency:  {s.efficiency:.2%}",
+        "",
+    ]
+    rows = []
+    for layer, stats in zip(image.layers, result.layers, strict=True):
+        h = image.layer_history(layer)
+        rows.append(
+            [
+                layer.index,
+                size(stats.content_bytes),
+                size(stats.wasted_bytes) if stats.wasted_bytes else "-",
+                h.parsed.instruction.value if h else "?",
+                _short(h.parsed.args if h else "", COMMAND_WIDTH),
+            ]
+        )
+    out.append(
+        tabulate(
+            rows,
+            headers=["#", "Size", "Wasted", "Instr", "Command"],
+            colalign=("right", "right", "right", "left", "left"),
+        )
+    )
+    out.append("")
+    if not result.findings:
+        out.append("No waste found.")
+    else:
+        frows = []
+        for f in result.findings:
+            where = f.paths[0] if f.paths else ""
+            more = f" (+{f.path_count - 1})" if f.path_count > 1 else ""
+            frows.append(
+                [
+                    size(f.bytes),
+                    f.rule,
+                    f.kind.value,
+                    "-" if f.layer is None else f.layer,
+                    _short(where, PATH_WIDTH) + more,
+                ]
+            )
+        out.append(
+            tabulate(
+                frows,
+                headers=["Bytes", "Rule", "Kind", "Layer", "Path"],
+                colalign=("right", "left", "left", "right", "left"),
+            )
+        )
+        out.append("")
+        out.append("Fixes:")
+        for i, f in enumerate(result.findings, 1):
+            out.append(f"{i:>3}. [{f.rule}] {_short(f.message, 200)}")
+            out.append(f"     fix: {_short(f.fix, 400)}")
+    out.extend(f"warning: {printable(w)}" for w in image.warnings)
+    return "\n".join(out) + "\n"

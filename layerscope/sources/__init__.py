@@ -1,0 +1,79 @@
+"""Turn any input into the one image model.
+
+``open_image(target, source=...)`` decides where ``target`` comes from:
+an existing path is an archive (``docker save``, ``oci-archive``, maybe
+compressed) or an OCI layout directory; anything else is an engine reference.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from layerscope.errors import SourceError, UsageError
+from layerscope.model import Image
+from layerscope.sources.interface import Progress, SourceOptions
+
+SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
+
+__all__ = ["SOURCES", "Progress", "SourceOptions", "open_image"]
+
+
+def _split_archive_ref(target: str) -> tuple[str, str]:
+    """``path.tar:tag`` (an image inside a multi-image archive) -> parts."""
+    if os.path.exists(target):
+        return target, ""
+    head, sep, tail = target.rpartition(":")
+    if sep and head and os.path.isfile(head):
+        return head, tail
+    return target, ""
+
+
+def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> Image:
+    """Read the image named by ``target`` from the chosen source."""
+    if source not in SOURCES:
+        raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
+    if source == "auto":
+        path, _ = _split_archive_ref(target)
+        source = "path" if os.path.exists(path) else "docker"
+    if source in ("docker", "podman"):
+        from layerscope.sources.daemon import read_engine_image
+
+        return read_engine_image(target, engine=source, options=options)
+    return _read_path(target, source, options)
+
+
+def _read_path(target: str, source: str, options: SourceOptions) -> Image:
+    from layerscope.sources.archive import read_archive_stream
+    from layerscope.sources.oci import read_layout
+    from layerscope.streams import FileStream
+
+    path, ref = _split_archive_ref(target)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file or directory") from None
+    except OSError as e:
+        raise SourceError(f"{path}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        return read_layout(path, reference=ref, options=options)
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(f"{path}: not a regular file or directory (a FIFO or device?)")
+    if st.st_size == 0:
+        raise SourceError(f"{path}: empty file, not an image archive")
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise SourceError(f"{path}: {e.strerror}") from None
+    with f:
+        head = f.read(4)
+        f.seek(0)
+        if head.startswith(b"PK\x03\x04"):
+            raise SourceError(f"{path}: a zip file, not a tar image archive")
+        return read_archive_stream(
+            FileStream(f, name=path),
+            name=path,
+            reference=ref,
+            source=None if source == "path" else source,
+            options=options,
+        )

@@ -1,0 +1,245 @@
+"""Image archives read as one forward stream: ``docker save`` (legacy and
+Docker 25+ OCI-style layouts), ``oci-archive`` tars, and either of them
+gzip- or zstd-compressed.
+
+The archive is walked once. Small JSON members are kept; every layer blob is
+scanned as it passes (never extracted, never written anywhere); the manifest,
+which ``docker save`` writes last, then says which blobs make the image. The
+same walk serves a file on disk (data skipped by seeking) and the engine's
+export stream (data discarded as it arrives).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerscope.errors import ArchiveError, LimitExceededError
+from layerscope.layerscan import normalize
+from layerscope.model import Image
+from layerscope.sources.blob import scan_blob
+from layerscope.sources.interface import (
+    MAX_JSON_BYTES,
+    Progress,
+    ScannedBlob,
+    SourceOptions,
+    build_image,
+    parse_json,
+)
+from layerscope.sources.oci import choose_manifest, layer_descriptors
+from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed
+from layerscope.tarscan import TarReader
+
+_JSON_NAMES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
+_TAR_MAGIC_OFFSET = 257
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What one pass over the outer archive collected."""
+
+    jsons: dict[str, Any] = field(default_factory=dict)
+    blobs: dict[str, ScannedBlob] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    members: set[str] = field(default_factory=set)
+    unreadable: set[str] = field(default_factory=set)
+
+
+def _safe_name(name: object, what: str) -> str:
+    """A path named by a manifest, as an archive key; refuses escapes."""
+    if not isinstance(name, str) or not name:
+        raise ArchiveError(f"{what} names no path")
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ArchiveError(f"{what} points outside the archive: {name!r}")
+    return normalize(name)
+
+
+def _is_blob_path(path: str) -> bool:
+    return path.endswith("/layer.tar") or path == "layer.tar" or path.startswith("blobs/")
+
+
+def _looks_like_layer(head: bytes) -> bool:
+    if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd":
+        return True
+    if head.count(0) == len(head):  # empty, or an empty tar's zero blocks
+        return True
+    return head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
+
+
+def walk_archive(stream: ByteStream, name: str, options: SourceOptions) -> _Walk:
+    """One pass over an image archive stream."""
+    walk = _Walk()
+    reader = TarReader(stream, name=name, limits=options.limits)
+    for m in reader:
+        path = normalize(m.name)
+        walk.members.add(path)
+        if m.type in (ord("1"), ord("2")):
+            target = m.linkname
+            if m.type == ord("2"):
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            walk.links[path] = normalize(target)
+            continue
+        if not m.is_regular:
+            continue
+        if _is_blob_path(path):
+            if len(walk.blobs) >= options.max_layers:
+                raise LimitExceededError(f"{name}: more than {options.max_layers} blobs")
+            data = reader.data_stream()
+            head = data.read(min(m.size, 512))
+            if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
+                walk.jsons[path] = parse_json(head + data.read(m.size), f"{name}: {path}")
+                continue
+            if not _looks_like_layer(head):
+                walk.unreadable.add(path)  # an error only if the manifest needs it
+                continue
+            blob_name = f"{name}: {path}"
+            walk.blobs[path] = scan_blob(Prefixed(head, data), m.size, blob_name, options)
+            if options.progress is not None:
+                options.progress(Progress(reader.consumed, len(walk.blobs), None))
+        elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):
+            if m.size > MAX_JSON_BYTES:
+                raise LimitExceededError(f"{name}: {path} is larger than {MAX_JSON_BYTES} bytes")
+            walk.jsons[path] = parse_json(reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
+    if not walk.members:
+        raise ArchiveError(f"{name}: empty archive")
+    return walk
+
+
+def _resolve(walk: _Walk, path: str, what: str) -> str:
+    seen = 0
+    while path in walk.links:
+        path = walk.links[path]
+        seen += 1
+        if seen > 40:
+            raise ArchiveError(f"{what}: link loop at {path!r}")
+    if path.startswith("../") or path == "..":
+        raise ArchiveError(f"{what}: link points outside the archive")
+    return path
+
+
+def image_from_walk(
+    walk: _Walk, *, name: str, reference: str, source: str | None, options: SourceOptions
+) -> Image:
+    """``source`` None: named after the layout found (docker-archive or oci)."""
+    """Assemble the image a walk's manifest describes."""
+    warnings: list[str] = []
+    manifest = walk.jsons.get("manifest.json")
+    if manifest is not None:
+        if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+            raise ArchiveError(f"{name}: manifest.json is not a list of images")
+        entry = _pick_docker_entry(manifest, reference, name, warnings)
+        config_path = _safe_name(entry.get("Config"), f"{name}: manifest.json Config")
+        layer_paths = entry.get("Layers")
+        if not isinstance(layer_paths, list):
+            raise ArchiveError(f"{name}: manifest.json has no Layers list")
+        layer_paths = [_safe_name(p, f"{name}: manifest.json layer") for p in layer_paths]
+        tags = entry.get("RepoTags") or []
+        ref = reference or (tags[0] if tags and isinstance(tags[0], str) else "")
+        descriptors = [("", "") for _ in layer_paths]
+        source = source or "docker-archive"
+    elif "index.json" in walk.jsons:
+        man = choose_manifest(
+            walk.jsons["index.json"],
+            lambda digest: walk.jsons.get(_blob_path(digest, name)),
+            options.platform,
+            name,
+        )
+        config_digest = (man.get("config") or {}).get("digest")
+        config_path = _blob_path(config_digest, name)
+        descriptors = layer_descriptors(man, name)
+        layer_paths = [_blob_path(d, name) for d, _ in descriptors]
+        ref = reference
+        source = source or "oci"
+    else:
+        raise ArchiveError(f"{name}: not an image archive (no manifest.json or index.json)")
+    if len(layer_paths) > options.max_layers:
+        raise LimitExceededError(f"{name}: {len(layer_paths)} layers exceed {options.max_layers}")
+    config_path = _resolve(walk, config_path, name)
+    config = walk.jsons.get(config_path)
+    if config is None:
+        raise ArchiveError(f"{name}: image config {config_path} is missing from the archive")
+    blobs = []
+    for p in layer_paths:
+        real = _resolve(walk, p, name)
+        blob = walk.blobs.get(real)
+        if blob is None and real in walk.unreadable:
+            raise ArchiveError(f"{name}: layer {p} is neither a tar nor gzip/zstd data")
+        if blob is None:
+            raise ArchiveError(f"{name}: layer {p} is missing from the archive")
+        blobs.append(blob)
+    digests = [d or _digest_of(p) for p, (d, _) in zip(layer_paths, descriptors, strict=True)]
+    media = [
+        mt or ("tar" if b.compression == "none" else f"tar+{b.compression}")
+        for b, (_, mt) in zip(blobs, descriptors, strict=True)
+    ]
+    image_id = _digest_of(config_path)
+    return build_image(
+        reference=ref,
+        image_id=image_id,
+        source=source,
+        config=config,
+        blobs=blobs,
+        blob_digests=digests,
+        media_types=media,
+        warnings=warnings,
+    )
+
+
+def _pick_docker_entry(
+    manifest: list[Any], reference: str, name: str, warnings: list[str]
+) -> dict[str, Any]:
+    entries = [e for e in manifest if isinstance(e, dict)]
+    if reference:
+        for e in entries:
+            if reference in (e.get("RepoTags") or []):
+                return e
+    if len(entries) > 1:
+        warnings.append(f"{name} holds {len(entries)} images; analyzing the first")
+    return entries[0]
+
+
+def _blob_path(digest: object, name: str) -> str:
+    if not isinstance(digest, str) or ":" not in digest:
+        raise ArchiveError(f"{name}: invalid digest {digest!r}")
+    alg, _, hexpart = digest.partition(":")
+    if not alg.isalnum() or not hexpart.isalnum():
+        raise ArchiveError(f"{name}: invalid digest {digest[:80]!r}")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def _digest_of(path: str) -> str:
+    """``sha256:<hex>`` from a blob path or a legacy ``<hex>.json`` name."""
+    if path.startswith("blobs/"):
+        parts = path.split("/")
+        if len(parts) == 3:
+            return f"{parts[1]}:{parts[2]}"
+    base = posixpath.basename(path)
+    if base == "layer.tar":
+        base = posixpath.basename(posixpath.dirname(path))
+    base = base.removesuffix(".json")
+    return f"sha256:{base}" if len(base) == 64 else base
+
+
+def read_archive_stream(
+    stream: ByteStream, *, name: str, reference: str, source: str | None, options: SourceOptions
+) -> Image:
+    """An image from an archive stream, compressed or not."""
+    kinds: list[str] = []
+    plain = open_decompressed(
+        stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
+    )
+    walk = walk_archive(plain, name, options)
+    image = image_from_walk(walk, name=name, reference=reference, source=source, options=options)
+    if kinds[0] != "none":
+        discard_rest(plain)
+    return image
+
+
+def discard_rest(stream: ByteStream) -> None:
+    """Drain a stream (so a compressed archive's integrity check runs)."""
+    while stream.read(1 << 20):
+        pass
+
+
+__all__ = ["discard", "read_archive_stream", "walk_archive"]

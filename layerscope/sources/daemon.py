@@ -1,0 +1,158 @@
+"""Images from a Docker-compatible engine (Docker, or Podman's socket).
+
+The engine's export (``docker save``) is analyzed as it streams: layers are
+scanned while the bytes arrive, nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from layerscope.errors import ArchiveError, SourceError
+from layerscope.model import Image
+from layerscope.sources.archive import read_archive_stream
+from layerscope.sources.interface import SourceOptions
+
+if TYPE_CHECKING:
+    import docker
+
+DEFAULT_TIMEOUT = 300
+
+
+class ChunkStream:
+    """A ByteStream over an iterator of byte chunks (the export response)."""
+
+    def __init__(self, chunks: Iterator[bytes], name: str) -> None:
+        self._chunks = chunks
+        self._name = name
+        self._buf = b""
+        self.received = 0
+
+    def _next(self) -> bytes:
+        try:
+            chunk = next(self._chunks, b"")
+        except Exception as e:  # urllib3/requests errors mid-stream
+            raise SourceError(
+                f"{self._name}: the engine's export stream broke off ({type(e).__name__}: {e})"
+            ) from None
+        self.received += len(chunk)
+        return chunk
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = self._next()
+            if not chunk:
+                break
+            self._buf = self._buf + chunk if self._buf else chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            if not self._buf:
+                self._buf = self._next()
+                if not self._buf:
+                    raise ArchiveError(f"{self._name}: export stream ended early")
+            take = min(n, len(self._buf))
+            self._buf = self._buf[take:]
+            n -= take
+
+
+def podman_socket() -> str | None:
+    """The Podman API socket to use when DOCKER_HOST is not set."""
+    candidates = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        candidates.append(os.path.join(runtime, "podman", "podman.sock"))
+    candidates.append("/run/podman/podman.sock")
+    for c in candidates:
+        if os.path.exists(c):
+            return "unix://" + c
+    return None
+
+
+def _client(engine: str) -> docker.DockerClient:
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:  # pragma: no cover - docker is a dependency
+        raise SourceError("the docker Python package is not installed") from None
+    base_url = os.environ.get("DOCKER_HOST")
+    if engine == "podman" and not base_url:
+        base_url = podman_socket()
+        if base_url is None:
+            raise SourceError(
+                "no Podman socket found: start it with `systemctl --user start podman.socket` "
+                "or set DOCKER_HOST"
+            )
+    try:
+        if base_url:
+            return docker.DockerClient(base_url=base_url, timeout=DEFAULT_TIMEOUT)
+        return docker.from_env(timeout=DEFAULT_TIMEOUT)
+    except DockerException as e:
+        raise SourceError(_engine_down(engine, e)) from None
+
+
+def _engine_down(engine: str, e: Exception) -> str:
+    text = str(e)
+    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    if "Permission denied" in text or "PermissionError" in text:
+        return (
+            f"permission denied on the {engine} socket ({where}): run as a user in the "
+            f"docker group, or pass an archive made with `docker save`"
+        )
+    return (
+        f"cannot reach the {engine} engine at {where}: is it running? "
+        f"(or pass an archive made with `docker save`)"
+    )
+
+
+def read_engine_image(reference: str, *, engine: str, options: SourceOptions) -> Image:
+    """Export ``reference`` from the engine and analyze the stream."""
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+    client = _client(engine)
+    try:
+        try:
+            info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
+        except (ImageNotFound, NotFound):
+            raise SourceError(
+                f"image {reference!r} not found in the {engine} engine "
+                f"(build or pull it first, or give the path of an archive)"
+            ) from None
+        except APIError as e:
+            raise SourceError(f"{engine} engine refused to inspect {reference!r}: {e}") from None
+        except DockerException as e:
+            raise SourceError(_engine_down(engine, e)) from None
+        try:
+            chunks = client.api.get_image(reference, chunk_size=1 << 20)
+        except DockerException as e:
+            raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
+        stream = ChunkStream(iter(chunks), f"{engine}:{reference}")
+        image = read_archive_stream(
+            stream,
+            name=f"{engine}:{reference}",
+            reference=reference,
+            source=engine,
+            options=options,
+        )
+        # The stream must end cleanly: a cut export is not a whole image.
+        while stream.read(1 << 20):
+            pass
+    finally:
+        client.close()
+    image_id = str(info.get("Id") or image.id)
+    return Image(
+        reference=reference,
+        id=image_id,
+        source=engine,
+        os=image.os,
+        architecture=image.architecture,
+        variant=image.variant,
+        layers=image.layers,
+        history=image.history,
+        config=image.config,
+        warnings=image.warnings,
+    )

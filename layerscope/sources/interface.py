@@ -1,0 +1,171 @@
+"""What every source shares: options, progress reporting, building the Image
+from a config blob and scanned layers."""
+
+from __future__ import annotations
+
+import json
+import platform as _platform
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from layerscope.errors import ArchiveError, UsageError
+from layerscope.history import match_layers
+from layerscope.layerscan import DigestFilter, LayerScan
+from layerscope.model import Image, ImageConfig, Layer
+from layerscope.tarscan import DEFAULT_LIMITS, Limits
+
+MAX_JSON_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress event: bytes of input read and layers scanned so far."""
+
+    bytes_read: int
+    layers_done: int
+    layers_total: int | None
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """How to read an image, independent of where it comes from."""
+
+    platform: str | None = None  # os/arch[/variant]
+    limits: Limits = DEFAULT_LIMITS
+    want_digest: DigestFilter | None = None
+    progress: ProgressFn | None = None
+    max_expansion: int = 1000
+    max_layers: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedBlob:
+    """A layer blob as read: its entries and sizes."""
+
+    scan: LayerScan
+    stored_bytes: int
+    compression: str
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    """JSON from an archive member, or one clear error naming it."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise ArchiveError(f"{what} is not valid JSON") from None
+
+
+def host_platform() -> tuple[str, str, str]:
+    """(os, architecture, variant) of this machine in OCI terms."""
+    machine = _platform.machine().lower()
+    arch = {
+        "x86_64": "amd64",
+        "amd64": "amd64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+        "armv7l": "arm",
+        "i686": "386",
+        "i386": "386",
+        "ppc64le": "ppc64le",
+        "s390x": "s390x",
+        "riscv64": "riscv64",
+    }.get(machine, machine)
+    return "linux", arch, "v7" if machine == "armv7l" else ""
+
+
+def parse_platform(text: str) -> tuple[str, str, str]:
+    """``os/arch[/variant]`` -> parts; UsageError when malformed."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise UsageError(f"--platform must be os/arch[/variant], got {text!r}")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+
+
+def build_image(
+    *,
+    reference: str,
+    image_id: str,
+    source: str,
+    config: dict[str, Any],
+    blobs: Sequence[ScannedBlob],
+    blob_digests: Sequence[str],
+    media_types: Sequence[str],
+    warnings: list[str],
+) -> Image:
+    """Assemble the model from a parsed config and the scanned layer blobs."""
+    if not isinstance(config, dict):
+        raise ArchiveError("image config is not a JSON object")
+    rootfs = config.get("rootfs") or {}
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        diff_ids = []
+    if diff_ids and len(diff_ids) != len(blobs):
+        warnings.append(
+            f"config lists {len(diff_ids)} diff_ids but the manifest {len(blobs)} layers"
+        )
+    raw_history = config.get("history")
+    if not isinstance(raw_history, list):
+        raw_history = []
+    raw_history = [h for h in raw_history if isinstance(h, dict)]
+    history, pairing, notes = match_layers(raw_history, len(blobs))
+    warnings.extend(notes)
+    layers = []
+    for i, blob in enumerate(blobs):
+        diff_id = diff_ids[i] if i < len(diff_ids) and isinstance(diff_ids[i], str) else ""
+        layers.append(
+            Layer(
+                index=i,
+                digest=diff_id or blob_digests[i],
+                entries=blob.scan.entries,
+                size_bytes=blob.scan.size_bytes,
+                compressed_bytes=blob.stored_bytes,
+                blob_digest=blob_digests[i],
+                media_type=media_types[i],
+                history_index=pairing[i],
+            )
+        )
+    cfg = config.get("config") or {}
+    if not isinstance(cfg, dict):
+        cfg = {}
+    return Image(
+        reference=reference,
+        id=image_id,
+        source=source,
+        os=str(config.get("os") or ""),
+        architecture=str(config.get("architecture") or ""),
+        variant=str(config.get("variant") or ""),
+        layers=tuple(layers),
+        history=tuple(history),
+        config=_runtime_config(cfg),
+        warnings=tuple(warnings),
+    )
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return None
+
+
+def _runtime_config(cfg: dict[str, Any]) -> ImageConfig:
+    labels = cfg.get("Labels") or {}
+    volumes = cfg.get("Volumes") or {}
+    return ImageConfig(
+        env=_strings(cfg.get("Env")) or (),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+        if isinstance(labels, dict)
+        else (),
+        entrypoint=_strings(cfg.get("Entrypoint")),
+        cmd=_strings(cfg.get("Cmd")),
+        user=str(cfg.get("User") or ""),
+        workdir=str(cfg.get("WorkingDir") or ""),
+        volumes=tuple(sorted(str(v) for v in volumes)) if isinstance(volumes, dict) else (),
+    )

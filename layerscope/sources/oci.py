@@ -1,0 +1,203 @@
+"""OCI image layouts: index and manifest resolution (shared with archives),
+and reading a layout directory on disk.
+
+A directory layout is read blob by blob, each opened without following a
+symlink out of the layout: a hostile layout cannot make layerscope read a
+file elsewhere on the host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from layerscope.errors import ArchiveError, LimitExceededError, SourceError
+from layerscope.model import Image
+from layerscope.sources.blob import scan_blob
+from layerscope.sources.interface import (
+    MAX_JSON_BYTES,
+    Progress,
+    ScannedBlob,
+    SourceOptions,
+    build_image,
+    host_platform,
+    parse_json,
+    parse_platform,
+)
+from layerscope.streams import FileStream
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+MAX_INDEX_DEPTH = 4
+
+
+def _platform_of(desc: dict[str, Any]) -> tuple[str, str, str] | None:
+    p = desc.get("platform")
+    if not isinstance(p, dict):
+        return None
+    return str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", "") or "")
+
+
+def choose_manifest(
+    index: Any,
+    get_json: Callable[[str], Any],
+    platform: str | None,
+    name: str,
+    depth: int = 0,
+) -> dict[str, Any]:
+    """Follow an OCI index (nested indexes too) to one image manifest.
+
+    ``get_json(digest)`` returns a parsed blob or None. With several
+    platforms, ``platform`` (``os/arch[/variant]``) or else the host's decides.
+    """
+    if depth > MAX_INDEX_DEPTH:
+        raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        raise ArchiveError(f"{name}: index.json has no manifests list")
+    descs = [d for d in index["manifests"] if isinstance(d, dict)]
+    # Attestations and signatures ride along in indexes: not images.
+    images = [
+        d
+        for d in descs
+        if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+        and _platform_of(d) != ("unknown", "unknown", "")
+    ]
+    if not images:
+        raise ArchiveError(f"{name}: index lists no image manifest")
+    chosen = _pick_platform(images, platform, name)
+    blob = get_json(chosen.get("digest", ""))
+    if blob is None:
+        raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is missing from the archive")
+    if not isinstance(blob, dict):
+        raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is not a JSON object")
+    if chosen.get("mediaType") in INDEX_TYPES or blob.get("mediaType") in INDEX_TYPES:
+        return choose_manifest(blob, get_json, platform, name, depth + 1)
+    return blob
+
+
+def _pick_platform(descs: list[dict[str, Any]], platform: str | None, name: str) -> dict[str, Any]:
+    with_platform = [(d, _platform_of(d)) for d in descs]
+    if platform is not None:
+        want = parse_platform(platform)
+        for d, p in with_platform:
+            if p is not None and p[:2] == want[:2] and (not want[2] or p[2] == want[2]):
+                return d
+        if all(p is None for _, p in with_platform) and len(descs) == 1:
+            return descs[0]
+        listed = ", ".join(sorted({"/".join(x for x in p if x) for _, p in with_platform if p}))
+        raise SourceError(
+            f"{name}: platform {platform} not in the image (available: {listed or 'none named'})"
+        )
+    if len(descs) == 1:
+        return descs[0]
+    host = host_platform()
+    for d, p in with_platform:
+        if p is not None and p[:2] == host[:2] and (not host[2] or p[2] == host[2]):
+            return d
+    for d, p in with_platform:
+        if p is not None and p[:2] == host[:2]:
+            return d
+    listed = ", ".join(sorted({"/".join(x for x in p if x) for _, p in with_platform if p}))
+    raise SourceError(
+        f"{name}: no image for this host's platform {host[0]}/{host[1]}; "
+        f"choose one with --platform (available: {listed})"
+    )
+
+
+def layer_descriptors(manifest: dict[str, Any], name: str) -> list[tuple[str, str]]:
+    """``(digest, mediaType)`` of each layer in a manifest, in order."""
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        raise ArchiveError(f"{name}: manifest has no layers list")
+    out = []
+    for d in layers:
+        if not isinstance(d, dict) or not isinstance(d.get("digest"), str):
+            raise ArchiveError(f"{name}: manifest has a layer without a digest")
+        out.append((d["digest"], str(d.get("mediaType", ""))))
+    return out
+
+
+class _Layout:
+    """Blob access inside one OCI layout directory, never leaving it."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+
+    def path(self, digest: str) -> str:
+        alg, sep, hexpart = digest.partition(":")
+        if not sep or not alg.isalnum() or not hexpart.isalnum():
+            raise ArchiveError(f"{self.root}: invalid digest {digest[:80]!r}")
+        return self._inside(os.path.join("blobs", alg, hexpart))
+
+    def _inside(self, rel: str) -> str:
+        full = os.path.realpath(os.path.join(self.root, rel))
+        if not full.startswith(self.root + os.sep):
+            raise ArchiveError(f"{self.root}: {rel} points outside the layout")
+        return full
+
+    def read_json(self, rel: str, what: str) -> Any:
+        full = self._inside(rel)
+        try:
+            with open(full, "rb") as f:
+                data = f.read(MAX_JSON_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise SourceError(f"{what}: cannot read: {e.strerror}") from None
+        if len(data) > MAX_JSON_BYTES:
+            raise LimitExceededError(f"{what} is larger than {MAX_JSON_BYTES} bytes")
+        return parse_json(data, what)
+
+    def blob_json(self, digest: str) -> Any:
+        try:
+            path = self.path(digest)
+        except ArchiveError:
+            return None
+        return self.read_json(os.path.relpath(path, self.root), f"{self.root}: blob {digest}")
+
+
+def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
+    """An image from an OCI layout directory."""
+    layout = _Layout(root)
+    index = layout.read_json("index.json", f"{root}: index.json")
+    if index is None:
+        raise SourceError(f"{root}: not an OCI layout (no index.json)")
+    manifest = choose_manifest(index, layout.blob_json, options.platform, root)
+    config_digest = (manifest.get("config") or {}).get("digest", "")
+    config = layout.blob_json(config_digest) if isinstance(config_digest, str) else None
+    if config is None:
+        raise ArchiveError(f"{root}: image config {config_digest} is missing")
+    descriptors = layer_descriptors(manifest, root)
+    if len(descriptors) > options.max_layers:
+        raise LimitExceededError(f"{root}: {len(descriptors)} layers exceed {options.max_layers}")
+    blobs: list[ScannedBlob] = []
+    done = 0
+    for digest, _media in descriptors:
+        path = layout.path(digest)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise ArchiveError(f"{root}: layer {digest} is missing from the layout") from None
+        except OSError as e:
+            raise SourceError(f"{root}: cannot read layer {digest}: {e.strerror}") from None
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            blobs.append(scan_blob(FileStream(f, name=digest), size, f"{root}: {digest}", options))
+        done += size
+        if options.progress is not None:
+            options.progress(Progress(done, len(blobs), len(descriptors)))
+    return build_image(
+        reference=reference or os.path.basename(os.path.normpath(root)),
+        image_id=config_digest,
+        source="oci",
+        config=config,
+        blobs=blobs,
+        blob_digests=[d for d, _ in descriptors],
+        media_types=[m for _, m in descriptors],
+        warnings=[],
+    )

@@ -1,0 +1,205 @@
+"""Replay layers the way the union filesystem stacks them.
+
+OCI rules: ``.wh.NAME`` deletes NAME (and everything below it) from lower
+layers; ``.wh..wh..opq`` hides every lower child of its directory; both apply
+to lower layers only, so a layer's whiteouts are applied before its own
+entries. A non-directory over a directory hides the whole lower subtree; a
+directory over a non-directory replaces it. Symlinks are never followed: a
+path is a name, nothing more.
+
+The replay records, for every stored regular file that ends up hidden, which
+layer hid it and why, and for every layer what it added, modified and
+removed. Hard links keep content alive: a file is hidden only when neither
+its path nor any hard link to it in the same layer is visible at the end.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from layerscope.model import Entry, EntryType
+
+_DIR = EntryType.DIR
+_FILE = EntryType.FILE
+_HARDLINK = EntryType.HARDLINK
+_WHITEOUT = EntryType.WHITEOUT
+_OPAQUE = EntryType.OPAQUE
+
+
+class Cause(enum.Enum):
+    """Why stored bytes are not visible in the final filesystem."""
+
+    REMOVED = "removed"  # a whiteout, an opaque directory, or a parent replaced
+    OVERWRITTEN = "overwritten"  # the same path stored again by a later entry
+
+
+class Change(enum.Enum):
+    """What a layer did to a path."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """A stored regular file whose bytes no longer show.
+
+    ``group`` is the path that caused the hiding: the whiteout or opaque
+    directory for removals, the file's own path for overwrites.
+    """
+
+    path: str
+    size: int
+    layer: int
+    hidden_by: int
+    cause: Cause
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """One change a layer made; ``size`` is the content bytes involved."""
+
+    path: str
+    change: Change
+    type: EntryType
+    size: int
+
+
+@dataclass(slots=True)
+class UnionFS:
+    """The result of a replay.
+
+    ``final`` maps every visible path to ``(layer index, entry)``;
+    ``changes[i]`` lists what layer ``i`` did; ``hidden`` every stored file
+    whose bytes no longer show.
+    """
+
+    final: dict[str, tuple[int, Entry]]
+    changes: list[list[PathChange]]
+    hidden: list[Hidden]
+
+
+class _Replay:
+    def __init__(self) -> None:
+        self.state: dict[str, tuple[int, Entry]] = {"": (-1, Entry("", _DIR, mode=0o755))}
+        self.children: dict[str, set[str]] = {"": set()}
+        self.hidden: list[tuple[int, Entry, int, Cause, str]] = []
+        self.changes: list[list[PathChange]] = []
+
+    # -- removal -------------------------------------------------------------
+    def _drop(self, path: str, by: int, cause: Cause, group: str) -> int:
+        """Remove ``path`` and its subtree from the state; returns bytes hidden."""
+        node = self.state.pop(path, None)
+        if node is None:
+            return 0
+        parent = path.rpartition("/")[0]
+        siblings = self.children.get(parent)
+        if siblings is not None:
+            siblings.discard(path)
+        return self._bury(path, node, by, cause, group)
+
+    def _bury(self, path: str, node: tuple[int, Entry], by: int, cause: Cause, group: str) -> int:
+        layer, entry = node
+        total = 0
+        if entry.type is _FILE:
+            self.hidden.append((layer, entry, by, cause, group))
+            total += entry.size
+        kids = self.children.pop(path, None)
+        if kids:
+            for kid in kids:
+                child = self.state.pop(kid, None)
+                if child is not None:
+                    total += self._bury(kid, child, by, Cause.REMOVED, group)
+        return total
+
+    def _drop_children(self, path: str, by: int, group: str) -> int:
+        kids = self.children.get(path)
+        if not kids:
+            return 0
+        total = 0
+        for kid in list(kids):
+            total += self._drop(kid, by, Cause.REMOVED, group)
+        return total
+
+    # -- addition ------------------------------------------------------------
+    def _ensure_parent(self, path: str, index: int, log: list[PathChange]) -> None:
+        parent = path.rpartition("/")[0]
+        node = self.state.get(parent)
+        if node is not None and node[1].type is _DIR:
+            self.children[parent].add(path)
+            return
+        if node is not None:  # a file or link where a directory must be
+            self._drop(parent, index, Cause.OVERWRITTEN, parent)
+            log.append(PathChange(parent, Change.MODIFIED, _DIR, 0))
+        else:
+            self._ensure_parent(parent, index, log)
+            log.append(PathChange(parent, Change.ADDED, _DIR, 0))
+        self.state[parent] = (index, Entry(parent, _DIR, mode=0o755))
+        self.children[parent] = {path}
+
+    def apply(self, index: int, entries: Sequence[Entry]) -> None:
+        log: list[PathChange] = []
+        state = self.state
+        # Whiteouts and opaque markers act on lower layers only: apply first.
+        for e in entries:
+            if e.type is _WHITEOUT:
+                node = state.get(e.path)
+                if node is not None and node[0] < index:
+                    size = self._drop(e.path, index, Cause.REMOVED, e.path)
+                    log.append(PathChange(e.path, Change.REMOVED, node[1].type, size))
+            elif e.type is _OPAQUE:
+                size = self._drop_children(e.path, index, e.path)
+                if size:
+                    log.append(PathChange(e.path, Change.REMOVED, _DIR, size))
+        for e in entries:
+            typ = e.type
+            if typ is _WHITEOUT or typ is _OPAQUE:
+                continue
+            path = e.path
+            if path == "":
+                state[""] = (index, e)
+                continue
+            old = state.get(path)
+            if old is None:
+                self._ensure_parent(path, index, log)
+                state[path] = (index, e)
+                if typ is _DIR:
+                    self.children.setdefault(path, set())
+                log.append(PathChange(path, Change.ADDED, typ, e.size))
+                continue
+            if typ is _DIR and old[1].type is _DIR:
+                state[path] = (index, e)  # metadata change; children stay
+                log.append(PathChange(path, Change.MODIFIED, typ, 0))
+                continue
+            # Replaced: the old node (and its subtree, if any) is hidden.
+            parent = path.rpartition("/")[0]
+            self._drop(path, index, Cause.OVERWRITTEN, path)
+            self.children[parent].add(path)
+            state[path] = (index, e)
+            if typ is _DIR:
+                self.children[path] = set()
+            log.append(PathChange(path, Change.MODIFIED, typ, e.size))
+        self.changes.append(log)
+
+
+def replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
+    """Stack the entry lists of the layers, lowest first."""
+    r = _Replay()
+    for index, entries in enumerate(layers):
+        r.apply(index, entries)
+    r.state.pop("", None)
+    # A hard link that is still visible keeps its target's content alive.
+    alive: set[tuple[int, str]] = set()
+    for layer, entry in r.state.values():
+        if entry.type is _HARDLINK:
+            alive.add((layer, entry.linkname))
+    hidden = [
+        Hidden(entry.path, entry.size, layer, by, cause, group)
+        for layer, entry, by, cause, group in r.hidden
+        if (layer, entry.path) not in alive
+    ]
+    return UnionFS(r.state, r.changes, hidden)
