@@ -87,14 +87,41 @@ class RuleContext:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetResult:
+    """One budget's verdict. ``severity`` is ``fail`` or ``warn``; a warn
+    budget that does not hold leaves ``Analysis.passed`` true."""
+
+    name: str
+    limit: float
+    actual: float
+    passed: bool
+    severity: str = "fail"
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
-    """The one result every report and view is made from."""
+    """The one result every report and view is made from.
+
+    Views and later stages add to it with ``dataclasses.replace``: budgets
+    (their verdicts), ``base_layer_count`` (layers that came from the base
+    image, when known) and ``dockerfile`` (the path findings point into).
+    """
 
     image: Image
     union: UnionFS
     layers: tuple[LayerStats, ...]
     summary: Summary
     findings: tuple[Finding, ...]
+    budgets: tuple[BudgetResult, ...] = ()
+    base_layer_count: int | None = None
+    base_signal: str = ""
+    dockerfile: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when no budget with severity ``fail`` is broken."""
+        return all(b.passed or b.severity != "fail" for b in self.budgets)
 
 
 def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:

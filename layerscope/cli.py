@@ -22,6 +22,9 @@ EXIT_OK = 0
 EXIT_BUDGET = 1
 EXIT_ERROR = 2
 
+# Subcommands: ``layerscope NAME ...`` hands the rest of argv to MODULE.main(argv).
+SUBCOMMANDS: dict[str, str] = {}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit 2."""
@@ -92,6 +95,12 @@ def _interactive(args: argparse.Namespace) -> bool:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module = importlib.import_module(SUBCOMMANDS[argv[0]])
+        code: int = module.main(list(argv[1:]))
+        return code
     args = build_parser().parse_args(argv)
     from layerscope.analysis import analyze
     from layerscope.report import render
@@ -114,7 +123,7 @@ def run(argv: Sequence[str]) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return EXIT_OK
+    return EXIT_OK if result.passed else EXIT_BUDGET
 
 
 def _on_sigterm(signum: int, frame: object) -> NoReturn:

@@ -32,6 +32,9 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "reclaimable": f.reclaimable,
         "message": json_text(f.message),
         "fix": json_text(f.fix),
+        "location": None
+        if f.location is None
+        else {"file": json_text(f.location[0]), "line": f.location[1]},
         **{k: json_text(v) for k, v in f.extra},
     }
 
@@ -106,6 +109,16 @@ def to_dict(result: Analysis) -> dict[str, Any]:
         "history": history,
         "findings": [finding_to_dict(f) for f in result.findings],
         "warnings": [json_text(w) for w in image.warnings],
-        "budgets": [],
-        "passed": True,
+        "budgets": [
+            {
+                "name": b.name,
+                "limit": b.limit,
+                "actual": b.actual,
+                "passed": b.passed,
+                "severity": b.severity,
+                "message": b.message,
+            }
+            for b in result.budgets
+        ],
+        "passed": result.passed,
     }

@@ -57,6 +57,7 @@ class Finding:
     hidden_by: int | None = None
     path_count: int = 0
     reclaimable: bool = False  # bytes still in the final filesystem
+    location: tuple[str, int] | None = None  # (Dockerfile path, line) when known
     extra: tuple[tuple[str, str], ...] = field(default=())
 
 

@@ -1,0 +1,331 @@
+"""Image history: ``created_by`` lines parsed, history entries paired with layers.
+
+Formats recognised (checked against moby's and BuildKit's source):
+
+* classic builder (and buildah, which imitates it): a RUN is the shell and
+  the command joined by spaces, ``/bin/sh -c apt-get update``; with build
+  args it starts ``|N K=V ...`` (the pairs are sorted and joined raw, so a
+  value may contain spaces); an exec-form RUN has no shell. Other
+  instructions are ``<shell> #(nop) `` plus the instruction: one space
+  follows ``#(nop)`` for COPY/ADD/WORKDIR, two for the rest. COPY/ADD read
+  ``COPY [--chown=U:G ]<hash> in <dest> `` where ``<hash>`` is ``dir:``,
+  ``file:`` or ``multi:`` plus hex (bare hex for an ADD from a URL), with a
+  trailing space. Before moby 28 no space separated ``--chown=U:G`` from
+  the hash (``--chown=1000:1000dir:...``); both forms are read.
+* BuildKit's Dockerfile frontend: the Dockerfile instruction, with
+  `` # buildkit`` appended to RUN, COPY and ADD only (very old BuildKit wrote
+  `` # buildkit:<digest>``). A RUN is ``RUN [|N K=V ...] <shell> <command>``,
+  or ``RUN <argv joined by spaces>`` for the exec form. COPY/ADD record
+  ``--parents``, ``--chown`` and ``--chmod`` but not ``--from``, ``--link``,
+  ``--exclude``, ``--checksum`` or ``--keep-git-dir``. A heredoc RUN whose
+  body starts with a shebang shows as ``/dev/pipes/<NAME>`` and its body is
+  lost; other heredoc bodies appear inline. Every entry carries the comment
+  ``buildkit.dockerfile.v0``; entries the exporter invents to make up for
+  missing history carry ``buildkit.exporter.image.v0``.
+* other builders (kaniko writes the Dockerfile line as written): a leading
+  upper-case instruction keyword is recognised, with builder UNKNOWN.
+* anything else (``# debian.sh ...``, an empty ``created_by`` of an
+  imported base) is Instruction.UNKNOWN with the text as ``args``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from layerscope import model
+from layerscope.model import Builder, Instruction, ParsedCommand
+
+__all__ = [
+    "BUILDKIT_COMMENT",
+    "BUILDKIT_FILLER_COMMENT",
+    "hides_heredoc",
+    "match_layers",
+    "parse_created_by",
+]
+
+BUILDKIT_COMMENT = "buildkit.dockerfile.v0"
+BUILDKIT_FILLER_COMMENT = "buildkit.exporter.image.v0"
+
+_KEYWORDS = {i.value: i for i in Instruction if i is not Instruction.UNKNOWN}
+_BUILDKIT_SUFFIX = re.compile(r"\s# buildkit(?::\S*)?\s*\Z")
+_NOP = re.compile(r"(?P<shell>[^#]*?)\s*#\(nop\)\s*(?P<rest>.*)\Z", re.DOTALL)
+_KEYWORD = re.compile(r"(?P<kw>[A-Z]+)(?:\s+(?P<rest>.*))?\Z", re.DOTALL)
+_BUILD_ARGS = re.compile(r"\|(?P<count>\d+)(?:\s+|\Z)")
+_PAIR_START = re.compile(r"\s+(?=[A-Za-z_][A-Za-z0-9_]*=)")
+_CLASSIC_HASH = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]+\Z")
+_CLASSIC_COPY = re.compile(r"(?:\A|\s|=\S*?)(?:(?:dir|file|multi):)?[0-9a-fA-F]{32,} in ")
+_RUN_FLAG = re.compile(r"--[a-z][\w-]*(?:=\S*)?(?:\s+|\Z)")
+# A shell prefix: POSIX shells with options ending in a ``-c`` flag (``/bin/sh
+# -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell.
+_SHELL = re.compile(
+    r"""(?<!\S)(?P<shell>
+        (?:/usr/bin/env\s+)?(?:(?:/[\w.+-]+)*/)?(?:ba|da|a|z|k|mk)?sh
+        (?:\s+(?:[-+][A-Za-z]*o\s+[\w-]+|--[\w-]+|[-+][A-Za-z]+))*?
+        \s+-[A-Za-z]*c
+      | (?i:cmd(?:\.exe)?\s+/s\s+/c)
+      | (?i:(?:powershell|pwsh)(?:\.exe)?(?:\s+-\w+)*?\s+-c(?:ommand)?)
+    )(?=\s|\Z)""",
+    re.VERBOSE,
+)
+
+
+def parse_created_by(created_by: str, comment: str | None = None) -> ParsedCommand:
+    """Parse a history ``created_by`` line into instruction and arguments.
+
+    ``comment`` is the history entry's comment, when known: BuildKit writes
+    ENV, WORKDIR, CMD ... without its `` # buildkit`` marker, so a bare
+    ``WORKDIR /app`` is attributed to BuildKit only when the comment says so
+    (``buildkit.dockerfile.v0``); otherwise its builder is UNKNOWN. Never
+    raises.
+    """
+    text = created_by.strip()
+    fallback = _builder_from_comment(comment)
+    if not text:
+        return ParsedCommand(Instruction.UNKNOWN, "", fallback)
+    suffix = _BUILDKIT_SUFFIX.search(created_by)
+    if suffix is not None:
+        body = created_by[: suffix.start()].strip()
+        parsed = _parse_instruction(body, Builder.BUILDKIT)
+        return parsed or ParsedCommand(Instruction.UNKNOWN, body, Builder.BUILDKIT)
+    nop = _NOP.match(created_by)
+    if nop is not None:
+        prefix = nop["shell"].strip()
+        lead = _SHELL.match(prefix)
+        exact = not prefix or (lead is not None and lead.end() == len(prefix))
+        # A prefix that merely starts with a shell (PowerShell's SHELL carries a
+        # script) counts only when an instruction follows, so that a RUN which
+        # echoes "#(nop)" stays a RUN.
+        if exact or lead is not None:
+            parsed = _parse_nop(nop["rest"])
+            if parsed is not None:
+                return parsed
+            if exact:
+                return ParsedCommand(Instruction.UNKNOWN, nop["rest"].strip(), Builder.CLASSIC)
+    if _BUILD_ARGS.match(text) or _SHELL.match(text):
+        build_args, shell, command = _split_run(text)
+        return ParsedCommand(Instruction.RUN, command, Builder.CLASSIC, build_args, shell)
+    parsed = _parse_instruction(text, fallback)
+    return parsed or ParsedCommand(Instruction.UNKNOWN, text, fallback)
+
+
+def hides_heredoc(parsed: ParsedCommand) -> bool:
+    """True for a BuildKit heredoc RUN whose script body history does not show.
+
+    BuildKit runs a heredoc that starts with a shebang as a file mounted at
+    ``/dev/pipes/<NAME>``; only that path is recorded.
+    """
+    return parsed.instruction is Instruction.RUN and parsed.args.startswith("/dev/pipes/")
+
+
+def match_layers(
+    history_entries: Sequence[Mapping[str, Any]], layer_count: int
+) -> tuple[list[model.History], list[int | None], list[str]]:
+    """Build History objects and find which entry made each layer.
+
+    ``history_entries`` is the image config's raw ``history`` list (dicts with
+    ``created_by``, ``created``, ``comment``, ``empty_layer``). Every entry
+    becomes a :class:`model.History`, empty-layer ones included. The second
+    result has one item per layer: the index into the history list of the
+    entry that made it, or None.
+
+    Entries that are not ``empty_layer`` are paired with the layers in order.
+    When the counts differ the pairing is aligned at the top: the last
+    entries go with the last layers, which are the image's own build steps,
+    the ones rules talk about; history is usually lost below them (an
+    imported or squashed base, a tool that writes none). BuildKit's filler
+    entries (comment ``buildkit.exporter.image.v0``) are appended at the end
+    whatever layers lacked history, so they are not paired, unless the image
+    has no other history (then they describe its layers in order). Each
+    mismatch yields a warning string.
+    """
+    histories = [_history(entry) for entry in history_entries]
+    makers = [i for i, h in enumerate(histories) if not h.empty_layer]
+    fillers = [i for i in makers if histories[i].comment == BUILDKIT_FILLER_COMMENT]
+    real = [i for i in makers if histories[i].comment != BUILDKIT_FILLER_COMMENT]
+    layer_count = max(layer_count, 0)
+    warnings: list[str] = []
+    if fillers and not real and len(fillers) == layer_count:
+        warnings.append(
+            f"the image has no build history: its {layer_count} history entries were "
+            "made up by the BuildKit exporter, so the commands behind the layers are unknown"
+        )
+        return histories, list[int | None](fillers), warnings
+    if fillers:
+        warnings.append(
+            f"ignored {len(fillers)} filler history entries the BuildKit exporter added "
+            "for layers without history"
+        )
+    if len(real) == layer_count:
+        return histories, list[int | None](real), warnings
+    if len(real) < layer_count:
+        missing = layer_count - len(real)
+        pairs: list[int | None] = [None] * missing
+        pairs.extend(real)
+        warnings.append(
+            f"{layer_count} layers but only {len(real)} history entries that made a layer: "
+            f"paired from the top layer down; the lowest {missing} layer(s) have no history"
+        )
+    else:
+        extra = len(real) - layer_count
+        pairs = list[int | None](real[extra:])
+        warnings.append(
+            f"{len(real)} history entries claim a layer but the image has {layer_count} "
+            f"layer(s): paired from the top layer down; the first {extra} such entries "
+            "match no layer"
+        )
+    return histories, pairs, warnings
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _builder_from_comment(comment: str | None) -> Builder:
+    if comment in (BUILDKIT_COMMENT, BUILDKIT_FILLER_COMMENT):
+        return Builder.BUILDKIT
+    return Builder.UNKNOWN
+
+
+def _history(entry: Mapping[str, Any]) -> model.History:
+    created_by = _text(entry.get("created_by")) or ""
+    comment = _text(entry.get("comment"))
+    return model.History(
+        created_by=created_by,
+        parsed=parse_created_by(created_by, comment),
+        empty_layer=entry.get("empty_layer") is True,
+        created=_text(entry.get("created")),
+        comment=comment,
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _parse_nop(rest: str) -> ParsedCommand | None:
+    """A classic ``#(nop)`` line's instruction, or None if it names none."""
+    match = _KEYWORD.match(rest.strip())
+    if match is None or match["kw"] not in _KEYWORDS:
+        return None
+    instruction = _KEYWORDS[match["kw"]]
+    args = match["rest"] or ""
+    if instruction in (Instruction.COPY, Instruction.ADD):
+        return _parse_copy(instruction, args, Builder.CLASSIC)
+    return ParsedCommand(instruction, args.strip(), Builder.CLASSIC)
+
+
+def _parse_instruction(body: str, builder: Builder) -> ParsedCommand | None:
+    """A ``KEYWORD args`` line (BuildKit, kaniko ...), or None without keyword."""
+    match = _KEYWORD.match(body)
+    if match is None or match["kw"] not in _KEYWORDS:
+        return None
+    instruction = _KEYWORDS[match["kw"]]
+    rest = (match["rest"] or "").strip()
+    if instruction in (Instruction.COPY, Instruction.ADD):
+        return _parse_copy(instruction, rest, builder)
+    if instruction is not Instruction.RUN:
+        return ParsedCommand(instruction, rest, builder)
+    flags: list[str] = []
+    while (flag := _RUN_FLAG.match(rest)) is not None:
+        flags.append(flag.group().strip())
+        rest = rest[flag.end() :]
+    build_args, shell, command = _split_run(rest)
+    return ParsedCommand(Instruction.RUN, command, builder, build_args, shell, tuple(flags))
+
+
+def _split_run(text: str) -> tuple[tuple[tuple[str, str], ...], str, str]:
+    """Split RUN text into (build args, shell prefix, command)."""
+    head = _BUILD_ARGS.match(text)
+    if head is None:
+        shell = _SHELL.match(text)
+        if shell is None:
+            return (), "", text.strip()
+        return (), shell["shell"], text[shell.end() :].strip()
+    count = int(head["count"])
+    shell = _SHELL.search(text, head.end())
+    if shell is not None:
+        pairs = _split_pairs(text[head.end() : shell.start()].strip(), count)
+        return pairs, shell["shell"], text[shell.end() :].strip()
+    # Exec form: no shell to anchor on. Pairs start at ``NAME=``; the last
+    # pair's value is taken to be one word and the command follows it.
+    rest = text[head.end() :]
+    if count == 0:
+        return (), "", rest.strip()
+    starts = list(_PAIR_START.finditer(rest))[: count - 1]
+    last = starts[-1].end() if starts else 0
+    end = re.search(r"\s|\Z", rest[last:])
+    cut = last + (end.start() if end else len(rest) - last)
+    return _split_pairs(rest[:cut], count), "", rest[cut:].strip()
+
+
+def _split_pairs(text: str, count: int) -> tuple[tuple[str, str], ...]:
+    """Split ``K=V K2=V2`` into ``count`` pairs; values may contain spaces.
+
+    A pair starts where a space is followed by ``NAME=``. When that finds
+    more starts than ``count`` (a value containing `` X=``), the surplus is
+    folded into the last value: best effort, as the text is ambiguous.
+    """
+    if not text:
+        return ()
+    cuts = list(_PAIR_START.finditer(text))
+    if count > 0:
+        cuts = cuts[: count - 1]
+    pieces: list[str] = []
+    start = 0
+    for cut in cuts:
+        pieces.append(text[start : cut.start()])
+        start = cut.end()
+    pieces.append(text[start:])
+    return tuple(_pair(piece) for piece in pieces)
+
+
+def _pair(word: str) -> tuple[str, str]:
+    key, _, value = word.partition("=")
+    return key, value
+
+
+def _parse_copy(instruction: Instruction, rest: str, builder: Builder) -> ParsedCommand:
+    """COPY/ADD arguments: classic ``<hash> in <dest>`` or Dockerfile form."""
+    if _CLASSIC_COPY.search(rest):
+        body, _, dest = rest.partition(" in ")
+        dest = dest.removesuffix(" ")
+        flags: list[str] = []
+        sources: list[str] = []
+        for token in body.split():
+            glued = _CLASSIC_HASH.search(token) if token.startswith("--") else None
+            if glued is not None and glued.start() > 0:
+                flags.append(token[: glued.start()])
+                sources.append(token[glued.start() :])
+            elif token.startswith("--"):
+                flags.append(token)
+            else:
+                sources.append(token)
+        source = " ".join(sources)
+        args = " ".join([*flags, source, dest])
+        return ParsedCommand(
+            instruction, args, builder, flags=tuple(flags), source=source, dest=dest
+        )
+    rest = rest.strip()
+    words = rest.split()
+    flags = []
+    while words and words[0].startswith("--"):
+        flags.append(words.pop(0))
+    operands = _json_list(" ".join(words)) or words
+    source = " ".join(operands[:-1]) if len(operands) > 1 else " ".join(operands)
+    dest = operands[-1] if len(operands) > 1 else ""
+    return ParsedCommand(instruction, rest, builder, flags=tuple(flags), source=source, dest=dest)
+
+
+def _json_list(text: str) -> list[str] | None:
+    """The strings of a JSON array (``["a", "/b"]``), else None."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None

@@ -1,0 +1,493 @@
+"""Shell-aware splitting of RUN commands into simple commands.
+
+A RUN line is a POSIX shell script. Rules need to ask "which commands ran,
+with which flags": ``apt-get update && apt-get install -y x && rm -rf
+/var/lib/apt/lists/*`` is three commands, ``set -eux; pip install x`` two.
+:func:`split_commands` tokenizes the script the way a shell would (quotes,
+backslash-newline continuations, comments, redirections, here-documents) and
+splits it on ``&&``, ``||``, ``;``, ``|``, ``&``, newlines and parentheses.
+Command substitutions (``$(...)``, backticks) and ``sh -c '...'`` scripts are
+split too and their commands included in the result.
+
+It is best effort by design: history text can be truncated or malformed, so
+nothing here raises; an unbalanced quote runs to the end of the text.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["SimpleCommand", "commands_named", "has_flag", "split_commands"]
+
+_MAX_DEPTH = 8  # nesting of $(...), backticks and sh -c scripts we follow
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEPARATORS = ("&&", "||", "|&", ";;", ";&", "|", "&", ";", "(", ")")
+_REDIRECTS = ("<<<", "<<-", "<<", "<&", "<>", ">>", ">|", ">&", "<", ">")
+_REDIRECT_SET = frozenset((*_REDIRECTS, "&>", "&>>"))
+# Reserved words that may start a command list; the command follows them.
+_LEADING_RESERVED = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "esac", "!", "{", "}"}
+)
+# Compound commands whose words are not a command to run.
+_NOT_COMMANDS = frozenset({"for", "case", "select", "function"})
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleCommand:
+    """One simple command of a shell script.
+
+    ``argv`` are the command's words after quote removal, redirections and
+    their targets left out (``apt-get update > /dev/null`` gives
+    ``("apt-get", "update")``). ``env`` are the ``NAME=value`` assignments
+    written before the command (``DEBIAN_FRONTEND=noninteractive apt-get
+    ...``), in order. Words containing ``$(...)``, ``${...}`` or backticks
+    keep their text unexpanded. ``argv`` is never empty.
+    """
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The basename of ``argv[0]`` (``/usr/bin/apt-get`` -> ``apt-get``)."""
+        return posixpath.basename(self.argv[0])
+
+
+def split_commands(cmd: str) -> list[SimpleCommand]:
+    """Split shell script ``cmd`` into its simple commands, in order.
+
+    Commands inside ``$(...)`` and backticks come just before the command
+    that uses them (they run first); the commands of a ``sh -c``/``bash -c``
+    script (also behind ``sudo``, ``env``, ``su -c`` ...) come just after the
+    shell command itself. Bare assignments (``X=1``) and compound-command
+    headers (``for x in ...``) are not commands and are left out. Never
+    raises.
+    """
+    return _split(cmd, 0)
+
+
+def commands_named(cmd: str, *names: str) -> list[SimpleCommand]:
+    """The commands of ``cmd`` whose program basename is one of ``names``.
+
+    Wrappers are looked through: ``sudo``, ``env``, ``exec``, ``nohup``,
+    ``time``, ``nice``, ``timeout``, ``xargs``, ``gosu``, ``su-exec``,
+    ``doas``, ``stdbuf``, ``command`` and ``busybox``. The returned commands
+    start at the wrapped program (``sudo -E apt-get install -y x`` gives
+    ``argv=("apt-get", "install", "-y", "x")``), with ``env`` holding the
+    leading assignments plus those given to ``env``/``sudo``.
+    """
+    wanted = set(names)
+    found: list[SimpleCommand] = []
+    for command in split_commands(cmd):
+        inner = unwrap(command)
+        if inner.name in wanted:
+            found.append(inner)
+    return found
+
+
+def has_flag(c: SimpleCommand, *flags: str) -> bool:
+    """True when any of ``flags`` is given to command ``c``.
+
+    Long flags match exactly or with a value (``--no-cache-dir``,
+    ``--target=x``). A one-letter short flag also matches inside a group of
+    short flags (``-y`` in ``-qy``). Arguments after ``--`` are operands and
+    are not looked at.
+    """
+    longs = {f for f in flags if f.startswith("--") or len(f) != 2 or not f[1:].isalnum()}
+    shorts = {f[1] for f in flags if f not in longs and f.startswith("-")}
+    for arg in c.argv[1:]:
+        if arg == "--":
+            return False
+        if arg in longs or any(arg.startswith(f + "=") for f in longs if f.startswith("--")):
+            return True
+        if (
+            shorts
+            and len(arg) > 1
+            and arg[0] == "-"
+            and arg[1] != "-"
+            and arg[1:].isalnum()
+            and any(letter in shorts for letter in arg[1:])
+        ):
+            return True
+    return False
+
+
+def unwrap(c: SimpleCommand) -> SimpleCommand:
+    """Strip wrapper programs (``sudo``, ``env``, ``exec`` ...) from ``c``.
+
+    Returns ``c`` itself when it is not wrapped, or when stripping would
+    leave no program (``sudo -v``).
+    """
+    argv = list(c.argv)
+    env = list(c.env)
+    for _ in range(_MAX_DEPTH):
+        more_env = list(env)
+        rest = _strip_wrapper(argv, more_env)
+        if not rest:
+            break
+        argv, env = rest, more_env
+    if len(argv) == len(c.argv):
+        return c
+    return SimpleCommand(tuple(argv), tuple(env))
+
+
+# -- wrappers ---------------------------------------------------------------
+
+# Options that take a separate value, per wrapper.
+_WRAPPER_VALUE_OPTS = {
+    "sudo": {"-u", "-g", "-U", "-C", "-h", "-p", "-r", "-t", "-D", "-R", "-T", "--user"},
+    "doas": {"-u", "-C"},
+    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
+    "exec": {"-a"},
+    "nice": {"-n", "--adjustment"},
+    "timeout": {"-s", "--signal", "-k", "--kill-after"},
+    "xargs": {"-a", "-d", "-E", "-e", "-I", "-i", "-L", "-l", "-n", "-P", "-s"},
+    "stdbuf": {"-i", "-o", "-e"},
+    "time": {"-f", "-o"},
+    "nohup": set(),
+    "command": set(),
+}
+
+
+def _strip_wrapper(argv: list[str], env: list[tuple[str, str]]) -> list[str] | None:
+    """``argv`` without its leading wrapper, or None when it has none."""
+    name = posixpath.basename(argv[0])
+    if name in ("gosu", "su-exec"):
+        return argv[2:]
+    if name == "busybox":
+        return argv[1:]
+    if name not in _WRAPPER_VALUE_OPTS:
+        return None
+    if name == "command" and len(argv) > 1 and argv[1] in ("-v", "-V"):
+        return None  # a lookup, not a run
+    takes_value = _WRAPPER_VALUE_OPTS[name]
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in takes_value:
+            i += 2
+        elif arg.startswith("-") and len(arg) > 1:
+            i += 1
+        elif name in ("env", "sudo") and (pair := _assignment(arg)) is not None:
+            env.append(pair)
+            i += 1
+        else:
+            break
+    if name == "timeout" and i < len(argv):
+        i += 1  # the duration
+    return argv[i:]
+
+
+def _assignment(word: str) -> tuple[str, str] | None:
+    key, sep, value = word.partition("=")
+    if sep and _NAME_RE.fullmatch(key):
+        return key, value
+    return None
+
+
+def _shell_script(c: SimpleCommand) -> str | None:
+    """The script a ``sh -c SCRIPT`` (or ``su -c SCRIPT``) command runs."""
+    inner = unwrap(c)
+    argv = inner.argv
+    if inner.name in ("su", "runuser"):
+        for i, arg in enumerate(argv[:-1]):
+            if arg in ("-c", "--command"):
+                return argv[i + 1]
+        return None
+    if inner.name not in _SHELLS:
+        return None
+    seen_c = False
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-o", "+o", "-O", "+O"):
+            i += 2
+            continue
+        if arg == "--":
+            i += 1
+            continue
+        if arg[:1] in ("-", "+") and len(arg) > 1:
+            if not arg.startswith("--") and "c" in arg[1:]:
+                seen_c = True
+            i += 1
+            continue
+        return arg if seen_c else None
+    return None
+
+
+# -- tokenizer --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Word:
+    """A word after quote removal; ``name`` is set for ``NAME=value``."""
+
+    text: str
+    name: str | None = None
+    nested: list[str] = field(default_factory=list)
+
+
+_Token = _Word | str  # a str is an operator: separator, newline or redirect
+
+
+class _Lexer:
+    """Turns shell text into words and operators (one pass, no expansion)."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+        self.tokens: list[_Token] = []
+        self.heredocs: list[tuple[str, bool]] = []  # (delimiter, strip tabs)
+        self.delim_next: bool | None = None  # the next word is a heredoc delimiter
+        # the word being read
+        self.buf: list[str] = []
+        self.in_word = False
+        self.quoted = False
+        self.assign: str | None = None
+        self.nested: list[str] = []
+
+    def _reset(self) -> None:
+        self.buf = []
+        self.in_word = False
+        self.quoted = False
+        self.assign = None
+        self.nested = []
+
+    def _add(self, text: str, quoted: bool = False) -> None:
+        if (
+            text == "="
+            and not quoted
+            and not self.quoted
+            and self.assign is None
+            and _NAME_RE.fullmatch("".join(self.buf))
+        ):
+            self.assign = "".join(self.buf)
+        self.in_word = True
+        self.quoted = self.quoted or quoted
+        self.buf.append(text)
+
+    def _end_word(self) -> None:
+        if not self.in_word:
+            return
+        text = "".join(self.buf)
+        if self.delim_next is not None:
+            self.heredocs.append((text, self.delim_next))
+            self.delim_next = None
+        self.tokens.append(_Word(text, self.assign, self.nested))
+        self._reset()
+
+    def run(self) -> list[_Token]:
+        s = self.s
+        n = len(s)
+        while self.i < n:
+            c = s[self.i]
+            nxt = s[self.i + 1] if self.i + 1 < n else ""
+            if c == "\\":
+                if nxt != "\n" and nxt:
+                    self._add(nxt, quoted=True)
+                self.i += 2
+            elif c == "'":
+                end = s.find("'", self.i + 1)
+                end = n if end < 0 else end
+                self._add(s[self.i + 1 : end], quoted=True)
+                self.i = end + 1
+            elif c == '"':
+                self._double_quoted()
+            elif c == "`":
+                self._backtick()
+            elif c == "$" and nxt in ("(", "{"):
+                self._dollar()
+            elif c in " \t\r":
+                self._end_word()
+                self.i += 1
+            elif c == "\n":
+                self._end_word()
+                self.tokens.append("\n")
+                self.i += 1
+                self._skip_heredoc_bodies()
+            elif c == "#" and not self.in_word:
+                end = s.find("\n", self.i)
+                self.i = n if end < 0 else end
+            elif c in "<>" or (c == "&" and nxt == ">"):
+                self._redirect()
+            elif c in "|&;()":
+                self._end_word()
+                op = next(o for o in _SEPARATORS if s.startswith(o, self.i))
+                self.tokens.append(op)
+                self.i += len(op)
+            else:
+                self._add(c)
+                self.i += 1
+        self._end_word()
+        return self.tokens
+
+    def _redirect(self) -> None:
+        s = self.s
+        if self.in_word and not self.quoted and "".join(self.buf).isdigit():
+            self._reset()  # "2>" : the digits name a file descriptor
+        else:
+            self._end_word()
+        if s.startswith("&>>", self.i):
+            op = "&>>"
+        elif s.startswith("&>", self.i):
+            op = "&>"
+        else:
+            op = next(o for o in _REDIRECTS if s.startswith(o, self.i))
+        self.tokens.append(op)
+        self.i += len(op)
+        if op in ("<<", "<<-"):
+            self.delim_next = op == "<<-"
+
+    def _skip_heredoc_bodies(self) -> None:
+        s = self.s
+        for delimiter, strip_tabs in self.heredocs:
+            while self.i < len(s):
+                end = s.find("\n", self.i)
+                end = len(s) if end < 0 else end
+                line = s[self.i : end]
+                self.i = end + 1
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                    break
+        self.heredocs = []
+
+    def _double_quoted(self) -> None:
+        s = self.s
+        self._add("", quoted=True)
+        self.i += 1
+        while self.i < len(s):
+            c = s[self.i]
+            nxt = s[self.i + 1] if self.i + 1 < len(s) else ""
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\" and nxt in ('"', "\\", "$", "`", "\n"):
+                if nxt != "\n":
+                    self._add(nxt, quoted=True)
+                self.i += 2
+            elif c == "$" and nxt in ("(", "{"):
+                self._dollar()
+            elif c == "`":
+                self._backtick()
+            else:
+                self._add(c, quoted=True)
+                self.i += 1
+
+    def _dollar(self) -> None:
+        s = self.s
+        start = self.i
+        if s.startswith("$((", start):
+            content, end = _balanced(s, start + 2, "(", ")")
+        elif s[start + 1] == "(":
+            content, end = _balanced(s, start + 2, "(", ")")
+            self.nested.append(content)
+        else:
+            content, end = _balanced(s, start + 2, "{", "}")
+        self._add(s[start:end], quoted=True)
+        self.i = end
+
+    def _backtick(self) -> None:
+        s = self.s
+        j = self.i + 1
+        content: list[str] = []
+        while j < len(s) and s[j] != "`":
+            if s[j] == "\\" and j + 1 < len(s):
+                content.append(s[j + 1] if s[j + 1] in "`\\$" else s[j : j + 2])
+                j += 2
+            else:
+                content.append(s[j])
+                j += 1
+        self.nested.append("".join(content))
+        self._add(s[self.i : j + 1], quoted=True)
+        self.i = j + 1
+
+
+def _balanced(s: str, i: int, open_: str, close: str) -> tuple[str, int]:
+    """Content up to the ``close`` matching an already-open ``open_``.
+
+    Returns the content and the index just past the closing character (the
+    end of ``s`` when it never closes). Quotes and backslashes are honoured.
+    """
+    depth = 1
+    start = i
+    while i < len(s):
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            end = s.find("'", i + 1)
+            i = len(s) if end < 0 else end + 1
+            continue
+        if c == '"':
+            i += 1
+            while i < len(s) and s[i] != '"':
+                i += 2 if s[i] == "\\" else 1
+            i += 1
+            continue
+        if c == open_:
+            depth += 1
+        elif c == close:
+            depth -= 1
+            if depth == 0:
+                return s[start:i], i + 1
+        i += 1
+    return s[start:], len(s)
+
+
+# -- grouping ---------------------------------------------------------------
+
+
+def _split(cmd: str, depth: int) -> list[SimpleCommand]:
+    if depth > _MAX_DEPTH:
+        return []
+    out: list[SimpleCommand] = []
+    words: list[_Word] = []
+    skip_target = False
+    for token in [*_Lexer(cmd).run(), ";"]:
+        if isinstance(token, _Word):
+            if skip_target:
+                skip_target = False
+                for script in token.nested:
+                    out.extend(_split(script, depth + 1))
+            else:
+                words.append(token)
+        elif token in _REDIRECT_SET:
+            skip_target = True
+        else:
+            skip_target = False
+            out.extend(_finish(words, depth))
+            words = []
+    return out
+
+
+def _finish(words: list[_Word], depth: int) -> list[SimpleCommand]:
+    """The commands one run of words between separators yields."""
+    out: list[SimpleCommand] = []
+    for word in words:
+        for script in word.nested:
+            out.extend(_split(script, depth + 1))
+    while words and words[0].name is None and words[0].text in _LEADING_RESERVED:
+        words = words[1:]
+    if words and words[0].text in _NOT_COMMANDS:
+        return out
+    env: list[tuple[str, str]] = []
+    argv: list[str] = []
+    for word in words:
+        if not argv and word.name is not None:
+            env.append((word.name, word.text[len(word.name) + 1 :]))
+        else:
+            argv.append(word.text)
+    if not argv:
+        return out
+    command = SimpleCommand(tuple(argv), tuple(env))
+    out.append(command)
+    inner_script = _shell_script(command)
+    if inner_script is not None:
+        out.extend(_split(inner_script, depth + 1))
+    return out
