@@ -95,10 +95,11 @@ def parse_created_by(created_by: str, comment: str | None = None) -> ParsedComma
         prefix = nop["shell"].strip()
         lead = _SHELL.match(prefix)
         exact = not prefix or (lead is not None and lead.end() == len(prefix))
-        # A prefix that merely starts with a shell (PowerShell's SHELL carries a
-        # script) counts only when an instruction follows, so that a RUN which
-        # echoes "#(nop)" stays a RUN.
-        if exact or lead is not None:
+        # PowerShell SHELLs usually carry a script ("-Command $ErrorAction...;"),
+        # so for them a prefix that merely starts with the shell will do. For
+        # POSIX shells it must be exact, or a RUN that echoes "#(nop)" misreads.
+        windows = lead is not None and lead["shell"].lower().startswith(("powershell", "pwsh"))
+        if exact or windows:
             parsed = _parse_nop(nop["rest"])
             if parsed is not None:
                 return parsed
