@@ -206,16 +206,14 @@ def _shell_script(c: SimpleCommand) -> str | None:
     i = 1
     while i < len(argv):
         arg = argv[i]
-        if arg in ("-o", "+o", "-O", "+O"):
-            i += 2
-            continue
-        if arg == "--":
-            i += 1
+        i += 1
+        if arg == "--" or arg.startswith("--"):
             continue
         if arg[:1] in ("-", "+") and len(arg) > 1:
-            if not arg.startswith("--") and "c" in arg[1:]:
-                seen_c = True
-            i += 1
+            letters = arg[1:]
+            seen_c = seen_c or "c" in letters
+            # each o/O in a group (-euo pipefail, -O extglob) takes the next word
+            i += letters.count("o") + letters.count("O")
             continue
         return arg if seen_c else None
     return None
