@@ -62,11 +62,14 @@ def scan_layer(
     name: str = "layer",
     limits: Limits = DEFAULT_LIMITS,
     want_digest: DigestFilter | None = None,
+    measure: bool = False,
 ) -> LayerScan:
     """Read every member of one layer tar into entries.
 
     ``want_digest(size)`` selects regular files whose content is hashed
-    (sha256) on the way; everything else is skipped unread.
+    (sha256) on the way; everything else is skipped unread. ``measure``
+    reads on past the end-of-archive marker so ``size_bytes`` is the exact
+    stream length (for compressed blobs, whose length is otherwise unknown).
     """
     reader = TarReader(stream, name=name, limits=limits)
     entries: list[Entry] = []
@@ -104,6 +107,8 @@ def scan_layer(
             )
         else:
             append(Entry(path, typ, 0, m.mode & 0o7777, m.uid, m.gid, m.mtime, m.linkname))
+    if measure:
+        reader.drain()
     return LayerScan(tuple(entries), reader.consumed, skipped)
 
 

@@ -208,6 +208,18 @@ class TarReader:
         """A ByteStream over the rest of the current member's data."""
         return MemberStream(self)
 
+    def drain(self) -> None:
+        """Read to the end of the stream (padding after the end-of-archive
+        marker), so ``consumed`` is the exact stream length."""
+        self.consumed += len(self._buf) - self._pos
+        self._buf = b""
+        self._pos = 0
+        while True:
+            chunk = self._src.read(CHUNK)
+            if not chunk:
+                return
+            self.consumed += len(chunk)
+
     def _finish_member(self) -> None:
         self._skip(self._left + self._pad)
         self._left = 0

@@ -159,9 +159,7 @@ def entries_image(*layers: Sequence[Entry]) -> Image:
         source="test",
         os="linux",
         architecture="amd64",
-        layers=tuple(
-            Layer(i, f"sha256:{i}", tuple(es), 0, 0) for i, es in enumerate(layers)
-        ),
+        layers=tuple(Layer(i, f"sha256:{i}", tuple(es), 0, 0) for i, es in enumerate(layers)),
     )
 
 

@@ -13,16 +13,14 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
     plain = open_decompressed(
         stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
     )
-    scan = scan_layer(plain, name=name, limits=options.limits, want_digest=options.want_digest)
-    if kinds[0] != "none":
-        # Count the whole uncompressed stream, trailing padding included.
-        size = scan.size_bytes
-        while True:
-            chunk = plain.read(1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-        scan = LayerScan(scan.entries, size, scan.skipped)
-    else:
+    compressed = kinds[0] != "none"
+    scan = scan_layer(
+        plain,
+        name=name,
+        limits=options.limits,
+        want_digest=options.want_digest,
+        measure=compressed,  # an uncompressed blob's length is its stored size
+    )
+    if not compressed:
         scan = LayerScan(scan.entries, stored, scan.skipped)
     return ScannedBlob(scan, stored, kinds[0])
