@@ -109,7 +109,7 @@ def test_matches_tarfile(fmt: int, seekable: bool) -> None:
 
 def test_ustar_prefix_field() -> None:
     buf = io.BytesIO()
-    long_dir = "/".join(["segment%02d" % i for i in range(12)])  # > 100 chars, < 255
+    long_dir = "/".join([f"segment{i:02d}" for i in range(12)])  # > 100 chars, < 255
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
         info = tarfile.TarInfo(f"{long_dir}/leaf.txt")
         info.size = 3
