@@ -84,8 +84,8 @@ def scan_layer(
             parent = path[: len(path) - len(base)].rstrip("/")
             if base == OPAQUE_MARKER:
                 append(Entry(parent, EntryType.OPAQUE))
-            elif base.startswith(".wh..wh."):
-                skipped += 1  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs)
+            elif base.startswith(".wh..wh.") or base == WHITEOUT_PREFIX:
+                skipped += 1  # aufs bookkeeping (.wh..wh.plnk), or a whiteout naming nothing
             else:
                 target = base[len(WHITEOUT_PREFIX) :]
                 append(Entry(f"{parent}/{target}" if parent else target, EntryType.WHITEOUT))

@@ -103,17 +103,20 @@ class _Replay:
         return self._bury(path, node, by, cause, group)
 
     def _bury(self, path: str, node: tuple[int, Entry], by: int, cause: Cause, group: str) -> int:
-        layer, entry = node
+        # Iterative: a hostile layer may nest directories thousands deep.
         total = 0
-        if entry.type is _FILE:
-            self.hidden.append((layer, entry, by, cause, group))
-            total += entry.size
-        kids = self.children.pop(path, None)
-        if kids:
-            for kid in kids:
-                child = self.state.pop(kid, None)
-                if child is not None:
-                    total += self._bury(kid, child, by, Cause.REMOVED, group)
+        stack = [(path, node, cause)]
+        while stack:
+            path, (layer, entry), cause = stack.pop()
+            if entry.type is _FILE:
+                self.hidden.append((layer, entry, by, cause, group))
+                total += entry.size
+            kids = self.children.pop(path, None)
+            if kids:
+                for kid in kids:
+                    child = self.state.pop(kid, None)
+                    if child is not None:
+                        stack.append((kid, child, Cause.REMOVED))
         return total
 
     def _drop_children(self, path: str, by: int, group: str) -> int:
@@ -127,19 +130,34 @@ class _Replay:
 
     # -- addition ------------------------------------------------------------
     def _ensure_parent(self, path: str, index: int, log: list[PathChange]) -> None:
-        parent = path.rpartition("/")[0]
-        node = self.state.get(parent)
-        if node is not None and node[1].type is _DIR:
-            self.children[parent].add(path)
-            return
-        if node is not None:  # a file or link where a directory must be
-            self._drop(parent, index, Cause.OVERWRITTEN, parent)
-            log.append(PathChange(parent, Change.MODIFIED, _DIR, 0))
-        else:
-            self._ensure_parent(parent, index, log)
-            log.append(PathChange(parent, Change.ADDED, _DIR, 0))
-        self.state[parent] = (index, Entry(parent, _DIR, mode=0o755))
-        self.children[parent] = {path}
+        """Make every missing ancestor of ``path`` a directory, top down.
+
+        Iterative: a hostile layer may nest directories thousands deep.
+        """
+        state = self.state
+        chain: list[str] = []  # ancestors to create, deepest first
+        child = path
+        while True:
+            parent = child.rpartition("/")[0]
+            node = state.get(parent)
+            if node is not None and node[1].type is _DIR:
+                self.children[parent].add(child)
+                break
+            chain.append(parent)
+            if node is not None or parent == "":
+                break  # a file or link where a directory must be (its parent exists)
+            child = parent
+        for i in range(len(chain) - 1, -1, -1):
+            q = chain[i]
+            if q in state:
+                self._drop(q, index, Cause.OVERWRITTEN, q)
+                if q:
+                    self.children[q.rpartition("/")[0]].add(q)
+                log.append(PathChange(q, Change.MODIFIED, _DIR, 0))
+            else:
+                log.append(PathChange(q, Change.ADDED, _DIR, 0))
+            state[q] = (index, Entry(q, _DIR, mode=0o755))
+            self.children[q] = {chain[i - 1] if i else path}
 
     def apply(self, index: int, entries: Sequence[Entry]) -> None:
         log: list[PathChange] = []
@@ -147,6 +165,8 @@ class _Replay:
         # Whiteouts and opaque markers act on lower layers only: apply first.
         for e in entries:
             if e.type is _WHITEOUT:
+                if not e.path:
+                    continue  # the root cannot be deleted
                 node = state.get(e.path)
                 if node is not None and node[0] < index:
                     size = self._drop(e.path, index, Cause.REMOVED, e.path)
@@ -161,7 +181,8 @@ class _Replay:
                 continue
             path = e.path
             if path == "":
-                state[""] = (index, e)
+                if typ is _DIR:  # the root stays a directory whatever a layer says
+                    state[""] = (index, e)
                 continue
             old = state.get(path)
             if old is None:
