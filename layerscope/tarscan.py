@@ -353,7 +353,7 @@ class TarReader:
                 return default
             try:
                 return int(float(value)) if "." in value else int(value)
-            except ValueError:
+            except (ValueError, OverflowError):  # "1e999" is a float, but no int
                 raise ArchiveError(f"{self._name}: invalid pax {key} {value[:20]!r}") from None
 
         mname = pax.get("path", mname)
