@@ -136,8 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except LayerscopeError as e:
-        print(f"layerscope: error: {e}", file=sys.stderr)
+        # Messages quote archive names: escape them (one line, no terminal escapes).
+        from layerscope.names import printable
+
+        print(f"layerscope: error: {printable(str(e))}", file=sys.stderr)
         return e.exit_code
+    except (MemoryError, RecursionError) as e:
+        print(
+            f"layerscope: error: input too large to analyze ({type(e).__name__})", file=sys.stderr
+        )
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("layerscope: interrupted", file=sys.stderr)
         return 130
