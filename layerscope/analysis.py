@@ -59,8 +59,10 @@ class Options:
     default_min_bytes: int = 1
     disabled: frozenset[str] = frozenset()
 
-    def threshold(self, rule_id: str) -> int:
-        return self.min_bytes.get(rule_id, self.default_min_bytes)
+    def threshold(self, rule_id: str, default: int = 1) -> int:
+        """Minimum bytes of a finding of ``rule_id``: the configured value,
+        else the larger of the rule's own ``default`` and ``default_min_bytes``."""
+        return self.min_bytes.get(rule_id, max(default, self.default_min_bytes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,26 @@ def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:
     return tuple(out)
 
 
+def claimed_bytes(union: UnionFS, findings: list[Finding]) -> int:
+    """Bytes still visible that reclaimable findings cover, each byte once.
+
+    A finding names the visible paths it counts in ``claims``; two findings
+    over the same file (a cache under /tmp, a duplicate inside a leftover)
+    count it once. A finding without claims counts its ``bytes``.
+    """
+    paths: set[str] = set()
+    loose = 0
+    for f in findings:
+        if not f.reclaimable:
+            continue
+        if f.claims:
+            paths.update(f.claims)
+        else:
+            loose += f.bytes
+    final = union.final
+    return loose + sum(final[p][1].size for p in paths if p in final)
+
+
 def analyze(image: Image, options: Options | None = None) -> Analysis:
     """Replay the image's layers, account every byte, run every rule."""
     options = options or Options()
@@ -171,10 +193,10 @@ def analyze(image: Image, options: Options | None = None) -> Analysis:
     for r in all_rules():
         if r.id in options.disabled:
             continue
-        minimum = options.threshold(r.id)
+        minimum = options.threshold(r.id, r.min_bytes)
         findings.extend(f for f in r.func(ctx) if f.bytes >= minimum)
     findings.sort(key=lambda f: (-f.bytes, f.rule, f.layer or 0, f.paths))
-    reclaimable = wasted + sum(f.bytes for f in findings if f.reclaimable)
+    reclaimable = wasted + claimed_bytes(union, findings)
     summary = Summary(
         total_bytes=total,
         final_bytes=final,

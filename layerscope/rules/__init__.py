@@ -20,14 +20,18 @@ _FAMILIES = ("hidden",)
 
 
 def rule(
-    rule_id: str, *, kind: Kind, severity: Severity, title: str
+    rule_id: str, *, kind: Kind, severity: Severity, title: str, min_bytes: int = 1
 ) -> Callable[[RuleFunc], RuleFunc]:
-    """Register ``func`` as rule ``id``."""
+    """Register ``func`` as rule ``id``.
+
+    ``min_bytes`` is the rule's default threshold: findings smaller than it
+    are dropped unless ``Options.min_bytes`` sets another for this rule.
+    """
 
     def register(func: RuleFunc) -> RuleFunc:
         if rule_id in _REGISTRY:
             raise ValueError(f"rule {rule_id} registered twice")
-        _REGISTRY[rule_id] = Rule(rule_id, kind, severity, title, func)
+        _REGISTRY[rule_id] = Rule(rule_id, kind, severity, title, func, min_bytes)
         return func
 
     return register

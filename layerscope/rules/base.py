@@ -59,6 +59,9 @@ class Finding:
     reclaimable: bool = False  # bytes still in the final filesystem
     location: tuple[str, int] | None = None  # (Dockerfile path, line) when known
     extra: tuple[tuple[str, str], ...] = field(default=())
+    # Visible paths whose content makes up ``bytes`` (reclaimable findings), so
+    # the summary counts a byte once when two findings cover it.
+    claims: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 RuleFunc = Callable[["RuleContext"], Iterable[Finding]]
@@ -73,6 +76,7 @@ class Rule:
     severity: Severity
     title: str
     func: RuleFunc
+    min_bytes: int = 1  # default threshold: smaller findings are dropped
 
     @property
     def doc(self) -> str:
