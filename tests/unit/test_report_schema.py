@@ -27,8 +27,12 @@ def validate(report: dict[str, object]) -> None:
     [
         [],
         [[file("a", 10)]],
-        [[d("tmp"), file("tmp/x", 99), sym("l", "tmp/x"), hard("h", "tmp/x")], [wh("tmp")],
-         [d("tmp"), opq("tmp"), file("tmp/y", 1)], [file("h", 5)]],
+        [
+            [d("tmp"), file("tmp/x", 99), sym("l", "tmp/x"), hard("h", "tmp/x")],
+            [wh("tmp")],
+            [d("tmp"), opq("tmp"), file("tmp/y", 1)],
+            [file("h", 5)],
+        ],
     ],
 )
 def test_reports_validate(layers: list[list[object]]) -> None:
@@ -41,8 +45,7 @@ def test_reports_validate(layers: list[list[object]]) -> None:
 
 def test_non_utf8_and_control_names_stay_valid_json() -> None:
     raw_name = b"bad\xff\xfename".decode("utf-8", "surrogateescape")
-    img = image_of([d("d"), file(f"d/{raw_name}", 50), file("d/esc\x1b[31mred\n", 60)],
-                   [wh("d")])
+    img = image_of([d("d"), file(f"d/{raw_name}", 50), file("d/esc\x1b[31mred\n", 60)], [wh("d")])
     text = render("json", analyze(img))
     text.encode("utf-8")  # no lone surrogates survive
     report = json.loads(text)
