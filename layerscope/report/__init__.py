@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from layerscope.analysis import Analysis
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "markdown", "sarif")
+# ``-o FILE`` picks the format from these extensions (others: --format, else table).
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif"}
 
 
 def render(fmt: str, result: Analysis) -> str:

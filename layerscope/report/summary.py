@@ -1,0 +1,104 @@
+"""The short CI summary (figures, top findings, budget verdicts) and the
+plain formatting helpers the markdown and SARIF reports share.
+
+No humanize here: these reports are core (see STYLE.md), so sizes are
+formatted by a few lines of our own, in binary units like the table.
+"""
+
+from __future__ import annotations
+
+from layerscope.analysis import Analysis, BudgetResult
+from layerscope.budget import KINDS
+from layerscope.names import printable
+from layerscope.policy import ValueKind
+
+TOP_FINDINGS = 5
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def size(n: float) -> str:
+    """Bytes for people: ``512 B``, ``1.5 MiB`` (negative stays negative)."""
+    sign = "-" if n < 0 else ""
+    value = abs(float(n))
+    if value < 1024:
+        return f"{sign}{int(value)} B"
+    for unit in _UNITS:
+        value /= 1024
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{sign}{value:.1f} {unit}"
+
+
+def signed_size(n: float) -> str:
+    """A growth: ``+1.5 MiB``, ``-512 B``, ``0 B``."""
+    return ("+" if n > 0 else "") + size(n)
+
+
+def budget_value(name: str, value: float) -> str:
+    """A budget's limit or actual as people write it: size, percent or count."""
+    kind = KINDS.get(name, ValueKind.SIZE)
+    if kind is ValueKind.FRACTION:
+        return f"{value:.2%}"
+    if kind is ValueKind.COUNT:
+        return str(int(value))
+    if name.startswith("rule:"):
+        return size(value)
+    return signed_size(value) if "growth" in name else size(value)
+
+
+def relation(b: BudgetResult) -> str:
+    """``12 MiB > 10 MiB`` style comparison text for one verdict."""
+    if b.name.startswith("rule:"):
+        return f"{b.message.split(';')[0]} ({size(b.actual)})"
+    ops = (">=", "<") if b.name.startswith("min_") else ("<=", ">")
+    op = ops[0] if b.passed else ops[1]
+    return f"{budget_value(b.name, b.actual)} {op} {budget_value(b.name, b.limit)}"
+
+
+def verdict(b: BudgetResult) -> str:
+    """``ok``, ``FAIL`` or ``warn``."""
+    if b.passed:
+        return "ok"
+    return "FAIL" if b.severity == "fail" else "warn"
+
+
+def verdict_lines(budgets: tuple[BudgetResult, ...], passed: bool) -> list[str]:
+    """The budget verdict block, ending with the overall result line."""
+    if not budgets:
+        return ["budgets: none set (pass --max-total ..., or a .layerscope.toml)", "result: PASSED"]
+    width = max(len(b.name) for b in budgets)
+    out = ["budgets:"]
+    out.extend(f"  {verdict(b):<4}  {b.name:<{width}}  {relation(b)}" for b in budgets)
+    broken = sum(1 for b in budgets if not b.passed and b.severity == "fail")
+    warned = sum(1 for b in budgets if not b.passed and b.severity != "fail")
+    tail = f", {warned} warning(s)" if warned else ""
+    if passed:
+        out.append(f"result: PASSED ({len(budgets)} budget(s){tail})")
+    else:
+        out.append(f"result: FAILED ({broken} of {len(budgets)} budget(s) broken{tail})")
+    return out
+
+
+def render(result: Analysis) -> str:
+    """The short human summary ``--ci`` prints: figures, top findings, verdicts."""
+    image = result.image
+    s = result.summary
+    wasted_pct = s.wasted_bytes / s.total_bytes if s.total_bytes else 0.0
+    out = [
+        f"layerscope: {printable(image.reference or image.id)} ({image.id[:19]})",
+        f"  total {size(s.total_bytes)} in {s.layer_count} layers, final {size(s.final_bytes)}, "
+        f"wasted {size(s.wasted_bytes)} ({wasted_pct:.1%}), efficiency {s.efficiency:.1%}, "
+        f"reclaimable {size(s.reclaimable_bytes)}",
+    ]
+    if result.findings:
+        shown = result.findings[:TOP_FINDINGS]
+        out.append(f"  top findings ({len(shown)} of {len(result.findings)}):")
+        for f in shown:
+            where = printable(f.paths[0]) if f.paths else ""
+            out.append(f"    {size(f.bytes):>10}  {f.rule}  {f.kind.value}  {where}")
+            out.append(f"                fix: {printable(' '.join(f.fix.split()))[:200]}")
+    else:
+        out.append("  no waste found")
+    out.extend(f"  warning: {printable(w)}" for w in image.warnings)
+    out.extend(verdict_lines(result.budgets, result.passed))
+    return "\n".join(out) + "\n"
