@@ -51,13 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
         "else an engine reference)",
     )
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    from layerscope.budget import IMAGE_BUDGETS
+    from layerscope.commands import ci
+
     p.add_argument(
         "--format",
-        choices=("table", "json"),
+        choices=ci.FORMATS,
         help="non-interactive output format (default: the interactive view on a terminal, "
         "else table)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        action="append",
+        help="write a report to FILE, its format from the extension (.json, .md, .sarif; "
+        "others: --format or table); repeat for several",
+    )
+    ci.add_ci_arguments(p)
+    ci.add_budget_arguments(p, IMAGE_BUDGETS)
     p.add_argument(
         "--max-expansion",
         type=int,
@@ -87,7 +99,7 @@ def _write_output(path: str, text: str) -> None:
 
 
 def _interactive(args: argparse.Namespace) -> bool:
-    if args.format or args.output:
+    if args.format or args.output or args.ci:
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
@@ -102,8 +114,12 @@ def run(argv: Sequence[str]) -> int:
         code: int = module.main(list(argv[1:]))
         return code
     args = build_parser().parse_args(argv)
+    import dataclasses
+
+    from layerscope import budget
     from layerscope.analysis import analyze
-    from layerscope.report import render
+    from layerscope.commands import ci
+    from layerscope.report import render, summary
     from layerscope.sources import SourceOptions, open_image
     from layerscope.tarscan import DEFAULT_LIMITS
 
@@ -112,17 +128,15 @@ def run(argv: Sequence[str]) -> int:
     options = SourceOptions(
         platform=args.platform, limits=DEFAULT_LIMITS, max_expansion=args.max_expansion
     )
+    policy = ci.load(args)
     image = open_image(args.image, source=args.source, options=options)
-    result = analyze(image)
-    fmt = args.format or "table"
+    result = analyze(image, budget.analysis_options(policy))
+    limits = ci.overrides(args, budget.IMAGE_BUDGETS)
+    verdicts = budget.judge(result, policy, limits, references=(args.image,))
+    result = dataclasses.replace(result, budgets=verdicts)
     # The interactive view lands with the TUI; until then a terminal gets the table.
     _ = _interactive(args)
-    text = render(fmt, result)
-    if args.output:
-        _write_output(args.output, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    ci.emit(args, result, policy, render, _write_output, summary.render)
     return EXIT_OK if result.passed else EXIT_BUDGET
 
 

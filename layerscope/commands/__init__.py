@@ -1,0 +1,1 @@
+"""Subcommands (``layerscope diff``) and the CI options shared with the main command."""
