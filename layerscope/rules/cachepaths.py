@@ -1,0 +1,267 @@
+"""Where each package manager keeps its cache, and one scan of an image that
+sorts every cache file into groups: ecosystem, layer, and what became of it.
+
+The paths come from each tool's documentation and the official images'
+environments (``/usr/local/cargo``, ``/usr/local/bundle``, composer's
+``COMPOSER_HOME=/tmp``). Home directories are ``/root``, every ``/home/*``
+and ``$HOME`` of the image config; environment variables of the config that
+move a cache (``PIP_CACHE_DIR``, ``GOMODCACHE``, ``CARGO_HOME`` ...) add their
+directory. A file belongs to the first pattern that matches it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from layerscope.model import EntryType
+from layerscope.rules.common import home_dirs, memo
+from layerscope.union import Cause
+
+if TYPE_CHECKING:
+    from layerscope.analysis import RuleContext
+
+# ecosystem -> root patterns; ``{H}`` stands for any home directory. A root is
+# a directory (or, for logs, a file) whose whole content is the cache.
+PATTERNS: dict[str, tuple[str, ...]] = {
+    "apt": (r"var/lib/apt/lists", r"var/cache/apt"),
+    "apk": (r"var/cache/apk", r"etc/apk/cache"),
+    "dnf": (
+        r"var/cache/dnf",
+        r"var/cache/yum",
+        r"var/cache/libdnf5",
+        r"var/log/(?:dnf|hawkey|yum)[^/]*\.log",
+    ),
+    "zypper": (r"var/cache/zypp",),
+    "pip": (r"{H}/\.cache/pip",),
+    "uv": (r"{H}/\.cache/uv",),
+    "poetry": (r"{H}/\.cache/pypoetry/(?:cache|artifacts)",),
+    "pipenv": (r"{H}/\.cache/pipenv",),
+    "conda": (
+        r"opt/(?:conda|miniconda3?|anaconda3?|miniforge3?|mambaforge|micromamba)/pkgs",
+        r"{H}/(?:\.conda|miniconda3?|anaconda3?|miniforge3?|mambaforge|micromamba)/pkgs",
+    ),
+    "npm": (r"{H}/\.npm/(?:_cacache|_logs)",),
+    "yarn": (r"usr/local/share/\.cache/yarn", r"{H}/\.cache/yarn", r"{H}/\.yarn-cache"),
+    "yarn-berry": (r"{H}/\.yarn/berry/cache",),
+    "pnpm": (r"{H}/\.local/share/pnpm/store", r"{H}/\.pnpm-store", r"{H}/\.cache/pnpm"),
+    "go": (r"{H}/\.cache/go-build", r"go/pkg/mod", r"{H}/go/pkg/mod"),
+    "cargo": (r"usr/local/cargo/(?:registry|git)", r"{H}/\.cargo/(?:registry|git)"),
+    "maven": (r"{H}/\.m2/repository",),
+    "gradle": (r"{H}/\.gradle/(?:caches|wrapper/dists|daemon)",),
+    "gem": (
+        r"usr/local/bundle/cache",
+        r"usr/local/bundle/ruby/[^/]+/cache",
+        r"{H}/\.bundle/cache",
+        r"{H}/\.gem/specs",
+        r"{H}/\.gem/ruby/[^/]+/cache",
+        r"(?:var/lib|usr/lib/ruby|usr/local/lib/ruby)/gems/[^/]+/cache",
+    ),
+    "composer": (r"{H}/\.composer/cache", r"{H}/\.cache/composer"),
+    "nuget": (r"{H}/\.nuget/packages", r"{H}/\.local/share/NuGet", r"tmp/NuGetScratch"),
+}
+
+# Caches that may sit anywhere (inside a project); checked only when the path
+# holds the marker substring.
+ANYWHERE: tuple[tuple[str, str, str], ...] = (
+    ("yarn-berry", ".yarn/cache", r"(?:.*/)?\.yarn/cache"),
+    ("pnpm", ".pnpm-store", r"(?:.*/)?\.pnpm-store"),
+    (
+        "cargo",
+        "target/",
+        r"(?:.*/)?target/(?:[^/]+/)?(?:debug|release)/(?:deps|build|\.fingerprint|incremental)",
+    ),
+)
+
+# Environment variables of the image config that move a cache: (variable,
+# subdirectory). ``CONDA_PKGS_DIRS`` may list several directories.
+ENV_DIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pip": (("PIP_CACHE_DIR", ""), ("XDG_CACHE_HOME", "pip")),
+    "uv": (("UV_CACHE_DIR", ""), ("XDG_CACHE_HOME", "uv")),
+    "poetry": (
+        ("POETRY_CACHE_DIR", "cache"),
+        ("POETRY_CACHE_DIR", "artifacts"),
+        ("XDG_CACHE_HOME", "pypoetry/cache"),
+        ("XDG_CACHE_HOME", "pypoetry/artifacts"),
+    ),
+    "pipenv": (("PIPENV_CACHE_DIR", ""), ("XDG_CACHE_HOME", "pipenv")),
+    "conda": (("CONDA_PKGS_DIRS", ""), ("CONDA_DIR", "pkgs"), ("MAMBA_ROOT_PREFIX", "pkgs")),
+    "npm": (("npm_config_cache", "_cacache"), ("NPM_CONFIG_CACHE", "_cacache")),
+    "yarn": (("YARN_CACHE_FOLDER", ""), ("XDG_CACHE_HOME", "yarn")),
+    "pnpm": (("PNPM_HOME", "store"), ("npm_config_store_dir", ""), ("XDG_CACHE_HOME", "pnpm")),
+    "go": (
+        ("GOCACHE", ""),
+        ("GOMODCACHE", ""),
+        ("GOPATH", "pkg/mod"),
+        ("XDG_CACHE_HOME", "go-build"),
+    ),
+    "cargo": (("CARGO_HOME", "registry"), ("CARGO_HOME", "git")),
+    "gradle": (("GRADLE_USER_HOME", "caches"), ("GRADLE_USER_HOME", "wrapper/dists")),
+    "gem": (("GEM_HOME", "cache"), ("BUNDLE_PATH", "cache")),
+    "composer": (
+        ("COMPOSER_CACHE_DIR", ""),
+        ("COMPOSER_HOME", "cache"),
+        ("XDG_CACHE_HOME", "composer"),
+    ),
+    "nuget": (("NUGET_PACKAGES", ""),),
+}
+
+_TOP_ROOTS = frozenset({"", "usr", "var", "etc", "opt", "tmp", "root", "home", "bin", "lib"})
+
+
+@dataclass(slots=True)
+class CacheGroup:
+    """Cache files of one ecosystem stored in one layer that share a fate:
+    still visible (``hidden_by`` None) or hidden by layer ``hidden_by``."""
+
+    ecosystem: str
+    layer: int
+    hidden_by: int | None
+    cause: Cause | None
+    files: list[tuple[str, int]] = field(default_factory=list)
+    roots: set[str] = field(default_factory=set)
+    uid: int = 0
+    gid: int = 0
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+@dataclass(slots=True)
+class CacheScan:
+    """Every cache file of the image, grouped; plus what is claimed, so the
+    other families leave these bytes to the cache rules."""
+
+    groups: dict[str, list[CacheGroup]]
+    visible: set[str]
+    hidden: set[tuple[int, str]]
+    shared: int = 0  # visible cache bytes also reachable through a hard link outside
+
+
+class Matcher:
+    """Tells which ecosystem's cache, and which cache root, a path is in."""
+
+    def __init__(self, homes: list[str], env: dict[str, str]) -> None:
+        home_alt = "|".join(re.escape(h) for h in sorted(set(homes) | {"root"}))
+        home_re = rf"(?:{home_alt}|home/[^/]+)"
+        parts: list[str] = []
+        self._names: dict[str, str] = {}
+        for eco, pairs in ENV_DIRS.items():
+            for var, sub in pairs:
+                for value in (env.get(var) or "").split(","):
+                    root = posixpath.normpath("/" + value.strip()).strip("/") if value else ""
+                    if not root:
+                        continue
+                    if sub:
+                        root = f"{root}/{sub}"
+                    if root in _TOP_ROOTS:
+                        continue  # never claim a whole top-level directory
+                    self._add(parts, eco, re.escape(root))
+        for eco, patterns in PATTERNS.items():
+            for pattern in patterns:
+                self._add(parts, eco, pattern.replace("{H}", home_re))
+        self._fixed = re.compile("|".join(parts))
+        anywhere: list[str] = []
+        self._markers: list[str] = []
+        for eco, marker, pattern in ANYWHERE:
+            self._add(anywhere, eco, pattern)
+            self._markers.append(marker)
+        self._anywhere = re.compile("|".join(anywhere))
+
+    def _add(self, parts: list[str], eco: str, pattern: str) -> None:
+        name = f"g{len(self._names)}"
+        self._names[name] = eco
+        parts.append(rf"(?P<{name}>{pattern})(?:/|\Z)")
+
+    def match(self, path: str) -> tuple[str, str] | None:
+        """``(ecosystem, cache root)`` of ``path``, or None."""
+        m = self._fixed.match(path)
+        if m is None:
+            if not any(marker in path for marker in self._markers):
+                return None
+            m = self._anywhere.match(path)
+            if m is None:
+                return None
+        group = m.lastgroup
+        assert group is not None
+        return self._names[group], m.group(group)
+
+
+def _pnp_project(final: dict[str, object], root: str) -> bool:
+    """A yarn berry ``.yarn/cache`` that Plug'n'Play loads from: not waste."""
+    project = root[: -len(".yarn/cache")].rstrip("/")
+    prefix = f"{project}/" if project else ""
+    return any(f"{prefix}{name}" in final for name in (".pnp.cjs", ".pnp.js", ".pnp.loader.mjs"))
+
+
+def scan(ctx: RuleContext) -> CacheScan:
+    """The image's cache files, grouped (computed once per analysis)."""
+    return memo(ctx, "caches", _scan)
+
+
+def _scan(ctx: RuleContext) -> CacheScan:
+    env = dict(item.partition("=")[::2] for item in ctx.image.config.env)
+    matcher = Matcher(home_dirs(ctx), env)
+    final = ctx.union.final
+    groups: dict[tuple[str, int, int | None, Cause | None], CacheGroup] = {}
+    visible: set[str] = set()
+    hidden: set[tuple[int, str]] = set()
+    pnp: dict[str, bool] = {}
+
+    def group_for(
+        eco: str, root: str, layer: int, by: int | None, cause: Cause | None
+    ) -> CacheGroup | None:
+        if eco == "yarn-berry" and root.endswith(".yarn/cache") and "/berry/" not in root:
+            if root not in pnp:
+                pnp[root] = _pnp_project(final, root)  # type: ignore[arg-type]
+            if pnp[root]:
+                return None
+        key = (eco, layer, by, cause)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = CacheGroup(eco, layer, by, cause)
+        g.roots.add(root)
+        return g
+
+    # Hard links outside a cache that point at a cache file keep its data
+    # alive: removing the cache would not free those bytes.
+    linked: set[tuple[int, str]] = set()
+    for path, (layer, entry) in final.items():
+        if entry.type is EntryType.HARDLINK and matcher.match(path) is None:
+            linked.add((layer, entry.linkname))
+    shared = 0
+    for path, (layer, entry) in final.items():
+        if entry.type is not EntryType.FILE:
+            continue
+        hit = matcher.match(path)
+        if hit is None:
+            continue
+        if (layer, path) in linked:
+            shared += entry.size
+            continue
+        g = group_for(hit[0], hit[1], layer, None, None)
+        if g is None:
+            continue
+        g.files.append((path, entry.size))
+        if entry.uid or entry.gid:
+            g.uid, g.gid = entry.uid, entry.gid
+        visible.add(path)
+    for h in ctx.union.hidden:
+        hit = matcher.match(h.path)
+        if hit is None:
+            continue
+        g = group_for(hit[0], hit[1], h.layer, h.hidden_by, h.cause)
+        if g is None:
+            continue
+        g.files.append((h.path, h.size))
+        hidden.add((h.layer, h.path))
+    by_eco: dict[str, list[CacheGroup]] = defaultdict(list)
+    for key in sorted(groups, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
+        g = groups[key]
+        if g.bytes:
+            by_eco[g.ecosystem].append(g)
+    return CacheScan(dict(by_eco), visible, hidden, shared)

@@ -1,0 +1,86 @@
+"""Helpers every rule family shares: severity by bytes, biggest paths, home
+directories, layer descriptions and a per-analysis memo."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+from layerscope.model import Instruction
+from layerscope.rules.base import Severity
+
+if TYPE_CHECKING:
+    from layerscope.analysis import RuleContext
+
+TOP_PATHS = 5
+T = TypeVar("T")
+
+# One slot per key: the value computed for the last RuleContext seen. Rules of
+# one family share a scan of the image this way; the slot is replaced by the
+# next analysis, so at most one image's worth is kept.
+_MEMO: dict[str, tuple[object, object]] = {}
+
+
+def severity_for(size: int) -> Severity:
+    """Severity grows with the bytes at stake."""
+    if size >= 50 << 20:
+        return Severity.HIGH
+    if size >= 5 << 20:
+        return Severity.MEDIUM
+    if size >= 100 << 10:
+        return Severity.LOW
+    return Severity.INFO
+
+
+def memo(ctx: RuleContext, key: str, compute: Callable[[RuleContext], T]) -> T:
+    """``compute(ctx)``, computed once per analysis and shared between rules."""
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is ctx:
+        return hit[1]  # type: ignore[return-value]
+    value = compute(ctx)
+    _MEMO[key] = (ctx, value)
+    return value
+
+
+def top_paths(items: Iterable[tuple[str, int]], n: int = TOP_PATHS) -> tuple[str, ...]:
+    """The ``n`` biggest ``(path, size)`` items as absolute paths, biggest first."""
+    biggest = sorted(items, key=lambda item: (-item[1], item[0]))[:n]
+    return tuple("/" + p for p, _ in biggest)
+
+
+def home_dirs(ctx: RuleContext) -> list[str]:
+    """Home directories to look in: /root, every /home/*, and ``$HOME`` of the
+    image config, as normalised paths (no leading slash)."""
+    homes = {"root"}
+    for path, (_, entry) in ctx.union.final.items():
+        if path.startswith("home/") and path.count("/") == 1 and entry.type.value == "dir":
+            homes.add(path)
+    home = ctx.image.config.env_value("HOME")
+    if home:
+        norm = posixpath.normpath("/" + home).strip("/")
+        if norm:
+            homes.add(norm)
+    return sorted(homes)
+
+
+def short(text: str, width: int = 80) -> str:
+    """One line of at most ``width`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def describe(ctx: RuleContext, layer: int | None) -> str:
+    """``layer 3 (RUN apt-get install ...)`` for messages."""
+    if layer is None:
+        return "an unknown layer"
+    cmd = ctx.command(layer)
+    kind = ctx.instruction(layer)
+    if not cmd:
+        return f"layer {layer}"
+    return f"layer {layer} ({kind.value} {short(cmd)})"
+
+
+def is_run(ctx: RuleContext, layer: int | None) -> bool:
+    """True when a RUN instruction with a known command made ``layer``."""
+    return ctx.instruction(layer) is Instruction.RUN and bool(ctx.command(layer))
