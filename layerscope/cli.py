@@ -23,7 +23,7 @@ EXIT_BUDGET = 1
 EXIT_ERROR = 2
 
 # Subcommands: ``layerscope NAME ...`` hands the rest of argv to MODULE.main(argv).
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"diff": "layerscope.commands.diff"}
 
 
 class _Parser(argparse.ArgumentParser):

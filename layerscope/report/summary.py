@@ -34,16 +34,15 @@ def signed_size(n: float) -> str:
     return ("+" if n > 0 else "") + size(n)
 
 
-def budget_value(name: str, value: float) -> str:
-    """A budget's limit or actual as people write it: size, percent or count."""
+def budget_value(name: str, value: float, *, signed: bool = False) -> str:
+    """A budget's limit or actual as people write it: size, percent or count
+    (``signed`` for a growth: ``+1.5 MiB``)."""
     kind = KINDS.get(name, ValueKind.SIZE)
     if kind is ValueKind.FRACTION:
         return f"{value:.2%}"
     if kind is ValueKind.COUNT:
         return str(int(value))
-    if name.startswith("rule:"):
-        return size(value)
-    return signed_size(value) if "growth" in name else size(value)
+    return signed_size(value) if signed else size(value)
 
 
 def relation(b: BudgetResult) -> str:
@@ -52,7 +51,8 @@ def relation(b: BudgetResult) -> str:
         return f"{b.message.split(';')[0]} ({size(b.actual)})"
     ops = (">=", "<") if b.name.startswith("min_") else ("<=", ">")
     op = ops[0] if b.passed else ops[1]
-    return f"{budget_value(b.name, b.actual)} {op} {budget_value(b.name, b.limit)}"
+    actual = budget_value(b.name, b.actual, signed="growth" in b.name)
+    return f"{actual} {op} {budget_value(b.name, b.limit)}"
 
 
 def verdict(b: BudgetResult) -> str:
@@ -65,7 +65,10 @@ def verdict(b: BudgetResult) -> str:
 def verdict_lines(budgets: tuple[BudgetResult, ...], passed: bool) -> list[str]:
     """The budget verdict block, ending with the overall result line."""
     if not budgets:
-        return ["budgets: none set (pass --max-total ..., or a .layerscope.toml)", "result: PASSED"]
+        return [
+            "budgets: none set (flags like --max-total, or a .layerscope.toml)",
+            "result: PASSED",
+        ]
     width = max(len(b.name) for b in budgets)
     out = ["budgets:"]
     out.extend(f"  {verdict(b):<4}  {b.name:<{width}}  {relation(b)}" for b in budgets)
