@@ -1,4 +1,11 @@
-"""LS1xx: bytes stored in a layer and hidden by a later one."""
+"""LS1xx: bytes stored in a layer and hidden by a later one.
+
+Each finding says why, from the history of the two layers (``extra``
+``cause``): a cleanup in a later RUN, a ``chown``/``chmod`` that copied the
+files up, a package manager rewriting its own database, or a file replaced
+by a new version. Package caches are left to the LS2xx rules, which report
+them with their ecosystem.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +15,49 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
-from layerscope.model import Instruction
+from layerscope.model import Entry, Instruction
 from layerscope.rules import rule
 from layerscope.rules.base import Finding, Kind, Severity
+from layerscope.rules.cachepaths import scan as cache_scan
+from layerscope.rules.common import TOP_PATHS, describe, is_run, memo, severity_for, top_paths
+from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
+from layerscope.shell import commands_named, has_flag
 from layerscope.union import Cause, Hidden
 
-TOP_PATHS = 5
+__all__ = ["TOP_PATHS", "overwritten_later", "removed_later", "severity_for"]
+
 _CHOWN = re.compile(r"(?:^|[\s;&|(])(chown|chmod|chgrp)\s+(?:-\w*R|--recursive)")
+# Files a package manager (or the triggers it runs) rewrites on every run.
+_PM_STATE = re.compile(
+    r"(?:var/lib/dpkg/|var/lib/apt/extended_states|var/cache/debconf/|var/log/apt/"
+    r"|var/log/(?:dpkg|alternatives|yum|dnf[^/]*)\.log\Z|var/lib/rpm/|usr/lib/sysimage/rpm/"
+    r"|var/lib/dnf/|lib/apk/db/|etc/apk/world\Z|etc/ld\.so\.cache\Z|var/cache/ldconfig/"
+    r"|var/lib/ucf/|usr/share/info/dir\Z|etc/ssl/certs/ca-certificates\.crt\Z"
+    r"|usr/share/mime/|usr/share/glib-2\.0/schemas/gschemas\.compiled\Z"
+    r"|usr/lib/locale/locale-archive\Z|var/lib/systemd/deb-systemd)"
+)
+_PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apk", "dnf", "dnf5", "yum", "microdnf", "rpm")
+_UPGRADES = {
+    "apt-get": ("upgrade", "dist-upgrade", "full-upgrade"),
+    "apt": ("upgrade", "full-upgrade", "dist-upgrade"),
+    "apk": ("upgrade",),
+    "dnf": ("upgrade", "update", "distro-sync"),
+    "yum": ("update", "upgrade"),
+    "microdnf": ("update", "upgrade"),
+    "zypper": ("update", "up", "dist-upgrade", "dup"),
+}
 
-
-def severity_for(size: int) -> Severity:
-    """Severity grows with the bytes at stake."""
-    if size >= 50 << 20:
-        return Severity.HIGH
-    if size >= 5 << 20:
-        return Severity.MEDIUM
-    if size >= 100 << 10:
-        return Severity.LOW
-    return Severity.INFO
+CLEANUP = "cleanup-in-later-run"
+REMOVED = "removed-later"
+CHOWN = "chown-later"
+CHMOD = "chmod-later"
+PM_STATE = "package-manager-state"
+NEW_VERSION = "replaced-by-new-version"
 
 
 def _common_dir(paths: list[str]) -> str:
     dirs = [posixpath.dirname(p) for p in paths]
-    common = posixpath.commonpath(dirs) if all(dirs) else ""
-    return common
+    return posixpath.commonpath(dirs) if all(dirs) else ""
 
 
 def _overwrite_groups(items: list[Hidden]) -> dict[str, list[Hidden]]:
@@ -49,49 +75,104 @@ def _overwrite_groups(items: list[Hidden]) -> dict[str, list[Hidden]]:
     return out
 
 
-def _grouped(ctx: RuleContext, cause: Cause) -> Iterator[tuple[int, int, str, list[Hidden]]]:
-    pairs: dict[tuple[int, int], list[Hidden]] = defaultdict(list)
+class _Entries:
+    """Entries of a layer by path, indexed on first use."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self.ctx = ctx
+        self.index: dict[int, dict[str, Entry]] = {}
+
+    def get(self, layer: int, path: str) -> Entry | None:
+        idx = self.index.get(layer)
+        if idx is None:
+            idx = self.index[layer] = {e.path: e for e in self.ctx.image.layers[layer].entries}
+        return idx.get(path)
+
+
+def _overwrite_cause(ctx: RuleContext, h: Hidden, entries: _Entries) -> str:
+    if _PM_STATE.match(h.path):
+        return PM_STATE
+    new = entries.get(h.hidden_by, h.path)
+    old = entries.get(h.layer, h.path)
+    if new is not None and old is not None and new.size == old.size:
+        chown = _CHOWN.search(ctx.command(h.hidden_by)) if is_run(ctx, h.hidden_by) else None
+        if (new.uid, new.gid) != (old.uid, old.gid):
+            return CHOWN
+        if new.mode != old.mode:
+            return CHMOD
+        if chown is not None:
+            return CHMOD if chown.group(1) == "chmod" else CHOWN
+    return NEW_VERSION
+
+
+def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
+    """Hidden files not claimed by a cache rule, by (layer, hidden_by, cause)."""
+    claimed = cache_scan(ctx).hidden
+    entries = _Entries(ctx)
+    out: dict[tuple[int, int, str], list[Hidden]] = defaultdict(list)
     for h in ctx.union.hidden:
-        if h.cause is cause and h.size > 0:
-            pairs[(h.layer, h.hidden_by)].append(h)
-    for (layer, by), items in sorted(pairs.items()):
-        if cause is Cause.REMOVED:
+        if h.size <= 0 or (h.layer, h.path) in claimed:
+            continue
+        if h.cause is Cause.REMOVED:
+            cause = CLEANUP if is_run(ctx, h.hidden_by) else REMOVED
+        else:
+            cause = _overwrite_cause(ctx, h, entries)
+        out[(h.layer, h.hidden_by, cause)].append(h)
+    return out
+
+
+def _grouped(ctx: RuleContext, removed: bool) -> Iterator[tuple[int, int, str, str, list[Hidden]]]:
+    classified = memo(ctx, "hidden", _classified)
+    for (layer, by, cause), items in sorted(classified.items()):
+        if (cause in (CLEANUP, REMOVED)) != removed:
+            continue
+        if removed:
             groups: dict[str, list[Hidden]] = defaultdict(list)
             for h in items:
                 groups[h.group].append(h)
         else:
             groups = _overwrite_groups(items)
         for key, group in sorted(groups.items()):
-            yield layer, by, key, group
+            yield layer, by, cause, key, group
 
 
 def _finding(
-    rule_id: str, kind: Kind, layer: int, by: int, key: str, group: list[Hidden], msg: str, fix: str
+    rule_id: str,
+    kind: Kind,
+    layer: int,
+    by: int,
+    cause: str,
+    key: str,
+    group: list[Hidden],
+    msg: str,
+    fix: str,
 ) -> Finding:
     size = sum(h.size for h in group)
-    biggest = sorted(group, key=lambda h: (-h.size, h.path))[:TOP_PATHS]
     return Finding(
         rule=rule_id,
         kind=kind,
         severity=severity_for(size),
         bytes=size,
         layer=layer,
-        paths=tuple("/" + h.path for h in biggest),
+        paths=top_paths((h.path, h.size) for h in group),
         message=msg,
         fix=fix,
         hidden_by=by,
         path_count=len(group),
-        extra=(("group", "/" + key),),
+        extra=(("group", "/" + key), ("cause", cause)),
     )
 
 
-def _describe(ctx: RuleContext, layer: int) -> str:
-    cmd = ctx.command(layer)
-    kind = ctx.instruction(layer)
-    if not cmd:
-        return f"layer {layer}"
-    short = cmd if len(cmd) <= 80 else cmd[:77] + "..."
-    return f"layer {layer} ({kind.value} {short})"
+def _not_run_fix(ctx: RuleContext, layer: int, where: str) -> str:
+    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+        return (
+            f"Do not add {where} at all (layer {layer}): exclude it in .dockerignore, "
+            f"or build in another stage and COPY --from only what the image needs"
+        )
+    return (
+        f"Layer {layer} has no build history (a base image?): use a base image without "
+        f"{where} instead of deleting it afterwards"
+    )
 
 
 @rule("LS101", kind=Kind.REMOVED_LATER, severity=Severity.MEDIUM, title="Deleted by a later layer")
@@ -101,7 +182,9 @@ def removed_later(ctx: RuleContext) -> Iterator[Finding]:
     A layer is an immutable tarball: ``RUN rm`` in a later instruction only
     adds a whiteout that hides the files, and every byte is still pulled and
     stored. Delete temporary files in the same ``RUN`` that created them, or
-    build in a separate stage and ``COPY --from`` only the result.
+    build in a separate stage and ``COPY --from`` only the result. The cause
+    is ``cleanup-in-later-run`` when a later RUN deleted them, else
+    ``removed-later`` (a later COPY replaced a directory, say).
 
     Bad::
 
@@ -113,23 +196,91 @@ def removed_later(ctx: RuleContext) -> Iterator[Finding]:
         RUN wget -O /tmp/src.tgz https://example.com/src.tgz && tar -xzf /tmp/src.tgz \\
             && rm -rf /tmp/src.tgz
     """
-    for layer, by, key, group in _grouped(ctx, Cause.REMOVED):
+    for layer, by, cause, key, group in _grouped(ctx, removed=True):
         where = "/" + key
         msg = (
-            f"{len(group)} file(s) under {where} stored in {_describe(ctx, layer)} "
-            f"were deleted by {_describe(ctx, by)}"
+            f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
+            f"were deleted by {describe(ctx, by)}"
         )
-        if ctx.instruction(layer) is Instruction.RUN:
-            fix = (
-                f"Delete {where} in the same RUN that creates it (layer {layer}): "
-                f"RUN {ctx.command(layer)} && rm -rf {where}"
-            )
+        if not is_run(ctx, layer):
+            fix = _not_run_fix(ctx, layer, where)
         else:
-            fix = (
-                f"Do not add {where} at all (layer {layer}): exclude it in .dockerignore, "
-                f"or build in another stage and COPY --from only what the image needs"
-            )
-        yield _finding("LS101", Kind.REMOVED_LATER, layer, by, key, group, msg, fix)
+            cmd = ctx.command(layer)
+            cleanup: list[str] = []
+            if cause == CLEANUP:
+                cleanup = cleanup_commands(ctx.command(by), [key, *(h.path for h in group)])
+            if cleanup:
+                fix = (
+                    f"Move the cleanup of layer {by} into the RUN that creates the files "
+                    f"(layer {layer}):\n" + rewrite(cmd, append_command(cmd, " && ".join(cleanup)))
+                )
+            else:
+                fix = f"Delete {where} in the same RUN that creates it (layer {layer}):\n" + (
+                    rewrite(cmd, append_command(cmd, f"rm -rf {quote_paths([key])}"))
+                )
+        yield _finding("LS101", Kind.REMOVED_LATER, layer, by, cause, key, group, msg, fix)
+
+
+_HASH_SOURCE = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]+\Z|[0-9a-fA-F]{32,}\Z")
+
+
+def _copy_line(ctx: RuleContext, layer: int, flag: str = "") -> str:
+    """The COPY/ADD of ``layer`` as a Dockerfile line, with ``flag`` set."""
+    h = ctx.image.layer_history(ctx.image.layers[layer])
+    instr = ctx.instruction(layer).value
+    if h is None:
+        return f"{instr} {flag} <src> <dest>".replace("  ", " ")
+    parsed = h.parsed
+    if not parsed.dest:
+        return f"{instr} {flag} {parsed.args}".replace("  ", " ")
+    name = flag.partition("=")[0]
+    flags = [f for f in parsed.flags if not name or f.partition("=")[0] != name]
+    source = "<src>" if _HASH_SOURCE.match(parsed.source) else parsed.source
+    return " ".join([instr, *flags, *([flag] if flag else []), source, parsed.dest])
+
+
+def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: list[Hidden]) -> str:
+    entries = _Entries(ctx)
+    sample = entries.get(by, group[0].path)
+    verb = "chmod" if cause == CHMOD else "chown"
+    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+        if verb == "chown":
+            owner = f"{sample.uid}:{sample.gid}" if sample is not None else "<user>:<group>"
+            flag = f"--chown={owner}"
+        else:
+            mode = f"{sample.mode:o}" if sample is not None else "<mode>"
+            flag = f"--chmod={mode}"
+        return (
+            f"Set the {'owner' if verb == 'chown' else 'mode'} while copying and drop the "
+            f"recursive {verb} of layer {by}:\n-{_copy_line(ctx, layer)}\n"
+            f"+{_copy_line(ctx, layer, flag)}"
+            + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
+        )
+    if is_run(ctx, layer):
+        cmd = ctx.command(layer)
+        later = [c for c in commands_named(ctx.command(by), verb, "chgrp") if has_flag(c, "-R")]
+        step = " ".join(later[0].argv) if later else f"{verb} -R ... "
+        return f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN:\n" + rewrite(
+            cmd, append_command(cmd, step)
+        )
+    return f"Change ownership or modes where the files are created, not in layer {by}"
+
+
+def _merge_fix(ctx: RuleContext, layer: int, by: int, what: str) -> str:
+    if is_run(ctx, layer) and is_run(ctx, by):
+        a, b = ctx.command(layer), ctx.command(by)
+        return f"{what}:\n-RUN {a}\n-RUN {b}\n+RUN {append_command(a, b)}"
+    return f"{what} (layers {layer} and {by})"
+
+
+def _upgrades(cmd: str) -> bool:
+    for c in commands_named(cmd, *_UPGRADES, "pip", "pip3"):
+        if c.name in ("pip", "pip3"):
+            if "install" in c.argv and has_flag(c, "-U", "--upgrade"):
+                return True
+        elif any(arg in _UPGRADES[c.name] for arg in c.argv[1:]):
+            return True
+    return False
 
 
 @rule(
@@ -141,10 +292,13 @@ def removed_later(ctx: RuleContext) -> Iterator[Finding]:
 def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
     """Files stored in one layer and stored again, at the same path, by a later one.
 
-    Every copy stays in the image. The usual cause is ``RUN chown -R`` or
-    ``chmod -R`` after a ``COPY``: the metadata change copies every file
-    into a new layer. Set ownership while copying, or change files in the
-    ``RUN`` that creates them.
+    Every copy stays in the image. The cause (``extra`` ``cause``) comes from
+    the two layers: ``chown-later``/``chmod-later`` (a recursive ``chown`` or
+    ``chmod`` after a ``COPY`` copies every file into a new layer: set
+    ownership while copying), ``package-manager-state`` (each ``apt-get``,
+    ``apk`` or ``dnf`` run rewrites the package database: install in one
+    RUN), ``replaced-by-new-version`` (an upgrade or a second copy: install
+    the final version once, or use a newer base image).
 
     Bad::
 
@@ -155,29 +309,35 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
 
         COPY --chown=app:app app /app
     """
-    for layer, by, key, group in _grouped(ctx, Cause.OVERWRITTEN):
+    for layer, by, cause, key, group in _grouped(ctx, removed=False):
         where = "/" + key
-        later = ctx.command(by)
         msg = (
-            f"{len(group)} file(s) under {where} stored in {_describe(ctx, layer)} "
-            f"were stored again by {_describe(ctx, by)}"
+            f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
+            f"were stored again by {describe(ctx, by)}"
         )
-        m = _CHOWN.search(later) if ctx.instruction(by) is Instruction.RUN else None
-        if m is not None:
-            verb = m.group(1)
-            if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
-                flag = "--chmod" if verb == "chmod" else "--chown"
-                fix = (
-                    f"Replace the recursive {verb} in layer {by} with "
-                    f"{ctx.instruction(layer).value} {flag}=... on layer {layer}"
-                )
-            else:
-                fix = f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN"
-        elif ctx.instruction(by) is Instruction.RUN and ctx.instruction(layer) is Instruction.RUN:
+        if cause in (CHOWN, CHMOD):
+            fix = _permission_fix(ctx, layer, by, cause, group)
+        elif cause == PM_STATE:
+            pm = commands_named(ctx.command(by), *_PACKAGE_MANAGERS)
+            tool = pm[0].name if pm else "the package manager"
+            fix = _merge_fix(
+                ctx,
+                layer,
+                by,
+                f"Each {tool} run rewrites its database ({where}); install all packages in one RUN",
+            )
+        elif not is_run(ctx, layer) and is_run(ctx, by) and _upgrades(ctx.command(by)):
             fix = (
-                f"Make the change of layer {by} in the same RUN as layer {layer}, "
-                f"so only the final version of {where} is stored"
+                f"Layer {by} upgrades files of layer {layer}, which has no build history "
+                f"(the base image): use a newer base image tag instead of upgrading in the image"
+            )
+        elif is_run(ctx, layer) and is_run(ctx, by):
+            fix = _merge_fix(
+                ctx,
+                layer,
+                by,
+                f"Store only the final version of {where}: make both changes in one RUN",
             )
         else:
             fix = f"Store {where} once: drop the earlier copy in layer {layer} or merge the steps"
-        yield _finding("LS102", Kind.OVERWRITTEN_LATER, layer, by, key, group, msg, fix)
+        yield _finding("LS102", Kind.OVERWRITTEN_LATER, layer, by, cause, key, group, msg, fix)

@@ -1,0 +1,140 @@
+"""LS1xx hidden bytes: the cause read from the two layers' history, and fixes."""
+
+from __future__ import annotations
+
+from tests.builders import d, file, wh
+
+from .helpers import cause, of, run
+
+KB = 1024
+
+
+def test_cleanup_in_a_later_run_moves_that_cleanup() -> None:
+    result = run(
+        [file("tmp/src.tgz", 80 * KB), file("opt/src/main.c", 5 * KB)],
+        [wh("tmp/src.tgz")],
+        history=[
+            "/bin/sh -c wget -O /tmp/src.tgz https://x/src.tgz && tar -C /opt -xzf /tmp/src.tgz",
+            "/bin/sh -c rm -f /tmp/src.tgz && echo done",
+        ],
+    )
+    (f,) = of(result, "LS101")
+    assert (f.bytes, f.layer, f.hidden_by) == (80 * KB, 0, 1)
+    assert cause(f) == "cleanup-in-later-run"
+    assert f.fix.endswith("tar -C /opt -xzf /tmp/src.tgz && rm -f /tmp/src.tgz")
+    assert "-RUN wget -O /tmp/src.tgz" in f.fix
+
+
+def test_removal_without_a_recognised_cleanup_appends_rm() -> None:
+    result = run(
+        [d("build"), file("build/obj/a.o", 30 * KB)],
+        [wh("build")],
+        history=["/bin/sh -c make", "/bin/sh -c ./cleanup.sh"],
+    )
+    (f,) = of(result, "LS101")
+    assert cause(f) == "cleanup-in-later-run"
+    assert "+RUN make && rm -rf /build" in f.fix
+
+
+def test_removed_by_a_copy_is_not_called_a_cleanup() -> None:
+    result = run(
+        [d("app"), file("app/data/a.bin", 30 * KB)],
+        [file("app/data", 10)],  # a file replaces the directory
+        history=["/bin/sh -c fetch", "COPY data /app/data # buildkit"],
+    )
+    (f,) = of(result, "LS1")
+    assert (f.rule, cause(f), f.bytes) == ("LS101", "removed-later", 30 * KB)
+
+
+def test_chown_after_copy_suggests_copy_chown_buildkit() -> None:
+    files = [file(f"app/m{i}.py", 4 * KB) for i in range(3)]
+    owned = [file(f"app/m{i}.py", 4 * KB, uid=1000, gid=1000) for i in range(3)]
+    result = run(
+        [d("app"), *files],
+        owned,
+        history=["COPY src /app # buildkit", "RUN /bin/sh -c chown -R 1000:1000 /app # buildkit"],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "chown-later"
+    assert (f.bytes, f.layer, f.hidden_by, f.path_count) == (12 * KB, 0, 1, 3)
+    assert "-COPY src /app\n+COPY --chown=1000:1000 src /app" in f.fix
+
+
+def test_chown_after_classic_copy_keeps_the_destination() -> None:
+    result = run(
+        [file("app/a", 8 * KB)],
+        [file("app/a", 8 * KB, uid=33, gid=33)],
+        history=[
+            "/bin/sh -c #(nop) COPY dir:" + "ab" * 32 + " in /app ",
+            "/bin/sh -c chown -R www-data: /app",
+        ],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "chown-later"
+    assert "+COPY --chown=33:33 <src> /app" in f.fix
+
+
+def test_chmod_after_copy_suggests_copy_chmod() -> None:
+    result = run(
+        [file("app/run.sh", 8 * KB, mode=0o644)],
+        [file("app/run.sh", 8 * KB, mode=0o755)],
+        history=["COPY run.sh /app/ # buildkit", "RUN /bin/sh -c chmod -R +x /app # buildkit"],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "chmod-later"
+    assert "+COPY --chmod=755 run.sh /app/" in f.fix
+
+
+def test_chown_after_run_goes_into_that_run() -> None:
+    result = run(
+        [file("srv/data/a", 8 * KB)],
+        [file("srv/data/a", 8 * KB, uid=1000, gid=1000)],
+        history=["/bin/sh -c ./fetch.sh /srv/data", "/bin/sh -c chown -R 1000:1000 /srv/data"],
+    )
+    (f,) = of(result, "LS102")
+    assert "+RUN ./fetch.sh /srv/data && chown -R 1000:1000 /srv/data" in f.fix
+
+
+def test_package_manager_state_rewritten_by_a_second_install() -> None:
+    result = run(
+        [file("var/lib/dpkg/status", 60 * KB), file("usr/bin/a", 5 * KB)],
+        [file("var/lib/dpkg/status", 61 * KB), file("usr/bin/b", 5 * KB)],
+        history=["/bin/sh -c apt-get install -y a", "/bin/sh -c apt-get install -y b"],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "package-manager-state"
+    assert "apt-get run rewrites its database" in f.fix
+    assert "+RUN apt-get install -y a && apt-get install -y b" in f.fix
+
+
+def test_upgrade_of_base_files_suggests_a_newer_base() -> None:
+    result = run(
+        [file("usr/lib/libssl.so.3", 600 * KB)],
+        [file("usr/lib/libssl.so.3", 610 * KB)],
+        history=["", "/bin/sh -c apt-get update && apt-get upgrade -y"],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "replaced-by-new-version"
+    assert "newer base image" in f.fix
+
+
+def test_two_runs_writing_one_file_are_merged() -> None:
+    result = run(
+        [file("etc/app.conf", 8 * KB)],
+        [file("etc/app.conf", 9 * KB)],
+        history=["/bin/sh -c ./gen-conf", "/bin/sh -c sed -i s/a/b/ /etc/app.conf"],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "replaced-by-new-version"
+    assert "+RUN ./gen-conf && sed -i s/a/b/ /etc/app.conf" in f.fix
+
+
+def test_cache_files_are_left_to_the_cache_rules() -> None:
+    result = run(
+        [file("root/.cache/pip/http/a", 20 * KB), file("tmp/x", 20 * KB)],
+        [wh("root/.cache"), wh("tmp/x")],
+        history=["/bin/sh -c pip install x", "/bin/sh -c rm -rf /root/.cache /tmp/x"],
+    )
+    assert [f.paths for f in of(result, "LS101")] == [("/tmp/x",)]
+    assert [f.paths for f in of(result, "LS205")] == [("/root/.cache/pip/http/a",)]
+    assert result.summary.reclaimable_bytes == 40 * KB
