@@ -347,6 +347,10 @@ def dive_policy(path: Path) -> Policy:
             continue
         name, kind = DIVE_RULES[key]
         try:
+            if kind is ValueKind.FRACTION and not value.endswith("%") and float(value) > 1:
+                # dive's user-wasted ratio can pass 1; ours (wasted / total) cannot.
+                notes.append(f"{path}: {key} {value} is above 1: read as 100%")
+                value = "1"
             limits[name] = Limit(parse_value(kind, value))
         except ValueError as e:
             raise ConfigError(f"{path}: {key}: {e}") from None

@@ -216,6 +216,10 @@ def test_dive_ci_disabled_and_unknown_rules(tmp_path: Path) -> None:
     p = load_policy(path, KINDS)
     assert p.limits == {}
     assert any("someFutureRule" in n for n in p.notes)
+    path.write_text("rules:\n  highestUserWastedPercent: 1.5\n")
+    p = load_policy(path, KINDS)
+    assert p.limits == {"max_wasted_percent": Limit(1.0)}
+    assert any("above 1" in n for n in p.notes)
     path.write_text("rules:\n  highestWastedBytes: lots\n")
     with pytest.raises(ConfigError, match="highestWastedBytes"):
         load_policy(path, KINDS)
