@@ -1,0 +1,168 @@
+"""Read, analyze and index an image on a background thread, with progress.
+
+No Textual here: the progress screen polls :class:`LoadState` on a timer.
+A plain daemon thread rather than a Textual thread worker: Textual runs
+those on asyncio's default executor, and ``asyncio.run`` waits for that
+executor at exit, so quitting in the middle of a long export would hang
+until the export finished. A daemon thread is abandoned at exit; cancelling
+also makes the next progress report raise, so an engine export stops and
+its connection is closed by the source's own cleanup.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from layerscope.analysis import Analysis
+from layerscope.model import Image
+from layerscope.sources.interface import Progress, SourceOptions
+from layerscope.tui.tree_model import TreeModel
+
+
+class Phase(enum.Enum):
+    READING = "reading"
+    ANALYZING = "analyzing"
+    INDEXING = "indexing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CancelledError(Exception):
+    """Raised inside the loading thread once the user has quit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Everything the main screen shows."""
+
+    analysis: Analysis
+    tree: TreeModel
+
+
+@dataclass(slots=True)
+class LoadState:
+    """What the progress screen shows; written by the loading thread only."""
+
+    phase: Phase = Phase.READING
+    bytes_read: int = 0
+    bytes_total: int | None = None
+    layers_done: int = 0
+    layers_total: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    result: Loaded | None = None
+    error: BaseException | None = None
+
+    def elapsed(self, now: float | None = None) -> float:
+        end = self.finished if self.finished is not None else now or time.monotonic()
+        return max(0.0, end - self.started)
+
+
+def tree_of(analysis: Analysis) -> TreeModel:
+    """The tree model of an analysis: hidden bytes and findings' visible waste marked."""
+    roots: set[str] = set()
+    for f in analysis.findings:
+        if f.hidden_by is None:
+            roots.update(p.strip("/") for p in f.paths)
+            roots.update(f.claims)
+    return TreeModel(
+        [layer.entries for layer in analysis.image.layers],
+        hidden=((h.layer, h.path) for h in analysis.union.hidden),
+        waste_roots=roots,
+    )
+
+
+def input_size(target: str) -> int | None:
+    """Bytes a path source will read (for the progress bar), None for engines."""
+    path = target
+    if not os.path.exists(path):
+        head, sep, _ = target.rpartition(":")
+        if not (sep and os.path.isfile(head)):
+            return None
+        path = head
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _dirs, files in os.walk(os.path.join(path, "blobs")):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                continue
+    return total or None
+
+
+class Loader:
+    """Runs ``open`` then ``finish`` then indexing on a daemon thread."""
+
+    def __init__(
+        self,
+        open_image: Callable[[SourceOptions], Image],
+        finish: Callable[[Image], Analysis],
+        options: SourceOptions,
+        *,
+        bytes_total: int | None = None,
+    ) -> None:
+        self._open = open_image
+        self._finish = finish
+        self._options = options
+        self._cancel = threading.Event()
+        self.state = LoadState(bytes_total=bytes_total)
+        self._thread = threading.Thread(target=self._run, name="layerscope-load", daemon=True)
+
+    def start(self) -> None:
+        self.state.started = time.monotonic()
+        self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread.ident is not None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.started:
+            self._thread.join(timeout)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _progress(self, p: Progress) -> None:
+        if self._cancel.is_set():
+            raise CancelledError
+        s = self.state
+        s.bytes_read = p.bytes_read
+        s.layers_done = p.layers_done
+        s.layers_total = p.layers_total
+
+    def _run(self) -> None:
+        s = self.state
+        try:
+            image = self._open(replace(self._options, progress=self._progress))
+            s.layers_total = s.layers_done = len(image.layers)
+            self._check()
+            s.phase = Phase.ANALYZING
+            analysis = self._finish(image)
+            self._check()
+            s.phase = Phase.INDEXING
+            s.result = Loaded(analysis, tree_of(analysis))
+            s.phase = Phase.DONE
+        except CancelledError:
+            s.phase = Phase.CANCELLED
+        except BaseException as e:  # handed to the UI thread, re-raised there
+            s.error = e
+            s.phase = Phase.CANCELLED if self._cancel.is_set() else Phase.FAILED
+        finally:
+            s.finished = time.monotonic()
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise CancelledError

@@ -1,0 +1,74 @@
+"""The help screen: every key, and what the tree's colours and symbols mean."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("1 / 2 / 3", "focus the Layers / File tree / Waste pane"),
+    ("Tab / Shift+Tab", "next / previous pane"),
+    ("[ / ]", "previous / next layer, from any pane"),
+    ("↑ ↓ PgUp PgDn Home End", "move in the focused list"),
+    ("Enter (Waste)", "show the finding's layer and paths in the tree"),
+    ("Enter / Space (tree)", "open or close a directory"),
+    ("→ / ←", "open a directory / close it or go to its parent"),
+    ("C", "close every directory"),
+    ("/", "filter the tree by path (Enter or Esc returns to the tree)"),
+    ("s", "sort the tree by name or by size"),
+    ("c", "only what the selected layer changed"),
+    ("w", "only waste"),
+    ("z", "zoom the focused pane (again to restore)"),
+    ("t", "dark / light colours"),
+    ("?", "this help"),
+    ("q / Ctrl+C", "quit"),
+)
+LEGEND: tuple[tuple[str, str, str], ...] = (
+    ("+", "added by the selected layer", "filetree--added"),
+    ("~", "modified by the selected layer (replaced, or its mode changed)", "filetree--modified"),
+    ("-", "removed by the selected layer (struck through)", "filetree--removed"),
+    ("!", "waste: hidden by a later layer, or reported by a finding", "filetree--waste"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and legend; any of Esc, q, ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close")
+    ]
+
+    def compose(self) -> ComposeResult:
+        keys = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for key, what in KEYS:
+            keys.add_row(key, what)
+        legend = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+        legend.add_column(style="bold", no_wrap=True)
+        legend.add_column()
+        for symbol, what, _ in LEGEND:
+            legend.add_row(symbol, what)
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("layerscope: keys", style="bold"))
+            yield Static(keys)
+            yield Static(Text("\nFile tree marks (colour and symbol)", style="bold"))
+            yield Static(legend)
+            yield Static(
+                Text(
+                    "\nSizes are bytes of regular files. A directory's size is what is visible "
+                    "under it in the selected layer; a removed entry shows what it held. "
+                    "The mouse works too: click a row, click a directory's arrow to open it, "
+                    "scroll with the wheel.",
+                )
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").border_title = "Help"
