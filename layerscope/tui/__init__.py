@@ -1,0 +1,1 @@
+"""The interactive view. Importing this package imports no Textual: see app.py."""
