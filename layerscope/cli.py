@@ -117,8 +117,9 @@ def run(argv: Sequence[str]) -> int:
     import dataclasses
 
     from layerscope import budget
-    from layerscope.analysis import analyze
+    from layerscope.analysis import Analysis, analyze
     from layerscope.commands import ci
+    from layerscope.model import Image
     from layerscope.report import render, summary
     from layerscope.sources import SourceOptions, open_image
     from layerscope.tarscan import DEFAULT_LIMITS
@@ -129,13 +130,20 @@ def run(argv: Sequence[str]) -> int:
         platform=args.platform, limits=DEFAULT_LIMITS, max_expansion=args.max_expansion
     )
     policy = ci.load(args)
-    image = open_image(args.image, source=args.source, options=options)
-    result = analyze(image, budget.analysis_options(policy))
     limits = ci.overrides(args, budget.IMAGE_BUDGETS)
-    verdicts = budget.judge(result, policy, limits, references=(args.image,))
-    result = dataclasses.replace(result, budgets=verdicts)
-    # The interactive view lands with the TUI; until then a terminal gets the table.
-    _ = _interactive(args)
+
+    def finish(image: Image) -> Analysis:
+        """Everything after reading the image; the interactive view runs it too."""
+        result = analyze(image, budget.analysis_options(policy))
+        verdicts = budget.judge(result, policy, limits, references=(args.image,))
+        return dataclasses.replace(result, budgets=verdicts)
+
+    if _interactive(args):
+        # Textual is imported here only: the headless paths never load it.
+        from layerscope.tui.app import run_tui
+
+        return run_tui(args.image, source=args.source, options=options, finish=finish)
+    result = finish(open_image(args.image, source=args.source, options=options))
     ci.emit(args, result, policy, render, _write_output, summary.render)
     return EXIT_OK if result.passed else EXIT_BUDGET
 
