@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="layerscope",
         description="Find the wasted bytes in a container image and how to fix the Dockerfile.",
+        epilog="Compare two images: layerscope diff OLD NEW (see layerscope diff --help). "
+        "Budgets, policy files and CI jobs: docs/ci.md.",
     )
     p.add_argument(
         "image",

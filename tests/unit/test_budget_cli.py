@@ -1,0 +1,158 @@
+"""The CLI side of budgets: flags from the table, output planning, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerscope.budget import IMAGE_BUDGETS
+from layerscope.cli import build_parser
+from layerscope.commands import ci
+from layerscope.errors import UsageError
+from layerscope.report import EXTENSIONS, FORMATS
+from tests.builders import docker_archive, file, layer_tar, wh
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cli_formats_are_the_report_formats() -> None:
+    assert ci.FORMATS == FORMATS
+
+
+def test_every_budget_has_its_flag() -> None:
+    args = build_parser().parse_args(
+        [
+            "img",
+            "--max-total",
+            "1.5GiB",
+            "--max-wasted-percent",
+            "5%",
+            "--min-efficiency",
+            "0.9",
+            "--max-layers",
+            "12",
+        ]
+    )
+    limits = ci.overrides(args, IMAGE_BUDGETS)
+    assert {k: v.value for k, v in limits.items()} == {
+        "max_total": 1_610_612_736,
+        "max_wasted_percent": 0.05,
+        "min_efficiency": 0.9,
+        "max_layers": 12,
+    }
+    for b in IMAGE_BUDGETS:
+        assert b.flag in build_parser().format_help()
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fmt", "files", "stdout"),
+    [
+        (None, None, [], "table"),
+        (None, "json", [], "json"),
+        (
+            ["r.json", "s.md", "x.sarif", "t.txt"],
+            None,
+            [("r.json", "json"), ("s.md", "markdown"), ("x.sarif", "sarif"), ("t.txt", "table")],
+            None,
+        ),
+        (["r.out"], "json", [("r.out", "json")], None),
+        (["s.md"], "json", [("s.md", "markdown")], "json"),
+        (["R.JSON"], None, [("R.JSON", "json")], None),
+    ],
+)
+def test_plan_outputs(
+    outputs: list[str] | None, fmt: str | None, files: list[tuple[str, str]], stdout: str | None
+) -> None:
+    assert ci.plan_outputs(outputs, fmt, EXTENSIONS) == (files, stdout)
+
+
+def test_same_output_twice_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="given twice"):
+        ci.plan_outputs(["a.json", "./a.json"], None, EXTENSIONS)
+
+
+def _cli(*args: str, cwd: Path, ci_env: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(REPO)
+    if ci_env:
+        env["CI"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "layerscope", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    path = tmp_path / "img.tar"
+    path.write_bytes(
+        docker_archive(
+            [layer_tar([file("keep", 10_000), file("tmp/x", 5000)]), layer_tar([wh("tmp/x")])]
+        )
+    )
+    return path
+
+
+def test_exit_codes_and_outputs(archive: Path, tmp_path: Path) -> None:
+    ok = _cli(str(archive), "--no-config", "--max-wasted", "5000", "--ci", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "ok    max_wasted  4.9 KiB <= 4.9 KiB" in ok.stdout
+    bad = _cli(
+        str(archive),
+        "--no-config",
+        "--max-wasted",
+        "4999",
+        "-o",
+        "r.json",
+        "-o",
+        "s.md",
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["passed"] is False
+    assert (tmp_path / "s.md").read_text().startswith("## layerscope: ")
+    # CI=true is --ci: the summary on stdout.
+    env = _cli(str(archive), "--no-config", "--max-layers", "1", cwd=tmp_path, ci_env=True)
+    assert env.returncode == 1
+    assert "FAIL  max_layers  2 > 1" in env.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-total", "lots"], "is not a size"),
+        (["--max-wasted-percent", "5"], "ambiguous"),
+        (["--min-efficiency", "120%"], "between 0% and 100%"),
+        (["--max-layers", "-1"], "not a whole number"),
+        (["--config", "nope.toml"], "no such policy file"),
+        (["--config", "x.toml", "--no-config"], "exclude each other"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    archive: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = _cli(str(archive), *args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1
+    assert message in out.stderr
+
+
+def test_bad_policy_file_exits_2(archive: Path, tmp_path: Path) -> None:
+    (tmp_path / ".layerscope.toml").write_text("[budgets]\nmax_totl = 1\n")
+    out = _cli(str(archive), "--ci", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "unknown budget 'max_totl'" in out.stderr
+    assert out.stderr.count("\n") == 1
