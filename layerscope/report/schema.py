@@ -11,14 +11,15 @@ from typing import Any
 
 from layerscope import __version__
 from layerscope.analysis import Analysis
+from layerscope.base import Side, finding_origin, layer_origin, split
 from layerscope.names import json_text
 from layerscope.rules.base import Finding
 
 SCHEMA_VERSION = 1
 
 
-def finding_to_dict(f: Finding) -> dict[str, Any]:
-    """One finding as the report shows it."""
+def finding_to_dict(f: Finding, origin: str = "own") -> dict[str, Any]:
+    """One finding as the report shows it; ``origin`` is ``base`` or ``own``."""
     return {
         "rule": f.rule,
         "kind": f.kind.value,
@@ -30,6 +31,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "path_count": f.path_count,
         "ecosystem": f.ecosystem,
         "reclaimable": f.reclaimable,
+        "origin": origin,
         "message": json_text(f.message),
         "fix": json_text(f.fix),
         "location": None
@@ -39,10 +41,20 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     }
 
 
+def _side(side: Side) -> dict[str, int]:
+    return {
+        "layer_count": side.layer_count,
+        "total_bytes": side.total_bytes,
+        "wasted_bytes": side.wasted_bytes,
+        "reclaimable_bytes": side.reclaimable_bytes,
+    }
+
+
 def to_dict(result: Analysis) -> dict[str, Any]:
     """The whole report (schema version 1)."""
     image = result.image
     s = result.summary
+    parts = split(result)
     layers = []
     for layer, stats in zip(image.layers, result.layers, strict=True):
         h = image.layer_history(layer)
@@ -67,6 +79,7 @@ def to_dict(result: Analysis) -> dict[str, Any]:
                 "removed_bytes": stats.removed_bytes,
                 "removed_files": stats.removed_files,
                 "wasted_bytes": stats.wasted_bytes,
+                "origin": layer_origin(result, layer.index).value,
             }
         )
     layer_of = {layer.history_index: layer.index for layer in image.layers}
@@ -104,10 +117,17 @@ def to_dict(result: Analysis) -> dict[str, Any]:
             "efficiency": s.efficiency,
             "layer_count": s.layer_count,
             "file_count": s.file_count,
+            "base": _side(parts.base),
+            "own": _side(parts.own),
+        },
+        "base": {
+            "reference": json_text(result.base_reference) if result.base_reference else None,
+            "layer_count": result.base_layer_count,
+            "signal": result.base_signal or "none",
         },
         "layers": layers,
         "history": history,
-        "findings": [finding_to_dict(f) for f in result.findings],
+        "findings": [finding_to_dict(f, finding_origin(result, f).value) for f in result.findings],
         "warnings": [json_text(w) for w in image.warnings],
         "budgets": [
             {
