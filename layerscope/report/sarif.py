@@ -1,10 +1,11 @@
 """SARIF 2.1.0: one result per finding, for code-scanning dashboards.
 
 Results point at the Dockerfile line when it is known (the finding's
-``location``, else the analysed Dockerfile's first line); otherwise at the
-image layer as a logical location. Budget verdicts ride along in the run's
-properties, and a failed ``fail`` budget marks the invocation unsuccessful
-only through ``properties.passed`` (the tool itself ran fine).
+``location``, else the analysed Dockerfile's first line, else line 1 of
+``Dockerfile``: code scanning refuses results without a file), with the
+image layer as a logical location. The budget verdicts and the overall
+``passed`` are in the run's properties; the invocation is always marked
+successful, since a broken budget is a result, not a failure of the tool.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from layerscope.report.schema import finding_to_dict
 from layerscope.rules import Finding, Severity, all_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# Code scanning refuses results without a file; when the Dockerfile is not
+# known, results point at the conventional name (the layer is the logical location).
+DEFAULT_DOCKERFILE = "Dockerfile"
 _LEVEL = {
     Severity.HIGH: "error",
     Severity.MEDIUM: "warning",
@@ -42,17 +46,17 @@ def _uri(path: str) -> str:
 def _location(f: Finding, dockerfile: str | None) -> dict[str, Any]:
     if f.location is not None:
         file, line = f.location
-    elif dockerfile:
-        file, line = dockerfile, 1
     else:
-        name = f"layer {f.layer}" if f.layer is not None else "image"
-        return {"logicalLocations": [{"name": name, "kind": "module"}]}
-    return {
+        file, line = dockerfile or DEFAULT_DOCKERFILE, 1
+    location: dict[str, Any] = {
         "physicalLocation": {
             "artifactLocation": {"uri": _uri(file)},
             "region": {"startLine": max(1, line)},
         }
     }
+    if f.layer is not None:
+        location["logicalLocations"] = [{"name": f"layer {f.layer}", "kind": "module"}]
+    return location
 
 
 def _fingerprint(f: Finding) -> str:

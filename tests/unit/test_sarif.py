@@ -57,7 +57,13 @@ def test_sarif_validates_with_one_result_per_finding(result: Analysis) -> None:
         assert res["ruleId"] == f.rule
         assert ids[res["ruleIndex"]] == f.rule
         assert res["properties"]["bytes"] == f.bytes
-        assert res["locations"][0]["logicalLocations"][0]["name"] == f"layer {f.layer}"
+        [loc] = res["locations"]
+        assert loc["logicalLocations"][0]["name"] == f"layer {f.layer}"
+        # No Dockerfile known: the conventional name, line 1 (code scanning needs a file).
+        assert loc["physicalLocation"] == {
+            "artifactLocation": {"uri": "Dockerfile"},
+            "region": {"startLine": 1},
+        }
     assert run["properties"]["summary"]["total_bytes"] == result.summary.total_bytes
 
 
