@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from layerscope.analysis import Analysis, BudgetResult, Options
+from layerscope.base import Origin, Side, finding_origin, split
 from layerscope.policy import Limit, Policy, ValueKind
 
 T = TypeVar("T")
@@ -38,24 +39,43 @@ class Budget(Generic[T]):
         return actual >= limit if self.at_least else actual <= limit
 
 
-def _wasted_fraction(a: Analysis) -> float:
-    s = a.summary
-    return s.wasted_bytes / s.total_bytes if s.total_bytes else 0.0
+def _own(a: Analysis) -> Side:
+    return split(a).own
+
+
+def _base(a: Analysis) -> Side:
+    return split(a).base
 
 
 SIZE, FRACTION, COUNT = ValueKind.SIZE, ValueKind.FRACTION, ValueKind.COUNT
 
 # Budgets on one image. Sizes are regular-file content bytes, as in the report.
+# Waste budgets judge the user's own layers (all layers when the base is
+# unknown); sizes and counts judge the whole image (docs/base.md).
 IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
     Budget("max_total", SIZE, lambda a: a.summary.total_bytes, "total bytes of all layers"),
     Budget("max_final", SIZE, lambda a: a.summary.final_bytes, "bytes visible in the final image"),
-    Budget("max_wasted", SIZE, lambda a: a.summary.wasted_bytes, "bytes hidden by later layers"),
-    Budget("max_wasted_percent", FRACTION, _wasted_fraction, "wasted / total (5% or 0.05)"),
     Budget(
-        "min_efficiency", FRACTION, lambda a: a.summary.efficiency, "final / total", at_least=True
+        "max_wasted", SIZE, lambda a: _own(a).wasted_bytes, "bytes hidden by later layers (own)"
     ),
     Budget(
-        "max_reclaimable", SIZE, lambda a: a.summary.reclaimable_bytes, "wasted + removable bytes"
+        "max_wasted_percent",
+        FRACTION,
+        lambda a: _own(a).wasted_fraction,
+        "wasted / total of own layers (5% or 0.05)",
+    ),
+    Budget(
+        "min_efficiency",
+        FRACTION,
+        lambda a: _own(a).efficiency,
+        "final / total of own layers",
+        at_least=True,
+    ),
+    Budget(
+        "max_reclaimable",
+        SIZE,
+        lambda a: _own(a).reclaimable_bytes,
+        "wasted + removable bytes (own)",
     ),
     Budget(
         "max_layer",
@@ -64,6 +84,31 @@ IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
         "bytes of the biggest layer",
     ),
     Budget("max_layers", COUNT, lambda a: a.summary.layer_count, "number of layers"),
+    # Own layers (built by the Dockerfile) and base layers (came with FROM).
+    Budget("max_own_total", SIZE, lambda a: _own(a).total_bytes, "total bytes of own layers"),
+    Budget("max_own_wasted", SIZE, lambda a: _own(a).wasted_bytes, "as max_wasted (own)"),
+    Budget("max_own_reclaimable", SIZE, lambda a: _own(a).reclaimable_bytes, "as max_reclaimable"),
+    Budget("max_own_layers", COUNT, lambda a: _own(a).layer_count, "number of own layers"),
+    Budget("max_base_total", SIZE, lambda a: _base(a).total_bytes, "total bytes of base layers"),
+    Budget("max_base_wasted", SIZE, lambda a: _base(a).wasted_bytes, "wasted bytes in the base"),
+    Budget(
+        "max_base_reclaimable",
+        SIZE,
+        lambda a: _base(a).reclaimable_bytes,
+        "reclaimable bytes in the base",
+    ),
+    Budget(
+        "max_image_wasted",
+        SIZE,
+        lambda a: a.summary.wasted_bytes,
+        "wasted bytes of the whole image, base included",
+    ),
+    Budget(
+        "max_image_reclaimable",
+        SIZE,
+        lambda a: a.summary.reclaimable_bytes,
+        "reclaimable bytes of the whole image, base included",
+    ),
 )
 
 
@@ -171,12 +216,19 @@ def analysis_options(policy: Policy) -> Options:
 def rule_results(result: Analysis, policy: Policy) -> list[BudgetResult]:
     """One verdict per rule the policy sets to ``fail`` or ``warn``: it holds
     while the rule has no finding (above its threshold). ``limit`` is the
-    threshold in bytes, ``actual`` the bytes of the rule's findings."""
+    threshold in bytes, ``actual`` the bytes of the rule's findings. Findings
+    in base layers do not count: the Dockerfile cannot fix them."""
     out = []
     for rule_id, r in sorted(policy.rules.items()):
         if r.level == "off":
             continue
-        found = [f for f in result.findings if f.rule == rule_id]
+        every = [f for f in result.findings if f.rule == rule_id]
+        found = [f for f in every if finding_origin(result, f) is Origin.OWN]
+        in_base = (
+            f" (+{len(every) - len(found)} in the base, not judged)"
+            if len(every) > len(found)
+            else ""
+        )
         floor = r.min_bytes if r.min_bytes is not None else policy.min_bytes or 1
         out.append(
             BudgetResult(
@@ -185,7 +237,7 @@ def rule_results(result: Analysis, policy: Policy) -> list[BudgetResult]:
                 actual=sum(f.bytes for f in found),
                 passed=not found,
                 severity=r.level,
-                message=f"{len(found)} finding(s) of {rule_id}; set in {policy.path}",
+                message=f"{len(found)} finding(s) of {rule_id}{in_base}; set in {policy.path}",
             )
         )
     return out

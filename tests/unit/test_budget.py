@@ -48,6 +48,16 @@ def test_every_image_budget_reads_its_figure(result: Analysis) -> None:
         "max_reclaimable": result.summary.reclaimable_bytes,
         "max_layer": 14 * KIB,
         "max_layers": 3,
+        # No base known: every layer is own (layerscope.base).
+        "max_own_total": 20 * KIB,
+        "max_own_wasted": 4 * KIB,
+        "max_own_reclaimable": result.summary.reclaimable_bytes,
+        "max_own_layers": 3,
+        "max_base_total": 0,
+        "max_base_wasted": 0,
+        "max_base_reclaimable": 0,
+        "max_image_wasted": 4 * KIB,
+        "max_image_reclaimable": result.summary.reclaimable_bytes,
     }
     assert result.summary.reclaimable_bytes >= 4 * KIB
 
@@ -62,6 +72,15 @@ def test_flags_are_the_documented_names() -> None:
         "--max-reclaimable",
         "--max-layer",
         "--max-layers",
+        "--max-own-total",
+        "--max-own-wasted",
+        "--max-own-reclaimable",
+        "--max-own-layers",
+        "--max-base-total",
+        "--max-base-wasted",
+        "--max-base-reclaimable",
+        "--max-image-wasted",
+        "--max-image-reclaimable",
     ]
     assert set(KINDS) == {b.name for b in (*IMAGE_BUDGETS, *GROWTH_BUDGETS)}
 
