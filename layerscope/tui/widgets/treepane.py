@@ -56,9 +56,7 @@ class TreePane(Vertical):
             matches, _ = self.model.search(v.query, v.layer)
             parts.append(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
         self.query_one("#tree-mode", Static).update(Text("  ·  ".join(parts)))
-        self.border_subtitle = (
-            f"+ added  ~ modified  - removed  ! waste  ·  {len(self.file_tree.rows)} rows"
-        )
+        self.border_subtitle = f"+added ~modified -removed !waste · {len(self.file_tree.rows)} rows"
 
     def set_layer(self, layer: int) -> None:
         self.file_tree.set_layer(layer)

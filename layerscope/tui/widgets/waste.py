@@ -16,7 +16,7 @@ from layerscope.analysis import Analysis
 from layerscope.names import printable
 from layerscope.rules import Finding, all_rules
 from layerscope.rules.base import Severity
-from layerscope.tui.format import dockerfile, fix_blocks, rule_example, short, size
+from layerscope.tui.format import WRAP_AT, dockerfile, fix_blocks, rule_example, short, size
 
 PATH_WIDTH = 40
 SEVERITY_STYLE = {
@@ -147,8 +147,13 @@ class WastePane(Vertical):
             "-": ("- ", f"bold {colours.get('text-error', 'red')}"),
             "+": ("+ ", f"bold {colours.get('text-success', 'green')}"),
         }
+        blocks = fix_blocks(f.fix)
+        # Both sides of a rewrite break their && the same way, so they line up.
+        diff_width = WRAP_AT
+        if any(kind in "-+" and len(body) > WRAP_AT for kind, body in blocks):
+            diff_width = 0
         first = True
-        for kind, body in fix_blocks(f.fix):
+        for kind, body in blocks:
             if kind == "prose":
                 text = Text("Fix: " if first else "", style="bold")
                 text.append(printable(body))
@@ -160,9 +165,8 @@ class WastePane(Vertical):
                 grid = Table.grid()
                 grid.add_column(width=2, no_wrap=True)
                 grid.add_column(ratio=1)
-                grid.add_row(
-                    Text(sign, style=style), code_block(dockerfile(printable(body)), self.dark)
-                )
+                code = code_block(dockerfile(printable(body), diff_width), self.dark)
+                grid.add_row(Text(sign, style=style), code)
                 parts.append(grid)
             first = False
         if example:
