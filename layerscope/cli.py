@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         "else an engine reference)",
     )
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    p.add_argument(
+        "--base",
+        metavar="IMAGE",
+        help="the base image (engine reference or archive) whose layers start this image; "
+        "`scratch` for none. Default: the Dockerfile's FROM, else the engine image sharing "
+        "the most layers, else the history (docs/base.md)",
+    )
     from layerscope.budget import IMAGE_BUDGETS
     from layerscope.commands import ci
 
@@ -120,10 +127,12 @@ def run(argv: Sequence[str]) -> int:
 
     from layerscope import budget
     from layerscope.analysis import Analysis, analyze
+    from layerscope.base import attribute
     from layerscope.commands import ci
     from layerscope.model import Image
     from layerscope.report import render, summary
     from layerscope.sources import SourceOptions, open_image
+    from layerscope.sources.baseref import find_base
     from layerscope.tarscan import DEFAULT_LIMITS
 
     if args.max_expansion < 1:
@@ -137,6 +146,14 @@ def run(argv: Sequence[str]) -> int:
     def finish(image: Image) -> Analysis:
         """Everything after reading the image; the interactive view runs it too."""
         result = analyze(image, budget.analysis_options(policy))
+        boundary = find_base(
+            image,
+            base=args.base,
+            dockerfile=getattr(args, "dockerfile", None),
+            target=getattr(args, "target", None),
+            options=options,
+        )
+        result = attribute(result, boundary)
         verdicts = budget.judge(result, policy, limits, references=(args.image,))
         return dataclasses.replace(result, budgets=verdicts)
 
