@@ -131,8 +131,9 @@ def run(argv: Sequence[str]) -> int:
     from layerscope.commands import ci
     from layerscope.model import Image
     from layerscope.report import render, summary
-    from layerscope.sources import SourceOptions, open_image
+    from layerscope.sources import SourceOptions
     from layerscope.sources.baseref import find_base
+    from layerscope.sources.rehash import open_image_with_digests
     from layerscope.tarscan import DEFAULT_LIMITS
 
     if args.max_expansion < 1:
@@ -162,7 +163,8 @@ def run(argv: Sequence[str]) -> int:
         from layerscope.tui.app import run_tui
 
         return run_tui(args.image, source=args.source, options=options, finish=finish)
-    result = finish(open_image(args.image, source=args.source, options=options))
+    # Duplicate candidates get content digests (a second read only when sizes collide).
+    result = finish(open_image_with_digests(args.image, source=args.source, options=options))
     ci.emit(args, result, policy, render, _write_output, summary.render)
     return EXIT_OK if result.passed else EXIT_BUDGET
 
