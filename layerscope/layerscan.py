@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from layerscope.model import Entry, EntryType
 from layerscope.streams import ByteStream
-from layerscope.tarscan import DEFAULT_LIMITS, Limits, TarReader
+from layerscope.tarscan import DEFAULT_LIMITS, FastScan, Limits, Member, TarReader
+
+_accel: FastScan | None
+try:  # the optional C header walk (setup.py builds it when a compiler exists)
+    from layerscope import _tarwalk
+
+    _accel = _tarwalk.scan
+except ImportError:  # pragma: no cover - exercised where it was not built
+    _accel = None
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -63,6 +71,7 @@ def scan_layer(
     limits: Limits = DEFAULT_LIMITS,
     want_digest: DigestFilter | None = None,
     measure: bool = False,
+    accelerate: bool = True,
 ) -> LayerScan:
     """Read every member of one layer tar into entries.
 
@@ -70,14 +79,16 @@ def scan_layer(
     (sha256) on the way; everything else is skipped unread. ``measure``
     reads on past the end-of-archive marker so ``size_bytes`` is the exact
     stream length (for compressed blobs, whose length is otherwise unknown).
+    ``accelerate=False`` keeps to the pure-Python reader (tests compare both).
     """
     reader = TarReader(stream, name=name, limits=limits)
     entries: list[Entry] = []
     append = entries.append
     types = _TYPES
     file_t = EntryType.FILE
-    skipped = 0
-    for m in reader:
+
+    def convert(m: Member) -> int:
+        """Append the entry of ``m``; 1 when it makes none."""
         path = normalize(m.name)
         base = path.rpartition("/")[2]
         if base.startswith(WHITEOUT_PREFIX):
@@ -85,16 +96,15 @@ def scan_layer(
             if base == OPAQUE_MARKER:
                 append(Entry(parent, EntryType.OPAQUE))
             elif base.startswith(".wh..wh.") or base == WHITEOUT_PREFIX:
-                skipped += 1  # aufs bookkeeping (.wh..wh.plnk), or a whiteout naming nothing
+                return 1  # aufs bookkeeping (.wh..wh.plnk), or a whiteout naming nothing
             else:
                 target = base[len(WHITEOUT_PREFIX) :]
                 append(Entry(f"{parent}/{target}" if parent else target, EntryType.WHITEOUT))
-            continue
+            return 0
         typ = types.get(m.type)
         if typ is None:
             if m.type in _SKIPPED_TYPES:
-                skipped += 1
-                continue
+                return 1
             typ = file_t  # tarfile reads unknown types as regular files
         if typ is file_t:
             digest = None
@@ -107,9 +117,42 @@ def scan_layer(
             )
         else:
             append(Entry(path, typ, 0, m.mode & 0o7777, m.uid, m.gid, m.mtime, m.linkname))
+        return 0
+
+    if _accel is not None and want_digest is None and accelerate:
+        skipped = reader.fast_walk(_accel, _context(limits), entries, convert)
+    else:
+        skipped = 0
+        for m in reader:
+            skipped += convert(m)
     if measure:
         reader.drain()
     return LayerScan(tuple(entries), reader.consumed, skipped)
+
+
+def _context(limits: Limits) -> tuple[object, ...]:
+    """What the accelerator needs to build entries as ``convert`` does."""
+    t = EntryType
+    return (
+        Entry,
+        t.FILE,
+        t.DIR,
+        t.SYMLINK,
+        t.HARDLINK,
+        t.CHAR,
+        t.BLOCK,
+        t.FIFO,
+        t.WHITEOUT,
+        t.OPAQUE,
+        limits.max_path_bytes,
+        limits.max_header_bytes,
+        limits.max_file_bytes,
+    )
+
+
+def has_accelerator() -> bool:
+    """True when the C header walk was built and is in use."""
+    return _accel is not None
 
 
 def _hash(reader: TarReader) -> str:

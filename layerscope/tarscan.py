@@ -10,8 +10,9 @@ reference it is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from zlib import adler32
 
 from layerscope.errors import ArchiveError, LimitExceededError
@@ -71,6 +72,13 @@ class Member:
 
     def __repr__(self) -> str:
         return f"Member({self.name!r}, {chr(self.type)!r}, size={self.size})"
+
+
+# scan(buf, pos, out, ctx, members_left) -> (status, pos, need, members, skipped)
+FastScan = Callable[
+    [bytes, int, list[Any], tuple[object, ...], int], tuple[int, int, int, int, int]
+]
+SlowMember = Callable[[Member], int]  # converts one member; returns 1 if it was skipped
 
 
 def _num(field: bytes, what: str, name: str) -> int:
@@ -147,6 +155,7 @@ class TarReader:
         self._pos = 0
         self._left = 0  # unread data bytes of the current member
         self._pad = 0  # padding after the current member's data
+        self._gpax: dict[str, str] = {}  # pax global headers seen so far
         self.consumed = 0  # bytes of the stream walked so far
         self.members = 0
 
@@ -225,11 +234,64 @@ class TarReader:
         self._left = 0
         self._pad = 0
 
+    def _fill(self, need: int) -> bool:
+        """Make the buffer hold ``need`` bytes from the current position;
+        False when the stream ends first."""
+        have = len(self._buf) - self._pos
+        if have >= need:
+            return True
+        parts = [self._buf[self._pos :]]
+        while have < need:
+            chunk = self._src.read(max(CHUNK, need - have))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self._buf = b"".join(parts)
+        self._pos = 0
+        return have >= need
+
+    def fast_walk(
+        self, scan: FastScan, ctx: tuple[object, ...], out: list[Any], slow: SlowMember
+    ) -> int:
+        """Walk the whole archive with an accelerator ``scan`` (see
+        ``layerscope/_tarwalk.c``) that appends converted members to ``out``;
+        every member it declines goes through :meth:`next_member` and
+        ``slow(member)``. Returns the count of members skipped by either."""
+        skipped = 0
+        limit = self._limits.max_members
+        while not self._gpax:  # a global pax header: the accelerator knows none
+            self._finish_member()
+            status, pos, need, members, passed = scan(
+                self._buf, self._pos, out, ctx, limit - self.members
+            )
+            self.members += members
+            skipped += passed
+            self._skip(pos - self._pos)
+            if status == 0 and self._fill(need):
+                continue
+            m = self.next_member()  # the member the accelerator declined
+            if m is None:
+                return skipped
+            skipped += slow(m)
+        for m in self:
+            skipped += slow(m)
+        return skipped
+
     # -- iteration -------------------------------------------------------
     def __iter__(self) -> Iterator[Member]:
+        while True:
+            m = self.next_member()
+            if m is None:
+                return
+            yield m
+
+    def next_member(self) -> Member | None:
+        """The next member (its headers parsed, its data pending), or None at
+        the end of the archive."""
         limits = self._limits
         name = self._name
-        gpax: dict[str, str] = {}
+        gpax = self._gpax
         pax: dict[str, str] | None = None
         longname: bytes | None = None
         longlink: bytes | None = None
@@ -237,13 +299,11 @@ class TarReader:
             self._finish_member()
             hdr = self._take(BLOCK)
             if len(hdr) < BLOCK:
-                if not hdr and self.members == 0 and pax is None:
-                    return  # an empty stream is an empty tar
                 if not hdr:
-                    return  # EOF without end-of-archive blocks: as tarfile does
+                    return None  # EOF without end-of-archive blocks: as tarfile does
                 raise ArchiveError(f"{name}: truncated tar header")
             if hdr == _ZERO_BLOCK:
-                return  # end-of-archive marker
+                return None  # end-of-archive marker
             # adler32's low half is 1 + the byte sum mod 65521: a C-speed byte sum
             # (exact up to that modulus, far below any realistic corruption).
             field = hdr[148:156]
@@ -334,7 +394,7 @@ class TarReader:
             else:
                 self._left = size
                 self._pad = padded - size
-            yield Member(mname, typ, size, realsize, mode, uid, gid, mtime, link)
+            return Member(mname, typ, size, realsize, mode, uid, gid, mtime, link)
 
     def _apply_pax(
         self,
