@@ -25,7 +25,8 @@ from layerscope.model import EntryType, Image
 from layerscope.sources import SourceOptions, open_image
 from layerscope.union import replay
 
-# Files smaller than this are never compared (see rules/duplicates.py).
+# Files smaller than this are never compared; rules/duplicates.py uses the
+# same floor (a test keeps the two equal without sources importing rules).
 MIN_FILE_BYTES = 4096
 
 __all__ = ["MIN_FILE_BYTES", "candidate_sizes", "open_image_with_digests"]

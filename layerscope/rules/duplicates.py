@@ -1,0 +1,155 @@
+"""LS4xx: the same content stored at several visible paths.
+
+Candidates are visible regular files of at least ``MIN_FILE_BYTES`` with a
+content digest (``layerscope.sources.rehash`` hashes only files whose size
+another visible file shares). Files of one size and digest are copies; the
+copy in the lowest layer (then the shortest path) is kept, the others are
+the waste. Copies are grouped by the directories they sit in, so a tree
+copied twice is one finding, not one per file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from layerscope.analysis import RuleContext
+from layerscope.model import EntryType, Instruction
+from layerscope.rules import rule
+from layerscope.rules.base import Finding, Kind, Severity
+from layerscope.rules.cachepaths import scan as cache_scan
+from layerscope.rules.common import describe, is_run, severity_for, top_paths
+from layerscope.shell import commands_named
+
+MIN_FILE_BYTES = 4096
+# Per-package documentation and licence texts: dpkg installs one copy per
+# package by design; not something a Dockerfile can fix.
+_EXEMPT = re.compile(
+    r"(?:usr/share/(?:doc|licenses|common-licenses|man|info)/"
+    r"|(?:^|.*/)(?:LICEN[CS]E|COPYING|NOTICE|AUTHORS|copyright)(?:[.-][^/]*)?\Z)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    path: str
+    layer: int
+    size: int
+
+
+def _roots(kept: str, extra: str) -> tuple[str, str]:
+    """The directories that differ between two copies: ``opt/a/x/y`` and
+    ``srv/b/x/y`` give ``(opt/a, srv/b)``; different names, their directories."""
+    k, e = kept.split("/"), extra.split("/")
+    if k[-1] != e[-1]:
+        return posixpath.dirname(kept), posixpath.dirname(extra)
+    while len(k) > 1 and len(e) > 1 and k[-1] == e[-1]:
+        k.pop()
+        e.pop()
+    return "/".join(k), "/".join(e)
+
+
+def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
+    claimed = cache_scan(ctx).visible
+    by_content: dict[tuple[int, str], list[_Copy]] = defaultdict(list)
+    file_t = EntryType.FILE
+    for path, (layer, entry) in ctx.union.final.items():
+        if (
+            entry.type is file_t
+            and entry.digest is not None
+            and entry.size >= MIN_FILE_BYTES
+            and path not in claimed
+            and not _EXEMPT.match(path)
+        ):
+            by_content[(entry.size, entry.digest)].append(_Copy(path, layer, entry.size))
+    return {k: v for k, v in by_content.items() if len(v) > 1}
+
+
+def _fix(ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int]) -> str:
+    (kroot, klayer), (eroot, elayer) = kept, extra
+    k, e = "/" + kroot, "/" + eroot
+    copy = (Instruction.COPY, Instruction.ADD)
+    if ctx.instruction(elayer) in copy and ctx.instruction(klayer) in copy:
+        return (
+            f"The same files are copied twice (layers {klayer} and {elayer}): copy them once "
+            f"and point the other path at them (a symlink, or a setting), or drop one COPY"
+        )
+    if is_run(ctx, elayer):
+        cps = commands_named(ctx.command(elayer), "cp", "install", "rsync")
+        how = f" (layer {elayer} runs {' '.join(cps[0].argv[:3])} ...)" if cps else ""
+        if elayer == klayer:
+            return (
+                f"Link instead of copying{how}: ln -s {k} {e}, or cp -al (a hard link in the "
+                f"same layer stores the data once)"
+            )
+        return (
+            f"Layer {elayer} stores again what layer {klayer} already has{how}: symlink "
+            f"{e} to {k}, or remove one copy in the RUN that makes it"
+        )
+    return f"Keep one copy: symlink {e} to {k}, or drop the copy in layer {elayer}"
+
+
+@rule(
+    "LS401",
+    kind=Kind.DUPLICATE_CONTENT,
+    severity=Severity.LOW,
+    title="Identical files stored at several paths",
+    min_bytes=64 << 10,
+)
+def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
+    """Regular files with identical content (same size, then same SHA-256)
+    visible at several paths, in one layer or across layers.
+
+    Every copy is stored and shipped; only one is needed. ``bytes`` counts
+    the extra copies (all but the one in the lowest layer). Common causes:
+    the same artifact copied twice, a directory duplicated with ``cp -r``,
+    vendored libraries. Link instead of copying (in one layer a hard link
+    stores the data once), or copy once. Files under 4 KiB, package
+    documentation and licence texts, and files inside package caches are
+    not compared.
+
+    Bad::
+
+        COPY dist/ /srv/app/static/
+        COPY dist/ /usr/share/nginx/html/
+
+    Good::
+
+        COPY dist/ /usr/share/nginx/html/
+        RUN ln -s /usr/share/nginx/html /srv/app/static
+    """
+    groups: dict[tuple[str, int, str, int], list[_Copy]] = defaultdict(list)
+    originals: dict[str, str] = {}
+    for copies in _copies(ctx).values():
+        ordered = sorted(copies, key=lambda c: (c.layer, len(c.path), c.path))
+        kept = ordered[0]
+        for extra in ordered[1:]:
+            kroot, eroot = _roots(kept.path, extra.path)
+            groups[(kroot, kept.layer, eroot, extra.layer)].append(extra)
+            originals[extra.path] = kept.path
+    for (kroot, klayer, eroot, elayer), extras in sorted(groups.items()):
+        if len(extras) == 1:  # one file: name the files, not their directories
+            kroot, eroot = originals[extras[0].path], extras[0].path
+        size = sum(c.size for c in extras)
+        files = [(c.path, c.size) for c in extras]
+        where = "the same layer" if klayer == elayer else describe(ctx, klayer)
+        yield Finding(
+            rule="LS401",
+            kind=Kind.DUPLICATE_CONTENT,
+            severity=severity_for(size),
+            bytes=size,
+            layer=elayer,
+            paths=top_paths(files),
+            message=(
+                f"{len(extras)} file(s) under /{eroot} stored by {describe(ctx, elayer)} are "
+                f"identical to files under /{kroot} in {where}"
+            ),
+            fix=_fix(ctx, (kroot, klayer), (eroot, elayer)),
+            path_count=len(extras),
+            reclaimable=True,
+            extra=(("copy_of", "/" + kroot), ("cause", "identical-content")),
+            claims=frozenset(c.path for c in extras),
+        )

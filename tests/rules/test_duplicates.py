@@ -1,0 +1,166 @@
+"""LS401 duplicate content, and how candidates get hashed (sources.rehash)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from layerscope.analysis import Analysis, analyze
+from layerscope.rules import duplicates
+from layerscope.sources import SourceOptions, rehash
+from tests.builders import F, d, docker_archive, file, layer_tar, wh
+
+from .helpers import of
+
+KB = 1024
+
+
+def blob(seed: str, size: int) -> bytes:
+    return (seed.encode() * (size // len(seed) + 1))[:size]
+
+
+def analyzed(tmp_path: Path, *layers: Sequence[F], history: Sequence[str]) -> Analysis:
+    """Write the layers as an archive and read it the way the CLI does."""
+    archive = tmp_path / "image.tar"
+    hist = [{"created_by": h} for h in history]
+    archive.write_bytes(docker_archive([layer_tar(m) for m in layers], hist))
+    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    return analyze(image)
+
+
+def test_a_tree_copied_twice_is_one_finding(tmp_path: Path) -> None:
+    tree = {f"m{i}.js": blob(f"module{i}", 30 * KB + i) for i in range(4)}
+    result = analyzed(
+        tmp_path,
+        [d("srv/static"), *(file(f"srv/static/js/{n}", b) for n, b in tree.items())],
+        [
+            d("usr/share/nginx/html"),
+            *(file(f"usr/share/nginx/html/js/{n}", b) for n, b in tree.items()),
+        ],
+        history=["COPY dist /srv/static # buildkit", "COPY dist /usr/share/nginx/html # buildkit"],
+    )
+    (f,) = of(result, "LS401")
+    assert f.bytes == sum(len(b) for b in tree.values())
+    assert (f.layer, f.path_count, f.reclaimable) == (1, 4, True)
+    assert dict(f.extra)["copy_of"] == "/srv/static"
+    assert all(p.startswith("/usr/share/nginx/html/js/") for p in f.paths)
+    assert "copied twice" in f.fix
+    assert result.summary.reclaimable_bytes == f.bytes
+
+
+def test_same_size_but_different_content_is_not_a_duplicate(tmp_path: Path) -> None:
+    result = analyzed(
+        tmp_path,
+        [file("a/x.bin", blob("a", 100 * KB)), file("b/x.bin", blob("b", 100 * KB))],
+        history=["/bin/sh -c make"],
+    )
+    assert of(result, "LS401") == []
+
+
+def test_copy_in_one_run_suggests_a_link(tmp_path: Path) -> None:
+    data = blob("lib", 200 * KB)
+    result = analyzed(
+        tmp_path,
+        [file("usr/lib/libfoo.so.1", data), file("opt/app/lib/libfoo.so.1", data)],
+        history=["/bin/sh -c make install && cp /usr/lib/libfoo.so.1 /opt/app/lib/"],
+    )
+    (f,) = of(result, "LS401")
+    assert f.paths == ("/opt/app/lib/libfoo.so.1",)  # the longer path is the extra copy
+    assert f.bytes == len(data)
+    assert "ln -s /usr/lib/libfoo.so.1 /opt/app/lib/libfoo.so.1" in f.fix
+    assert "runs cp /usr/lib/libfoo.so.1" in f.fix
+
+
+def test_exempt_small_docs_licences_caches_and_hidden_copies(tmp_path: Path) -> None:
+    doc = blob("changelog", 200 * KB)
+    small = blob("s", 4 * KB - 1)
+    wheel = blob("wheel", 300 * KB)
+    gone = blob("gone", 300 * KB)
+    result = analyzed(
+        tmp_path,
+        [
+            file("usr/share/doc/a/changelog.gz", doc),
+            file("usr/share/doc/b/changelog.gz", doc),
+            file("opt/a/LICENSE", doc),
+            file("opt/b/LICENSE.txt", doc),
+            file("x/small", small),
+            file("y/small", small),
+            file("root/.cache/pip/wheels/a.whl", wheel),
+            file("srv/a.whl", wheel),
+            file("tmp/build/out.bin", gone),
+            file("usr/bin/out", gone),
+        ],
+        [wh("tmp/build")],
+        history=["/bin/sh -c install", "/bin/sh -c rm -rf /tmp/build"],
+    )
+    assert of(result, "LS401") == []
+
+
+def test_a_byte_is_counted_once_when_two_findings_cover_it(tmp_path: Path) -> None:
+    data = blob("artifact", 300 * KB)
+    result = analyzed(
+        tmp_path,
+        [file("opt/a.bin", data), file("tmp/work/a.bin", data)],
+        history=["/bin/sh -c ./build.sh"],
+    )
+    (dup,) = of(result, "LS401")
+    (tmp,) = of(result, "LS301")
+    assert dup.claims == tmp.claims == frozenset({"tmp/work/a.bin"})
+    assert dup.bytes == tmp.bytes == len(data)
+    assert result.summary.reclaimable_bytes == len(data)  # not twice
+
+
+def test_rehash_reads_once_and_hashes_nothing_without_size_collisions(tmp_path: Path) -> None:
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(
+        docker_archive([layer_tar([file("a", 5000), file("b", 6000), file("c", 10)])])
+    )
+    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    assert rehash.candidate_sizes(image) == frozenset()
+    assert all(e.digest is None for layer in image.layers for e in layer.entries)
+
+
+def test_rehash_hashes_only_files_whose_size_is_shared(tmp_path: Path) -> None:
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(
+        docker_archive(
+            [
+                layer_tar([file("a", 5000), file("b", 6000), file("tiny1", 10)]),
+                layer_tar([file("c", 5000), file("tiny2", 10), file("d", 7000)]),
+            ]
+        )
+    )
+    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    hashed = {e.path for layer in image.layers for e in layer.entries if e.digest}
+    assert hashed == {"a", "c"}
+
+
+def test_rehash_ignores_hidden_files_when_choosing_candidates(tmp_path: Path) -> None:
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(
+        docker_archive([layer_tar([file("a", 5000), file("b", 5000)]), layer_tar([wh("b")])])
+    )
+    first = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    assert rehash.candidate_sizes(first) == frozenset()
+
+
+@pytest.mark.parametrize("floor", [0, -1])
+def test_rehash_can_be_turned_off(tmp_path: Path, floor: int) -> None:
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(docker_archive([layer_tar([file("a", 5000), file("b", 5000)])]))
+    image = rehash.open_image_with_digests(
+        str(archive), source="auto", options=SourceOptions(), floor=floor
+    )
+    assert all(e.digest is None for layer in image.layers for e in layer.entries)
+
+
+def test_the_hash_floor_matches_the_rule_floor() -> None:
+    assert rehash.MIN_FILE_BYTES == duplicates.MIN_FILE_BYTES
+
+
+def test_engine_references_hash_in_the_single_pass() -> None:
+    assert rehash._is_engine("layerscope-test/none:1", "auto")
+    assert rehash._is_engine("anything", "docker")
+    assert not rehash._is_engine("/etc", "auto")
