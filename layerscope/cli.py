@@ -153,6 +153,9 @@ def run(argv: Sequence[str]) -> int:
             dockerfile=getattr(args, "dockerfile", None),
             target=getattr(args, "target", None),
             options=options,
+            # Ask the engine for a matching local base only for an engine image:
+            # an archive is analyzed without touching (or importing) the engine.
+            local=image.source in ("docker", "podman"),
         )
         result = attribute(result, boundary)
         verdicts = budget.judge(result, policy, limits, references=(args.image,))
