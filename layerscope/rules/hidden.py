@@ -1,7 +1,7 @@
 """LS1xx: bytes stored in a layer and hidden by a later one.
 
-Each finding says why, from the history of the two layers (``extra``
-``cause``): a cleanup in a later RUN, a ``chown``/``chmod`` that copied the
+Each finding says why in its ``cause``, read from the history of the two
+layers: a cleanup in a later RUN, a ``chown``/``chmod`` that copied the
 files up, a package manager rewriting its own database, or a file replaced
 by a new version. Package caches are left to the LS2xx rules, which report
 them with their ecosystem.
