@@ -203,8 +203,9 @@ class LayerscopeApp(App[int]):
 
     def watch_theme(self, theme: str) -> None:
         dark = self.current_theme.dark
-        for pane in self.query(WastePane):
-            pane.set_dark(dark)
+        for screen in self.screen_stack:
+            for pane in screen.query(WastePane):
+                pane.set_dark(dark)
 
     @on(ProgressScreen.Finished)
     def _finished(self, event: ProgressScreen.Finished) -> None:
@@ -214,7 +215,7 @@ class LayerscopeApp(App[int]):
             self.switch_screen(MainScreen(state.result))
         else:
             self.error = state.error
-            self.exit(EXIT_ERROR)
+            self.exit(EXIT_ERROR, return_code=EXIT_ERROR)
 
     def _stop_loading(self) -> None:
         if self.loader is not None:
@@ -223,11 +224,12 @@ class LayerscopeApp(App[int]):
     def action_quit_view(self) -> None:
         self._stop_loading()
         passed = self.loaded is None or self.loaded.analysis.passed
-        self.exit(EXIT_OK if passed else EXIT_BUDGET)
+        code = EXIT_OK if passed else EXIT_BUDGET
+        self.exit(code, return_code=code)
 
     def action_interrupt(self) -> None:
         self._stop_loading()
-        self.exit(EXIT_INTERRUPTED)
+        self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
