@@ -21,7 +21,7 @@ from datetime import datetime
 from layerscope.analysis import Analysis
 from layerscope.history import BUILDKIT_COMMENT, BUILDKIT_FILLER_COMMENT
 from layerscope.model import Builder, History, Image, Instruction
-from layerscope.rules.base import Finding
+from layerscope.rules.base import Finding, Kind
 
 __all__ = [
     "Boundary",
@@ -408,6 +408,11 @@ def _suggestion(reference: str) -> str:
 def _base_fix(result: Analysis, f: Finding, reference: str, base_side: Side) -> str:
     name = reference or "the base image"
     layer = "a base layer" if f.layer is None else f"layer {f.layer}"
+    if f.kind is Kind.CACHE_BUST:
+        return (
+            f"Nothing to change: {layer} is part of {name}, which you pull rather than build, "
+            "so the order of its instructions does not slow your builds."
+        )
     own_hider = f.hidden_by is not None and not is_base_layer(result, f.hidden_by)
     if own_hider:
         head = (
