@@ -23,7 +23,7 @@ EXIT_BUDGET = 1
 EXIT_ERROR = 2
 
 # Subcommands: ``layerscope NAME ...`` hands the rest of argv to MODULE.main(argv).
-SUBCOMMANDS: dict[str, str] = {"diff": "layerscope.commands.diff"}
+SUBCOMMANDS: dict[str, str] = {"diff": "layerscope.commands.diff", "fix": "layerscope.commands.fix"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`scratch` for none. Default: the Dockerfile's FROM, else the engine image sharing "
         "the most layers, else the history (docs/base.md)",
     )
+    p.add_argument(
+        "--dockerfile",
+        metavar="PATH",
+        help="the Dockerfile the image was built from: every finding gets its file and line, "
+        "and its instruction order is checked too (fix it: layerscope fix, docs/fixes.md)",
+    )
+    p.add_argument("--target", metavar="STAGE", help="the --target stage the image was built as")
     from layerscope.budget import IMAGE_BUDGETS
     from layerscope.commands import ci
 
@@ -147,6 +154,10 @@ def run(argv: Sequence[str]) -> int:
     def finish(image: Image) -> Analysis:
         """Everything after reading the image; the interactive view runs it too."""
         result = analyze(image, budget.analysis_options(policy))
+        if args.dockerfile:
+            from layerscope.commands.fix import with_dockerfile
+
+            result = with_dockerfile(result, args.dockerfile, args.target)
         boundary = find_base(
             image,
             base=args.base,

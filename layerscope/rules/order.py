@@ -168,7 +168,7 @@ def install_of(c: SimpleCommand) -> Install | None:
         return Install("pipenv", text, MANIFESTS["pipenv"])
     if name in ("npm", "pnpm") and sub in ("ci", "install", "i", "add"):
         source = any(_is_path(o) for o in _operands(argv, 2))
-        return Install(name, text, MANIFESTS[name][: 3 if name == "npm" else 2], source)
+        return Install(name, text, MANIFESTS[name][:2], source)
     if name == "yarn" and sub in ("", "install", "add"):
         return Install("yarn", text, MANIFESTS["yarn"][:2])
     if name == "go" and sub == "mod" and argv[2:3] == ("download",):

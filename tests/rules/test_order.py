@@ -312,7 +312,7 @@ def test_check_dockerfile_heredoc_script_is_read() -> None:
     df = parse("FROM debian\nCOPY . /app\nRUN <<EOF\nset -e\ncd /app\nnpm ci\nEOF\n")
     (f,) = check_dockerfile(df)
     assert f.rule == "LS501" and f.ecosystem == "npm" and f.location == ("Dockerfile", 2)
-    assert "COPY package.json package-lock.json npm-shrinkwrap.json /app/" in f.fix
+    assert "COPY package.json package-lock.json /app/" in f.fix
 
 
 # -- the building blocks -------------------------------------------------------------------
@@ -329,8 +329,7 @@ def test_check_dockerfile_heredoc_script_is_read() -> None:
         ("uv sync --frozen", [("uv", ("pyproject.toml", "uv.lock"), True)]),
         ("uv sync --no-install-project", [("uv", ("pyproject.toml", "uv.lock"), False)]),
         ("poetry install --no-root", [("poetry", ("pyproject.toml", "poetry.lock"), False)]),
-        ("npm ci && npm run build", [("npm", ("package.json", "package-lock.json",
-                                              "npm-shrinkwrap.json"), False)]),
+        ("npm ci && npm run build", [("npm", ("package.json", "package-lock.json"), False)]),
         ("yarn", [("yarn", ("package.json", "yarn.lock"), False)]),
         ("go mod download && go build ./...",
          [("go", ("go.mod", "go.sum"), False), ("go", ("go.mod", "go.sum"), True)]),
