@@ -176,6 +176,7 @@ class LayerscopeApp(App[int]):
         loaded: Loaded | None = None,
         target: str = "",
         light: bool | None = None,
+        autostart: bool = True,
     ) -> None:
         super().__init__()
         if (loader is None) == (loaded is None):
@@ -185,6 +186,7 @@ class LayerscopeApp(App[int]):
         self.target = target
         self.error: BaseException | None = None
         self._light = light_terminal() if light is None else light
+        self._autostart = autostart
 
     @classmethod
     def for_analysis(cls, analysis: Analysis, *, light: bool = False) -> LayerscopeApp:
@@ -197,8 +199,8 @@ class LayerscopeApp(App[int]):
             self.push_screen(MainScreen(self.loaded))
             return
         assert self.loader is not None
-        self.push_screen(ProgressScreen(self.loader, self.target))
-        if self.loader.state.phase is Phase.READING and not self.loader.started:
+        self.push_screen(ProgressScreen(self.loader, self.target, poll=self._autostart))
+        if self._autostart and not self.loader.started:
             self.loader.start()
 
     def watch_theme(self, theme: str) -> None:

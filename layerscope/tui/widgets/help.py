@@ -31,10 +31,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("q / Ctrl+C", "quit"),
 )
 LEGEND: tuple[tuple[str, str, str], ...] = (
-    ("+", "added by the selected layer", "filetree--added"),
-    ("~", "modified by the selected layer (replaced, or its mode changed)", "filetree--modified"),
-    ("-", "removed by the selected layer (struck through)", "filetree--removed"),
-    ("!", "waste: hidden by a later layer, or reported by a finding", "filetree--waste"),
+    ("+", "added by the selected layer", "text-success"),
+    ("~", "modified by the selected layer (replaced, or its mode changed)", "text-warning"),
+    ("-", "removed by the selected layer (struck through)", "text-error"),
+    ("!", "waste: hidden by a later layer, or reported by a finding", "text-error"),
 )
 
 
@@ -54,8 +54,9 @@ class HelpScreen(ModalScreen[None]):
         legend = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
         legend.add_column(style="bold", no_wrap=True)
         legend.add_column()
-        for symbol, what, _ in LEGEND:
-            legend.add_row(symbol, what)
+        colours = self.app.get_css_variables()
+        for symbol, what, variable in LEGEND:
+            legend.add_row(Text(symbol, style=f"bold {colours.get(variable, '')}"), what)
         with VerticalScroll(id="help-box"):
             yield Static(Text("layerscope: keys", style="bold"))
             yield Static(keys)

@@ -32,7 +32,7 @@ class TreePane(Vertical):
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ filter paths (Esc: back to the tree)", id="tree-filter")
+        yield Input(placeholder="/ filter paths", id="tree-filter")
         yield Static(id="tree-mode")
         yield FileTree(self.model, layer=self.first_layer, id="tree")
         yield Static(id="tree-info")

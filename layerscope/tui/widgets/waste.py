@@ -65,6 +65,7 @@ class WastePane(Vertical):
         return self.query_one("#waste-table", DataTable)
 
     def on_mount(self) -> None:
+        self.dark = self.app.current_theme.dark
         total = sum(f.bytes for f in self.findings)
         self.border_title = "Waste"
         self.border_subtitle = (
