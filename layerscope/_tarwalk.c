@@ -10,6 +10,9 @@
  * position of that member's first header, and the Python reader takes that
  * member, so errors and rare formats have one implementation.
  *
+ * Regular files that ctx's want_digest(size) selects are handed back as SLOW
+ * too: the Python reader hashes their content.
+ *
  * scan(buf, pos, out, ctx, members_left)
  *   -> (status, pos, need, members, skipped)
  *   status 0 NEED: resume at pos once the buffer holds `need` bytes from pos
@@ -25,7 +28,7 @@
 #define ST_SLOW 1
 
 enum { T_ENTRY, T_FILE, T_DIR, T_SYMLINK, T_HARDLINK, T_CHAR, T_BLOCK, T_FIFO, T_WHITEOUT,
-       T_OPAQUE, C_MAX_PATH, C_MAX_HEADER, C_MAX_FILE, CTX_LEN };
+       T_OPAQUE, C_MAX_PATH, C_MAX_HEADER, C_MAX_FILE, C_WANT_DIGEST, CTX_LEN };
 
 typedef struct {
     const unsigned char *p;
@@ -595,6 +598,28 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (lstr == NULL) {
                 Py_DECREF(pstr);
                 goto done;
+            }
+            if (typo == o[T_FILE] && o[C_WANT_DIGEST] != Py_None) {
+                /* want_digest(size): a file to hash goes to the Python reader */
+                PyObject *so = cached_int(&c_size, size), *r;
+                int want;
+                if (so == NULL) {
+                    Py_DECREF(pstr);
+                    Py_DECREF(lstr);
+                    goto done;
+                }
+                r = PyObject_CallOneArg(o[C_WANT_DIGEST], so);
+                Py_DECREF(so);
+                want = r == NULL ? -1 : PyObject_IsTrue(r);
+                Py_XDECREF(r);
+                if (want != 0) {
+                    Py_DECREF(pstr);
+                    Py_DECREF(lstr);
+                    if (want < 0)
+                        goto done;
+                    members--;
+                    goto slow;
+                }
             }
             {
                 PyObject *so = typo == o[T_FILE] ? cached_int(&c_size, size) : (Py_INCREF(zero), zero);

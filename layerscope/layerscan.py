@@ -119,8 +119,8 @@ def scan_layer(
             append(Entry(path, typ, 0, m.mode & 0o7777, m.uid, m.gid, m.mtime, m.linkname))
         return 0
 
-    if _accel is not None and want_digest is None and accelerate:
-        skipped = reader.fast_walk(_accel, _context(limits), entries, convert)
+    if _accel is not None and accelerate:
+        skipped = reader.fast_walk(_accel, _context(limits, want_digest), entries, convert)
     else:
         skipped = 0
         for m in reader:
@@ -130,7 +130,7 @@ def scan_layer(
     return LayerScan(tuple(entries), reader.consumed, skipped)
 
 
-def _context(limits: Limits) -> tuple[object, ...]:
+def _context(limits: Limits, want_digest: DigestFilter | None) -> tuple[object, ...]:
     """What the accelerator needs to build entries as ``convert`` does."""
     t = EntryType
     return (
@@ -147,6 +147,7 @@ def _context(limits: Limits) -> tuple[object, ...]:
         limits.max_path_bytes,
         limits.max_header_bytes,
         limits.max_file_bytes,
+        want_digest,
     )
 
 

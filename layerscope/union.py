@@ -15,9 +15,12 @@ its path nor any hard link to it in the same layer is visible at the end.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from layerscope.model import Entry, EntryType
 
@@ -43,8 +46,7 @@ class Change(enum.Enum):
     REMOVED = "removed"
 
 
-@dataclass(frozen=True, slots=True)
-class Hidden:
+class Hidden(NamedTuple):
     """A stored regular file whose bytes no longer show.
 
     ``group`` is the path that caused the hiding: the whiteout or opaque
@@ -59,14 +61,22 @@ class Hidden:
     group: str
 
 
-@dataclass(frozen=True, slots=True)
-class PathChange:
-    """One change a layer made; ``size`` is the content bytes involved."""
+class PathChange(NamedTuple):
+    """One change a layer made; ``size`` is the content bytes involved.
+
+    A NamedTuple (as Entry): there is one per entry of every layer, and a
+    tuple is the cheapest object to build and hold.
+    """
 
     path: str
     change: Change
     type: EntryType
     size: int
+
+
+_new = tuple.__new__  # builds a NamedTuple without a Python-level __new__ call
+_ADDED = Change.ADDED
+_MODIFIED = Change.MODIFIED
 
 
 @dataclass(slots=True)
@@ -175,6 +185,14 @@ class _Replay:
                 size = self._drop_children(e.path, index, e.path)
                 if size:
                     log.append(PathChange(e.path, Change.REMOVED, _DIR, size))
+        children = self.children
+        hidden = self.hidden
+        add = log.append
+        # The directory the previous new entry went into: entries come grouped
+        # by directory, so most parents need no lookup. Reset whenever anything
+        # is replaced (that could turn it into a non-directory).
+        last_parent: str | None = None
+        last_kids: set[str] = set()
         for e in entries:
             typ = e.type
             if typ is _WHITEOUT or typ is _OPAQUE:
@@ -186,15 +204,38 @@ class _Replay:
                 continue
             old = state.get(path)
             if old is None:
-                self._ensure_parent(path, index, log)
+                parent = path.rpartition("/")[0]
+                if parent == last_parent:
+                    last_kids.add(path)
+                else:
+                    node = state.get(parent)
+                    if node is not None and node[1].type is _DIR:
+                        last_parent = parent
+                        last_kids = children[parent]
+                        last_kids.add(path)
+                    else:
+                        self._ensure_parent(path, index, log)
+                        last_parent = None
+                state[path] = (index, e)
+                if typ is _DIR and path not in children:
+                    children[path] = set()
+                add(_new(PathChange, (path, _ADDED, typ, e.size)))
+                continue
+            last_parent = None
+            old_type = old[1].type
+            if typ is _DIR and old_type is _DIR:
+                state[path] = (index, e)  # metadata change; children stay
+                add(_new(PathChange, (path, _MODIFIED, typ, 0)))
+                continue
+            if old_type is not _DIR and path not in children:
+                # A leaf replaced: nothing below it to bury.
+                if old_type is _FILE:
+                    hidden.append((old[0], old[1], index, Cause.OVERWRITTEN, path))
+                children[path.rpartition("/")[0]].add(path)
                 state[path] = (index, e)
                 if typ is _DIR:
-                    self.children.setdefault(path, set())
-                log.append(PathChange(path, Change.ADDED, typ, e.size))
-                continue
-            if typ is _DIR and old[1].type is _DIR:
-                state[path] = (index, e)  # metadata change; children stay
-                log.append(PathChange(path, Change.MODIFIED, typ, 0))
+                    children[path] = set()
+                add(_new(PathChange, (path, _MODIFIED, typ, e.size)))
                 continue
             # Replaced: the old node (and its subtree, if any) is hidden.
             parent = path.rpartition("/")[0]
@@ -207,8 +248,33 @@ class _Replay:
         self.changes.append(log)
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Build large acyclic structures without the cyclic GC, then freeze them.
+
+    Hundreds of thousands of tuples trigger collection after collection, each
+    walking everything built so far (a fifth of a whole run). Entries, paths
+    and the replay hold no reference cycles: refcounting frees them.
+    ``gc.freeze`` then moves them out of the GC's sight, so the rules' own
+    allocations do not walk them again.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.freeze()
+            gc.enable()
+
+
 def replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
     """Stack the entry lists of the layers, lowest first."""
+    with paused_gc():
+        return _replay(layers)
+
+
+def _replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
     r = _Replay()
     for index, entries in enumerate(layers):
         r.apply(index, entries)

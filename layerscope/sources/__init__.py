@@ -36,11 +36,14 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
     if source == "auto":
         path, _ = _split_archive_ref(target)
         source = "path" if os.path.exists(path) else "docker"
-    if source in ("docker", "podman"):
-        from layerscope.sources.daemon import read_engine_image
+    from layerscope.union import paused_gc
 
-        return read_engine_image(target, engine=source, options=options)
-    return _read_path(target, source, options)
+    with paused_gc():  # an image is a few hundred thousand acyclic tuples
+        if source in ("docker", "podman"):
+            from layerscope.sources.daemon import read_engine_image
+
+            return read_engine_image(target, engine=source, options=options)
+        return _read_path(target, source, options)
 
 
 def _read_path(target: str, source: str, options: SourceOptions) -> Image:

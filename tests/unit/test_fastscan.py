@@ -286,6 +286,22 @@ def test_limits_are_refused_alike(limits: Limits) -> None:
     assert out[0] == "error"
 
 
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_digests_of_selected_files(fmt: int) -> None:
+    data = _tar(fmt, 120)
+    out = assert_same(data, want_digest=lambda size: size >= 2000)
+    assert out[0] == "ok"
+    entries = out[1]
+    assert isinstance(entries, tuple)
+    hashed = [e for e in entries if e.digest is not None]
+    assert hashed
+    assert all(e.size >= 2000 and e.type is EntryType.FILE for e in hashed)
+    sizes = {e.size for e in hashed[:3]}
+    again = assert_same(data, want_digest=sizes.__contains__)[1]
+    assert isinstance(again, tuple)
+    assert {e.size for e in again if e.digest is not None} == sizes
+
+
 def test_measure_counts_the_whole_stream() -> None:
     data = _tar(tarfile.GNU_FORMAT, 50) + bytes(10_000)
     assert assert_same(data, measure=True)[2] == len(data)
