@@ -12,7 +12,7 @@ import io
 import os
 import zlib
 from collections.abc import Callable
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 from layerscope.errors import ArchiveError, LimitExceededError
 
@@ -130,12 +130,27 @@ class Prefixed:
             self._inner.skip(n)
 
 
+class _Counted:
+    """File-like ``read`` over a ByteStream that counts what it hands out."""
+
+    def __init__(self, inner: ByteStream) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n if n > 0 else CHUNK)
+        self.count += len(data)
+        return data
+
+
 class Inflater:
     """Decompresses a gzip or zstd ByteStream, refusing decompression bombs.
 
-    ``max_ratio`` bounds output/input once the output passes ``ratio_floor``
-    bytes: a few MB of gzip that claim 8 GiB is refused in well under a
-    second instead of being inflated.
+    Every decompression step yields at most ``CHUNK`` bytes, so memory stays
+    bounded however well the input compresses (one zstd frame of a few KB
+    can claim gigabytes). ``max_ratio`` bounds output/input once the output
+    passes ``ratio_floor`` bytes: a few MB of gzip that claim 8 GiB is
+    refused in well under a second instead of being inflated.
     """
 
     def __init__(
@@ -147,62 +162,91 @@ class Inflater:
         max_ratio: int,
         ratio_floor: int,
     ) -> None:
-        self._inner = inner
+        self._src = _Counted(inner)
         self._name = name
         self._kind = kind
         self._max_ratio = max_ratio
         self._ratio_floor = ratio_floor
-        self.compressed = 0
         self.produced = 0
         self._pending = b""
+        self._tail = b""  # gzip input not yet consumed
         self._eof = False
-        self._new_member()
-
-    def _new_member(self) -> None:
-        if self._kind == "gzip":
-            lib = _fast_zlib if _fast_zlib is not None else zlib
-            self._d = lib.decompressobj(31)
+        self._zreader: Any = None
+        if kind == "gzip":
+            self._new_member()
         else:
             import zstandard
 
-            self._d = zstandard.ZstdDecompressor().decompressobj()
+            # A reader bounds each read's output; decompressobj would not.
+            self._zreader = zstandard.ZstdDecompressor().stream_reader(
+                cast(BinaryIO, self._src),
+                read_size=CHUNK // 4,
+                read_across_frames=True,
+                closefd=False,
+            )
+
+    @property
+    def compressed(self) -> int:
+        return self._src.count
+
+    def _new_member(self) -> None:
+        lib = _fast_zlib if _fast_zlib is not None else zlib
+        self._d = lib.decompressobj(31)
+        self._started = False  # has this member seen input?
+
+    def _inflate(self) -> bytes:
+        """At most CHUNK bytes of gzip output; b"" only at the end."""
+        while True:
+            raw = self._tail
+            if not raw:
+                raw = self._src.read(CHUNK // 4)
+                if not raw:
+                    out: bytes = self._d.decompress(b"", CHUNK)  # output held back by max_length
+                    if out:
+                        return out
+                    self._eof = True
+                    if self._started and not self._d.eof:
+                        raise ArchiveError(f"{self._name}: truncated gzip stream")
+                    return b""
+            self._started = True
+            out = self._d.decompress(raw, CHUNK)
+            self._tail = self._d.unconsumed_tail
+            if self._d.eof:
+                # Another gzip member may follow: keep going.
+                rest = self._d.unused_data
+                self._new_member()
+                self._tail = rest
+            if out:
+                return out
 
     def _more(self) -> bool:
-        """Decompress one input chunk into ``_pending``; False at the end."""
-        while not self._eof:
-            raw = self._inner.read(CHUNK // 4)
-            if not raw:
-                self._eof = True
-                if self._kind == "gzip" and not self._d.eof and self.compressed:
-                    raise ArchiveError(f"{self._name}: truncated gzip stream")
-                return False
-            self.compressed += len(raw)
-            try:
-                out = self._d.decompress(raw)
-                while self._d.eof and self._d.unused_data:
-                    # Another gzip member or zstd frame follows: keep going.
-                    rest = self._d.unused_data
-                    self._new_member()
-                    out += self._d.decompress(rest)
-            except Exception as e:  # zlib.error, zstd.ZstdError, isal's error
-                raise ArchiveError(f"{self._name}: corrupt {self._kind} data: {e}") from None
-            if out:
-                self.produced += len(out)
-                if (
-                    self.produced > self._ratio_floor
-                    and self.produced > self._max_ratio * self.compressed
-                ):
-                    raise LimitExceededError(
-                        f"{self._name}: {self._kind} expands more than {self._max_ratio}x "
-                        f"(a decompression bomb?); raise --max-expansion to read it"
-                    )
-                self._pending = self._pending + out if self._pending else out
-                return True
-        return False
+        """Decompress into ``_pending``; False at the end."""
+        if self._eof:
+            return False
+        try:
+            out = self._inflate() if self._zreader is None else self._zreader.read(CHUNK)
+        except ArchiveError:
+            raise
+        except Exception as e:  # zlib.error, zstd.ZstdError, isal's error
+            raise ArchiveError(f"{self._name}: corrupt {self._kind} data: {e}") from None
+        if not out:
+            self._eof = True
+            return False
+        self.produced += len(out)
+        if self.produced > self._ratio_floor and self.produced > self._max_ratio * self.compressed:
+            raise LimitExceededError(
+                f"{self._name}: {self._kind} expands more than {self._max_ratio}x "
+                f"(a decompression bomb?); raise --max-expansion to read it"
+            )
+        self._pending = self._pending + out if self._pending else out
+        return True
 
     def read(self, n: int) -> bytes:
         while len(self._pending) < n and self._more():
             pass
+        if len(self._pending) <= n:
+            out, self._pending = self._pending, b""
+            return out
         out, self._pending = self._pending[:n], self._pending[n:]
         return out
 
