@@ -79,4 +79,5 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
             reference=ref,
             source=None if source == "path" else source,
             options=options,
+            fd=f.fileno(),
         )

@@ -11,14 +11,16 @@ export stream (data discarded as it arrives).
 
 from __future__ import annotations
 
+import functools
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from layerscope.errors import ArchiveError, LimitExceededError
 from layerscope.layerscan import normalize
 from layerscope.model import Image
-from layerscope.sources.blob import scan_blob
+from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
 from layerscope.sources.interface import (
     MAX_JSON_BYTES,
     Progress,
@@ -28,7 +30,7 @@ from layerscope.sources.interface import (
     parse_json,
 )
 from layerscope.sources.oci import choose_manifest, layer_descriptors
-from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed
+from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
 from layerscope.tarscan import TarReader
 
 _JSON_NAMES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
@@ -67,9 +69,24 @@ def _looks_like_layer(head: bytes) -> bool:
     return head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
 
 
-def walk_archive(stream: ByteStream, name: str, options: SourceOptions) -> _Walk:
-    """One pass over an image archive stream."""
+def walk_archive(
+    stream: ByteStream, name: str, options: SourceOptions, *, fd: int | None = None
+) -> _Walk:
+    """One pass over an image archive stream.
+
+    ``fd``: the stream is this file, uncompressed, from offset 0. Layers are
+    then read through windows on the file (no copying through the archive
+    reader) and compressed layers are scanned two at a time.
+    """
+    with BlobPool() as pool:
+        return _walk(stream, name, options, fd, pool)
+
+
+def _walk(
+    stream: ByteStream, name: str, options: SourceOptions, fd: int | None, pool: BlobPool
+) -> _Walk:
     walk = _Walk()
+    pending: dict[str, Callable[[], ScannedBlob]] = {}
     reader = TarReader(stream, name=name, limits=options.limits)
     for m in reader:
         path = normalize(m.name)
@@ -85,7 +102,11 @@ def walk_archive(stream: ByteStream, name: str, options: SourceOptions) -> _Walk
         if _is_blob_path(path):
             if len(walk.blobs) >= options.max_layers:
                 raise LimitExceededError(f"{name}: more than {options.max_layers} blobs")
-            data = reader.data_stream()
+            data: ByteStream
+            if fd is not None:
+                data = FileWindow(fd, reader.consumed, m.size, name)
+            else:
+                data = reader.data_stream()
             head = data.read(min(m.size, 512))
             if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
                 walk.jsons[path] = parse_json(head + data.read(m.size), f"{name}: {path}")
@@ -94,6 +115,11 @@ def walk_archive(stream: ByteStream, name: str, options: SourceOptions) -> _Walk
                 walk.unreadable.add(path)  # an error only if the manifest needs it
                 continue
             blob_name = f"{name}: {path}"
+            if fd is not None and sniff(head) != "none":
+                pending[path] = pool.submit(
+                    functools.partial(scan_blob, Prefixed(head, data), m.size, blob_name, options)
+                )
+                continue
             walk.blobs[path] = scan_blob(Prefixed(head, data), m.size, blob_name, options)
             if options.progress is not None:
                 options.progress(Progress(reader.consumed, len(walk.blobs), None))
@@ -101,6 +127,10 @@ def walk_archive(stream: ByteStream, name: str, options: SourceOptions) -> _Walk
             if m.size > MAX_JSON_BYTES:
                 raise LimitExceededError(f"{name}: {path} is larger than {MAX_JSON_BYTES} bytes")
             walk.jsons[path] = parse_json(reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
+    for path, result in pending.items():
+        walk.blobs[path] = result()
+        if options.progress is not None:
+            options.progress(Progress(reader.consumed, len(walk.blobs), None))
     if not walk.members:
         raise ArchiveError(f"{name}: empty archive")
     return walk
@@ -222,14 +252,21 @@ def _digest_of(path: str) -> str:
 
 
 def read_archive_stream(
-    stream: ByteStream, *, name: str, reference: str, source: str | None, options: SourceOptions
+    stream: ByteStream,
+    *,
+    name: str,
+    reference: str,
+    source: str | None,
+    options: SourceOptions,
+    fd: int | None = None,
 ) -> Image:
-    """An image from an archive stream, compressed or not."""
+    """An image from an archive stream, compressed or not. ``fd``: the stream
+    reads this regular file from offset 0 (layers are then read in place)."""
     kinds: list[str] = []
     plain = open_decompressed(
         stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
     )
-    walk = walk_archive(plain, name, options)
+    walk = walk_archive(plain, name, options, fd=fd if kinds[0] == "none" else None)
     image = image_from_walk(walk, name=name, reference=reference, source=source, options=options)
     if kinds[0] != "none":
         discard_rest(plain)
