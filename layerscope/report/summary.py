@@ -93,6 +93,17 @@ def render(result: Analysis) -> str:
         f"wasted {size(s.wasted_bytes)} ({wasted_pct:.1%}), efficiency {s.efficiency:.1%}, "
         f"reclaimable {size(s.reclaimable_bytes)}",
     ]
+    if result.base_layer_count:
+        # Waste budgets judge the own layers: show their figures too.
+        from layerscope.base import split
+
+        own = split(result).own
+        out.append(
+            f"  own layers ({own.layer_count}, after {result.base_layer_count} base): total "
+            f"{size(own.total_bytes)}, wasted {size(own.wasted_bytes)} "
+            f"({own.wasted_fraction:.1%}), efficiency {own.efficiency:.1%}, "
+            f"reclaimable {size(own.reclaimable_bytes)}"
+        )
     if result.findings:
         shown = result.findings[:TOP_FINDINGS]
         out.append(f"  top findings ({len(shown)} of {len(result.findings)}):")
