@@ -10,8 +10,9 @@
  * position of that member's first header, and the Python reader takes that
  * member, so errors and rare formats have one implementation.
  *
- * Regular files that ctx's want_digest(size) selects are handed back as SLOW
- * too: the Python reader hashes their content.
+ * Regular files that ctx's want_digest(size) selects get digest(memoryview of
+ * their data) when it is at most inline_max bytes (NEED asks for the buffer
+ * to hold it); larger ones go to the Python reader, which streams the hash.
  *
  * scan(buf, pos, out, ctx, members_left)
  *   -> (status, pos, need, members, skipped)
@@ -28,7 +29,8 @@
 #define ST_SLOW 1
 
 enum { T_ENTRY, T_FILE, T_DIR, T_SYMLINK, T_HARDLINK, T_CHAR, T_BLOCK, T_FIFO, T_WHITEOUT,
-       T_OPAQUE, C_MAX_PATH, C_MAX_HEADER, C_MAX_FILE, C_WANT_DIGEST, CTX_LEN };
+       T_OPAQUE, C_MAX_PATH, C_MAX_HEADER, C_MAX_FILE, C_WANT_DIGEST, C_DIGEST, C_INLINE_MAX,
+       CTX_LEN };
 
 typedef struct {
     const unsigned char *p;
@@ -284,7 +286,7 @@ static PyObject *cached_int(icache_t *c, long long v)
 
 static PyObject *make_entry(PyTypeObject *entry_t, PyObject *path, PyObject *typ,
                             PyObject *size, PyObject *mode, PyObject *uid, PyObject *gid,
-                            PyObject *mtime, PyObject *link)
+                            PyObject *mtime, PyObject *link, PyObject *digest)
 {
     /* As tuple_subtype_new does: allocate the subclass, fill the items.
      * Takes a reference to every argument (steals none). */
@@ -307,8 +309,8 @@ static PyObject *make_entry(PyTypeObject *entry_t, PyObject *path, PyObject *typ
     PyTuple_SET_ITEM(e, 6, mtime);
     Py_INCREF(link);
     PyTuple_SET_ITEM(e, 7, link);
-    Py_INCREF(Py_None);
-    PyTuple_SET_ITEM(e, 8, Py_None);
+    Py_INCREF(digest);
+    PyTuple_SET_ITEM(e, 8, digest);
     return e;
 }
 
@@ -328,7 +330,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
     Py_ssize_t pos, members_left, members = 0, skipped = 0, need = 0, chain = 0;
     PyObject *out, *ctx, *o[CTX_LEN];
     PyTypeObject *entry_t;
-    long long max_path, max_header, max_file;
+    long long max_path, max_header, max_file, inline_max;
     const unsigned char *buf;
     Py_ssize_t n;
     int status = ST_NEED, i;
@@ -357,6 +359,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
     max_path = PyLong_AsLongLong(o[C_MAX_PATH]);
     max_header = PyLong_AsLongLong(o[C_MAX_HEADER]);
     max_file = PyLong_AsLongLong(o[C_MAX_FILE]);
+    inline_max = PyLong_AsLongLong(o[C_INLINE_MAX]);
     if (PyErr_Occurred())
         goto done;
     buf = view.buf;
@@ -447,7 +450,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             const unsigned char *np, *lp;
             Py_ssize_t nn, ln, plen, k, base;
             unsigned char *path;
-            PyObject *ent = NULL, *pstr, *typo, *lstr;
+            PyObject *ent = NULL, *pstr, *typo, *lstr, *digest;
             Py_ssize_t next;
             int t = typ;
 
@@ -525,7 +528,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     if (pstr == NULL)
                         goto done;
                     ent = make_entry(entry_t, pstr, o[T_OPAQUE], zero, m644, zero, zero, zero,
-                                     empty);
+                                     empty, Py_None);
                     Py_DECREF(pstr);
                 } else if (blen == 4 || (blen >= 8 && memcmp(path + base, ".wh..wh.", 8) == 0)) {
                     skipped++;
@@ -535,7 +538,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     if (pstr == NULL)
                         goto done;
                     ent = make_entry(entry_t, pstr, o[T_WHITEOUT], zero, m644, zero, zero, zero,
-                                     empty);
+                                     empty, Py_None);
                     Py_DECREF(pstr);
                 }
                 if (ent == NULL && PyErr_Occurred())
@@ -599,8 +602,11 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 Py_DECREF(pstr);
                 goto done;
             }
+            digest = Py_None;
+            Py_INCREF(digest);
             if (typo == o[T_FILE] && o[C_WANT_DIGEST] != Py_None) {
-                /* want_digest(size): a file to hash goes to the Python reader */
+                /* want_digest(size): hash the data when the buffer holds it (or
+                 * can be made to), else the Python reader streams it */
                 PyObject *so = cached_int(&c_size, size), *r;
                 int want;
                 if (so == NULL) {
@@ -613,12 +619,29 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 want = r == NULL ? -1 : PyObject_IsTrue(r);
                 Py_XDECREF(r);
                 if (want != 0) {
-                    Py_DECREF(pstr);
-                    Py_DECREF(lstr);
-                    if (want < 0)
+                    PyObject *mv;
+                    if (want < 0 || size > inline_max || pos + BLOCK + size > n) {
+                        Py_DECREF(pstr);
+                        Py_DECREF(lstr);
+                        if (want < 0)
+                            goto done;
+                        members--;
+                        if (size > inline_max)
+                            goto slow;
+                        status = ST_NEED;
+                        need = pos + BLOCK + (Py_ssize_t)size - chain;
+                        pos = chain;
+                        goto finish;
+                    }
+                    mv = PyMemoryView_FromMemory((char *)h + BLOCK, (Py_ssize_t)size, PyBUF_READ);
+                    Py_DECREF(digest);
+                    digest = mv == NULL ? NULL : PyObject_CallOneArg(o[C_DIGEST], mv);
+                    Py_XDECREF(mv);
+                    if (digest == NULL) {
+                        Py_DECREF(pstr);
+                        Py_DECREF(lstr);
                         goto done;
-                    members--;
-                    goto slow;
+                    }
                 }
             }
             {
@@ -628,7 +651,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
                 PyObject *go = cached_int(&c_gid, gid);
                 PyObject *to = cached_int(&c_mtime, mtime);
                 if (so && mo && uo && go && to)
-                    ent = make_entry(entry_t, pstr, typo, so, mo, uo, go, to, lstr);
+                    ent = make_entry(entry_t, pstr, typo, so, mo, uo, go, to, lstr, digest);
                 Py_XDECREF(so);
                 Py_XDECREF(mo);
                 Py_XDECREF(uo);
@@ -637,6 +660,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
             }
             Py_DECREF(pstr);
             Py_DECREF(lstr);
+            Py_DECREF(digest);
             if (ent == NULL)
                 goto done;
             k = PyList_Append(out, ent);

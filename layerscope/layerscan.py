@@ -72,6 +72,7 @@ def scan_layer(
     want_digest: DigestFilter | None = None,
     measure: bool = False,
     accelerate: bool = True,
+    inline_digest_bytes: int = 4 << 20,
 ) -> LayerScan:
     """Read every member of one layer tar into entries.
 
@@ -80,6 +81,8 @@ def scan_layer(
     reads on past the end-of-archive marker so ``size_bytes`` is the exact
     stream length (for compressed blobs, whose length is otherwise unknown).
     ``accelerate=False`` keeps to the pure-Python reader (tests compare both).
+    The accelerator hashes files up to ``inline_digest_bytes`` from its buffer;
+    larger ones are streamed through the hash.
     """
     reader = TarReader(stream, name=name, limits=limits)
     entries: list[Entry] = []
@@ -120,7 +123,8 @@ def scan_layer(
         return 0
 
     if _accel is not None and accelerate:
-        skipped = reader.fast_walk(_accel, _context(limits, want_digest), entries, convert)
+        ctx = _context(limits, want_digest, inline_digest_bytes)
+        skipped = reader.fast_walk(_accel, ctx, entries, convert)
     else:
         skipped = 0
         for m in reader:
@@ -130,7 +134,13 @@ def scan_layer(
     return LayerScan(tuple(entries), reader.consumed, skipped)
 
 
-def _context(limits: Limits, want_digest: DigestFilter | None) -> tuple[object, ...]:
+def _digest(data: memoryview) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _context(
+    limits: Limits, want_digest: DigestFilter | None, inline_digest_bytes: int
+) -> tuple[object, ...]:
     """What the accelerator needs to build entries as ``convert`` does."""
     t = EntryType
     return (
@@ -148,6 +158,8 @@ def _context(limits: Limits, want_digest: DigestFilter | None) -> tuple[object, 
         limits.max_header_bytes,
         limits.max_file_bytes,
         want_digest,
+        _digest,
+        inline_digest_bytes,
     )
 
 

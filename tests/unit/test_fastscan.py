@@ -296,6 +296,8 @@ def test_digests_of_selected_files(fmt: int) -> None:
     hashed = [e for e in entries if e.digest is not None]
     assert hashed
     assert all(e.size >= 2000 and e.type is EntryType.FILE for e in hashed)
+    for inline in (0, 2500, 1 << 20):  # streamed, both, from the buffer
+        assert assert_same(data, want_digest=lambda s: s >= 2000, inline_digest_bytes=inline) == out
     sizes = {e.size for e in hashed[:3]}
     again = assert_same(data, want_digest=sizes.__contains__)[1]
     assert isinstance(again, tuple)
