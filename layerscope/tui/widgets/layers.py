@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
@@ -26,9 +29,17 @@ def layer_lines(analysis: Analysis) -> dict[int, tuple[str, int]]:
 
 
 class LayersPane(Vertical):
-    """Layers in image order with size, waste, instruction and command."""
+    """Layers in image order with size, waste, instruction and command.
+
+    With a known base image its layers are dimmed and a rule row separates
+    them from the user's own; ``b`` hides and shows them. Table rows map to
+    layer indices through ``_rows`` (None for the rule row).
+    """
 
     ALLOW_MAXIMIZE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "toggle_base", "Hide base", show=False),
+    ]
 
     class Selected(Message):
         def __init__(self, index: int) -> None:
@@ -40,6 +51,9 @@ class LayersPane(Vertical):
         self.analysis = analysis
         self.initial = layer if layer >= 0 else len(analysis.image.layers) - 1
         self.lines = layer_lines(analysis)
+        self.hide_base = False
+        self._rows: list[int | None] = []
+        self._last_row = 0
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(id="layers-table", cursor_type="row", zebra_stripes=True)
@@ -53,7 +67,6 @@ class LayersPane(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Layers"
-        a = self.analysis
         table = self.table
         table.add_column(Text("#", justify="right"), key="index")
         table.add_column(Text("Size", justify="right"), key="size")
@@ -61,8 +74,27 @@ class LayersPane(Vertical):
         table.add_column(Text("Instr"), key="instr")
         table.add_column(Text("Line", justify="right"), key="line")
         table.add_column(Text("Command"), key="command")
+        self._fill()
+        if self.initial > 0:
+            table.move_cursor(row=self._row_of(self.initial))
+        self.subtitle()
+
+    def _fill(self) -> None:
+        """(Re)build the rows: base layers dimmed (or hidden), then the rule, then own."""
+        a = self.analysis
+        table = self.table
+        table.clear()
+        self._rows = []
         base = a.base_layer_count or 0
         for layer, stats in zip(a.image.layers, a.layers, strict=True):
+            if self.hide_base and layer.index < base:
+                continue
+            if base and layer.index == base and not self.hide_base:
+                name = printable(a.base_reference) or "the base image"
+                rule = Text(f"── {short(name, COMMAND_WIDTH - 20)} above, your layers below", "dim")
+                table.add_row(*(Text("──", style="dim") for _ in range(5)), rule, key="base-rule")
+                self._rows.append(None)
+            self._rows.append(layer.index)
             h = a.image.layer_history(layer)
             style = "dim" if layer.index < base else ""
             where = self.lines.get(layer.index)
@@ -79,31 +111,65 @@ class LayersPane(Vertical):
                 Text(short(h.parsed.args if h else "", COMMAND_WIDTH), style=style),
                 key=str(layer.index),
             )
-        if self.initial > 0:
-            table.move_cursor(row=self.initial)
-        self.subtitle()
 
     def subtitle(self) -> None:
         base = self.analysis.base_layer_count
+        shown = "hidden, b: show" if self.hide_base else "dim, b: hide"
         self.border_subtitle = f"{len(self.analysis.image.layers)} layers" + (
-            f", {base} from the base image (dim)" if base else ""
+            f", {base} from the base image ({shown})" if base else ""
         )
+
+    def _row_of(self, index: int) -> int:
+        """The table row of layer ``index`` (the nearest shown one if hidden)."""
+        if index in self._rows:
+            return self._rows.index(index)
+        return next((r for r, i in enumerate(self._rows) if i is not None and i > index), 0)
 
     @property
     def index(self) -> int:
-        return self.table.cursor_row
+        """The layer index under the cursor."""
+        row = self.table.cursor_row
+        if not 0 <= row < len(self._rows):
+            return row
+        layer = self._rows[row]
+        return layer if layer is not None else (self.analysis.base_layer_count or 0)
 
     def select(self, index: int) -> None:
-        if 0 <= index < self.table.row_count and index != self.table.cursor_row:
-            self.table.move_cursor(row=index)
+        """Put the cursor on layer ``index``; a hidden base layer shows the base again."""
+        if not 0 <= index < len(self.analysis.image.layers):
+            return
+        if index not in self._rows and self.hide_base:
+            self.action_toggle_base()
+        row = self._row_of(index)
+        if row != self.table.cursor_row:
+            self.table.move_cursor(row=row)
+
+    def action_toggle_base(self) -> None:
+        """Hide or show the base image's layers."""
+        if not self.analysis.base_layer_count:
+            return
+        current = self.index
+        self.hide_base = not self.hide_base
+        self._fill()
+        self.table.move_cursor(row=self._row_of(current))
+        self.subtitle()
 
     @on(DataTable.RowHighlighted, "#layers-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if event.cursor_row != self.table.cursor_row:
+        row = event.cursor_row
+        if row != self.table.cursor_row:
             return  # stale: the cursor moved on before this event arrived
-        self.query_one("#layer-detail", Static).update(self.describe(event.cursor_row))
-        self.post_message(self.Selected(event.cursor_row))
+        layer = self._rows[row] if 0 <= row < len(self._rows) else row
+        if layer is None:
+            # The rule row is not a layer: step over it the way the cursor moved.
+            step = 1 if row >= self._last_row else -1
+            self._last_row = row
+            self.table.move_cursor(row=max(0, min(row + step, len(self._rows) - 1)))
+            return
+        self._last_row = row
+        self.query_one("#layer-detail", Static).update(self.describe(layer))
+        self.post_message(self.Selected(layer))
 
     def describe(self, index: int) -> Text:
         a = self.analysis
