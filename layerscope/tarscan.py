@@ -449,7 +449,12 @@ class MemberStream:
         n = min(n, r._left)
         if n <= 0:
             return b""
-        data = r._take(n)
+        if r._pos >= len(r._buf):
+            # Nothing buffered: read straight from the source (one copy fewer).
+            data = r._src.read(n)
+            r.consumed += len(data)
+        else:
+            data = r._take(n)
         r._left -= len(data)
         if len(data) < n:
             raise ArchiveError(f"{r._name}: truncated member data")

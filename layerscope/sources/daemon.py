@@ -6,7 +6,10 @@ scanned while the bytes arrive, nothing is written to disk.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,66 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 300
 
 
+_END = object()
+
+
+class Prefetch:
+    """Iterates ``chunks`` from a background thread, ``depth`` chunks ahead.
+
+    The engine writes its export only as fast as it is read: with the socket
+    read on its own thread (it releases the GIL), the export streams on while
+    the layers are parsed, and the analysis ends about when the export does.
+    An exception in the thread is raised to the reader.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], depth: int = 16) -> None:
+        self._q: queue.Queue[object] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(chunks,), name="layerscope-export", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, chunks: Iterator[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if not self._put(chunk):
+                    return
+            self._put(_END)
+        except BaseException as e:  # handed to the reading thread
+            self._put(e)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        item = self._q.get()
+        if item is _END:
+            self._put(_END)  # later calls end too
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, bytes)
+        return item
+
+    def close(self) -> None:
+        """Stop the thread (it may be blocked on a full queue)."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._q.get_nowait()
+        self._thread.join(timeout=5)
+
+
 class ChunkStream:
     """A ByteStream over an iterator of byte chunks (the export response)."""
 
@@ -28,6 +91,7 @@ class ChunkStream:
         self._chunks = chunks
         self._name = name
         self._buf = b""
+        self._pos = 0
         self.received = 0
 
     def _next(self) -> bytes:
@@ -41,22 +105,39 @@ class ChunkStream:
         return chunk
 
     def read(self, n: int) -> bytes:
-        while len(self._buf) < n:
+        # An offset into the current chunk: slicing the rest off on every
+        # read would copy each chunk again and again.
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos >= n:
+            self._pos = pos + n
+            return buf if pos == 0 and n == len(buf) else buf[pos : pos + n]
+        parts = [buf[pos:]] if pos < len(buf) else []
+        have = len(buf) - pos
+        self._buf, self._pos = b"", 0
+        while have < n:
             chunk = self._next()
             if not chunk:
                 break
-            self._buf = self._buf + chunk if self._buf else chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+            if have + len(chunk) > n:
+                take = n - have
+                parts.append(chunk[:take])
+                self._buf, self._pos = chunk, take
+                have = n
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def skip(self, n: int) -> None:
         while n > 0:
-            if not self._buf:
-                self._buf = self._next()
+            avail = len(self._buf) - self._pos
+            if not avail:
+                self._buf, self._pos = self._next(), 0
                 if not self._buf:
                     raise ArchiveError(f"{self._name}: export stream ended early")
-            take = min(n, len(self._buf))
-            self._buf = self._buf[take:]
+                continue
+            take = min(n, avail)
+            self._pos += take
             n -= take
 
 
@@ -114,6 +195,7 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
     client = _client(engine)
+    prefetch: Prefetch | None = None
     try:
         try:
             info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
@@ -130,7 +212,8 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
             chunks = client.api.get_image(reference, chunk_size=1 << 20)
         except DockerException as e:
             raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
-        stream = ChunkStream(iter(chunks), f"{engine}:{reference}")
+        prefetch = Prefetch(iter(chunks))
+        stream = ChunkStream(prefetch, f"{engine}:{reference}")
         image = read_archive_stream(
             stream,
             name=f"{engine}:{reference}",
@@ -142,6 +225,8 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
         while stream.read(1 << 20):
             pass
     finally:
+        if prefetch is not None:
+            prefetch.close()
         client.close()
     image_id = str(info.get("Id") or image.id)
     return Image(
