@@ -1,0 +1,95 @@
+"""End to end in a real terminal: tmux runs `python -m layerscope ARCHIVE`,
+keys go in with send-keys, the screen comes back with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Terminal:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "ls")
+
+    def wait_for(self, *texts: str, timeout: float = 60.0) -> str:
+        end = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < end:
+            screen = self.screen()
+            if all(t in screen for t in texts):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{texts} not on screen:\n{screen}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", "-t", "ls", key)
+            time.sleep(0.3)
+
+
+@pytest.fixture
+def terminal(archive: Path) -> Iterator[Terminal]:
+    term = Terminal(f"layerscope-test-{os.getpid()}")
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && env -u CI -u COLUMNS -u LINES TERM=xterm-256color "
+        f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} "
+        f"-m layerscope {shlex.quote(str(archive))}; echo EXIT=$?; sleep 120"
+    )
+    term.tmux("new-session", "-d", "-s", "ls", "-x", "140", "-y", "40", command)
+    try:
+        yield term
+    finally:
+        subprocess.run(
+            ["tmux", "-L", term.socket, "kill-server"], capture_output=True, timeout=30, check=False
+        )
+
+
+def test_layers_finding_and_fix_in_a_real_terminal(terminal: Terminal) -> None:
+    screen = terminal.wait_for("Waste", "Fix:", "File tree")
+    # The layers, with their commands.
+    assert "mkdir -p /etc /usr/bin && install-tool" in screen
+    assert "rm -f /tmp/src.tgz" in screen
+    # The biggest finding, selected, with its fix as a Dockerfile rewrite.
+    assert "LS101" in screen and "removed-later" in screen
+    assert "Fix: Move the cleanup of layer 3 into the RUN" in screen
+    assert "- RUN wget -O /tmp/src.tgz" in screen
+    assert "&& rm -f /tmp/src.tgz" in screen
+    # The tree shows its layer with the archive under the cursor.
+    assert "layer 2" in screen and "src.tgz" in screen
+    # No raw escape from the hostile file name reached the terminal title or screen.
+    assert "pwned" not in terminal.tmux("display-message", "-p", "-t", "ls", "#{pane_title}")
+
+    terminal.keys("Down", "Enter")
+    screen = terminal.wait_for("deb.debian.org_Packages", "layer 1")
+    assert "rm -rf /var/lib/apt/lists/*" in screen
+    # Next layer, then filter the tree: the hostile name shows escaped.
+    terminal.keys("]", "/", *"evil", "Enter")
+    terminal.wait_for("layer 2", "1 match", "evil\\x1b]0;pwned\\x07")
+    terminal.keys("q")
+    terminal.wait_for("EXIT=0")
