@@ -86,6 +86,9 @@ def render(result: Analysis) -> str:
         out.append("Fixes:")
         for i, f in enumerate(result.findings, 1):
             out.append(f"{i:>3}. [{f.rule}] {_short(f.message, 200)}")
-            out.append(f"     fix: {_short(f.fix, 400)}")
+            lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
+            out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
+            # A fix may carry Dockerfile lines (-old/+new): keep them one a line.
+            out.extend(f"          {_short(line, FIX_WIDTH + 60)}" for line in lines[1:])
     out.extend(f"warning: {printable(w)}" for w in image.warnings)
     return "\n".join(out) + "\n"
