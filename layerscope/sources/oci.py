@@ -9,8 +9,9 @@ file elsewhere on the host.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from layerscope.errors import ArchiveError, LimitExceededError, SourceError
 from layerscope.model import Image
@@ -123,7 +124,15 @@ def layer_descriptors(manifest: dict[str, Any], name: str) -> list[tuple[str, st
 
 
 class _Layout:
-    """Blob access inside one OCI layout directory, never leaving it."""
+    """Blob access inside one OCI layout directory, never leaving it.
+
+    Every path is resolved (symlinks included) and must stay under the
+    layout's real root; the file is then opened without following a final
+    symlink and without blocking (a FIFO planted as a blob would hang a
+    plain ``open``), must be a regular file, and on Linux the opened file
+    descriptor's own path is checked again, so a directory swapped for a
+    symlink between the check and the open is caught too.
+    """
 
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
@@ -140,25 +149,55 @@ class _Layout:
             raise ArchiveError(f"{self.root}: {rel} points outside the layout")
         return full
 
+    def open(self, full: str, what: str) -> BinaryIO:
+        """``full`` (a path from :meth:`_inside`) opened for reading.
+
+        FileNotFoundError passes through; anything else is a SourceError.
+        """
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(full, flags)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise SourceError(f"{what}: cannot read: {e.strerror}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ArchiveError(f"{what} is not a regular file (a FIFO, device or directory?)")
+            try:
+                real = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                real = full  # no /proc: the realpath check above stands
+            if not real.startswith(self.root + os.sep):
+                raise ArchiveError(f"{what} points outside the layout")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
     def read_json(self, rel: str, what: str) -> Any:
         full = self._inside(rel)
         try:
-            with open(full, "rb") as f:
-                data = f.read(MAX_JSON_BYTES + 1)
+            f = self.open(full, what)
         except FileNotFoundError:
             return None
-        except OSError as e:
-            raise SourceError(f"{what}: cannot read: {e.strerror}") from None
+        with f:
+            try:
+                data = f.read(MAX_JSON_BYTES + 1)
+            except OSError as e:
+                raise SourceError(f"{what}: cannot read: {e.strerror}") from None
         if len(data) > MAX_JSON_BYTES:
             raise LimitExceededError(f"{what} is larger than {MAX_JSON_BYTES} bytes")
         return parse_json(data, what)
 
     def blob_json(self, digest: str) -> Any:
-        try:
-            path = self.path(digest)
-        except ArchiveError:
-            return None
-        return self.read_json(os.path.relpath(path, self.root), f"{self.root}: blob {digest}")
+        alg, sep, hexpart = digest.partition(":") if isinstance(digest, str) else ("", "", "")
+        if not sep or not alg.isalnum() or not hexpart.isalnum():
+            return None  # not a digest: the caller reports it missing
+        return self.read_json(
+            os.path.join("blobs", alg, hexpart), f"{self.root}: blob {digest[:80]}"
+        )
 
 
 def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
@@ -180,11 +219,9 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
     for digest, _media in descriptors:
         path = layout.path(digest)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
+            f = layout.open(path, f"{root}: layer {digest}")
         except FileNotFoundError:
             raise ArchiveError(f"{root}: layer {digest} is missing from the layout") from None
-        except OSError as e:
-            raise SourceError(f"{root}: cannot read layer {digest}: {e.strerror}") from None
         with f:
             size = os.fstat(f.fileno()).st_size
             blobs.append(scan_blob(FileStream(f, name=digest), size, f"{root}: {digest}", options))
