@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL, lone surrogates, and Unicode line/paragraph separators.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# C0 and C1 controls, DEL, lone surrogates, Unicode line/paragraph separators,
+# and the invisible characters that make a name look like another: zero-width
+# spaces and joiners, bidi marks, embeddings, overrides and isolates ("Trojan
+# Source", CVE-2021-42574), and the byte-order mark.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
