@@ -88,9 +88,16 @@ def _walk(
     walk = _Walk()
     pending: dict[str, Callable[[], ScannedBlob]] = {}
     reader = TarReader(stream, name=name, limits=options.limits)
+    stored: set[str] = set()  # paths of non-directory members seen
     for m in reader:
         path = normalize(m.name)
         walk.members.add(path)
+        if m.type != ord("5"):
+            if path in stored:
+                # Which copy is the image? A reader that kept the first and one
+                # that kept the last would analyze different images: refuse.
+                raise ArchiveError(f"{name}: {path!r} appears twice in the archive")
+            stored.add(path)
         if m.type in (ord("1"), ord("2")):
             target = m.linkname
             if m.type == ord("2"):
@@ -100,7 +107,7 @@ def _walk(
         if not m.is_regular:
             continue
         if _is_blob_path(path):
-            if len(walk.blobs) >= options.max_layers:
+            if len(walk.blobs) + len(pending) >= options.max_layers:
                 raise LimitExceededError(f"{name}: more than {options.max_layers} blobs")
             data: ByteStream
             if fd is not None:
@@ -193,6 +200,8 @@ def image_from_walk(
     for p in layer_paths:
         real = _resolve(walk, p, name)
         blob = walk.blobs.get(real)
+        if blob is None and real in walk.jsons:
+            raise ArchiveError(f"{name}: layer {p} is JSON, not a layer tar")
         if blob is None and real in walk.unreadable:
             raise ArchiveError(f"{name}: layer {p} is neither a tar nor gzip/zstd data")
         if blob is None:
