@@ -59,6 +59,7 @@ class LayerScan:
     entries: tuple[Entry, ...]
     size_bytes: int
     skipped: int = 0  # members of types that carry no filesystem object
+    terminated: bool = True  # False: the tar stopped without its end-of-archive marker
 
 
 DigestFilter = Callable[[int], bool]
@@ -131,7 +132,8 @@ def scan_layer(
             skipped += convert(m)
     if measure:
         reader.drain()
-    return LayerScan(tuple(entries), reader.consumed, skipped)
+    terminated = reader.terminated or reader.consumed == 0  # an empty blob is an empty tar
+    return LayerScan(tuple(entries), reader.consumed, skipped, terminated)
 
 
 def _digest(data: memoryview) -> str:

@@ -158,6 +158,9 @@ class TarReader:
         self._gpax: dict[str, str] = {}  # pax global headers seen so far
         self.consumed = 0  # bytes of the stream walked so far
         self.members = 0
+        # False until the end-of-archive marker is read: a stream that just
+        # stops was probably cut (tarfile accepts it; callers may warn).
+        self.terminated = False
 
     # -- buffer ---------------------------------------------------------
     def _take(self, n: int) -> bytes:
@@ -303,6 +306,7 @@ class TarReader:
                     return None  # EOF without end-of-archive blocks: as tarfile does
                 raise ArchiveError(f"{name}: truncated tar header")
             if hdr == _ZERO_BLOCK:
+                self.terminated = True
                 return None  # end-of-archive marker
             # adler32's low half is 1 + the byte sum mod 65521: a C-speed byte sum
             # (exact up to that modulus, far below any realistic corruption).

@@ -32,7 +32,7 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
         measure=compressed,  # an uncompressed blob's length is its stored size
     )
     if not compressed:
-        scan = LayerScan(scan.entries, stored, scan.skipped)
+        scan = LayerScan(scan.entries, stored, scan.skipped, scan.terminated)
     return ScannedBlob(scan, stored, kinds[0])
 
 

@@ -115,6 +115,11 @@ def build_image(
     warnings.extend(notes)
     layers = []
     for i, blob in enumerate(blobs):
+        if not blob.scan.terminated:
+            warnings.append(
+                f"layer {i} ({blob_digests[i][:19]}) ends without the tar end-of-archive "
+                f"marker: it may be truncated (--verify-digests checks it)"
+            )
         diff_id = diff_ids[i] if i < len(diff_ids) and isinstance(diff_ids[i], str) else ""
         layers.append(
             Layer(
