@@ -768,6 +768,10 @@ def _pair_cost(step: Step, h: History, build_args: Mapping[str, str]) -> float:
         return 0 if _matches(_norm(ours_env), _norm(p.args)) else _KIND_ONLY
     if step.kind is Instruction.ARG:
         return 0 if _norm(p.args).split("=")[0] == _norm(step.args).split("=")[0] else _KIND_ONLY
+    if step.json is not None:
+        # the classic builder writes JSON forms Go-quoted: CMD ["ls" "/srv"]
+        recorded = _norm(re.sub(r"[\[\],]", " ", p.args))
+        return 0 if _norm(" ".join(step.json)) == recorded else _KIND_ONLY
     pattern = _norm(expand(step.args, env, _UNKNOWN))
     return 0 if _matches(pattern, _norm(p.args)) else _KIND_ONLY
 

@@ -28,9 +28,9 @@ from layerscope.model import EntryType, Instruction
 from layerscope.rules.order import (
     DEPENDENCY_STEP,
     Install,
+    busting_copy,
     install_of,
     installs,
-    is_source_copy,
     stage_units,
 )
 from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
@@ -66,7 +66,8 @@ _CACHE_PATHS = {
     "pip": ("*/.cache/pip/*",),
     "uv": ("*/.cache/uv/*",),
     "apk": ("var/cache/apk/*", "etc/apk/cache/*"),
-    "apt": ("var/lib/apt/lists/*", "var/cache/apt/*"),
+    "apt": ("var/cache/apt/*",),  # what apt-get clean removes
+    "apt-lists": ("var/lib/apt/lists/*",),
     "npm": ("*/.npm/*",),
     "yarn": ("usr/local/share/.cache/yarn/*", "*/.cache/yarn/*"),
     "dnf": ("var/cache/dnf/*", "var/cache/yum/*"),
@@ -264,7 +265,10 @@ def _previous_run(stage: Stage, index: int) -> Step | None:
     return None
 
 
-def _merge_cleanups(t: _Text, stage: Stage, ev: Evidence | None) -> Iterable[Fix]:
+def _merge_cleanups(
+    t: _Text, stage: Stage, ev: Evidence | None, joins: dict[int, Step]
+) -> Iterable[Fix]:
+    """``joins`` maps the line of a RUN to the update RUN merge-update moves into it."""
     for i, b in enumerate(stage.steps):
         if b.kind is not Instruction.RUN or b.flags or b.json is not None or b.heredocs:
             continue
@@ -280,9 +284,11 @@ def _merge_cleanups(t: _Text, stage: Stage, ev: Evidence | None) -> Iterable[Fix
         ]  # fmt: skip
         if relative and any(c.name in ("cd", "pushd") for c in _commands(a)):
             continue
-        saved = ev.hidden(a, b) if ev is not None else 0
-        if ev is not None and saved == 0 and ev.layer(b) is not None:
-            continue
+        saved = 0
+        if ev is not None:
+            saved = ev.hidden(a, b) + (ev.hidden(joins[a.line], b) if a.line in joins else 0)
+            if saved == 0 and ev.layer(b) is not None:
+                continue
         start, end = t.span(b)
         moved = t.text[t.args_start(b) : t.instruction_end(b)]
         yield Fix(
@@ -326,7 +332,8 @@ def _merge_updates(t: _Text, stage: Stage, ev: Evidence | None) -> Iterable[Fix]
         start, end = t.span(u)
         moved = t.text[t.args_start(u) : t.instruction_end(u)]
         saved = 0
-        if ev is not None and ev.layer(u) is not None:
+        rm_ops = " ".join(a for c in _commands(target) if c.name == "rm" for a in c.argv)
+        if ev is not None and "/var/lib/apt/lists" in rm_ops:
             saved = sum(size for _, size in ev.files(u))
         yield Fix(
             "merge-update",
@@ -400,7 +407,8 @@ def _tail(
         apt += [] if lists else [_APT_LISTS]
         if apt:
             tail.append(" && ".join(apt))
-            tools.append("apt")
+            tools.extend(["apt"] if "apt-get clean" in apt else [])
+            tools.extend([] if lists else ["apt-lists"])
     if (
         any(c.name == "npm" and _sub(c) in ("ci", "install", "i") for c in cmds)
         and "npm" not in cleaned
@@ -423,15 +431,19 @@ def _tail(
     return tail, tools
 
 
-def _no_cache(t: _Text, stage: Stage, ev: Evidence | None, merged: set[int]) -> Iterable[Fix]:
+def _no_cache(
+    t: _Text, stage: Stage, ev: Evidence | None, merged: set[int], joins: dict[int, Step]
+) -> Iterable[Fix]:
     for step in stage.steps:
         if step.kind is not Instruction.RUN or step.json is not None:
             continue
         cmds = _commands(step)
         edits, tools = _flags(t, step, cmds)
-        apt_cache = ev is not None and any(
-            p.startswith("var/cache/apt/") for p, _ in ev.files(step)
-        )
+        # what the step's layer will hold: its own files, and those of an update moved into it
+        files: list[tuple[str, int]] = []
+        if ev is not None:
+            files = ev.files(step) + (ev.files(joins[step.line]) if step.line in joins else [])
+        apt_cache = any(p.startswith("var/cache/apt/") for p, _ in files)
         tail, more = _tail(step, cmds, merged, apt_cache)
         if tail and _appendable(step):
             edits.append(_append(t, step, " && ".join(tail)))
@@ -442,9 +454,7 @@ def _no_cache(t: _Text, stage: Stage, ev: Evidence | None, merged: set[int]) -> 
         if ev is not None and ev.layer(step) is not None:
             patterns = [p for tool in tools for p in _CACHE_PATHS.get(tool, ())]
             saved = sum(
-                size
-                for path, size in ev.files(step)
-                if any(fnmatch.fnmatchcase(path, p) for p in patterns)
+                size for path, size in files if any(fnmatch.fnmatchcase(path, p) for p in patterns)
             )
             if saved == 0:
                 continue
@@ -452,7 +462,8 @@ def _no_cache(t: _Text, stage: Stage, ev: Evidence | None, merged: set[int]) -> 
             "no-cache",
             "LS2xx",
             step.line,
-            f"keep the {', '.join(dict.fromkeys(tools))} cache out of the layer of line "
+            f"keep the {', '.join(dict.fromkeys(t.split('-')[0] for t in tools))} cache out of "
+            "the layer of line "
             f"{step.line}",
             tuple(edits),
             bytes=saved,
@@ -512,7 +523,7 @@ def _is_index_update(c: SimpleCommand) -> bool:
 
 def _reorder(t: _Text, stage: Stage, ev: Evidence | None, context: str | None) -> Iterable[Fix]:
     units = stage_units(stage.steps)
-    src = next((i for i, u in enumerate(units) if is_source_copy(u)), None)
+    src = busting_copy(units)
     if src is None:
         return
     copy = stage.steps[src]
@@ -757,17 +768,18 @@ def plan(
     fixes: list[Fix] = []
     for stage in df.stages:
         ev = evidence if stage is df.target() or _in_chain(df, stage) else None
-        merges = list(_merge_cleanups(t, stage, ev)) if "merge-cleanup" in kinds else []
+        updates = list(_merge_updates(t, stage, ev)) if "merge-update" in kinds else []
+        joins = {f.line: _step_at(stage, f.edits[1].start, t) for f in updates}
+        merges = list(_merge_cleanups(t, stage, ev, joins)) if "merge-cleanup" in kinds else []
         merged_into = {
             f.line
             for f in merges
             if "/var/lib/apt/lists" in t.text[f.edits[1].start : f.edits[1].end]
         }
         fixes.extend(merges)
-        if "merge-update" in kinds:
-            fixes.extend(_merge_updates(t, stage, ev))
+        fixes.extend(updates)
         if "no-cache" in kinds:
-            fixes.extend(_no_cache(t, stage, ev, merged_into))
+            fixes.extend(_no_cache(t, stage, ev, merged_into, joins))
         if "reorder" in kinds:
             fixes.extend(_reorder(t, stage, ev, context))
         if "copy-chown" in kinds:
@@ -778,6 +790,11 @@ def plan(
             accepted.append(fix)
     accepted.sort(key=lambda f: (f.line, KINDS.index(f.kind)))
     return accepted
+
+
+def _step_at(stage: Stage, offset: int, t: _Text) -> Step:
+    """The step of ``stage`` whose lines start at ``offset``."""
+    return next(s for s in stage.steps if t.starts[s.line - 1] == offset)
 
 
 def _in_chain(df: Dockerfile, stage: Stage) -> bool:

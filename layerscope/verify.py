@@ -27,6 +27,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -34,16 +35,19 @@ from layerscope.analysis import Analysis, analyze
 from layerscope.dockerfile import Dockerfile, map_image, parse
 from layerscope.errors import LayerscopeError, UsageError
 from layerscope.patch import Evidence, Fix, apply, plan
-from layerscope.rules.order import installs, is_manifest
+from layerscope.rules.order import busting_copy, installs, is_manifest, stage_units
 
 __all__ = ["BuildError", "Rebuild", "Verification", "build", "verify"]
 
 BUILD_TIMEOUT = 1800
-_TEXT_SUFFIXES = (
-    ".py", ".js", ".mjs", ".ts", ".go", ".rb", ".php", ".java", ".rs", ".c", ".h", ".txt",
-    ".md", ".html", ".css", ".sh", ".cfg", ".ini", ".json", ".yaml", ".yml",
-)  # fmt: skip
-_TOUCH_NAME = "layerscope-touch.txt"
+# Source files a comment can be appended to without changing what they do.
+_COMMENTS = {
+    **dict.fromkeys((".py", ".sh", ".rb", ".yaml", ".yml", ".toml", ".cfg", ".ini"), "# {}"),
+    **dict.fromkeys((".js", ".mjs", ".ts", ".go", ".java", ".rs", ".c", ".h", ".php"), "// {}"),
+    **dict.fromkeys((".css",), "/* {} */"),
+    **dict.fromkeys((".html", ".md"), "<!-- {} -->"),
+}
+_TOUCH_NAME = "layerscope-touch-{}.txt"
 
 
 class BuildError(LayerscopeError):
@@ -226,17 +230,24 @@ def pick_source_file(context: str, under: str = "") -> str:
                 continue
             if name.startswith(("Dockerfile", ".")) or is_manifest(name):
                 continue
-            if name.endswith(_TEXT_SUFFIXES):
+            if os.path.splitext(name)[1] in _COMMENTS:
                 return rel
     return ""
 
 
 def _touch(context: str, under: str) -> str:
+    """Change one source file in the context copy (a comment with a fresh nonce, so
+    no earlier build's cache can match), or add a new file when none fits."""
+    nonce = f"layerscope verify {uuid.uuid4().hex}"
     rel = pick_source_file(context, under)
     if not rel:
-        rel = os.path.join(under, _TOUCH_NAME) if under else _TOUCH_NAME
+        name = _TOUCH_NAME.format(uuid.uuid4().hex[:12])
+        rel = os.path.join(under, name) if under else name
+        line = nonce
+    else:
+        line = _COMMENTS[os.path.splitext(rel)[1]].format(nonce)
     with open(os.path.join(context, rel), "a", encoding="utf-8") as f:
-        f.write("\n")
+        f.write(f"\n{line}\n")
     return rel
 
 
@@ -269,13 +280,15 @@ def verify(
     kinds: Sequence[str] | None = None,
     read: Callable[[str], Analysis] | None = None,
     keep: bool = False,
+    tag_prefix: str = "layerscope-verify/",
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[Verification, list[Fix]]:
     """Build, measure and rebuild; returns the verification and the fixes verified.
 
     ``fixes`` default to those :func:`patch.plan` finds with the original
     build as evidence. ``read(tag)`` returns the analysis of a built image
-    (default: read it from the engine and analyze it).
+    (default: read it from the engine and analyze it). Images are tagged
+    ``<tag_prefix><hash of the Dockerfile>:<label>``.
     """
     if not os.path.isdir(context):
         raise UsageError(f"--context {context}: not a directory")
@@ -287,7 +300,7 @@ def verify(
         shutil.copytree(context, ctx, symlinks=True)
 
         def run(text: str, label: str) -> tuple[Built, Analysis]:
-            tag = f"layerscope-verify/{name}:{label}"
+            tag = f"{tag_prefix}{name}:{label}"
             progress(f"building {label} ({builder})")
             built = build(
                 text, ctx, tag, builder=builder, docker=docker, network=network, target=target
@@ -319,7 +332,7 @@ def verify(
             if len(fixes) == 1:
                 total = patched.summary.total_bytes
                 savings = [FixSaving(fixes[0], total, original.summary.total_bytes - total)]
-            under = _source_dir(df)
+            under = _source_dir(df, target)
             touched = _touch(ctx, under)
             progress(f"changed {touched}; building both again")
             again_original, _ = run(df.text, "original-rebuild")
@@ -341,14 +354,15 @@ def verify(
     )
 
 
-def _source_dir(df: Dockerfile) -> str:
-    """The context directory the first whole-tree COPY of the target copies."""
-    for step in df.chain():
-        if step.kind.value in ("COPY", "ADD") and step.flag("from") is None:
-            ops = step.operands()
-            if len(ops) == 2 and (ops[0].endswith("/") or ops[0] in (".", "./")):
-                return "" if ops[0] in (".", "./") else ops[0].strip("/")
-    return ""
+def _source_dir(df: Dockerfile, target: str | None) -> str:
+    """The context directory the busting source COPY of the target copies."""
+    steps = df.chain(target)
+    index = busting_copy(stage_units(steps))
+    if index is None:
+        return ""
+    ops = steps[index].operands()
+    source = ops[0] if len(ops) == 2 else "."
+    return "" if source in (".", "./") else source.strip("/")
 
 
 def _read_engine(tag: str) -> Analysis:

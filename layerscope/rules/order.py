@@ -29,6 +29,7 @@ __all__ = [
     "MANIFESTS",
     "Install",
     "Unit",
+    "busting_copy",
     "check_dockerfile",
     "install_of",
     "installs",
@@ -280,6 +281,15 @@ def _makes_layer(u: Unit) -> bool:
     return u.layer is not None or (u.step is not None and u.kind in _LAYER_KINDS)
 
 
+def busting_copy(units: Sequence[Unit]) -> int | None:
+    """Index of the source COPY that busts the cache most often: the first copy of
+    the whole context (``COPY . .``), else the first copy of a source tree."""
+    candidates = [i for i, u in enumerate(units) if is_source_copy(u)]
+    whole = [i for i in candidates if any(s in (".", "./") for s in units[i].sources)]
+    picks = whole or candidates
+    return picks[0] if picks else None
+
+
 def _cost(units: Sequence[Unit], after: int) -> tuple[int, int]:
     """Bytes and count of the layers made from ``units[after]`` on."""
     rebuilt = [u for u in units[after:] if _makes_layer(u)]
@@ -338,21 +348,20 @@ def _manifest_files(copy: Unit, wanted: Sequence[Install]) -> list[str]:
 
 def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
     """LS501 over one stage's units."""
+    src = busting_copy(units)
+    if src is None:
+        return
     installed: set[str] = set()
-    src: int | None = None
     busts: list[tuple[int, Install]] = []
     for i, u in enumerate(units):
-        if src is None and is_source_copy(u):
-            src = i
-            continue
         if u.kind is not Instruction.RUN:
             continue
         for inst in installs(u.text):
-            if src is None:
+            if i < src:
                 installed.add(inst.ecosystem)
             elif inst.system or inst.ecosystem not in installed:
                 busts.append((i, inst))
-    if src is None or not busts:
+    if not busts:
         return
     copy = units[src]
     size, count = _cost(units, src + 1)
