@@ -93,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATIO",
         help="refuse compressed layers that expand more than RATIO times (default 1000)",
     )
+    from layerscope.sources.limits import limit_defaults
+
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="raise or lower a resource limit for hostile input: "
+        + ", ".join(f"{k} (default {v})" for k, v in limit_defaults().items())
+        + "; N may end in K, M, G, T, P (docs/security.md)",
+    )
+    p.add_argument(
+        "--verify-digests",
+        action="store_true",
+        help="hash every layer and check it against the config's diff_ids and the manifest's "
+        "blob digests (reads every byte; names the layer that does not match)",
+    )
     p.add_argument("--version", action="version", version=f"layerscope {__version__}")
     return p
 
@@ -145,8 +162,16 @@ def run(argv: Sequence[str]) -> int:
 
     if args.max_expansion < 1:
         raise UsageError("--max-expansion must be at least 1")
-    options = SourceOptions(
-        platform=args.platform, limits=DEFAULT_LIMITS, max_expansion=args.max_expansion
+    from layerscope.sources.limits import with_limits
+
+    options = with_limits(
+        SourceOptions(
+            platform=args.platform,
+            limits=DEFAULT_LIMITS,
+            max_expansion=args.max_expansion,
+            verify_digests=args.verify_digests,
+        ),
+        args.limit,
     )
     policy = ci.load(args)
     limits = ci.overrides(args, budget.IMAGE_BUDGETS)

@@ -259,6 +259,35 @@ class Inflater:
             n -= take
 
 
+class Hashing:
+    """A ByteStream that sha256-hashes every byte passing through it, skipped
+    bytes included (they are read, not seeked over): for digest checks."""
+
+    def __init__(self, inner: ByteStream, name: str) -> None:
+        import hashlib
+
+        self._inner = inner
+        self._name = name
+        self._hash = hashlib.sha256()
+
+    def read(self, n: int) -> bytes:
+        data = self._inner.read(n)
+        self._hash.update(data)
+        return data
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            data = self._inner.read(min(n, CHUNK))
+            if not data:
+                raise ArchiveError(f"{self._name}: truncated (stream ended early)")
+            self._hash.update(data)
+            n -= len(data)
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` of everything read so far."""
+        return "sha256:" + self._hash.hexdigest()
+
+
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 

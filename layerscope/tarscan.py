@@ -323,12 +323,16 @@ class TarReader:
             except ValueError:
                 size = _num(hdr[124:136], "size", name)
             if size < 0 or size > limits.max_file_bytes:
-                raise LimitExceededError(f"{name}: member declares an impossible size {size}")
+                raise LimitExceededError(
+                    f"{name}: member declares an impossible size {size} "
+                    f"(over {limits.max_file_bytes}: --limit max-file-bytes=N)"
+                )
             padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             if typ in (0x78, 0x67, 0x58):  # 'x', 'g', 'X': pax headers
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
-                        f"{name}: pax header of {size} bytes exceeds {limits.max_header_bytes}"
+                        f"{name}: pax header of {size} bytes exceeds {limits.max_header_bytes} "
+                        f"(--limit max-header-bytes=N)"
                     )
                 records = _parse_pax(self._take_exact(padded, "pax header")[:size], name)
                 if typ == 0x67:
@@ -339,7 +343,8 @@ class TarReader:
             if typ in (0x4C, 0x4B):  # 'L', 'K': GNU long name / link
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
-                        f"{name}: long name of {size} bytes exceeds {limits.max_header_bytes}"
+                        f"{name}: long name of {size} bytes exceeds {limits.max_header_bytes} "
+                        f"(--limit max-header-bytes=N)"
                     )
                 raw = self._take_exact(padded, "GNU long name")[:size].split(b"\x00", 1)[0]
                 if typ == 0x4C:
@@ -351,7 +356,8 @@ class TarReader:
             self.members += 1
             if self.members > limits.max_members:
                 raise LimitExceededError(
-                    f"{name}: more than {limits.max_members} members in one tar"
+                    f"{name}: more than {limits.max_members} members in one tar "
+                    f"(--limit max-members=N)"
                 )
             # Name: GNU long name, else ustar prefix + name.
             if longname is not None:
@@ -363,7 +369,8 @@ class TarReader:
             rawlink = longlink if longlink is not None else hdr[157:257].split(b"\x00", 1)[0]
             if len(rawname) > limits.max_path_bytes:
                 raise LimitExceededError(
-                    f"{name}: a member name exceeds {limits.max_path_bytes} bytes"
+                    f"{name}: a member name exceeds {limits.max_path_bytes} bytes "
+                    f"(--limit max-path-bytes=N)"
                 )
             mname = _text(rawname)
             link = _text(rawlink)
@@ -423,12 +430,16 @@ class TarReader:
         mname = pax.get("path", mname)
         if len(mname) > self._limits.max_path_bytes:
             raise LimitExceededError(
-                f"{self._name}: a member name exceeds {self._limits.max_path_bytes} bytes"
+                f"{self._name}: a member name exceeds {self._limits.max_path_bytes} bytes "
+                f"(--limit max-path-bytes=N)"
             )
         link = pax.get("linkpath", link)
         size = number("size", size)
         if size < 0 or size > self._limits.max_file_bytes:
-            raise LimitExceededError(f"{self._name}: member declares an impossible size {size}")
+            raise LimitExceededError(
+                f"{self._name}: member declares an impossible size {size} "
+                f"(over {self._limits.max_file_bytes}: --limit max-file-bytes=N)"
+            )
         realsize = size
         uid = number("uid", uid)
         gid = number("gid", gid)

@@ -108,7 +108,9 @@ def _walk(
             continue
         if _is_blob_path(path):
             if len(walk.blobs) + len(pending) >= options.max_layers:
-                raise LimitExceededError(f"{name}: more than {options.max_layers} blobs")
+                raise LimitExceededError(
+                    f"{name}: more than {options.max_layers} blobs (--limit max-layers=N)"
+                )
             data: ByteStream
             if fd is not None:
                 data = FileWindow(fd, reader.consumed, m.size, name)
@@ -191,14 +193,18 @@ def image_from_walk(
     else:
         raise ArchiveError(f"{name}: not an image archive (no manifest.json or index.json)")
     if len(layer_paths) > options.max_layers:
-        raise LimitExceededError(f"{name}: {len(layer_paths)} layers exceed {options.max_layers}")
+        raise LimitExceededError(
+            f"{name}: {len(layer_paths)} layers exceed {options.max_layers} (--limit max-layers=N)"
+        )
     config_path = _resolve(walk, config_path, name)
     config = walk.jsons.get(config_path)
     if config is None:
         raise ArchiveError(f"{name}: image config {config_path} is missing from the archive")
     blobs = []
-    for p in layer_paths:
+    addressed: list[str | None] = []  # content addresses, for --verify-digests
+    for p, (desc_digest, _) in zip(layer_paths, descriptors, strict=True):
         real = _resolve(walk, p, name)
+        addressed.append(desc_digest or (_digest_of(real) if real.startswith("blobs/") else None))
         blob = walk.blobs.get(real)
         if blob is None and real in walk.jsons:
             raise ArchiveError(f"{name}: layer {p} is JSON, not a layer tar")
@@ -222,6 +228,7 @@ def image_from_walk(
         blob_digests=digests,
         media_types=media,
         warnings=warnings,
+        expected_blob_digests=addressed,
     )
 
 

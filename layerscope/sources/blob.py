@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from layerscope.errors import ArchiveError
 from layerscope.layerscan import LayerScan, scan_layer
 from layerscope.sources.interface import ScannedBlob, SourceOptions
-from layerscope.streams import ByteStream, open_decompressed
+from layerscope.streams import ByteStream, Hashing, open_decompressed
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,20 +20,31 @@ T = TypeVar("T")
 def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions) -> ScannedBlob:
     """Scan a layer blob of ``stored`` bytes; sizes are exact either way."""
     kinds: list[str] = []
+    stored_hash = diff_hash = None
+    if options.verify_digests:
+        stream = stored_hash = Hashing(stream, name)
     plain = open_decompressed(
         stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
     )
     compressed = kinds[0] != "none"
+    if stored_hash is not None:
+        if compressed:
+            plain = diff_hash = Hashing(plain, name)
+        else:
+            diff_hash = stored_hash  # the same bytes (``plain`` replays what it read)
     scan = scan_layer(
         plain,
         name=name,
         limits=options.limits,
         want_digest=options.want_digest,
-        measure=compressed,  # an uncompressed blob's length is its stored size
+        # An uncompressed blob's length is its stored size; a digest needs every byte.
+        measure=compressed or stored_hash is not None,
     )
     if not compressed:
         scan = LayerScan(scan.entries, stored, scan.skipped, scan.terminated)
-    return ScannedBlob(scan, stored, kinds[0])
+    if stored_hash is None or diff_hash is None:
+        return ScannedBlob(scan, stored, kinds[0])
+    return ScannedBlob(scan, stored, kinds[0], stored_hash.digest(), diff_hash.digest())
 
 
 class FileWindow:
@@ -75,7 +86,11 @@ class FileWindow:
 
 def workers() -> int:
     """Threads for scanning layers at once: decompression (isal, zstandard)
-    runs without the GIL, so two layers inflate while a third is parsed."""
+    runs without the GIL, so one layer inflates while another is parsed.
+    ``LAYERSCOPE_SCAN_THREADS`` overrides it (benchmarks compare 1 and 2)."""
+    env = os.environ.get("LAYERSCOPE_SCAN_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     return min(2, os.cpu_count() or 1)
 
 

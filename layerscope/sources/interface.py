@@ -40,6 +40,9 @@ class SourceOptions:
     progress: ProgressFn | None = None
     max_expansion: int = 1000
     max_layers: int = 20_000
+    # Hash every layer's bytes and check them against the config's diff_ids
+    # and the manifest's blob digests (a full read of every byte).
+    verify_digests: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,8 @@ class ScannedBlob:
     scan: LayerScan
     stored_bytes: int
     compression: str
+    blob_sha256: str | None = None  # of the stored bytes, when verifying
+    diff_sha256: str | None = None  # of the uncompressed tar, when verifying
 
 
 def parse_json(data: bytes, what: str) -> Any:
@@ -95,8 +100,14 @@ def build_image(
     blob_digests: Sequence[str],
     media_types: Sequence[str],
     warnings: list[str],
+    expected_blob_digests: Sequence[str | None] | None = None,
 ) -> Image:
-    """Assemble the model from a parsed config and the scanned layer blobs."""
+    """Assemble the model from a parsed config and the scanned layer blobs.
+
+    Blobs read with ``verify_digests`` are checked against the config's
+    diff_ids and ``expected_blob_digests`` (the content addresses the
+    manifest used, None where it named a blob by another kind of name).
+    """
     if not isinstance(config, dict):
         raise ArchiveError("image config is not a JSON object")
     rootfs = config.get("rootfs") or {}
@@ -121,6 +132,9 @@ def build_image(
                 f"marker: it may be truncated (--verify-digests checks it)"
             )
         diff_id = diff_ids[i] if i < len(diff_ids) and isinstance(diff_ids[i], str) else ""
+        if blob.diff_sha256 is not None:
+            expected = expected_blob_digests[i] if expected_blob_digests is not None else None
+            _verify(i, blob, diff_id, expected, warnings)
         layers.append(
             Layer(
                 index=i,
@@ -148,6 +162,30 @@ def build_image(
         config=_runtime_config(cfg),
         warnings=tuple(warnings),
     )
+
+
+def _verify(
+    index: int, blob: ScannedBlob, diff_id: str, blob_digest: str | None, warnings: list[str]
+) -> None:
+    """Compare a verified blob's hashes with what the image claims."""
+    checked = 0
+    for what, claimed, actual in (
+        ("the config's diff_id", diff_id, blob.diff_sha256),
+        ("the manifest's blob digest", blob_digest, blob.blob_sha256),
+    ):
+        if not claimed:
+            continue
+        if not claimed.startswith("sha256:"):
+            warnings.append(f"layer {index}: cannot verify {what} {claimed[:80]!r} (not sha256)")
+            continue
+        checked += 1
+        if claimed != actual:
+            raise ArchiveError(
+                f"layer {index} does not match its digest: the content hashes to {actual}, "
+                f"{what} is {claimed[:80]} (a corrupt or tampered layer)"
+            )
+    if not checked:
+        warnings.append(f"layer {index}: no sha256 digest to verify it against")
 
 
 def _strings(value: object) -> tuple[str, ...] | None:

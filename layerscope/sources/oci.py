@@ -8,6 +8,7 @@ file elsewhere on the host.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any, BinaryIO
 
 from layerscope.errors import ArchiveError, LimitExceededError, SourceError
 from layerscope.model import Image
-from layerscope.sources.blob import scan_blob
+from layerscope.sources.blob import BlobPool, in_order, scan_blob
 from layerscope.sources.interface import (
     MAX_JSON_BYTES,
     Progress,
@@ -213,10 +214,11 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
         raise ArchiveError(f"{root}: image config {config_digest} is missing")
     descriptors = layer_descriptors(manifest, root)
     if len(descriptors) > options.max_layers:
-        raise LimitExceededError(f"{root}: {len(descriptors)} layers exceed {options.max_layers}")
-    blobs: list[ScannedBlob] = []
-    done = 0
-    for digest, _media in descriptors:
+        raise LimitExceededError(
+            f"{root}: {len(descriptors)} layers exceed {options.max_layers} (--limit max-layers=N)"
+        )
+
+    def scan(digest: str) -> ScannedBlob:
         path = layout.path(digest)
         try:
             f = layout.open(path, f"{root}: layer {digest}")
@@ -224,10 +226,18 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
             raise ArchiveError(f"{root}: layer {digest} is missing from the layout") from None
         with f:
             size = os.fstat(f.fileno()).st_size
-            blobs.append(scan_blob(FileStream(f, name=digest), size, f"{root}: {digest}", options))
-        done += size
-        if options.progress is not None:
-            options.progress(Progress(done, len(blobs), len(descriptors)))
+            return scan_blob(FileStream(f, name=digest), size, f"{root}: {digest}", options)
+
+    blobs: list[ScannedBlob] = []
+    done = 0
+    # Layers are separate files: two at a time (decompression runs without the GIL).
+    with BlobPool() as pool:
+        results = [pool.submit(functools.partial(scan, digest)) for digest, _ in descriptors]
+        for blob in in_order(results):
+            blobs.append(blob)
+            done += blob.stored_bytes
+            if options.progress is not None:
+                options.progress(Progress(done, len(blobs), len(descriptors)))
     return build_image(
         reference=reference or os.path.basename(os.path.normpath(root)),
         image_id=config_digest,
@@ -237,4 +247,5 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
         blob_digests=[d for d, _ in descriptors],
         media_types=[m for _, m in descriptors],
         warnings=[],
+        expected_blob_digests=[d for d, _ in descriptors],
     )
