@@ -122,6 +122,10 @@ def _write_output(path: str, text: str) -> None:
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
+        # mkstemp makes the file 0600; a report is an ordinary file: honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

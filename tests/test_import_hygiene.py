@@ -18,6 +18,13 @@ CORE = [
     "layerscope.rules",
     "layerscope.report.schema",
     "layerscope.report.json",
+    "layerscope.report.markdown",
+    "layerscope.report.sarif",
+    "layerscope.report.summary",
+    "layerscope.budget",
+    "layerscope.policy",
+    "layerscope.base",
+    "layerscope.dockerfile",
 ]
 HEAVY = ("textual", "docker", "rich", "humanize", "tabulate")
 

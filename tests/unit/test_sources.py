@@ -261,3 +261,15 @@ def test_cli_json_and_output_file(tmp_path: Path) -> None:
     assert [h["empty_layer"] for h in report["history"]] == [False, True, False]
     r = _cli(str(path), "--format", "table")
     assert r.returncode == 0 and "removed-later" in r.stdout and "/tmp/big" in r.stdout
+
+
+def test_output_file_honours_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "img.tar"
+    path.write_bytes(docker_archive(LAYERS, HISTORY))
+    out = tmp_path / "report.json"
+    r = _cli(str(path), "--format", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".layerscope-")]
