@@ -25,6 +25,7 @@ first use and cached.
 from __future__ import annotations
 
 import enum
+import gc
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -202,6 +203,10 @@ class _Replay:
             elif e.type is _OPAQUE:
                 for kid in list(self.kids.get(e.path, ())):
                     self.end(kid, layer, removed=True)
+        kids = self.kids
+        versions = self.m.versions
+        children = self.m.children
+        touched = self.m.touched[layer]
         for e in entries:
             typ = e.type
             path = e.path
@@ -209,10 +214,27 @@ class _Replay:
                 continue
             old = cur.get(path)
             if old is None:
-                self.ensure_parent(path, layer)
-                self.new(path, layer, e)
+                parent = path.rpartition("/")[0]
+                up = cur.get(parent) if parent else None
+                if path not in versions and (
+                    not parent or (up is not None and up.entry.type is _DIR)
+                ):
+                    # The common case, inlined: a new path in an existing directory.
+                    kids[parent].add(path)
+                    v = Version(layer, e)
+                    versions[path] = [v]
+                    sibling_list = children.get(parent)
+                    if sibling_list is None:
+                        children[parent] = [path]
+                    else:
+                        sibling_list.append(path)
+                    cur[path] = v
+                    touched.append(path)
+                else:
+                    self.ensure_parent(path, layer)
+                    self.new(path, layer, e)
                 if typ is _DIR:
-                    self.kids.setdefault(path, set())
+                    kids.setdefault(path, set())
                 continue
             if typ is _DIR and old.entry.type is _DIR:
                 if _same_dir_meta(old.entry, e):
@@ -247,11 +269,6 @@ class TreeModel:
         self.versions: dict[str, list[Version]] = {}
         self.children: dict[str, list[str]] = {"": []}
         self.touched: list[list[str]] = [[] for _ in layers]
-        replay = _Replay(self)
-        for index, entries in enumerate(layers):
-            replay.apply(index, entries)
-        self.hidden = frozenset(hidden)
-        self.waste_roots = tuple(sorted({r.strip("/") for r in waste_roots if r.strip("/")}))
         self._delta: dict[str, dict[int, int]] = {}
         self._cum: dict[str, tuple[list[int], list[int]]] = {}
         self._changed: dict[int, frozenset[str]] = {}
@@ -259,7 +276,20 @@ class TreeModel:
         self._search: dict[tuple[str, int], tuple[frozenset[str], frozenset[str]]] = {}
         self._lower: list[tuple[str, str]] | None = None
         self._listing: dict[tuple[str, View], list[Node]] = {}
-        self._sum_sizes()
+        # Hundreds of thousands of small acyclic objects: collecting while
+        # they are made only rescans the image's heap, again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            replay = _Replay(self)
+            for index, entries in enumerate(layers):
+                replay.apply(index, entries)
+            self.hidden = frozenset(hidden)
+            self.waste_roots = tuple(sorted({r.strip("/") for r in waste_roots if r.strip("/")}))
+            self._sum_sizes()
+        finally:
+            if collecting:
+                gc.enable()
 
     # -- sizes ---------------------------------------------------------------
     def _sum_sizes(self) -> None:

@@ -93,6 +93,8 @@ class FileTree(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self.cursor = 0
         self._open: set[str] | frozenset[str] = self.expanded
+        self._style_key: tuple[str, bool] | None = None
+        self._style_cache: dict[str, Style] = {}
         self._rebuild(keep=None)
 
     # -- state ---------------------------------------------------------------
@@ -220,8 +222,18 @@ class FileTree(ScrollView, can_focus=True):
 
     # -- moving --------------------------------------------------------------
     def action_move(self, delta: int) -> None:
-        if self.rows:
-            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+        if not self.rows:
+            return
+        was = self.cursor
+        self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+        top = int(self.scroll_offset.y)
+        height = self.scrollable_content_region.height
+        if top <= self.cursor < top + height:
+            # No scrolling needed: repaint the two rows, not the whole tree.
+            self.refresh_line(was)
+            self.refresh_line(self.cursor)
+            self.post_message(self.Moved(self.current))
+        else:
             self._cursor_changed()
 
     def action_page(self, direction: int) -> None:
@@ -254,6 +266,31 @@ class FileTree(ScrollView, can_focus=True):
         self.virtual_size = Size(event.size.width, len(self.rows))
 
     # -- rendering -----------------------------------------------------------
+    def _styles(self) -> dict[str, Style]:
+        """Component styles, looked up once per theme and focus, not per line."""
+        key = (self.app.theme, self.has_focus)
+        if self._style_key != key:
+            get = self.get_component_rich_style
+            self._style_cache = {
+                Status.ADDED.value: get("filetree--added"),
+                Status.MODIFIED.value: get("filetree--modified"),
+                Status.REMOVED.value: get("filetree--removed"),
+                Status.UNCHANGED.value: Style(),
+                "bold": Style(bold=True),
+                "waste": get("filetree--waste"),
+                "dir": get("filetree--dir"),
+                "marked": get("filetree--marked"),
+                "guide": get("filetree--guide"),
+                "size": get("filetree--size"),
+                "cursor": get("filetree--cursor"),
+            }
+            self._style_key = key
+        return self._style_cache
+
+    def notify_style_update(self) -> None:
+        self._style_key = None
+        super().notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         index = y + int(self.scroll_offset.y)
         width = self.scrollable_content_region.width
@@ -264,13 +301,8 @@ class FileTree(ScrollView, can_focus=True):
         node = self.model.node(row.path, self.view.layer)
         if node is None:
             return Strip.blank(width, base)
-        style = self.get_component_rich_style
-        status_style = {
-            Status.ADDED: style("filetree--added"),
-            Status.MODIFIED: style("filetree--modified"),
-            Status.REMOVED: style("filetree--removed"),
-            Status.UNCHANGED: Style(),
-        }[node.status]
+        styles = self._styles()
+        status_style = styles[node.status.value]
         waste = self.model.is_waste(node)
         entry = node.version.entry
         if row.is_dir:
@@ -283,18 +315,18 @@ class FileTree(ScrollView, can_focus=True):
                 name += " → " + printable(entry.linkname)
         name_style = status_style
         if row.is_dir:
-            name_style = name_style + style("filetree--dir")
+            name_style = name_style + styles["dir"]
         if row.path in self.marked:
-            name_style = name_style + style("filetree--marked")
+            name_style = name_style + styles["marked"]
         sym = SYMBOL[node.status]
         amount = size(self.model.size(node, self.view.layer))
         if entry.type not in (EntryType.FILE, EntryType.DIR):
             amount = ""
         left = [
-            Segment(f" {sym}", status_style + Style(bold=True)),
-            Segment(" ! " if waste else "   ", style("filetree--waste")),
-            Segment("  " * row.depth, style("filetree--guide")),
-            Segment(arrow, style("filetree--guide")),
+            Segment(f" {sym}", status_style + styles["bold"]),
+            Segment(" ! " if waste else "   ", styles["waste"]),
+            Segment("  " * row.depth, styles["guide"]),
+            Segment(arrow, styles["guide"]),
         ]
         used = sum(s.cell_length for s in left)
         room = max(1, width - used - SIZE_WIDTH - 1)
@@ -304,10 +336,9 @@ class FileTree(ScrollView, can_focus=True):
             *left,
             Segment(name, name_style),
             Segment(" " * max(1, room - len(name) + 1)),
-            Segment(amount.rjust(SIZE_WIDTH), style("filetree--size")),
+            Segment(amount.rjust(SIZE_WIDTH), styles["size"]),
         ]
         segments = list(Segment.apply_style(segments, style=base))
         if index == self.cursor:
-            cursor = style("filetree--cursor")
-            segments = list(Segment.apply_style(segments, post_style=cursor))
+            segments = list(Segment.apply_style(segments, post_style=styles["cursor"]))
         return Strip(segments).crop_extend(0, width, base)

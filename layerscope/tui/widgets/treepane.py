@@ -40,6 +40,8 @@ class TreePane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "File tree"
         self.show_mode()
+        info = self.describe(self.file_tree.current)
+        self.query_one("#tree-info", Static).update(info, layout=False)
 
     @property
     def file_tree(self) -> FileTree:
@@ -55,7 +57,7 @@ class TreePane(Vertical):
         if v.query:
             matches, _ = self.model.search(v.query, v.layer)
             parts.append(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
-        self.query_one("#tree-mode", Static).update(Text("  ·  ".join(parts)))
+        self.query_one("#tree-mode", Static).update(Text("  ·  ".join(parts)), layout=False)
         self.border_subtitle = f"+added ~modified -removed !waste · {len(self.file_tree.rows)} rows"
 
     def set_layer(self, layer: int) -> None:
@@ -103,7 +105,7 @@ class TreePane(Vertical):
 
     @on(FileTree.Moved)
     def _moved(self, event: FileTree.Moved) -> None:
-        self.query_one("#tree-info", Static).update(self.describe(event.node))
+        self.query_one("#tree-info", Static).update(self.describe(event.node), layout=False)
 
     def describe(self, node: Node | None) -> Text:
         if node is None:

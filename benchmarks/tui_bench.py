@@ -1,0 +1,270 @@
+"""The interactive view on a 200,000-file image: time to first paint and time
+per keypress.
+
+Writes (once, cached under benchmarks/.cache/) a ``docker save`` archive of
+6 layers and ``--files`` regular files: package-like trees, one directory
+of 20,000 files, a layer that rewrites a quarter of the first tree, one that
+deletes a subtree with whiteouts and makes a directory opaque. Then, in this
+process, with Textual's headless driver (everything but the terminal
+writes):
+
+- the loader thread: read + scan, analyze, index the tree model;
+- first paint: from starting the app on the archive (progress screen
+  first) until the main screen is on screen, and the main screen alone
+  from an analysis already made;
+- keypresses on the main screen: each measured from the key event to the
+  app being idle again (refresh included), ``--repeat`` times.
+
+    python benchmarks/tui_bench.py [--files 200000] [--repeat 20] [--size 160x50]
+
+Figures go to stdout; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import json
+import random
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from layerscope.analysis import analyze  # noqa: E402
+from layerscope.sources import SourceOptions, open_image  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+FLAT = "usr/share/icons/flat"  # the one huge directory
+FLAT_FILES = 20_000
+
+
+def _members(files: int, rng: random.Random) -> list[list[tuple[str, str, int]]]:
+    """(path, kind, size) per layer; kind: file, whiteout, opaque."""
+    per = (files - FLAT_FILES) // 4
+    base = [
+        (
+            f"usr/lib/python3/site-packages/pkg{i % 900}/sub{(i // 900) % 11}/mod{i}.py",
+            "file",
+            rng.randint(0, 1536),
+        )
+        for i in range(per)
+    ]
+    node = [
+        (f"app/node_modules/dep{i % 1500}/lib/f{i}.js", "file", rng.randint(0, 1536))
+        for i in range(per)
+    ]
+    docs = [
+        (
+            f"usr/share/doc/pkg{i % 700}/part{(i // 700) % 5}/page{i}.html",
+            "file",
+            rng.randint(0, 512),
+        )
+        for i in range(per)
+    ]
+    flat = [(f"{FLAT}/icon{i:05d}.png", "file", rng.randint(0, 1024)) for i in range(FLAT_FILES)]
+    build = [(f"tmp/build/obj{i % 300}/o{i}.o", "file", rng.randint(0, 1536)) for i in range(per)]
+    rewrite = [(p, k, s + 1) for p, k, s in base[: per // 4]]
+    cleanup = [("tmp/build", "whiteout", 0), ("usr/share/doc/pkg1", "opaque", 0)]
+    return [base, node, docs + flat, build, rewrite, cleanup]
+
+
+def write_archive(out: Path, files: int) -> None:
+    """A ``docker save`` archive, written layer by layer through temp files."""
+    rng = random.Random(7)
+    blob = random.Random(7).randbytes(2048)
+    history = [
+        "/bin/sh -c pip install -r requirements.txt",
+        "/bin/sh -c npm ci",
+        "/bin/sh -c apt-get update && apt-get install -y docs icons",
+        "/bin/sh -c make -C /tmp/build",
+        "/bin/sh -c chmod -R g+w /usr/lib/python3",
+        "/bin/sh -c rm -rf /tmp/build /usr/share/doc/pkg1/*",
+    ]
+    layers = _members(files, rng)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        diff_ids, paths = [], []
+        for i, members in enumerate(layers):
+            p = Path(tmp) / f"{i}.tar"
+            with (
+                open(p, "wb") as f,
+                tarfile.open(fileobj=f, mode="w", format=tarfile.GNU_FORMAT) as t,
+            ):
+                for name, kind, size in members:
+                    if kind == "whiteout":
+                        head, _, tail = name.rpartition("/")
+                        name = f"{head}/.wh.{tail}"
+                    elif kind == "opaque":
+                        name = f"{name}/.wh..wh..opq"
+                    info = tarfile.TarInfo(name)
+                    info.mtime = 1_700_000_000
+                    info.size = size if kind == "file" else 0
+                    t.addfile(info, io.BytesIO(blob[: info.size]))
+            diff_ids.append("sha256:" + hashlib.sha256(p.read_bytes()).hexdigest())
+            paths.append(p)
+        config = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "history": [{"created_by": h} for h in history],
+            }
+        ).encode()
+        config_name = hashlib.sha256(config).hexdigest() + ".json"
+        names = [f"{d.split(':')[1]}/layer.tar" for d in diff_ids]
+        manifest = json.dumps(
+            [{"Config": config_name, "RepoTags": ["bench/tui:200k"], "Layers": names}]
+        ).encode()
+        part = out.with_suffix(".part")
+        with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as t:
+            for name, p in zip(names, paths, strict=True):
+                t.add(p, arcname=name)
+            for name, data in ((config_name, config), ("manifest.json", manifest)):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        part.rename(out)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+async def _bench(archive: Path, size: tuple[int, int], repeat: int) -> None:
+    from layerscope.tui.app import LayerscopeApp, MainScreen
+    from layerscope.tui.loader import Loader, Phase, input_size
+    from layerscope.tui.widgets.filetree import FileTree
+    from layerscope.tui.widgets.progress import ProgressScreen
+
+    # 1. From launch (progress screen first) to the main screen on screen.
+    loader = Loader(
+        lambda opts: open_image(str(archive), options=opts),
+        analyze,
+        SourceOptions(),
+        bytes_total=input_size(str(archive)),
+    )
+    marks: dict[Phase, float] = {}
+    app = LayerscopeApp(loader=loader, target=str(archive))
+    t0 = time.perf_counter()
+    async with app.run_test(size=size) as pilot:
+        progress_paint = None
+        while not isinstance(app.screen, MainScreen):
+            if progress_paint is None and isinstance(app.screen, ProgressScreen):
+                await pilot.pause()
+                progress_paint = time.perf_counter() - t0
+            marks.setdefault(loader.state.phase, time.perf_counter() - t0)
+            await asyncio.sleep(0.005)
+        await pilot.pause()
+        main_paint = time.perf_counter() - t0
+    result = loader.state.result
+    assert result is not None
+    tree = result.tree
+    s = result.analysis.summary
+    print(
+        f"image: {s.file_count} files visible, {len(tree.versions)} paths over "
+        f"{s.layer_count} layers, {len(result.analysis.findings)} findings"
+    )
+    print("\n## From launch (archive on disk)\n")
+    print(f"progress screen painted     {_ms(progress_paint or 0)}")
+    for phase in (Phase.ANALYZING, Phase.INDEXING, Phase.DONE):
+        if phase in marks:
+            print(f"{phase.value + ' started':27} {_ms(marks[phase])}")
+    print(f"main screen painted         {_ms(main_paint)}")
+
+    # 2. The main screen alone, from a finished analysis.
+    app = LayerscopeApp.for_analysis(result.analysis)
+    t0 = time.perf_counter()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        first = time.perf_counter() - t0
+        print(
+            "\n## Main screen from a finished analysis (index included)\n\n"
+            f"first paint {_ms(first)}"
+        )
+        ft = app.screen.query_one(FileTree)
+
+        async def timed(*keys: str) -> float:
+            t = time.perf_counter()
+            await pilot.press(*keys)
+            await pilot.pause()
+            return time.perf_counter() - t
+
+        rows: list[tuple[str, list[float]]] = []
+
+        async def case(name: str, keys: tuple[str, ...], setup: tuple[str, ...] = ()) -> None:
+            got = []
+            for _ in range(repeat):
+                if setup:
+                    await pilot.press(*setup)
+                    await pilot.pause()
+                got.append(await timed(*keys))
+            rows.append((name, got))
+
+        await pilot.press("2", "C")
+        for path in ("usr", "usr/lib", "usr/lib/python3", "usr/lib/python3/site-packages"):
+            ft.expanded.add(path)
+        ft.set_layer(ft.view.layer)
+        await case("a key bound to nothing (pilot overhead)", ("f12",))
+        await case("down (cursor)", ("down",))
+        await case("pagedown", ("pagedown",))
+        await case(
+            "] / [ (switch layer, 900 rows open)",
+            ("right_square_bracket",),
+            ("left_square_bracket",),
+        )
+        await case("s (sort by size / name)", ("s",))
+        await case("c (only changes)", ("c",))
+        await case("w (only waste)", ("w",))
+        flat = ft.model.rows(ft.view, set(), under="usr/share/icons")
+        print(f"\nrows now: {len(ft.rows)}; {FLAT} holds {FLAT_FILES} files ({len(flat)} row)")
+        ft.expanded.update({"usr/share", "usr/share/icons"})
+        ft.set_layer(ft.view.layer)
+        ft.reveal(FLAT)
+        await case(f"enter on {FLAT} (open/close 20,000)", ("enter",))
+        await case("typing in the filter box (debounced)", ("x",), ("slash",))
+        await pilot.press("escape")
+        # The filter itself, as applied after typing stops.
+        pane = app.screen.query_one("#treepane")
+        got = []
+        for q in ["mod1", "icon0", "page9", "f12", "sub3/mod", "nothing-matches"] * max(
+            1, repeat // 6
+        ):
+            t = time.perf_counter()
+            pane.apply_filter(q)  # type: ignore[attr-defined]
+            await pilot.pause()
+            got.append(time.perf_counter() - t)
+        rows.append(("filter applied (full path search)", got))
+        print("\n## Per keypress (headless; key event to idle, refresh included)\n")
+        print("| action | median | max | n |\n|---|---:|---:|---:|")
+        for name, got in rows:
+            print(f"| {name} | {_ms(statistics.median(got))} | {_ms(max(got))} | {len(got)} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--size", default="160x50", help="terminal COLSxROWS")
+    args = ap.parse_args()
+    cols, rows = (int(x) for x in args.size.split("x"))
+    archive = CACHE / f"tui-{args.files}.tar"
+    if not archive.exists():
+        t = time.perf_counter()
+        write_archive(archive, args.files)
+        print(
+            f"wrote {archive} ({archive.stat().st_size >> 20} MiB) "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
+    asyncio.run(_bench(archive, (cols, rows), args.repeat))
+
+
+if __name__ == "__main__":
+    main()
