@@ -235,8 +235,8 @@ def _scan(ctx: RuleContext) -> CacheScan:
             linked.add((layer, entry.linkname))
     shared = 0
     for path, (layer, entry) in final.items():
-        if entry.type is not EntryType.FILE:
-            continue
+        if entry.type is not EntryType.FILE or entry.size <= 0:
+            continue  # lock files and other empty files cost nothing
         hit = matcher.match(path)
         if hit is None:
             continue
@@ -251,6 +251,8 @@ def _scan(ctx: RuleContext) -> CacheScan:
             g.uid, g.gid = entry.uid, entry.gid
         visible.add(path)
     for h in ctx.union.hidden:
+        if h.size <= 0:
+            continue
         hit = matcher.match(h.path)
         if hit is None:
             continue

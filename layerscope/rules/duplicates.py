@@ -33,6 +33,10 @@ _EXEMPT = re.compile(
 )
 
 
+_SYSTEM = ("usr/", "lib/", "lib64/", "bin/", "sbin/", "etc/")
+_OS_PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apk", "dnf", "dnf5", "yum", "microdnf", "rpm")
+
+
 @dataclass(frozen=True, slots=True)
 class _Copy:
     path: str
@@ -108,8 +112,9 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
     the same artifact copied twice, a directory duplicated with ``cp -r``,
     vendored libraries. Link instead of copying (in one layer a hard link
     stores the data once), or copy once. Files under 4 KiB, package
-    documentation and licence texts, and files inside package caches are
-    not compared.
+    documentation and licence texts, files inside package caches, and
+    copies that an OS package manager installed under ``/usr``, ``/lib`` or
+    ``/etc`` (the packager's choice) are not compared.
 
     Bad::
 
@@ -123,10 +128,25 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
     """
     groups: dict[tuple[str, int, str, int], list[_Copy]] = defaultdict(list)
     originals: dict[str, str] = {}
+    packaged: dict[int, bool] = {}
+
+    def from_package(c: _Copy) -> bool:
+        """Installed by the OS package manager: the packager's duplicate, not the
+        Dockerfile's (Debian's nodejs ships some files twice)."""
+        if not c.path.startswith(_SYSTEM):
+            return False
+        if c.layer not in packaged:
+            packaged[c.layer] = is_run(ctx, c.layer) and bool(
+                commands_named(ctx.command(c.layer), *_OS_PACKAGE_MANAGERS)
+            )
+        return packaged[c.layer]
+
     for copies in _copies(ctx).values():
         ordered = sorted(copies, key=lambda c: (c.layer, len(c.path), c.path))
         kept = ordered[0]
         for extra in ordered[1:]:
+            if from_package(kept) and from_package(extra):
+                continue
             kroot, eroot = _roots(kept.path, extra.path)
             groups[(kroot, kept.layer, eroot, extra.layer)].append(extra)
             originals[extra.path] = kept.path

@@ -9,6 +9,7 @@ them with their ecosystem.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections import defaultdict
@@ -326,6 +327,18 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 by,
                 f"Each {tool} run rewrites its database ({where}); install all packages in one RUN",
             )
+            if not is_run(ctx, layer):
+                # The first install on top of a base always rewrites the base's
+                # database: real bytes, but paid once whatever the Dockerfile does.
+                fix = (
+                    f"Any install on top of layer {layer} rewrites its package database "
+                    f"({where}); it is paid once if all packages are installed in one RUN"
+                )
+                finding = _finding(
+                    "LS102", Kind.OVERWRITTEN_LATER, layer, by, cause, key, group, msg, fix
+                )
+                yield dataclasses.replace(finding, severity=Severity.INFO)
+                continue
         elif not is_run(ctx, layer) and is_run(ctx, by) and _upgrades(ctx.command(by)):
             fix = (
                 f"Layer {by} upgrades files of layer {layer}, which has no build history "

@@ -164,3 +164,17 @@ def test_engine_references_hash_in_the_single_pass() -> None:
     assert rehash._is_engine("layerscope-test/none:1", "auto")
     assert rehash._is_engine("anything", "docker")
     assert not rehash._is_engine("/etc", "auto")
+
+
+def test_copies_installed_by_the_os_package_manager_are_the_packagers(tmp_path: Path) -> None:
+    data = blob("types", 200 * KB)
+    layer = [
+        file("usr/share/nodejs/a/index.d.ts", data),
+        file("usr/share/nodejs/b/index.d.ts", data),
+    ]
+    packaged = analyzed(tmp_path, layer, history=["/bin/sh -c apt-get install -y npm"])
+    assert of(packaged, "LS401") == []
+    by_hand = analyzed(
+        tmp_path, layer, history=["/bin/sh -c cp -r /usr/share/nodejs/a /usr/share/nodejs/b"]
+    )
+    assert [f.bytes for f in of(by_hand, "LS401")] == [len(data)]

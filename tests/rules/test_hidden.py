@@ -138,3 +138,16 @@ def test_cache_files_are_left_to_the_cache_rules() -> None:
     assert [f.paths for f in of(result, "LS101")] == [("/tmp/x",)]
     assert [f.paths for f in of(result, "LS205")] == [("/root/.cache/pip/http/a",)]
     assert result.summary.reclaimable_bytes == 40 * KB
+
+
+def test_base_package_database_rewritten_by_the_first_install_is_info() -> None:
+    from layerscope.rules.base import Severity
+
+    result = run(
+        [file("var/lib/dpkg/status", 900 * KB)],
+        [file("var/lib/dpkg/status", 901 * KB), file("usr/bin/tree", 50 * KB)],
+        history=["", "/bin/sh -c apt-get install -y tree"],
+    )
+    (f,) = of(result, "LS102")
+    assert (cause(f), f.severity, f.bytes) == ("package-manager-state", Severity.INFO, 900 * KB)
+    assert "paid once" in f.fix
