@@ -58,6 +58,12 @@ class LoadState:
     finished: float | None = None
     result: Loaded | None = None
     error: BaseException | None = None
+    # When each phase began (time.monotonic), for the benchmark and the curious.
+    marks: dict[Phase, float] = field(default_factory=dict)
+
+    def enter(self, phase: Phase) -> None:
+        self.marks[phase] = time.monotonic()
+        self.phase = phase
 
     def elapsed(self, now: float | None = None) -> float:
         end = self.finished if self.finished is not None else now or time.monotonic()
@@ -118,6 +124,7 @@ class Loader:
 
     def start(self) -> None:
         self.state.started = time.monotonic()
+        self.state.marks[Phase.READING] = self.state.started
         self._thread.start()
 
     @property
@@ -149,12 +156,12 @@ class Loader:
             image = self._open(replace(self._options, progress=self._progress))
             s.layers_total = s.layers_done = len(image.layers)
             self._check()
-            s.phase = Phase.ANALYZING
+            s.enter(Phase.ANALYZING)
             analysis = self._finish(image)
             self._check()
-            s.phase = Phase.INDEXING
+            s.enter(Phase.INDEXING)
             s.result = Loaded(analysis, tree_of(analysis))
-            s.phase = Phase.DONE
+            s.enter(Phase.DONE)
         except CancelledError:
             s.phase = Phase.CANCELLED
         except BaseException as e:  # handed to the UI thread, re-raised there

@@ -32,6 +32,12 @@ def test_main_screen_light_theme_chown(snap_compare: SnapCompare) -> None:
     assert snap_compare(app, terminal_size=SIZE)
 
 
+def test_main_screen_opens_on_the_biggest_finding(
+    snap_compare: SnapCompare, analysis: Analysis
+) -> None:
+    assert snap_compare(LayerscopeApp.for_analysis(analysis), terminal_size=SIZE)
+
+
 def test_jump_to_the_apt_cache_finding(snap_compare: SnapCompare, analysis: Analysis) -> None:
     apt = next(i for i, f in enumerate(analysis.findings) if f.rule == "LS201")
     keys = ["down"] * apt + ["enter"]
