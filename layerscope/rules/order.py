@@ -206,8 +206,11 @@ def installs(script: str) -> list[Install]:
 
 
 def concern(script: str) -> str:
-    """What one RUN is about: ``apt``, ``python``, ``node``... , ``neutral`` or ``mixed``."""
+    """What one RUN is about: ``apt``, ``python``, ``node``... ; ``neutral`` for
+    cleanups and the like, ``other`` for programs of no known concern, ``mixed``
+    for two concerns."""
     kinds: set[str] = set()
+    unknown = False
     for c in split_commands(script):
         inner = unwrap(c)
         name = inner.name
@@ -216,10 +219,12 @@ def concern(script: str) -> str:
         elif name in _CONCERN:
             kinds.add(_CONCERN[name])
         elif name not in _NEUTRAL:
-            kinds.add("other:" + name)
-    if not kinds:
-        return "neutral"
-    return kinds.pop() if len(kinds) == 1 else "mixed"
+            unknown = True
+    if len(kinds) > 1:
+        return "mixed"
+    if kinds:
+        return kinds.pop()
+    return "other" if unknown else "neutral"
 
 
 # -- the sequence the rules read ------------------------------------------------
@@ -640,14 +645,14 @@ def run_chains(units: Sequence[Unit], path: str = "", minimum: int = 3) -> Itera
             group.append(u)
             continue
         this = concern(u.text) if u.kind is Instruction.RUN and u.text else ""
-        if this and this != "mixed" and (this in ("neutral", topic) or topic == ""):
+        if this and this not in ("mixed", "other") and (this in ("neutral", topic) or not topic):
             if this != "neutral" and not topic:
                 topic = this
             group.append(u)
             continue
         yield from flush()
         group, topic = [], ""
-        if this and this != "mixed":
+        if this and this not in ("mixed", "other"):
             group, topic = [u], "" if this == "neutral" else this
     yield from flush()
 
