@@ -322,10 +322,12 @@ def main(argv: Sequence[str]) -> int:
     """``layerscope diff ...``; returns the exit status."""
     from layerscope import budget
     from layerscope.analysis import analyze
+    from layerscope.base import attribute
     from layerscope.cli import EXIT_BUDGET, EXIT_OK, _write_output
     from layerscope.commands import ci
     from layerscope.commands.diff_report import render
     from layerscope.sources import SourceOptions, open_image
+    from layerscope.sources.baseref import find_base
     from layerscope.tarscan import DEFAULT_LIMITS
 
     args = build_parser().parse_args(argv)
@@ -343,6 +345,15 @@ def main(argv: Sequence[str]) -> int:
         old_image = open_image(old_ref, source=args.source, options=options)
         old = snapshot(analyze(old_image, analysis_options))
     new_result = analyze(open_image(new_ref, source=args.source, options=options), analysis_options)
+    # NEW's waste budgets judge its own layers, as `layerscope IMAGE` does.
+    new_result = attribute(
+        new_result,
+        find_base(
+            new_result.image,
+            options=options,
+            local=new_result.image.source in ("docker", "podman"),
+        ),
+    )
     diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
 
     files, stdout_fmt = ci.plan_outputs(

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from layerscope import __version__
 from layerscope.analysis import Analysis
+from layerscope.base import finding_origin
 from layerscope.names import json_text
 from layerscope.report.schema import finding_to_dict
 from layerscope.rules import Finding, Severity, all_rules
@@ -64,11 +65,11 @@ def _fingerprint(f: Finding) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _result(f: Finding, index: int, dockerfile: str | None) -> dict[str, Any]:
+def _result(f: Finding, index: int, dockerfile: str | None, origin: str) -> dict[str, Any]:
     message = json_text(f.message)
     if f.fix:
         message += f" Fix: {json_text(f.fix)}"
-    props = finding_to_dict(f)
+    props = finding_to_dict(f, origin)
     for key in ("rule", "message", "fix", "location", "severity"):
         props.pop(key, None)
     return {
@@ -114,7 +115,10 @@ def to_sarif(result: Analysis) -> dict[str, Any]:
                     }
                 },
                 "invocations": [{"executionSuccessful": True}],
-                "results": [_result(f, index[f.rule], result.dockerfile) for f in findings],
+                "results": [
+                    _result(f, index[f.rule], result.dockerfile, finding_origin(result, f).value)
+                    for f in findings
+                ],
                 "properties": {
                     "image": {"reference": json_text(image.reference), "id": image.id},
                     "summary": {
