@@ -173,3 +173,21 @@ def test_history_index_locates_findings_on_empty_layers() -> None:
         extra=(("history_index", "4"),),
     )  # fmt: skip
     assert locate([arg], image, mapping)[0].location == ("Dockerfile", 7)
+
+
+def test_heredoc_runs_match_buildkit_history() -> None:
+    dockerfile = (
+        "FROM busybox\n"
+        "RUN <<EOF\nset -eux\napk add curl\nEOF\n"
+        "RUN python3 <<PY > /out\nprint(1)\nPY\n"
+        "RUN <<EOF\n#!/usr/bin/env python3\nprint(2)\nEOF\n"
+    )
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        ("RUN /bin/sh -c set -eux\napk add curl\n # buildkit", False),
+        ("RUN /bin/sh -c python3 <<PY > /out\nprint(1)\nPY # buildkit", False),
+        ("RUN /dev/pipes/EOF # buildkit", False),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert {i: s.line for i, s in mapping.by_history.items()} == {1: 2, 2: 6, 3: 9}
+    assert mapping.inexact == ()
