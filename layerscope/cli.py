@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         + "; N may end in K, M, G, T, P (docs/security.md)",
     )
     p.add_argument(
+        "--engine-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up when the engine stays silent this long (default 300)",
+    )
+    p.add_argument(
         "--verify-digests",
         action="store_true",
         help="hash every layer and check it against the config's diff_ids and the manifest's "
@@ -166,6 +173,8 @@ def run(argv: Sequence[str]) -> int:
 
     if args.max_expansion < 1:
         raise UsageError("--max-expansion must be at least 1")
+    if not args.engine_timeout > 0:
+        raise UsageError("--engine-timeout must be more than 0 seconds")
     from layerscope.sources.limits import with_limits
 
     options = with_limits(
@@ -174,6 +183,7 @@ def run(argv: Sequence[str]) -> int:
             limits=DEFAULT_LIMITS,
             max_expansion=args.max_expansion,
             verify_digests=args.verify_digests,
+            engine_timeout=args.engine_timeout,
         ),
         args.limit,
     )

@@ -99,7 +99,8 @@ class ChunkStream:
             chunk = next(self._chunks, b"")
         except Exception as e:  # urllib3/requests errors mid-stream
             raise SourceError(
-                f"{self._name}: the engine's export stream broke off ({type(e).__name__}: {e})"
+                f"{self._name}: the engine's export stream broke off ({type(e).__name__}: {e}); "
+                f"no partial report: try again, or pass an archive made with `docker save`"
             ) from None
         self.received += len(chunk)
         return chunk
@@ -154,7 +155,7 @@ def podman_socket() -> str | None:
     return None
 
 
-def _client(engine: str) -> docker.DockerClient:
+def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
     try:
         import docker
         from docker.errors import DockerException
@@ -168,17 +169,25 @@ def _client(engine: str) -> docker.DockerClient:
                 "no Podman socket found: start it with `systemctl --user start podman.socket` "
                 "or set DOCKER_HOST"
             )
+    # The SDK hands the timeout to requests, which takes fractions of a second
+    # too (the stubs say int).
+    wait: Any = timeout
     try:
         if base_url:
-            return docker.DockerClient(base_url=base_url, timeout=DEFAULT_TIMEOUT)
-        return docker.from_env(timeout=DEFAULT_TIMEOUT)
+            return docker.DockerClient(base_url=base_url, timeout=wait)
+        return docker.from_env(timeout=wait)
     except DockerException as e:
-        raise SourceError(_engine_down(engine, e)) from None
+        raise SourceError(_engine_down(engine, e, timeout)) from None
 
 
-def _engine_down(engine: str, e: Exception) -> str:
+def _engine_down(engine: str, e: Exception, timeout: float = DEFAULT_TIMEOUT) -> str:
     text = str(e)
     where = os.environ.get("DOCKER_HOST") or "the default socket"
+    if "timed out" in text.lower() or "timeout" in type(e).__name__.lower():
+        return (
+            f"the {engine} engine at {where} did not answer within {timeout:g}s "
+            f"(busy or hung? --engine-timeout SECONDS waits longer)"
+        )
     if "Permission denied" in text or "PermissionError" in text:
         return (
             f"permission denied on the {engine} socket ({where}): run as a user in the "
@@ -193,9 +202,12 @@ def _engine_down(engine: str, e: Exception) -> str:
 def read_engine_image(reference: str, *, engine: str, options: SourceOptions) -> Image:
     """Export ``reference`` from the engine and analyze the stream."""
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    from requests.exceptions import RequestException
 
-    client = _client(engine)
+    timeout = options.engine_timeout
+    client = _client(engine, timeout)
     prefetch: Prefetch | None = None
+    stream: ChunkStream | None = None
     try:
         try:
             info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
@@ -204,23 +216,35 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
                 f"image {reference!r} not found in the {engine} engine "
                 f"(build or pull it first, or give the path of an archive)"
             ) from None
-        except APIError as e:
+        except APIError as e:  # (an HTTPError too: before the transport errors)
             raise SourceError(f"{engine} engine refused to inspect {reference!r}: {e}") from None
-        except DockerException as e:
-            raise SourceError(_engine_down(engine, e)) from None
+        except (RequestException, DockerException) as e:  # timeout, reset, refused
+            raise SourceError(_engine_down(engine, e, timeout)) from None
         try:
             chunks = client.api.get_image(reference, chunk_size=1 << 20)
+        except APIError as e:
+            raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
+        except RequestException as e:
+            raise SourceError(_engine_down(engine, e, timeout)) from None
         except DockerException as e:
             raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
         prefetch = Prefetch(iter(chunks))
         stream = ChunkStream(prefetch, f"{engine}:{reference}")
-        image = read_archive_stream(
-            stream,
-            name=f"{engine}:{reference}",
-            reference=reference,
-            source=engine,
-            options=options,
-        )
+        try:
+            image = read_archive_stream(
+                stream,
+                name=f"{engine}:{reference}",
+                reference=reference,
+                source=engine,
+                options=options,
+            )
+        except ArchiveError:
+            if stream.received == 0:
+                raise SourceError(
+                    f"the {engine} engine sent an empty export of {reference!r} "
+                    f"(the connection was cut?)"
+                ) from None
+            raise
         # The stream must end cleanly: a cut export is not a whole image.
         while stream.read(1 << 20):
             pass

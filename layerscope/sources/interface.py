@@ -43,6 +43,7 @@ class SourceOptions:
     # Hash every layer's bytes and check them against the config's diff_ids
     # and the manifest's blob digests (a full read of every byte).
     verify_digests: bool = False
+    engine_timeout: float = 300.0  # seconds an engine may stay silent before we give up
 
 
 @dataclass(frozen=True, slots=True)
