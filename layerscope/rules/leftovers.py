@@ -22,7 +22,7 @@ from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
 from layerscope.rules.fixes import append_command, quote_paths, rewrite
-from layerscope.shell import commands_named
+from layerscope.shell import SimpleCommand, commands_named
 
 _ARCHIVE = re.compile(
     r"\.(?:tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst|tar\.lz4|zip|7z|whl|deb|rpm|gem)\Z"
@@ -30,7 +30,7 @@ _ARCHIVE = re.compile(
 _EXTRACTORS = (
     "tar", "bsdtar", "unzip", "7z", "7za", "gunzip", "gzip", "xz", "unxz", "bunzip2", "zstd",
     "pip", "pip3", "uv", "dpkg", "apt-get", "apt", "rpm", "dnf", "yum", "microdnf", "zypper",
-    "gem", "npm", "yarn", "pnpm", "jar", "busybox",
+    "gem", "npm", "yarn", "pnpm", "jar", "bzip2", "lz4", "unzstd",
 )  # fmt: skip
 _PM_LOGS = re.compile(
     r"var/log/(?:dpkg\.log|alternatives\.log|apt/[^/]+|bootstrap\.log|yum\.log|apk\.log)\Z"
@@ -90,6 +90,38 @@ def _names_archive(word: str, base: str, path: str) -> bool:
     return fnmatch.fnmatchcase(base, word)
 
 
+_INSTALL_WORDS = frozenset({"install", "add", "in", "localinstall", "i"})
+
+
+def _short_flag(argv: tuple[str, ...], letters: str) -> bool:
+    """A short-option cluster (``-xzf``; for tar also ``xzf`` first) with one of ``letters``."""
+    for i, arg in enumerate(argv[1:], 1):
+        cluster = arg[1:] if arg.startswith("-") and not arg.startswith("--") else ""
+        if not cluster and i == 1 and arg.isalpha() and argv[0].endswith("tar"):
+            cluster = arg  # old-style ``tar xzf``
+        if any(letter in cluster for letter in letters):
+            return True
+    return False
+
+
+def _extracts(c: SimpleCommand) -> bool:
+    """True when ``c`` unpacks or installs archives (not when it makes one)."""
+    name, argv = c.name, c.argv
+    if name in ("tar", "bsdtar", "jar"):
+        return "--extract" in argv or "--get" in argv or _short_flag(argv, "x")
+    if name in ("gzip", "xz", "zstd", "bzip2", "lz4"):
+        return "--decompress" in argv or _short_flag(argv, "d")
+    if name in ("7z", "7za"):
+        return len(argv) > 1 and argv[1] in ("x", "e")
+    if name == "dpkg":
+        return bool({"--install", "--unpack", "--extract"} & set(argv)) or _short_flag(argv, "ix")
+    if name == "rpm":
+        return bool({"--install", "--upgrade"} & set(argv)) or _short_flag(argv, "iU")
+    if name in ("unzip", "gunzip", "unxz", "bunzip2", "unzstd"):
+        return True
+    return bool(_INSTALL_WORDS & set(argv[1:]))
+
+
 def _extracted_by(ctx: RuleContext, path: str, layer: int) -> tuple[int, str] | None:
     """The layer that unpacked or installed the archive at ``path``, if any."""
     base = posixpath.basename(path)
@@ -97,7 +129,7 @@ def _extracted_by(ctx: RuleContext, path: str, layer: int) -> tuple[int, str] | 
         if not is_run(ctx, j):
             continue
         for c in commands_named(ctx.command(j), *_EXTRACTORS):
-            if any(_names_archive(w, base, path) for w in c.argv[1:]):
+            if _extracts(c) and any(_names_archive(w, base, path) for w in c.argv[1:]):
                 return j, "command"
     stem = posixpath.join(posixpath.dirname(path), _archive_stem(base))
     node = ctx.union.final.get(stem)
@@ -157,7 +189,7 @@ def _finding(
 def _remove_fix(ctx: RuleContext, layer: int, targets: list[str], what: str) -> str:
     if is_run(ctx, layer):
         cmd = ctx.command(layer)
-        return f"Remove {what} in the same RUN that creates it (layer {layer}):\n" + rewrite(
+        return f"Remove {what} in the RUN that makes it (layer {layer}):\n" + rewrite(
             cmd, append_command(cmd, f"rm -rf {quote_paths(sorted(targets))}")
         )
     if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):

@@ -150,3 +150,44 @@ def test_toolchain_in_an_image_that_runs_python() -> None:
 def test_toolchain_not_reported_for_builder_or_shell_images(cmd: list[str] | None) -> None:
     result = run(TOOLCHAIN, history=["/bin/sh -c apt-get install -y gcc"], cmd=cmd)
     assert of(result, "LS305") == []
+
+
+def test_making_an_archive_is_not_extracting_it() -> None:
+    made = [file("tmp/tool-1.0.tar.gz", 200 * KB)]
+    only_made = run(made, history=["/bin/sh -c tar -czf /tmp/tool-1.0.tar.gz /src"])
+    assert of(only_made, "LS302") == []
+    result = run(
+        made,
+        [d("opt/tool"), file("opt/tool/tool.bin", 300 * KB)],
+        history=[
+            "/bin/sh -c tar -czf /tmp/tool-1.0.tar.gz /src",
+            "/bin/sh -c tar -C /opt/tool -xzf /tmp/tool-1.0.tar.gz",
+        ],
+    )
+    (f,) = of(result, "LS302")
+    assert (f.layer, f.bytes) == (0, 200 * KB)
+    assert "layer 1 (RUN tar -C /opt/tool -xzf /tmp/tool-1.0.tar.gz) unpacked" in f.message
+
+
+@pytest.mark.parametrize(
+    ("command", "extracts"),
+    [
+        ("tar xzf /a.tgz", True),
+        ("tar --extract -f /a.tgz", True),
+        ("tar -cf /a.tgz .", False),
+        ("gzip -d /a.tar.gz", True),
+        ("gzip -9 /a.tar", False),
+        ("unzip /a.zip", True),
+        ("dpkg -i /a.deb", True),
+        ("rpm -Uvh /a.rpm", True),
+        ("pip install /a.whl", True),
+        ("pip download -d /tmp x", False),
+        ("7z x /a.7z", True),
+        ("7z a /a.7z .", False),
+    ],
+)
+def test_what_counts_as_extracting(command: str, extracts: bool) -> None:
+    from layerscope.rules.leftovers import _extracts
+    from layerscope.shell import split_commands
+
+    assert _extracts(split_commands(command)[0]) is extracts
