@@ -6,6 +6,7 @@ import humanize
 from tabulate import tabulate
 
 from layerscope.analysis import Analysis
+from layerscope.base import layer_origin, split
 from layerscope.names import printable
 
 COMMAND_WIDTH = 60
@@ -37,14 +38,24 @@ def render(result: Analysis) -> str:
         f"overwritten {size(s.overwritten_bytes)})",
         f"Reclaimable: {size(s.reclaimable_bytes)}",
         f"Efficiency:  {s.efficiency:.2%}",
-        "",
     ]
+    if result.base_layer_count is not None:
+        sides = split(result)
+        named = f", {printable(result.base_reference)}" if result.base_reference else ""
+        for label, side in (("Base", sides.base), ("Own", sides.own)):
+            out.append(
+                f"{label + ':':<13}{side.layer_count} layers, {size(side.total_bytes)}, "
+                f"wasted {size(side.wasted_bytes)}, reclaimable {size(side.reclaimable_bytes)}"
+                + (f" (found by {result.base_signal}{named})" if label == "Base" else "")
+            )
+    out.append("")
     rows = []
     for layer, stats in zip(image.layers, result.layers, strict=True):
         h = image.layer_history(layer)
         rows.append(
             [
                 layer.index,
+                layer_origin(result, layer.index).value,
                 size(stats.content_bytes),
                 size(stats.wasted_bytes) if stats.wasted_bytes else "-",
                 h.parsed.instruction.value if h else "?",
@@ -54,8 +65,8 @@ def render(result: Analysis) -> str:
     out.append(
         tabulate(
             rows,
-            headers=["#", "Size", "Wasted", "Instr", "Command"],
-            colalign=("right", "right", "right", "left", "left"),
+            headers=["#", "Origin", "Size", "Wasted", "Instr", "Command"],
+            colalign=("right", "left", "right", "right", "left", "left"),
         )
     )
     out.append("")
