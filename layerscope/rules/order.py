@@ -288,10 +288,13 @@ def _makes_layer(u: Unit) -> bool:
 
 def busting_copy(units: Sequence[Unit]) -> int | None:
     """Index of the source COPY that busts the cache most often: the first copy of
-    the whole context (``COPY . .``), else the first copy of a source tree."""
+    the whole context (``COPY . .``); in a classic builder's history, which hides
+    the sources, the first copy whose layer holds a manifest file (the project's
+    root); else the first copy of a source tree."""
     candidates = [i for i, u in enumerate(units) if is_source_copy(u)]
     whole = [i for i in candidates if any(s in (".", "./") for s in units[i].sources)]
-    picks = whole or candidates
+    rooted = [i for i in candidates if any(is_manifest(f) for f in units[i].files or ())]
+    picks = whole or rooted or candidates
     return picks[0] if picks else None
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import analyze
+from layerscope.commands.fix import with_dockerfile
 from layerscope.dockerfile import map_image, parse
 from layerscope.sources import SourceOptions, open_image
 from layerscope.verify import Verification, verify
@@ -206,6 +207,18 @@ def test_python_reorder_reuses_the_install_after_a_source_change(
     assert savings["reorder"] == -len(b"lsdemo==1.0\n")
     if "no-cache" in kinds:
         assert savings["no-cache"] == kinds["no-cache"].bytes > 0
+    # the history of the original image tells the same story, located in the Dockerfile
+    digest = hashlib.sha256(PYTHON_DOCKERFILE.encode()).hexdigest()[:12]
+    image = open_image(
+        f"layerscope-test/fix-py-classic-{digest}:original", source="docker",
+        options=SourceOptions(),
+    )  # fmt: skip
+    result = with_dockerfile(analyze(image), str(ctx / "Dockerfile"))
+    (bust,) = [f for f in result.findings if f.rule == "LS501" and f.layer is not None]
+    assert bust.location == (str(ctx / "Dockerfile"), 6)
+    assert bust.ecosystem == "pip" and dict(bust.extra)["manifests"] == "requirements.txt"
+    pip_layer = int(dict(bust.extra)["install_layers"])
+    assert bust.bytes == result.layers[pip_layer].content_bytes > 10_000
 
 
 @pytest.mark.slow
