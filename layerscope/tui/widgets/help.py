@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("1 / 2 / 3", "focus the Layers / File tree / Waste pane"),
-    ("Tab / Shift+Tab", "next / previous pane"),
+    ("Tab / Shift+Tab", "next / previous widget"),
     ("[ / ]", "previous / next layer, from any pane"),
     ("↑ ↓ PgUp PgDn Home End", "move in the focused list"),
     ("Enter (Waste)", "show the finding's layer and paths in the tree"),
