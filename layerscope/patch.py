@@ -582,6 +582,8 @@ def _reorder(t: _Text, stage: Stage, ev: Evidence | None, context: str | None) -
     if window:
         last = stage.steps[window[-1][0]]
         pos = t.line_end(last.end_line)
+        if pos == len(t.text) and not t.text.endswith(("\n", "\r")):
+            moved = eol + moved.rstrip("\r\n")  # the file ends without a newline
         edits.append(Edit(pos, pos, moved))
         if ev is not None:
             rebuild = sum(sum(s for _, s in ev.files(stage.steps[j])) for j, _ in window)
@@ -762,12 +764,18 @@ def plan(
     evidence: Evidence | None = None,
     context: str | None = None,
     kinds: Sequence[str] = KINDS,
+    target: str | None = None,
 ) -> list[Fix]:
-    """Every fix the Dockerfile admits, in file order of their main line."""
+    """Every fix the Dockerfile admits, in file order of their main line.
+
+    ``evidence`` (the image built from the ``target`` stage) applies to the
+    stages in that image's history; the others are fixed on their text alone.
+    """
     t = _Text(df)
+    chain = {s.stage for s in df.chain(target)} | {df.target(target).index}
     fixes: list[Fix] = []
     for stage in df.stages:
-        ev = evidence if stage is df.target() or _in_chain(df, stage) else None
+        ev = evidence if stage.index in chain else None
         updates = list(_merge_updates(t, stage, ev)) if "merge-update" in kinds else []
         joins = {f.line: _step_at(stage, f.edits[1].start, t) for f in updates}
         merges = list(_merge_cleanups(t, stage, ev, joins)) if "merge-cleanup" in kinds else []
@@ -795,11 +803,6 @@ def plan(
 def _step_at(stage: Stage, offset: int, t: _Text) -> Step:
     """The step of ``stage`` whose lines start at ``offset``."""
     return next(s for s in stage.steps if t.starts[s.line - 1] == offset)
-
-
-def _in_chain(df: Dockerfile, stage: Stage) -> bool:
-    chain = {s.stage for s in df.chain()}
-    return stage.index in chain
 
 
 def _conflict(a: Edit, b: Edit) -> bool:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from layerscope.analysis import Analysis, analyze
 from layerscope.dockerfile import Dockerfile, map_image, parse
 from layerscope.errors import LayerscopeError, UsageError
-from layerscope.patch import Evidence, Fix, apply, plan
+from layerscope.patch import KINDS, Evidence, Fix, apply, plan
 from layerscope.rules.order import busting_copy, installs, is_manifest, stage_units
 
 __all__ = ["BuildError", "Rebuild", "Verification", "build", "verify"]
@@ -313,7 +313,7 @@ def verify(
             if fixes is None:
                 mapping = map_image(original.image, df, target)
                 evidence = Evidence(original, mapping)
-                fixes = plan(df, evidence, context=ctx, **({"kinds": kinds} if kinds else {}))
+                fixes = plan(df, evidence, context=ctx, kinds=tuple(kinds or KINDS), target=target)
             patched_text = apply(df.text, fixes)
             patched_df = parse(patched_text, df.path)
             savings = []

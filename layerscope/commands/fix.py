@@ -125,7 +125,7 @@ def main(argv: Sequence[str]) -> int:
         for warning in mapping.warnings():
             print(f"layerscope: warning: {warning}", file=sys.stderr)
         evidence = Evidence(result, mapping)
-    fixes = plan(df, evidence, context=args.context, kinds=kinds)
+    fixes = plan(df, evidence, context=args.context, kinds=kinds, target=args.target)
     verification = None
     if args.verify:
         from layerscope.verify import verify

@@ -333,3 +333,8 @@ def test_unified_diff_without_final_newline_and_crlf(tmp_path: Path) -> None:
             capture_output=True, timeout=60,
         )  # fmt: skip
         assert (tmp_path / "f").read_text() == "a\nc"
+
+
+def test_reorder_at_the_end_of_a_file_without_a_final_newline() -> None:
+    new, _ = fixed("FROM n\nCOPY . .\nRUN npm ci", ["reorder"])
+    assert new == "FROM n\nCOPY package.json package-lock.json* ./\nRUN npm ci\nCOPY . ."
