@@ -58,7 +58,9 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"{H}/\.bundle/cache",
         r"{H}/\.gem/specs",
         r"{H}/\.gem/ruby/[^/]+/cache",
-        r"(?:var/lib|usr/lib/ruby|usr/local/lib/ruby)/gems/[^/]+/cache",
+        r"var/lib/gems/[^/]+/cache",
+        r"usr/lib/ruby/gems/[^/]+/cache",
+        r"usr/local/lib/ruby/gems/[^/]+/cache",
     ),
     "composer": (r"{H}/\.composer/cache", r"{H}/\.cache/composer"),
     "nuget": (r"{H}/\.nuget/packages", r"{H}/\.local/share/NuGet", r"tmp/NuGetScratch"),
@@ -143,13 +145,19 @@ class CacheScan:
 
 
 class Matcher:
-    """Tells which ecosystem's cache, and which cache root, a path is in."""
+    """Tells which ecosystem's cache, and which cache root, a path is in.
+
+    Patterns are compiled per first path component (``var``, ``root``,
+    ``home`` ...), so a path is matched against the few patterns that can
+    apply to it: images hold hundreds of thousands of paths.
+    """
 
     def __init__(self, homes: list[str], env: dict[str, str]) -> None:
-        home_alt = "|".join(re.escape(h) for h in sorted(set(homes) | {"root"}))
-        home_re = rf"(?:{home_alt}|home/[^/]+)"
-        parts: list[str] = []
+        home_set = sorted(set(homes) | {"root"})
+        home_re = "(?:" + "|".join(re.escape(h) for h in home_set) + "|home/[^/]+)"
+        home_firsts = {h.split("/")[0] for h in home_set} | {"home"}
         self._names: dict[str, str] = {}
+        by_first: dict[str, list[str]] = defaultdict(list)
         for eco, pairs in ENV_DIRS.items():
             for var, sub in pairs:
                 for value in (env.get(var) or "").split(","):
@@ -160,28 +168,31 @@ class Matcher:
                         root = f"{root}/{sub}"
                     if root in _TOP_ROOTS:
                         continue  # never claim a whole top-level directory
-                    self._add(parts, eco, re.escape(root))
+                    by_first[root.split("/")[0]].append(self._named(eco, re.escape(root)))
         for eco, patterns in PATTERNS.items():
             for pattern in patterns:
-                self._add(parts, eco, pattern.replace("{H}", home_re))
-        self._fixed = re.compile("|".join(parts))
-        anywhere: list[str] = []
-        self._markers: list[str] = []
-        for eco, marker, pattern in ANYWHERE:
-            self._add(anywhere, eco, pattern)
-            self._markers.append(marker)
-        self._anywhere = re.compile("|".join(anywhere))
+                if pattern.startswith("{H}/"):
+                    named = self._named(eco, pattern.replace("{H}", home_re))
+                    for first in home_firsts:
+                        by_first[first].append(named)
+                else:
+                    first = pattern.split("/")[0].replace("\\", "")
+                    by_first[first].append(self._named(eco, pattern))
+        self._fixed = {first: re.compile("|".join(parts)) for first, parts in by_first.items()}
+        self._markers = re.compile("|".join(re.escape(marker) for _, marker, _ in ANYWHERE))
+        self._anywhere = re.compile("|".join(self._named(e, p) for e, _, p in ANYWHERE))
 
-    def _add(self, parts: list[str], eco: str, pattern: str) -> None:
+    def _named(self, eco: str, pattern: str) -> str:
         name = f"g{len(self._names)}"
         self._names[name] = eco
-        parts.append(rf"(?P<{name}>{pattern})(?:/|\Z)")
+        return rf"(?P<{name}>{pattern})(?:/|\Z)"
 
     def match(self, path: str) -> tuple[str, str] | None:
         """``(ecosystem, cache root)`` of ``path``, or None."""
-        m = self._fixed.match(path)
+        regex = self._fixed.get(path.partition("/")[0])
+        m = regex.match(path) if regex is not None else None
         if m is None:
-            if not any(marker in path for marker in self._markers):
+            if self._markers.search(path) is None:
                 return None
             m = self._anywhere.match(path)
             if m is None:

@@ -27,10 +27,18 @@ from layerscope.shell import commands_named
 MIN_FILE_BYTES = 4096
 # Per-package documentation and licence texts: dpkg installs one copy per
 # package by design; not something a Dockerfile can fix.
-_EXEMPT = re.compile(
-    r"(?:usr/share/(?:doc|licenses|common-licenses|man|info)/"
-    r"|(?:^|.*/)(?:LICEN[CS]E|COPYING|NOTICE|AUTHORS|copyright)(?:[.-][^/]*)?\Z)"
+_EXEMPT_DIRS = (
+    "usr/share/doc/",
+    "usr/share/licenses/",
+    "usr/share/common-licenses/",
+    "usr/share/man/",
+    "usr/share/info/",
 )
+_EXEMPT_NAME = re.compile(r"(?:LICEN[CS]E|COPYING|NOTICE|AUTHORS|copyright)(?:[.-].*)?\Z")
+
+
+def _exempt(path: str) -> bool:
+    return path.startswith(_EXEMPT_DIRS) or bool(_EXEMPT_NAME.match(path.rpartition("/")[2]))
 
 
 _SYSTEM = ("usr/", "lib/", "lib64/", "bin/", "sbin/", "etc/")
@@ -57,19 +65,21 @@ def _roots(kept: str, extra: str) -> tuple[str, str]:
 
 
 def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
-    claimed = cache_scan(ctx).visible
-    by_content: dict[tuple[int, str], list[_Copy]] = defaultdict(list)
+    by_content: dict[tuple[int, str], list[str]] = defaultdict(list)
     file_t = EntryType.FILE
-    for path, (layer, entry) in ctx.union.final.items():
-        if (
-            entry.type is file_t
-            and entry.digest is not None
-            and entry.size >= MIN_FILE_BYTES
-            and path not in claimed
-            and not _EXEMPT.match(path)
-        ):
-            by_content[(entry.size, entry.digest)].append(_Copy(path, layer, entry.size))
-    return {k: v for k, v in by_content.items() if len(v) > 1}
+    final = ctx.union.final
+    for path, (_, entry) in final.items():
+        if entry.type is file_t and entry.digest is not None and entry.size >= MIN_FILE_BYTES:
+            by_content[(entry.size, entry.digest)].append(path)
+    claimed = cache_scan(ctx).visible
+    out: dict[tuple[int, str], list[_Copy]] = {}
+    for key, paths in by_content.items():
+        if len(paths) < 2:
+            continue
+        kept = [p for p in paths if p not in claimed and not _exempt(p)]
+        if len(kept) > 1:
+            out[key] = [_Copy(p, final[p][0], key[0]) for p in kept]
+    return out
 
 
 def _fix(ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int]) -> str:

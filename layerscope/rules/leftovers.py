@@ -60,7 +60,11 @@ _BUILD_PACKAGE = re.compile(
 
 def _visible(ctx: RuleContext) -> dict[str, tuple[int, int]]:
     """Visible regular files with content, not claimed by a cache rule:
-    path -> (layer, size)."""
+    path -> (layer, size) (computed once per analysis)."""
+    return memo(ctx, "leftover-files", _compute_visible)
+
+
+def _compute_visible(ctx: RuleContext) -> dict[str, tuple[int, int]]:
     claimed = cache_scan(ctx).visible
     return {
         path: (layer, entry.size)
@@ -138,10 +142,18 @@ def _extracted_by(ctx: RuleContext, path: str, layer: int) -> tuple[int, str] | 
     return None
 
 
+_ARCHIVE_ENDINGS = (
+    ".tar", ".gz", ".tgz", ".xz", ".txz", ".bz2", ".tbz", ".tbz2", ".zst", ".tzst", ".lz4",
+    ".zip", ".7z", ".whl", ".deb", ".rpm", ".gem",
+)  # fmt: skip
+
+
 def _archives(ctx: RuleContext) -> list[_Archive]:
     out = []
     for path, (layer, size) in _visible(ctx).items():
-        if _ARCHIVE.search(path) is None or path.startswith(("usr/share/", "usr/lib/python")):
+        if not path.endswith(_ARCHIVE_ENDINGS) or _ARCHIVE.search(path) is None:
+            continue
+        if path.startswith(("usr/share/", "usr/lib/python")):
             continue
         hit = _extracted_by(ctx, path, layer)
         if hit is not None:
