@@ -28,6 +28,11 @@ def size(n: int) -> str:
     return str(humanize.naturalsize(n, binary=True, format="%.1f"))
 
 
+def printable_lines(text: str) -> str:
+    """``text`` escaped line by line: its newlines stay, every other control goes."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def short(text: str, width: int) -> str:
     """One line, escaped, cut to ``width`` cells with an ellipsis."""
     text = printable(" ".join(text.split()))

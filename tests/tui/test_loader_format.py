@@ -13,7 +13,14 @@ from layerscope.model import Image
 from layerscope.rules import all_rules
 from layerscope.sources import SourceOptions, open_image
 from layerscope.sources.interface import Progress
-from layerscope.tui.format import dockerfile, fix_blocks, rule_example, short, size
+from layerscope.tui.format import (
+    dockerfile,
+    fix_blocks,
+    printable_lines,
+    rule_example,
+    short,
+    size,
+)
 from layerscope.tui.loader import Loader, Phase, input_size, tree_of
 
 
@@ -103,6 +110,10 @@ def test_sizes_and_shortening() -> None:
     assert size(1536) == "1.5 KiB" and size(5 << 30) == "5.0 GiB"
     assert short("a\x1b[2Jb   c\n", 20) == "a\\x1b[2Jb c"
     assert short("x" * 30, 10) == "x" * 9 + "…"
+    # A heredoc keeps its lines; controls inside them are still escaped.
+    assert printable_lines("RUN <<EOF\necho \x1b[31m\rhi\nEOF") == (
+        "RUN <<EOF\necho \\x1b[31m\\rhi\nEOF"
+    )
 
 
 def test_fix_blocks_split_prose_code_and_rewrites() -> None:

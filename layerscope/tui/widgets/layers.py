@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from layerscope.analysis import Analysis
 from layerscope.names import printable
-from layerscope.tui.format import short, size
+from layerscope.tui.format import printable_lines, short, size
 
 COMMAND_WIDTH = 40
 
@@ -187,7 +187,7 @@ class LayersPane(Vertical):
         if where is not None:
             text.append(f"  {printable(where[0])}:{where[1]}")
         text.append("\n")
-        text.append(printable(h.parsed.args) if h is not None else "(no history entry)")
+        text.append(printable_lines(h.parsed.args) if h is not None else "(no history entry)")
         text.append("\n")
         text.append(
             f"{stats.file_count} files, {size(stats.content_bytes)}; "

@@ -16,7 +16,15 @@ from layerscope.analysis import Analysis
 from layerscope.names import printable
 from layerscope.rules import Finding, all_rules
 from layerscope.rules.base import Severity
-from layerscope.tui.format import WRAP_AT, dockerfile, fix_blocks, rule_example, short, size
+from layerscope.tui.format import (
+    WRAP_AT,
+    dockerfile,
+    fix_blocks,
+    printable_lines,
+    rule_example,
+    short,
+    size,
+)
 
 PATH_WIDTH = 40
 SEVERITY_STYLE = {
@@ -157,16 +165,16 @@ class WastePane(Vertical):
         for kind, body in blocks:
             if kind == "prose":
                 text = Text("Fix: " if first else "", style="bold")
-                text.append(printable(body))
+                text.append(printable_lines(body))
                 parts.append(text)
             elif kind == "code":
-                parts.append(code_block(dockerfile(printable(body)), self.dark))
+                parts.append(code_block(dockerfile(printable_lines(body)), self.dark))
             else:
                 sign, style = signs[kind]
                 grid = Table.grid()
                 grid.add_column(width=2, no_wrap=True)
                 grid.add_column(ratio=1)
-                code = code_block(dockerfile(printable(body), diff_width), self.dark)
+                code = code_block(dockerfile(printable_lines(body), diff_width), self.dark)
                 grid.add_row(Text(sign, style=style), code)
                 parts.append(grid)
             first = False
