@@ -19,6 +19,7 @@ from layerscope.rules.cachepaths import CacheGroup, scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
 from layerscope.rules.fixes import (
     CACHE_FIXES,
+    CLEAN_TOOLS,
     append_command,
     cache_mount_run,
     cleanup_commands,
@@ -83,7 +84,11 @@ def _fix(ctx: RuleContext, g: CacheGroup) -> str:
         )
     cleanup: list[str] = []
     if g.hidden_by is not None and g.cause is Cause.REMOVED and is_run(ctx, g.hidden_by):
-        cleanup = cleanup_commands(ctx.command(g.hidden_by), [*roots, *(p for p, _ in g.files)])
+        cleanup = cleanup_commands(
+            ctx.command(g.hidden_by),
+            [*roots, *(p for p, _ in g.files)],
+            CLEAN_TOOLS.get(g.ecosystem, ()),
+        )
     if cleanup:
         lines.append(
             f"Move the cleanup of layer {g.hidden_by} into the RUN that fills the cache "

@@ -18,6 +18,7 @@ from layerscope.shell import commands_named, split_commands
 
 __all__ = [
     "CACHE_FIXES",
+    "CLEAN_TOOLS",
     "DOCKER_CLEAN_NOTE",
     "CacheFix",
     "append_command",
@@ -151,23 +152,31 @@ def _covers(pattern: str, path: str) -> bool:
     return False
 
 
-def cleanup_commands(cmd: str, paths: Iterable[str]) -> list[str]:
+def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) -> list[str]:
     """The commands of ``cmd`` that delete any of ``paths`` (normalised paths):
     ``rm`` of the path or a directory above it, ``find ... -delete`` under it,
-    and cache-cleaning subcommands (``apt-get clean``, ``npm cache clean`` ...)."""
+    and the cache-cleaning subcommands of ``tools`` (``apt-get clean`` for
+    ``("apt-get",)``, ``npm cache clean`` for ``("npm",)`` ...)."""
     wanted = list(paths)
+    cleaners = set(tools)
     found: list[str] = []
     for c in split_commands(cmd):
         argv = c.argv
         name = c.name
         hit = False
         if name == "rm":
-            operands = [a for a in argv[1:] if not a.startswith("-")]
-            hit = any(_covers(_home_pattern(op), p) for op in operands for p in wanted)
+            # Only the operands that delete these paths move; the rest stay where they are.
+            matching = [
+                a
+                for a in argv[1:]
+                if not a.startswith("-") and any(_covers(_home_pattern(a), p) for p in wanted)
+            ]
+            hit = bool(matching)
+            argv = (argv[0], *(a for a in argv[1:] if a.startswith("-")), *matching)
         elif name == "find" and ("-delete" in argv or "-exec" in argv):
             roots = [a for a in argv[1:] if not a.startswith("-")][:1]
             hit = any(_covers(_home_pattern(r), p) for r in roots for p in wanted)
-        elif name in _CLEAN_SUBCOMMANDS and len(argv) > 1:
+        elif name in cleaners and name in _CLEAN_SUBCOMMANDS and len(argv) > 1:
             hit = argv[1] in _CLEAN_SUBCOMMANDS[name]
         if hit:
             text = shell_join(argv)
@@ -379,4 +388,24 @@ CACHE_FIXES: dict[str, CacheFix] = {
         _dirs,
         multistage=True,
     ),
+}
+
+# Programs whose cache-cleaning subcommands empty each ecosystem's cache.
+CLEAN_TOOLS: dict[str, tuple[str, ...]] = {
+    "apt": ("apt-get", "apt"),
+    "apk": ("apk",),
+    "dnf": ("dnf", "dnf5", "yum", "microdnf"),
+    "zypper": ("zypper",),
+    "pip": ("pip", "pip3"),
+    "uv": ("uv",),
+    "poetry": ("poetry",),
+    "conda": ("conda", "mamba", "micromamba"),
+    "npm": ("npm",),
+    "yarn": ("yarn",),
+    "yarn-berry": ("yarn",),
+    "pnpm": ("pnpm",),
+    "go": ("go",),
+    "gem": ("gem", "bundle"),
+    "composer": ("composer",),
+    "nuget": ("dotnet",),
 }
