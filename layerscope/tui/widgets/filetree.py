@@ -49,6 +49,7 @@ class FileTree(ScrollView, can_focus=True):
     FileTree {
         background: $surface;
         color: $foreground;
+        overflow-x: hidden;
         & > .filetree--added { color: $text-success; }
         & > .filetree--modified { color: $text-warning; }
         & > .filetree--removed { color: $text-error; text-style: strike; }
