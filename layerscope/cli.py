@@ -215,7 +215,10 @@ def run(argv: Sequence[str]) -> int:
         # Textual is imported here only: the headless paths never load it.
         from layerscope.tui.app import run_tui
 
-        return run_tui(args.image, source=args.source, options=options, finish=finish)
+        def read(opts: SourceOptions) -> Image:
+            return open_image_with_digests(args.image, source=args.source, options=opts)
+
+        return run_tui(args.image, source=args.source, options=options, finish=finish, read=read)
     # Duplicate candidates get content digests (a second read only when sizes collide).
     result = finish(open_image_with_digests(args.image, source=args.source, options=options))
     ci.emit(args, result, policy, render, _write_output, summary.render)
