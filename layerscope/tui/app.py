@@ -247,12 +247,19 @@ def run_tui(
     source: str,
     options: SourceOptions,
     finish: Callable[[Image], Analysis],
+    read: Callable[[SourceOptions], Image] | None = None,
 ) -> int:
-    """Read ``target`` with a progress screen, then show it; the exit status."""
-    from layerscope.sources import open_image
+    """Read ``target`` with a progress screen, then show it; the exit status.
 
-    def read(opts: SourceOptions) -> Image:
-        return open_image(target, source=source, options=opts)
+    ``read`` reads the image with the options it is given (progress added);
+    by default ``open_image(target, source=source)``. ``finish`` turns the
+    image into the analysis shown, exactly as the headless path does.
+    """
+    if read is None:
+        from layerscope.sources import open_image
+
+        def read(opts: SourceOptions) -> Image:
+            return open_image(target, source=source, options=opts)
 
     total = None if source in ("docker", "podman") else input_size(target)
     loader = Loader(read, finish, options, bytes_total=total)

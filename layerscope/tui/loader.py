@@ -54,6 +54,7 @@ class LoadState:
     bytes_total: int | None = None
     layers_done: int = 0
     layers_total: int | None = None
+    passes: int = 1  # a source may read twice (content digests of duplicate candidates)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: Loaded | None = None
@@ -146,6 +147,8 @@ class Loader:
         if self._cancel.is_set():
             raise CancelledError
         s = self.state
+        if p.layers_done < s.layers_done:  # the source reads the image again
+            s.passes += 1
         s.bytes_read = p.bytes_read
         s.layers_done = p.layers_done
         s.layers_total = p.layers_total

@@ -25,7 +25,8 @@ def status_line(state: LoadState) -> str:
     if state.layers_total:
         layers += f"/{state.layers_total}"
     seconds = int(state.elapsed())
-    return f"{done} read  ·  {layers} layers scanned  ·  {seconds // 60}:{seconds % 60:02d}"
+    again = f" (pass {state.passes}: hashing duplicate candidates)" if state.passes > 1 else ""
+    return f"{done} read  ·  {layers} layers scanned{again}  ·  {seconds // 60}:{seconds % 60:02d}"
 
 
 PHASE_TEXT = {
