@@ -159,3 +159,18 @@ def test_rule_example_is_the_good_block(rule_id: str) -> None:
     assert example and "Bad" not in example
     assert example.splitlines()[0].split()[0] in ("RUN", "COPY", "ADD")
     assert rule_example("No example here.") == ""
+
+
+def test_a_second_read_is_counted_as_a_second_pass(archive: Path) -> None:
+    def twice(opts: SourceOptions) -> Image:
+        open_image(str(archive), options=opts)
+        return open_image(str(archive), options=opts)
+
+    loader = Loader(twice, analyze, SourceOptions())
+    loader.start()
+    _wait(loader)
+    assert loader.state.phase is Phase.DONE
+    assert loader.state.passes == 2
+    from layerscope.tui.widgets.progress import status_line
+
+    assert "(pass 2: hashing duplicate candidates)" in status_line(loader.state)
