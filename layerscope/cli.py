@@ -157,6 +157,9 @@ def run(argv: Sequence[str]) -> int:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         code: int = module.main(list(argv[1:]))
         return code
+    if "--version" in argv:  # before the parser, which imports the budget and analysis modules
+        sys.stdout.write(f"layerscope {__version__}\n")
+        return EXIT_OK
     args = build_parser().parse_args(argv)
     import dataclasses
 
