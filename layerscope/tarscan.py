@@ -243,14 +243,18 @@ class TarReader:
         have = len(self._buf) - self._pos
         if have >= need:
             return True
-        parts = [self._buf[self._pos :]]
+        rewind = getattr(self._src, "rewind", None)
+        if rewind is not None and have:
+            rewind(have)  # read the partial header again rather than copy the chunk
+            have = 0
+        parts = [self._buf[self._pos :]] if have else []
         while have < need:
             chunk = self._src.read(max(CHUNK, need - have))
             if not chunk:
                 break
             parts.append(chunk)
             have += len(chunk)
-        self._buf = b"".join(parts)
+        self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
         self._pos = 0
         return have >= need
 

@@ -113,12 +113,16 @@ def _walk(
                 )
             data: ByteStream
             if fd is not None:
-                data = FileWindow(fd, reader.consumed, m.size, name)
+                # A window reads in place; peeking leaves it whole for the scan.
+                window = FileWindow(fd, reader.consumed, m.size, name)
+                head = window.peek(min(m.size, 512))
+                data = window
             else:
                 data = reader.data_stream()
-            head = data.read(min(m.size, 512))
+                head = data.read(min(m.size, 512))
+                data = Prefixed(head, data)
             if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
-                walk.jsons[path] = parse_json(head + data.read(m.size), f"{name}: {path}")
+                walk.jsons[path] = parse_json(data.read(m.size), f"{name}: {path}")
                 continue
             if not _looks_like_layer(head):
                 walk.unreadable.add(path)  # an error only if the manifest needs it
@@ -126,10 +130,10 @@ def _walk(
             blob_name = f"{name}: {path}"
             if fd is not None and sniff(head) != "none":
                 pending[path] = pool.submit(
-                    functools.partial(scan_blob, Prefixed(head, data), m.size, blob_name, options)
+                    functools.partial(scan_blob, data, m.size, blob_name, options)
                 )
                 continue
-            walk.blobs[path] = scan_blob(Prefixed(head, data), m.size, blob_name, options)
+            walk.blobs[path] = scan_blob(data, m.size, blob_name, options)
             if options.progress is not None:
                 options.progress(Progress(reader.consumed, len(walk.blobs), None))
         elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):

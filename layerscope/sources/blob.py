@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from layerscope.errors import ArchiveError
 from layerscope.layerscan import LayerScan, scan_layer
 from layerscope.sources.interface import ScannedBlob, SourceOptions
-from layerscope.streams import ByteStream, Hashing, open_decompressed
+from layerscope.streams import ByteStream, Hashing, open_decompressed, sniff
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,11 +21,16 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
     """Scan a layer blob of ``stored`` bytes; sizes are exact either way."""
     kinds: list[str] = []
     stored_hash = diff_hash = None
+    plain: ByteStream
     if options.verify_digests:
         stream = stored_hash = Hashing(stream, name)
-    plain = open_decompressed(
-        stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
-    )
+    if stored_hash is None and isinstance(stream, FileWindow) and sniff(stream.peek(4)) == "none":
+        plain = stream  # read in place, no wrapper: the tar reader can rewind it
+        kinds.append("none")
+    else:
+        plain = open_decompressed(
+            stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
+        )
     compressed = kinds[0] != "none"
     if stored_hash is not None:
         if compressed:
@@ -82,6 +87,18 @@ class FileWindow:
         if n > self._end - self._pos:
             raise ArchiveError(f"{self._name}: skip past the end of a member")
         self._pos += n
+
+    def peek(self, n: int) -> bytes:
+        """Up to ``n`` bytes from the current position, without consuming them."""
+        here = self._pos
+        data = self.read(n)
+        self._pos = here
+        return data
+
+    def rewind(self, n: int) -> None:
+        """Step back ``n`` bytes already read (the tar reader re-reads a partial
+        header this way instead of joining it onto the next chunk)."""
+        self._pos -= n
 
 
 def workers() -> int:
