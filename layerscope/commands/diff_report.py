@@ -9,6 +9,7 @@ from layerscope.commands.diff import Diff, FindingInfo, Snapshot
 from layerscope.errors import UsageError
 from layerscope.names import json_text, printable
 from layerscope.report.markdown import code, text
+from layerscope.report.schema import budget_to_dict
 from layerscope.report.summary import signed_size, size, verdict_lines
 
 DIFF_SCHEMA_VERSION = 1
@@ -77,17 +78,7 @@ def to_dict(d: Diff) -> dict[str, Any]:
             "new": [_finding(f) for f in d.new_findings],
             "gone": [_finding(f) for f in d.gone_findings],
         },
-        "budgets": [
-            {
-                "name": b.name,
-                "limit": b.limit,
-                "actual": b.actual,
-                "passed": b.passed,
-                "severity": b.severity,
-                "message": b.message,
-            }
-            for b in d.budgets
-        ],
+        "budgets": [budget_to_dict(b) for b in d.budgets],
         "passed": d.passed,
     }
 

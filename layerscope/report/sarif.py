@@ -21,7 +21,7 @@ from layerscope import __version__
 from layerscope.analysis import Analysis
 from layerscope.base import finding_origin
 from layerscope.names import json_text
-from layerscope.report.schema import finding_to_dict
+from layerscope.report.schema import budget_to_dict, finding_to_dict
 from layerscope.rules import Finding, Severity, all_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -129,16 +129,7 @@ def to_sarif(result: Analysis) -> dict[str, Any]:
                         "efficiency": s.efficiency,
                         "layer_count": s.layer_count,
                     },
-                    "budgets": [
-                        {
-                            "name": b.name,
-                            "limit": b.limit,
-                            "actual": b.actual,
-                            "passed": b.passed,
-                            "severity": b.severity,
-                        }
-                        for b in result.budgets
-                    ],
+                    "budgets": [budget_to_dict(b) for b in result.budgets],
                     "passed": result.passed,
                 },
             }

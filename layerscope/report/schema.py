@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerscope import __version__
-from layerscope.analysis import Analysis
+from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base import Side, finding_origin, layer_origin, split
 from layerscope.names import json_text
 from layerscope.rules.base import Finding
@@ -129,16 +129,18 @@ def to_dict(result: Analysis) -> dict[str, Any]:
         "history": history,
         "findings": [finding_to_dict(f, finding_origin(result, f).value) for f in result.findings],
         "warnings": [json_text(w) for w in image.warnings],
-        "budgets": [
-            {
-                "name": b.name,
-                "limit": b.limit,
-                "actual": b.actual,
-                "passed": b.passed,
-                "severity": b.severity,
-                "message": b.message,
-            }
-            for b in result.budgets
-        ],
+        "budgets": [budget_to_dict(b) for b in result.budgets],
         "passed": result.passed,
+    }
+
+
+def budget_to_dict(b: BudgetResult) -> dict[str, Any]:
+    """One budget verdict as every report shows it."""
+    return {
+        "name": b.name,
+        "limit": b.limit,
+        "actual": b.actual,
+        "passed": b.passed,
+        "severity": b.severity,
+        "message": b.message,
     }
