@@ -99,6 +99,9 @@ class _Replay:
         self.children: dict[str, set[str]] = {"": set()}
         self.hidden: list[tuple[int, Entry, int, Cause, str]] = []
         self.changes: list[list[PathChange]] = []
+        # (layer, hard link path) -> the file entry it links to, as the tar
+        # resolves it: the member named so at that point of the same layer.
+        self.links: dict[tuple[int, str], Entry] = {}
 
     # -- removal -------------------------------------------------------------
     def _drop(self, path: str, by: int, cause: Cause, group: str) -> int:
@@ -169,6 +172,14 @@ class _Replay:
             state[q] = (index, Entry(q, _DIR, mode=0o755))
             self.children[q] = {chain[i - 1] if i else path}
 
+    def _link(self, index: int, e: Entry) -> None:
+        target = self.state.get(e.linkname)
+        if target is not None and target[0] == index:
+            entry = target[1]
+            if entry.type is _HARDLINK:  # a link to a link: to the same file
+                entry = self.links.get((index, e.linkname), entry)
+            self.links[(index, e.path)] = entry
+
     def apply(self, index: int, entries: Sequence[Entry]) -> None:
         log: list[PathChange] = []
         state = self.state
@@ -198,6 +209,8 @@ class _Replay:
             if typ is _WHITEOUT or typ is _OPAQUE:
                 continue
             path = e.path
+            if typ is _HARDLINK:
+                self._link(index, e)
             if path == "":
                 if typ is _DIR:  # the root stays a directory whatever a layer says
                     state[""] = (index, e)
@@ -279,14 +292,21 @@ def _replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
     for index, entries in enumerate(layers):
         r.apply(index, entries)
     r.state.pop("", None)
-    # A hard link that is still visible keeps its target's content alive.
+    # A hard link that is still visible keeps its target's content alive:
+    # the very entry it linked to when the tar named one, else any stored
+    # under its target path in its layer.
     alive: set[tuple[int, str]] = set()
+    alive_entries: set[int] = set()
     for layer, entry in r.state.values():
         if entry.type is _HARDLINK:
-            alive.add((layer, entry.linkname))
+            target = r.links.get((layer, entry.path))
+            if target is not None:
+                alive_entries.add(id(target))
+            else:
+                alive.add((layer, entry.linkname))
     hidden = [
         Hidden(entry.path, entry.size, layer, by, cause, group)
         for layer, entry, by, cause, group in r.hidden
-        if (layer, entry.path) not in alive
+        if (layer, entry.path) not in alive and id(entry) not in alive_entries
     ]
     return UnionFS(r.state, r.changes, hidden)
