@@ -65,8 +65,10 @@ def stacks(
 
         def ancestors(path: str, out: list[Entry] = entries) -> None:
             parts = path.split("/")[:-1]
-            for i in range(len(parts)):
-                out.append(Entry("/".join(parts[: i + 1]), EntryType.DIR, mode=0o755))
+            out.extend(
+                Entry("/".join(parts[: i + 1]), EntryType.DIR, mode=0o755)
+                for i in range(len(parts))
+            )
 
         for _ in range(draw(st.integers(0, max_ops))):
             op = draw(st.sampled_from(OPS))
