@@ -153,6 +153,8 @@ def main(argv: Sequence[str]) -> int:
     for fix in fixes:
         saves = f" (the image says: {fix.bytes} bytes)" if fix.bytes else ""
         print(f"{path}:{fix.line}: {fix.kind}: {fix.title}{saves}", file=sys.stderr)
+    if not fixes:
+        print(f"layerscope: {path}: nothing to fix", file=sys.stderr)
     if verification is not None:
         from layerscope.verify import report
 

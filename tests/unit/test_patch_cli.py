@@ -94,6 +94,9 @@ def test_check_lists_problems_and_exits_1(
     clean = project / "clean.Dockerfile"
     clean.write_text("FROM base\nCOPY app /app\n")
     assert main(["fix", "--dockerfile", str(clean), "--check"]) == 0
+    assert main(["fix", "--dockerfile", str(clean)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("clean.Dockerfile: nothing to fix\n")
 
 
 def test_output_file_and_only(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
