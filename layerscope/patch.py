@@ -62,6 +62,9 @@ _CLEAN_SUBCOMMANDS = {
     "gem": ("cleanup",),
 }
 # Cache directories per tool, as normalised path globs (evidence in a layer).
+# The package-cache rule (rules/caches.py) each no-cache fix answers.
+_CACHE_RULES = {"apt": "LS201", "apk": "LS202", "dnf": "LS203", "pip": "LS205", "npm": "LS210",
+                "yarn": "LS211"}  # fmt: skip
 _CACHE_PATHS = {
     "pip": ("*/.cache/pip/*",),
     "uv": ("*/.cache/uv/*",),
@@ -460,7 +463,7 @@ def _no_cache(
                 continue
         yield Fix(
             "no-cache",
-            "LS2xx",
+            _CACHE_RULES.get(tools[0].split("-")[0], "LS201"),
             step.line,
             f"keep the {', '.join(dict.fromkeys(t.split('-')[0] for t in tools))} cache out of "
             "the layer of line "
