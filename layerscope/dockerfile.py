@@ -526,9 +526,10 @@ def _build(
             if current is not None:
                 stages.append(current.close())
             words = _words(expand(args, global_env))
-            base = _unquote(words[0]).lower() if words else ""
+            base = _unquote(words[0]) if words else ""  # a tag keeps its case
             named = len(words) >= 3 and words[1].lower() == "as"
-            parent = next((s.index for s in stages if base in (s.name, str(s.index))), None)
+            # Stage names are case-insensitive (stored lower-cased); image names are not.
+            parent = next((s.index for s in stages if base.lower() in (s.name, str(s.index))), None)
             platform = next((f.partition("=")[2] for f in flags if f.startswith("--platform")), "")
             current = _Open(
                 len(stages),

@@ -110,16 +110,6 @@ def _base_flag(image: Image, base: str, options: SourceOptions) -> Boundary:
     return Boundary(len(theirs), Signal.FLAG, name)
 
 
-def _raw_from(lines: Sequence[str], line: int, expanded: str) -> str:
-    """The FROM image as written (the parser lower-cases it; a tag keeps its case)."""
-    if not 0 < line <= len(lines):
-        return expanded
-    words = [w for w in lines[line - 1].split()[1:] if not w.startswith("--")]
-    if words and words[0].lower() == expanded:
-        return words[0]
-    return expanded
-
-
 def from_dockerfile(path: str, target: str | None = None) -> tuple[str, tuple[str, int]]:
     """The image the target stage (default: the last) finally builds FROM,
     through the stages it builds on, and that FROM line (path, line)."""
@@ -131,7 +121,7 @@ def from_dockerfile(path: str, target: str | None = None) -> tuple[str, tuple[st
     while stage.parent is not None and stage.parent not in seen:
         stage = df.stages[stage.parent]
         seen.add(stage.index)
-    return _raw_from(df.lines, stage.line, stage.base), (df.path, stage.line)
+    return stage.base, (df.path, stage.line)
 
 
 def _dockerfile_boundary(

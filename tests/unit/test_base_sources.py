@@ -84,10 +84,10 @@ COPY --from=other /etc/os-release /x
 def test_final_from_through_the_stages(tmp_path: Path) -> None:
     path = write(tmp_path / "Dockerfile", DOCKERFILE.encode())
     # The final stage builds on `test`, which builds on `builder`: FROM line 3.
-    # A tag keeps the case it was written in.
+    # The reference is kept as written, after ARG expansion (never re-cased).
     ref, where = from_dockerfile(path)
     assert where == (path, 3)
-    assert ref == "python:3.12-slim"
+    assert ref == "Python:3.12-Slim"
     assert from_dockerfile(path, target="other") == ("alpine:3.20", (path, 7))
 
 
