@@ -97,6 +97,8 @@ def render(result: Analysis) -> str:
         out.append("Fixes:")
         for i, f in enumerate(result.findings, 1):
             out.append(f"{i:>3}. [{f.rule}] {_short(f.message, 200)}")
+            if f.location is not None:
+                out.append(f"     at: {printable(f.location[0])}:{f.location[1]}")
             lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
             out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
             # A fix may carry Dockerfile lines (-old/+new): keep them one a line.
