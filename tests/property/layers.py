@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+
+def examples(n: int) -> int:
+    """``n`` examples, times ``LAYERSCOPE_FUZZ_SCALE`` (a long run sets it high)."""
+    import os
+
+    return n * int(os.environ.get("LAYERSCOPE_FUZZ_SCALE", "1"))
+
+
 from layerscope.model import Entry, EntryType
 
 NAMES = ("a", "b", "c")
