@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from layerscope.model import Entry, EntryType
+
 
 def examples(n: int) -> int:
     """``n`` examples, times ``LAYERSCOPE_FUZZ_SCALE`` (a long run sets it high)."""
@@ -23,8 +25,6 @@ def examples(n: int) -> int:
 
     return n * int(os.environ.get("LAYERSCOPE_FUZZ_SCALE", "1"))
 
-
-from layerscope.model import Entry, EntryType
 
 NAMES = ("a", "b", "c")
 # Mostly short paths, so that layers collide on the same few names.
