@@ -13,6 +13,7 @@ from layerscope.errors import ArchiveError, UsageError
 from layerscope.history import match_layers
 from layerscope.layerscan import DigestFilter, LayerScan
 from layerscope.model import Image, ImageConfig, Layer
+from layerscope.names import printable
 from layerscope.tarscan import DEFAULT_LIMITS, Limits
 
 MAX_JSON_BYTES = 64 << 20
@@ -139,12 +140,12 @@ def build_image(
         layers.append(
             Layer(
                 index=i,
-                digest=diff_id or blob_digests[i],
+                digest=printable(diff_id or blob_digests[i]),
                 entries=blob.scan.entries,
                 size_bytes=blob.scan.size_bytes,
                 compressed_bytes=blob.stored_bytes,
-                blob_digest=blob_digests[i],
-                media_type=media_types[i],
+                blob_digest=printable(blob_digests[i]),
+                media_type=printable(media_types[i]),
                 history_index=pairing[i],
             )
         )
@@ -153,11 +154,13 @@ def build_image(
         cfg = {}
     return Image(
         reference=reference,
-        id=image_id,
+        id=printable(image_id),
         source=source,
-        os=str(config.get("os") or ""),
-        architecture=str(config.get("architecture") or ""),
-        variant=str(config.get("variant") or ""),
+        # Identifiers, not names: shown escaped everywhere (a config is
+        # attacker-written; reports print these fields as they are).
+        os=printable(str(config.get("os") or "")),
+        architecture=printable(str(config.get("architecture") or "")),
+        variant=printable(str(config.get("variant") or "")),
         layers=tuple(layers),
         history=tuple(history),
         config=_runtime_config(cfg),
