@@ -41,11 +41,12 @@ from tests.hostile.tarcraft import (
     pax_member,
     sha256,
     tar,
+    write_tar,
     zstd_zero_file_layer,
 )
 
 Build = Callable[[Path], list[str]]  # writes the input under a dir, returns CLI args
-Check = Callable[[dict[str, Any]], None]  # checks the parsed JSON report
+Check = Callable[[Any], None]  # checks the parsed JSON report, or the text of a table
 
 
 @dataclass(frozen=True)
@@ -601,10 +602,50 @@ def _names_exact(report: dict[str, Any]) -> None:
 case("names-json-exact", READ, check=_names_exact)(_names_image)
 
 
-@case("names-table-escaped", READ, tags=frozenset({"table"}))
-def _(d: Path) -> list[str]:
-    args = _names_image(d)
-    return [args[0], "--format", "table"]
+def _names_shown_escaped(text: str) -> None:
+    import re
+
+    # Shown, escaped (markdown escapes the escapes' backslashes and brackets once more).
+    assert re.search(r"\\+x1b\\*\[31mred", text), text
+    assert re.search(r"\\+xff\\+xfe-latin1-\\+xe9", text), text
+
+
+for _fmt in ("table", "markdown"):
+    case(f"names-{_fmt}-escaped", READ, check=_names_shown_escaped, tags=frozenset({"text"}))(
+        lambda d, fmt=_fmt: [_names_image(d)[0], "--format", fmt]
+    )
+case("names-sarif-valid", READ, tags=frozenset({"sarif"}))(
+    lambda d: [_names_image(d)[0], "--format", "sarif"]
+)
+
+
+def _hostile_config_image(d: Path) -> list[str]:
+    """Escapes, newlines, bidi overrides and a lone surrogate in the config's
+    os/architecture/variant, the config's file name (the image id) and the tag."""
+    config = json.loads(config_json([sha256(SIMPLE)]))
+    config["os"] = "\u001b]0;pwned\u0007linux\udcff"
+    config["architecture"] = "amd\n64"
+    config["variant"] = "\u202ev8"
+    config["history"] = [{"created_by": "/bin/sh -c echo \u001b[2J\nrm -rf / \udcff"}]
+    raw = json.dumps(config).encode()
+    name = "\x1b[31mcfg\n.json"
+    man = [{"Config": name, "RepoTags": ["evil\x1b[2J:tag"], "Layers": [f"{0:064x}/layer.tar"]}]
+    write_tar(
+        d / "img.tar",
+        [
+            (f"{0:064x}/layer.tar", Blob.of(SIMPLE)),
+            (name, Blob.of(raw)),
+            ("manifest.json", Blob.of(json.dumps(man).encode())),
+        ],
+    )
+    return [str(d / "img.tar")]
+
+
+for _fmt in ("table", "markdown"):
+    case(f"config-strings-{_fmt}-escaped", READ, tags=frozenset({"text"}))(
+        lambda d, fmt=_fmt: [*_hostile_config_image(d), "--format", fmt]
+    )
+case("config-strings-json-valid", READ)(lambda d: [*_hostile_config_image(d), "--format", "json"])
 
 
 TRAVERSAL = [
