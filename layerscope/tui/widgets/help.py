@@ -16,6 +16,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("1 / 2 / 3", "focus the Layers / File tree / Waste pane"),
     ("Tab / Shift+Tab", "next / previous widget"),
     ("[ / ]", "previous / next layer, from any pane"),
+    ("b (Layers)", "hide or show the base image's layers, when the base is known"),
     ("↑ ↓ PgUp PgDn Home End", "move in the focused list"),
     ("Enter (Waste)", "show the finding's layer and paths in the tree"),
     ("Enter / Space (tree)", "open or close a directory"),
