@@ -23,9 +23,13 @@ def _split_archive_ref(target: str) -> tuple[str, str]:
     """``path.tar:tag`` (an image inside a multi-image archive) -> parts."""
     if os.path.exists(target):
         return target, ""
-    head, sep, tail = target.rpartition(":")
-    if sep and head and os.path.isfile(head):
-        return head, tail
+    # The tag may hold colons itself (repo:tag, host:5000/repo:tag): the
+    # archive is the shortest prefix before a colon that is a file.
+    pos = target.find(":")
+    while pos > 0:
+        if os.path.isfile(target[:pos]):
+            return target[:pos], target[pos + 1 :]
+        pos = target.find(":", pos + 1)
     return target, ""
 
 

@@ -273,3 +273,10 @@ def test_output_file_honours_the_umask(tmp_path: Path) -> None:
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".layerscope-")]
+
+
+def test_archive_path_with_an_image_reference(tmp_path: Path) -> None:
+    path = tmp_path / "multi.tar"
+    path.write_bytes(docker_archive(LAYERS, HISTORY, repo_tag="registry:5000/team/app:v1"))
+    img = open_image(f"{path}:registry:5000/team/app:v1", options=SourceOptions())
+    assert img.reference == "registry:5000/team/app:v1" and img.source == "docker-archive"
