@@ -31,7 +31,7 @@ class Limits:
 
     max_path_bytes: int = 64 * 1024
     max_header_bytes: int = 1 << 20  # one pax or GNU long-name header
-    max_members: int = 10_000_000  # per tar stream
+    max_members: int = 4_000_000  # per tar stream (an entry costs ~400 bytes)
     max_file_bytes: int = 1 << 50  # a declared size beyond this is refused (1 PiB)
 
 

@@ -27,6 +27,7 @@ from layerscope.sources.interface import (
     ScannedBlob,
     SourceOptions,
     build_image,
+    count_entries,
     parse_json,
 )
 from layerscope.sources.oci import choose_manifest, layer_descriptors
@@ -89,6 +90,7 @@ def _walk(
     pending: dict[str, Callable[[], ScannedBlob]] = {}
     reader = TarReader(stream, name=name, limits=options.limits)
     stored: set[str] = set()  # paths of non-directory members seen
+    entries = 0  # in all layers scanned so far
     for m in reader:
         path = normalize(m.name)
         walk.members.add(path)
@@ -134,6 +136,7 @@ def _walk(
                 )
                 continue
             walk.blobs[path] = scan_blob(data, m.size, blob_name, options)
+            entries = count_entries(entries, walk.blobs[path], options, name)
             if options.progress is not None:
                 options.progress(Progress(reader.consumed, len(walk.blobs), None))
         elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):
@@ -142,6 +145,7 @@ def _walk(
             walk.jsons[path] = parse_json(reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
     for path, result in pending.items():
         walk.blobs[path] = result()
+        entries = count_entries(entries, walk.blobs[path], options, name)
         if options.progress is not None:
             options.progress(Progress(reader.consumed, len(walk.blobs), None))
     if not walk.members:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from layerscope.errors import ArchiveError, UsageError
+from layerscope.errors import ArchiveError, LimitExceededError, UsageError
 from layerscope.history import match_layers
 from layerscope.layerscan import DigestFilter, LayerScan
 from layerscope.model import Image, ImageConfig, Layer
@@ -41,6 +41,8 @@ class SourceOptions:
     progress: ProgressFn | None = None
     max_expansion: int = 1000
     max_layers: int = 20_000
+    # Entries of all layers together (about 400 bytes of memory each).
+    max_entries: int = 4_000_000
     # Hash every layer's bytes and check them against the config's diff_ids
     # and the manifest's blob digests (a full read of every byte).
     verify_digests: bool = False
@@ -56,6 +58,17 @@ class ScannedBlob:
     compression: str
     blob_sha256: str | None = None  # of the stored bytes, when verifying
     diff_sha256: str | None = None  # of the uncompressed tar, when verifying
+
+
+def count_entries(total: int, blob: ScannedBlob, options: SourceOptions, name: str) -> int:
+    """``total`` plus the blob's entries; refused past ``max_entries`` (memory)."""
+    total += len(blob.scan.entries)
+    if total > options.max_entries:
+        raise LimitExceededError(
+            f"{name}: more than {options.max_entries} entries in the image's layers "
+            f"(--limit max-entries=N)"
+        )
+    return total
 
 
 def parse_json(data: bytes, what: str) -> Any:

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from layerscope.errors import UsageError
 from layerscope.sources.interface import SourceOptions
 
-LIMIT_NAMES = ("max-members", "max-path-bytes", "max-header-bytes", "max-file-bytes", "max-layers")
+LIMIT_NAMES = (
+    "max-entries",
+    "max-members",
+    "max-path-bytes",
+    "max-header-bytes",
+    "max-file-bytes",
+    "max-layers",
+)
+_IMAGE_WIDE = ("max-entries", "max-layers")  # SourceOptions fields; the rest are Limits'
 _SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
@@ -20,9 +28,7 @@ def limit_defaults() -> dict[str, int]:
     """Each limit's default value."""
     options = SourceOptions()
     return {
-        name: options.max_layers
-        if name == "max-layers"
-        else getattr(options.limits, name.replace("-", "_"))
+        name: getattr(options if name in _IMAGE_WIDE else options.limits, name.replace("-", "_"))
         for name in LIMIT_NAMES
     }
 
@@ -30,7 +36,6 @@ def limit_defaults() -> dict[str, int]:
 def with_limits(options: SourceOptions, items: Sequence[str]) -> SourceOptions:
     """``options`` with each ``NAME=N`` applied (N may end in K, M, G, T, P)."""
     limits = options.limits
-    max_layers = options.max_layers
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -44,8 +49,10 @@ def with_limits(options: SourceOptions, items: Sequence[str]) -> SourceOptions:
             raise UsageError(f"--limit {item!r}: {text!r} is not a number") from None
         if value < 1:
             raise UsageError(f"--limit {item!r}: must be at least 1")
-        if key == "max-layers":
-            max_layers = value
+        if key == "max-entries":
+            options = dataclasses.replace(options, max_entries=value)
+        elif key == "max-layers":
+            options = dataclasses.replace(options, max_layers=value)
         else:
             limits = dataclasses.replace(limits, **{key.replace("-", "_"): value})
-    return dataclasses.replace(options, limits=limits, max_layers=max_layers)
+    return dataclasses.replace(options, limits=limits)

@@ -23,6 +23,7 @@ from layerscope.sources.interface import (
     ScannedBlob,
     SourceOptions,
     build_image,
+    count_entries,
     host_platform,
     parse_json,
     parse_platform,
@@ -233,7 +234,9 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
     # Layers are separate files: two at a time (decompression runs without the GIL).
     with BlobPool() as pool:
         results = [pool.submit(functools.partial(scan, digest)) for digest, _ in descriptors]
+        entries = 0
         for blob in in_order(results):
+            entries = count_entries(entries, blob, options, root)
             blobs.append(blob)
             done += blob.stored_bytes
             if options.progress is not None:

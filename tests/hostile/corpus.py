@@ -522,6 +522,12 @@ def _(d: Path) -> list[str]:
     return [*_archive(d, [many_files_layer(5000)]), "--limit", "max-members=1000"]
 
 
+@case("entries-limit-refused", REFUSED, r"more than 12000 entries in the image")
+def _(d: Path) -> list[str]:
+    layers: list[bytes | Blob] = [many_files_layer(5000) for _ in range(3)]
+    return [*_archive(d, layers), "--limit", "max-entries=12000"]
+
+
 def _deep(depth: int) -> str:
     return "/".join(f"d{i % 10}" for i in range(depth))
 
