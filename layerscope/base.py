@@ -198,8 +198,9 @@ def from_history(image: Image) -> Boundary:
 
     A builder change and a base's closing CMD/ENTRYPOINT both mark where a
     build began; the later of the two wins (the last build is the user's).
-    Without either, a long pause in the created times; without that, an
-    imported rootfs at the bottom is the base. Nothing found: NO_BOUNDARY.
+    Without either, a long pause in the created times or an imported rootfs
+    at the bottom, whichever cuts higher (the imported rootfs names a tie).
+    Nothing found: NO_BOUNDARY.
     """
     history = image.history
     structural: list[tuple[int, Signal]] = []
@@ -213,12 +214,20 @@ def from_history(image: Image) -> Boundary:
         # The later cut wins; on a tie, the first signal listed names it.
         cut, signal = max(structural, key=lambda item: item[0])
         return Boundary(_layers_before(image, cut), signal)
-    for found, signal in (
-        (_created_gap(history), Signal.CREATED_GAP),
-        (_imported(image), Signal.IMPORTED),
-    ):
-        if found is not None and _layers_before(image, found) > 0:
-            return Boundary(_layers_before(image, found), signal)
+    weak = [
+        (_layers_before(image, found), signal)
+        for found, signal in (
+            (_imported(image), Signal.IMPORTED),
+            (_created_gap(history), Signal.CREATED_GAP),
+        )
+        if found is not None and _layers_before(image, found) > 0
+    ]
+    if weak:
+        # A gap above the imported rootfs reaches further and wins; where both
+        # cut at the same layer the imported rootfs names it (a gap depends on
+        # when the images happened to be built).
+        count, signal = max(weak, key=lambda item: item[0])
+        return Boundary(count, signal)
     return NO_BOUNDARY
 
 
