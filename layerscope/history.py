@@ -56,7 +56,9 @@ _KEYWORD = re.compile(r"(?P<kw>[A-Z]+)(?:\s+(?P<rest>.*))?\Z", re.DOTALL)
 _BUILD_ARGS = re.compile(r"\|(?P<count>\d+)(?:\s+|\Z)")
 _PAIR_START = re.compile(r"\s+(?=[A-Za-z_][A-Za-z0-9_]*=)")
 _CLASSIC_HASH = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]+\Z")
-_CLASSIC_COPY = re.compile(r"(?:\A|\s|=\S*?)(?:(?:dir|file|multi):)?[0-9a-fA-F]{32,} in ")
+_CLASSIC_COPY = re.compile(
+    r"(?:\A|\s|=\S*?)(?:(?:dir|file|multi):[0-9a-zA-Z]+|[0-9a-fA-F]{32,}) in "
+)
 _RUN_FLAG = re.compile(r"--[a-z][\w-]*(?:=\S*)?(?:\s+|\Z)")
 # A shell prefix: POSIX shells with options ending in a ``-c`` flag (``/bin/sh
 # -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell.

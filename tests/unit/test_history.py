@@ -545,3 +545,9 @@ def test_empty_layer_must_be_true_and_odd_values_are_tolerated() -> None:
     assert histories[0].comment is None
     assert histories[0].created is None
     assert not histories[0].empty_layer
+
+
+def test_classic_copy_with_a_short_hash_still_splits_source_and_dest() -> None:
+    # Hand-made and some older histories use short ids; the form is the same.
+    p = parse_created_by("/bin/sh -c #(nop) ADD file:abc123 in / ")
+    assert (p.instruction, p.source, p.dest) == (Instruction.ADD, "file:abc123", "/")
