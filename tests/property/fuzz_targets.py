@@ -219,7 +219,7 @@ def _main() -> None:  # pragma: no cover - the long run, by hand
 
     import pytest
 
-    os.environ["HYPOTHESIS_PROFILE"] = "fuzz"
+    os.environ["LAYERSCOPE_FUZZ_SCALE"] = "50"  # fresh random examples each round
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         code = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "tests/property/test_fuzz.py"])
