@@ -23,6 +23,7 @@ from layerscope.model import Image
 from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
 from layerscope.sources.interface import (
     MAX_JSON_BYTES,
+    MAX_JSON_TOTAL,
     Progress,
     ScannedBlob,
     SourceOptions,
@@ -38,11 +39,46 @@ _JSON_NAMES = frozenset({"manifest.json", "index.json", "oci-layout", "repositor
 _TAR_MAGIC_OFFSET = 257
 
 
+class _Documents:
+    """The archive's JSON members, kept as bytes and parsed only when the
+    manifest needs them: a few MB of ``[{},{},...]`` parse into gigabytes,
+    and an archive may hold any number of JSON members nobody asked for."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, tuple[bytes, str]] = {}
+        self._parsed: dict[str, Any] = {}
+        self.total = 0
+
+    def add(self, path: str, data: bytes, what: str) -> None:
+        self.total += len(data)
+        if self.total > MAX_JSON_TOTAL:
+            raise LimitExceededError(f"{what}: JSON members exceed {MAX_JSON_TOTAL} bytes in all")
+        self._raw[path] = (data, what)
+        self._parsed.pop(path, None)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._raw
+
+    def get(self, path: str) -> Any:
+        """The parsed document at ``path``, or None."""
+        if path not in self._parsed:
+            if path not in self._raw:
+                return None
+            data, what = self._raw[path]
+            self._parsed[path] = parse_json(data, what)
+        return self._parsed[path]
+
+    def __getitem__(self, path: str) -> Any:
+        if path not in self._raw:
+            raise KeyError(path)
+        return self.get(path)
+
+
 @dataclass(slots=True)
 class _Walk:
     """What one pass over the outer archive collected."""
 
-    jsons: dict[str, Any] = field(default_factory=dict)
+    jsons: _Documents = field(default_factory=_Documents)
     blobs: dict[str, ScannedBlob] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
@@ -124,7 +160,7 @@ def _walk(
                 head = data.read(min(m.size, 512))
                 data = Prefixed(head, data)
             if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
-                walk.jsons[path] = parse_json(data.read(m.size), f"{name}: {path}")
+                walk.jsons.add(path, data.read(m.size), f"{name}: {path}")
                 continue
             if not _looks_like_layer(head):
                 walk.unreadable.add(path)  # an error only if the manifest needs it
@@ -142,7 +178,7 @@ def _walk(
         elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):
             if m.size > MAX_JSON_BYTES:
                 raise LimitExceededError(f"{name}: {path} is larger than {MAX_JSON_BYTES} bytes")
-            walk.jsons[path] = parse_json(reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
+            walk.jsons.add(path, reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
     for path, result in pending.items():
         walk.blobs[path] = result()
         entries = count_entries(entries, walk.blobs[path], options, name)

@@ -16,7 +16,11 @@ from layerscope.model import Image, ImageConfig, Layer
 from layerscope.names import printable
 from layerscope.tarscan import DEFAULT_LIMITS, Limits
 
-MAX_JSON_BYTES = 64 << 20
+MAX_JSON_BYTES = 16 << 20  # one manifest, index or config
+MAX_JSON_TOTAL = 64 << 20  # all JSON members of one archive
+# Parsed JSON costs far more than its text (``{}`` is 3 bytes, its dict 64):
+# a document may hold at most this many objects, arrays and values.
+MAX_JSON_VALUES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +77,15 @@ def count_entries(total: int, blob: ScannedBlob, options: SourceOptions, name: s
 
 def parse_json(data: bytes, what: str) -> Any:
     """JSON from an archive member, or one clear error naming it."""
+    values = data.count(b",") + data.count(b"{") + data.count(b"[")  # counts within strings too
+    if values > MAX_JSON_VALUES:
+        raise LimitExceededError(f"{what} holds more than {MAX_JSON_VALUES} JSON values")
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise ArchiveError(f"{what} is not valid JSON") from None
+    except RecursionError:
+        raise ArchiveError(f"{what} nests JSON too deeply") from None
 
 
 def host_platform() -> tuple[str, str, str]:

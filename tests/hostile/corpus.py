@@ -264,6 +264,22 @@ def _(d: Path) -> list[str]:
     return _archive(d, [SIMPLE], manifest=b"[{not json")
 
 
+@case("manifest-json-bomb", REFUSED, r"more than 1000000 JSON values", max_rss_mb=150)
+def _(d: Path) -> list[str]:
+    return _archive(d, [SIMPLE], manifest=b"[" + b"{}," * 5_000_000 + b"{}]")
+
+
+@case("manifest-json-nested-deep", REFUSED, r"nests JSON too deeply")
+def _(d: Path) -> list[str]:
+    return _archive(d, [SIMPLE], manifest=b"[" * 200_000 + b"]" * 200_000)
+
+
+@case("unused-json-members-ignored", READ)
+def _(d: Path) -> list[str]:
+    junk = [(f"junk{i}.json", Blob.of(b"[{},{},{}" + b"not json" * i)) for i in range(50)]
+    return _archive(d, [SIMPLE], extra=junk)
+
+
 @case("manifest-wrong-shape", REFUSED, r"manifest\.json")
 def _(d: Path) -> list[str]:
     return _archive(d, [SIMPLE], manifest=b'{"Config": "x"}')
