@@ -136,9 +136,11 @@ def _write_output(path: str, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a read-only target: not a traceback
+            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
         raise
 
 

@@ -165,6 +165,12 @@ def _(d: Path) -> list[str]:
     return _write(d, "plain.tar", SIMPLE)
 
 
+@case("output-onto-a-directory", REFUSED, r"cannot write")
+def _(d: Path) -> list[str]:
+    (d / "out.json").mkdir()
+    return [*_archive(d, [SIMPLE]), "-o", str(d / "out.json")]
+
+
 # -- truncated and corrupt ------------------------------------------------------------
 
 
