@@ -7,7 +7,8 @@ a RUN that deletes a subtree and a large file and writes another, and a COPY
 of one more large file. Then, side by side, alternating runs:
 
   archive: ``docker save`` once to a file, then on that same file
-      layerscope --format json   vs   dive --ci   vs   tar -tf (a floor)
+      layerscope --format json   vs   dive --ci   vs   two floors: tar -tf
+      (lists the outer tar only) and tar -xO | tar -t (lists every member)
   engine:  layerscope IMAGE      vs   docker save IMAGE > /dev/null   vs   dive IMAGE --ci
 
 and prints median wall time, median CPU time, peak RSS and the ratios as
@@ -122,7 +123,13 @@ def main() -> None:
                 {
                     "layerscope --format json": layerscope_cmd(str(archive)),
                     "dive --ci": [dive, "--source", "docker-archive", str(archive), "--ci"],
-                    "tar -tf (floor)": ["tar", "-tf", str(archive)],
+                    "tar -tf (floor: outer tar)": ["tar", "-tf", str(archive)],
+                    "tar -xO | tar -t (floor: every member)": [
+                        "sh",
+                        "-c",
+                        f"tar -xOf {archive} --wildcards '*layer.tar' 'blobs/*' "
+                        "| tar -ti > /dev/null",
+                    ],
                 },
                 args.repeat,
             )

