@@ -33,6 +33,7 @@ from layerscope.rules.order import (
     installs,
     stage_units,
 )
+from layerscope.rules.tools import is_clean_subcommand
 from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 
 __all__ = ["Edit", "Evidence", "Fix", "apply", "plan", "unified_diff"]
@@ -44,23 +45,6 @@ _PASSABLE = frozenset(
     {Instruction.ENV, Instruction.ARG, Instruction.LABEL, Instruction.EXPOSE, Instruction.USER}
 )
 _NEUTRAL = frozenset({"set", "true", ":", "rm", "echo", "mkdir", "export", "ln", "printf"})
-_CLEAN_SUBCOMMANDS = {
-    "apt-get": ("clean", "autoclean"),
-    "apt": ("clean", "autoclean"),
-    "apk": ("cache",),
-    "dnf": ("clean",),
-    "yum": ("clean",),
-    "microdnf": ("clean",),
-    "npm": ("cache",),
-    "yarn": ("cache",),
-    "pnpm": ("store",),
-    "pip": ("cache",),
-    "pip3": ("cache",),
-    "uv": ("cache",),
-    "conda": ("clean",),
-    "composer": ("clear-cache", "clearcache"),
-    "gem": ("cleanup",),
-}
 # Cache directories per tool, as normalised path globs (evidence in a layer).
 # The package-cache rule (rules/caches.py) each no-cache fix answers.
 _CACHE_RULES = {"apt": "LS201", "apk": "LS202", "dnf": "LS203", "pip": "LS205", "npm": "LS210",
@@ -232,7 +216,7 @@ def _is_cleanup(c: SimpleCommand) -> bool:
         return True
     if c.name == "find" and "-delete" in c.argv:
         return True
-    return _sub(c) in _CLEAN_SUBCOMMANDS.get(c.name, ())
+    return is_clean_subcommand(c.name, _sub(c), movable_only=True)
 
 
 def _mount_targets(step: Step) -> list[str]:

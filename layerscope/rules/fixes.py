@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from layerscope.rules.tools import is_clean_subcommand
 from layerscope.shell import commands_named, split_commands
 
 __all__ = [
@@ -39,31 +40,6 @@ DOCKER_CLEAN_NOTE = (
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<delim>[A-Za-z_][\w-]*)\1")
 _TRAILING_COMMENT = re.compile(r"\s+#[^'\"\n]*\Z")
-_CLEAN_SUBCOMMANDS = {
-    "apt-get": ("clean", "autoclean", "distclean", "dist-clean"),
-    "apt": ("clean", "autoclean"),
-    "apk": ("cache",),
-    "dnf": ("clean",),
-    "dnf5": ("clean",),
-    "yum": ("clean",),
-    "microdnf": ("clean",),
-    "zypper": ("clean", "cc"),
-    "npm": ("cache",),
-    "yarn": ("cache",),
-    "pnpm": ("store",),
-    "pip": ("cache",),
-    "pip3": ("cache",),
-    "uv": ("cache",),
-    "poetry": ("cache",),
-    "conda": ("clean",),
-    "mamba": ("clean",),
-    "micromamba": ("clean",),
-    "composer": ("clear-cache", "clearcache", "cc"),
-    "go": ("clean",),
-    "gem": ("cleanup",),
-    "bundle": ("clean",),
-    "dotnet": ("nuget",),
-}
 
 
 def rewrite(before: str, after: str, instruction: str = "RUN") -> str:
@@ -176,8 +152,8 @@ def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) 
         elif name == "find" and ("-delete" in argv or "-exec" in argv):
             roots = [a for a in argv[1:] if not a.startswith("-")][:1]
             hit = any(_covers(_home_pattern(r), p) for r in roots for p in wanted)
-        elif name in cleaners and name in _CLEAN_SUBCOMMANDS and len(argv) > 1:
-            hit = argv[1] in _CLEAN_SUBCOMMANDS[name]
+        elif name in cleaners and len(argv) > 1:
+            hit = is_clean_subcommand(name, argv[1])
         if hit:
             text = shell_join(argv)
             if text not in found:
