@@ -24,14 +24,13 @@ builder's ``COPY dir:<hash> in /dst`` form.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from layerscope.errors import ConfigError
-from layerscope.history import hides_heredoc
+from layerscope.history import exec_form_args, hides_heredoc
 from layerscope.model import History, Image, Instruction
 from layerscope.rules.base import Finding
 
@@ -455,20 +454,7 @@ def _split_flags(line: str) -> tuple[str, list[str], str]:
 
 
 def _is_json(args: str) -> bool:
-    return _json_list(args) is not None
-
-
-def _json_list(args: str) -> list[str] | None:
-    text = args.strip()
-    if not text.startswith("["):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
+    return exec_form_args(args) is not None
 
 
 def _env_pairs(args: str, legacy_ok: bool = True) -> list[tuple[str, str]]:
@@ -544,7 +530,7 @@ def _build(
         if current is None and kind is not Instruction.ARG:
             raise DockerfileError(f"{path}:{start}: {keyword} before the first FROM")
         scope = global_env if current is None else current.env
-        jlist = _json_list(args) if keyword in _JSON_FORMS else None
+        jlist = exec_form_args(args) if keyword in _JSON_FORMS else None
         step = Step(
             keyword=keyword,
             kind=kind,

@@ -41,6 +41,7 @@ from layerscope.model import Builder, Instruction, ParsedCommand
 __all__ = [
     "BUILDKIT_COMMENT",
     "BUILDKIT_FILLER_COMMENT",
+    "exec_form_args",
     "hides_heredoc",
     "match_layers",
     "parse_created_by",
@@ -315,20 +316,23 @@ def _parse_copy(instruction: Instruction, rest: str, builder: Builder) -> Parsed
     flags = []
     while words and words[0].startswith("--"):
         flags.append(words.pop(0))
-    operands = _json_list(" ".join(words)) or words
+    # An empty array has no operands: the words stand, as for any other text.
+    operands = exec_form_args(" ".join(words)) or words
     source = " ".join(operands[:-1]) if len(operands) > 1 else " ".join(operands)
     dest = operands[-1] if len(operands) > 1 else ""
     return ParsedCommand(instruction, rest, builder, flags=tuple(flags), source=source, dest=dest)
 
 
-def _json_list(text: str) -> list[str] | None:
-    """The strings of a JSON array (``["a", "/b"]``), else None."""
+def exec_form_args(text: str) -> list[str] | None:
+    """The strings of an exec-form (JSON array) argument text, ``["a", "/b"]``,
+    else None. An empty array counts: ``CMD []`` is exec form."""
+    text = text.strip()
     if not text.startswith("["):
         return None
     try:
         value = json.loads(text)
     except ValueError:
         return None
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     return None
