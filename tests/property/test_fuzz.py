@@ -19,9 +19,7 @@ from tests.property.layers import examples
 mutations = st.lists(
     st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(0, 1 << 16)), max_size=6
 )
-FUZZ = settings(
-    max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck)
-)
+FUZZ = settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FUZZ
