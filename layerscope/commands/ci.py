@@ -120,6 +120,27 @@ def plan_outputs(
     return files, None if files else "table"
 
 
+def write_reports(
+    result: Any,
+    files: Sequence[tuple[str, str]],
+    stdout_fmt: str | None,
+    policy: Policy,
+    render: Callable[[str, Any], str],
+    write: Callable[[str, str], None],
+) -> None:
+    """Render ``result`` into every ``-o`` file (as ``plan_outputs`` planned),
+    print the policy's notes on stderr, then the stdout report if there is one."""
+    import sys
+
+    for path, fmt in files:
+        write(path, render(fmt, result))
+    for note in policy.notes:
+        print(f"layerscope: note: {note}", file=sys.stderr)
+    if stdout_fmt is not None:
+        sys.stdout.write(render(stdout_fmt, result))
+        sys.stdout.flush()
+
+
 def emit(
     args: argparse.Namespace,
     result: Any,
@@ -138,13 +159,7 @@ def emit(
     ci = ci_mode(args)
     if ci and args.format is None:
         stdout_fmt = None
-    for path, fmt in files:
-        write(path, render(fmt, result))
-    for note in policy.notes:
-        print(f"layerscope: note: {note}", file=sys.stderr)
-    if stdout_fmt is not None:
-        sys.stdout.write(render(stdout_fmt, result))
-        sys.stdout.flush()
+    write_reports(result, files, stdout_fmt, policy, render, write)
     if ci:
         stream = sys.stderr if stdout_fmt is not None else sys.stdout
         if policy.path:

@@ -359,13 +359,7 @@ def main(argv: Sequence[str]) -> int:
     files, stdout_fmt = ci.plan_outputs(
         args.output, args.format, {".json": "json", ".md": "markdown"}
     )
-    for path, fmt in files:
-        _write_output(path, render(fmt, diff))
-    for note in policy.notes:
-        print(f"layerscope: note: {note}", file=sys.stderr)
-    if stdout_fmt is not None:
-        sys.stdout.write(render(stdout_fmt, diff))
-        sys.stdout.flush()
-    elif ci.ci_mode(args):
+    ci.write_reports(diff, files, stdout_fmt, policy, render, _write_output)
+    if stdout_fmt is None and ci.ci_mode(args):
         sys.stdout.write(render("table", diff))
     return EXIT_OK if diff.passed else EXIT_BUDGET
