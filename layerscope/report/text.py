@@ -19,8 +19,12 @@ def size(n: int) -> str:
     return humanize.naturalsize(n, binary=True, format="%.1f")
 
 
-def _short(text: str, width: int) -> str:
-    text = printable(" ".join(text.split()))
+def _short(text: str, width: int, *, collapse: bool = True) -> str:
+    """``text`` escaped and cut to ``width``. ``collapse`` joins whitespace runs
+    (commands, prose); names keep every character, a newline shown as ``\\n``."""
+    if collapse:
+        text = " ".join(text.split())
+    text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -83,7 +87,7 @@ def render(result: Analysis) -> str:
                     f.rule,
                     f.kind.value,
                     "-" if f.layer is None else f.layer,
-                    _short(where, PATH_WIDTH) + more,
+                    _short(where, PATH_WIDTH, collapse=False) + more,
                 ]
             )
         out.append(

@@ -69,9 +69,16 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
     if st.st_size == 0:
         raise SourceError(f"{path}: empty file, not an image archive")
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
+        # O_NONBLOCK: a FIFO swapped in after the stat must not block the open;
+        # fstat on the open descriptor is the check that counts.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise SourceError(f"{path}: {e.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SourceError(f"{path}: not a regular file or directory (a FIFO or device?)")
+    os.set_blocking(fd, True)
+    f = os.fdopen(fd, "rb")
     with f:
         head = f.read(4)
         f.seek(0)

@@ -221,7 +221,8 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
         except (RequestException, DockerException) as e:  # timeout, reset, refused
             raise SourceError(_engine_down(engine, e, timeout)) from None
         try:
-            chunks = client.api.get_image(reference, chunk_size=1 << 20)
+            # Export by the inspected id: a tag moved in between cannot mix two images.
+            chunks = client.api.get_image(info.get("Id") or reference, chunk_size=1 << 20)
         except APIError as e:
             raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
         except RequestException as e:
