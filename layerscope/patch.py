@@ -25,14 +25,8 @@ from dataclasses import dataclass
 from layerscope.analysis import Analysis
 from layerscope.dockerfile import Dockerfile, LayerMap, Stage, Step, expand, parse
 from layerscope.model import EntryType, Instruction
-from layerscope.rules.order import (
-    DEPENDENCY_STEP,
-    Install,
-    busting_copy,
-    install_of,
-    installs,
-    stage_units,
-)
+from layerscope.rules.ecosystems import DEPENDENCY_STEP, Install, install_of, installs
+from layerscope.rules.order import busting_copy, stage_units
 from layerscope.rules.tools import is_clean_subcommand
 from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 
