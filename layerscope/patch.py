@@ -25,9 +25,14 @@ from dataclasses import dataclass
 from layerscope.analysis import Analysis
 from layerscope.dockerfile import Dockerfile, LayerMap, Stage, Step, expand, parse
 from layerscope.model import EntryType, Instruction
-from layerscope.rules.ecosystems import DEPENDENCY_STEP, Install, install_of, installs
+from layerscope.rules.ecosystems import (
+    DEPENDENCY_STEP,
+    Install,
+    install_of,
+    installs,
+    is_clean_subcommand,
+)
 from layerscope.rules.order import busting_copy, stage_units
-from layerscope.rules.tools import is_clean_subcommand
 from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 
 __all__ = ["Edit", "Evidence", "Fix", "apply", "plan", "unified_diff"]

@@ -1,7 +1,9 @@
-"""Package ecosystems: manifest files, dependency-install commands, what a RUN is about.
+"""Package ecosystems: manifest files, dependency-install commands, clean subcommands,
+what a RUN is about.
 
 Pure data and small lookups over shell commands, shared by the LS5xx order
-rules (rules/order.py), the Dockerfile patcher (patch.py) and --verify.
+rules (rules/order.py), the fix texts (rules/fixes.py), the Dockerfile patcher
+(patch.py) and --verify.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "concern",
     "install_of",
     "installs",
+    "is_clean_subcommand",
     "is_manifest",
 ]
 
@@ -204,3 +207,50 @@ def concern(script: str) -> str:
     if kinds:
         return kinds.pop()
     return "other" if unknown else "neutral"
+
+
+# Clean subcommands the Dockerfile patcher (layerscope/patch.py) takes for a
+# pure cleanup, one it may move into another RUN on its own.
+_MOVABLE: dict[str, tuple[str, ...]] = {
+    "apt-get": ("clean", "autoclean"),
+    "apt": ("clean", "autoclean"),
+    "apk": ("cache",),
+    "dnf": ("clean",),
+    "yum": ("clean",),
+    "microdnf": ("clean",),
+    "npm": ("cache",),
+    "yarn": ("cache",),
+    "pnpm": ("store",),
+    "pip": ("cache",),
+    "pip3": ("cache",),
+    "uv": ("cache",),
+    "conda": ("clean",),
+    "composer": ("clear-cache", "clearcache"),
+    "gem": ("cleanup",),
+}
+# Further clean subcommands the fix texts (rules/fixes.py) recognise, where
+# they are only looked for when the cache's own tool runs them. The patcher
+# does not move these: some also do other work (``dotnet nuget push``).
+_MORE: dict[str, tuple[str, ...]] = {
+    "apt-get": ("distclean", "dist-clean"),
+    "dnf5": ("clean",),
+    "zypper": ("clean", "cc"),
+    "poetry": ("cache",),
+    "mamba": ("clean",),
+    "micromamba": ("clean",),
+    "composer": ("cc",),
+    "go": ("clean",),
+    "bundle": ("clean",),
+    "dotnet": ("nuget",),
+}
+
+
+def is_clean_subcommand(tool: str, sub: str, *, movable_only: bool = False) -> bool:
+    """True when ``tool sub`` cleans the tool's cache (``apt-get clean``).
+
+    ``movable_only`` keeps to the subcommands the Dockerfile patcher may move
+    into another RUN (the narrower set, see ``_MOVABLE``).
+    """
+    if sub in _MOVABLE.get(tool, ()):
+        return True
+    return not movable_only and sub in _MORE.get(tool, ())

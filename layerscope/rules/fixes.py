@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from layerscope.rules.tools import is_clean_subcommand
+from layerscope.rules.ecosystems import is_clean_subcommand
 from layerscope.shell import commands_named, split_commands
 
 __all__ = [
