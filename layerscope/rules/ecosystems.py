@@ -19,7 +19,6 @@ from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 __all__ = [
     "DEPENDENCY_STEP",
     "MANIFESTS",
-    "SYSTEM",
     "Install",
     "concern",
     "install_of",
@@ -56,7 +55,6 @@ DEPENDENCY_STEP = {
     "dotnet": "dotnet restore",
     "pip": "pip install -r requirements.txt",
 }
-SYSTEM = frozenset({"apt", "apk", "dnf", "zypper"})
 _ALL_MANIFESTS = tuple(sorted({p for ps in MANIFESTS.values() for p in ps}))
 _PIP = re.compile(r"pip(?:\d+(?:\.\d+)*)?\Z")
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)*)?\Z")
