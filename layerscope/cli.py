@@ -45,14 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="image reference in the engine, a `docker save` or OCI archive (.tar, .tar.gz), "
         "or an OCI layout directory",
     )
-    p.add_argument(
-        "--source",
-        choices=("auto", "docker", "podman", "docker-archive", "oci"),
-        default="auto",
-        help="where the image comes from (auto: an existing path is an archive or layout, "
-        "else an engine reference)",
-    )
-    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    from layerscope.commands.reading import add_reading_arguments
+
+    add_reading_arguments(p)
     p.add_argument(
         "--base",
         metavar="IMAGE",
@@ -86,37 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, IMAGE_BUDGETS)
-    p.add_argument(
-        "--max-expansion",
-        type=int,
-        default=1000,
-        metavar="RATIO",
-        help="refuse compressed layers that expand more than RATIO times (default 1000)",
-    )
-    from layerscope.sources.limits import limit_defaults
-
-    p.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="NAME=N",
-        help="raise or lower a resource limit for hostile input: "
-        + ", ".join(f"{k} (default {v})" for k, v in limit_defaults().items())
-        + "; N may end in K, M, G, T, P (docs/security.md)",
-    )
-    p.add_argument(
-        "--engine-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="give up when the engine stays silent this long (default 300)",
-    )
-    p.add_argument(
-        "--verify-digests",
-        action="store_true",
-        help="hash every layer and check it against the config's diff_ids and the manifest's "
-        "blob digests (reads every byte; names the layer that does not match)",
-    )
     p.add_argument("--version", action="version", version=f"layerscope {__version__}")
     return p
 
@@ -169,29 +133,14 @@ def run(argv: Sequence[str]) -> int:
     from layerscope.analysis import Analysis, analyze
     from layerscope.base import attribute
     from layerscope.commands import ci
+    from layerscope.commands.reading import reading_options
     from layerscope.model import Image
     from layerscope.report import render, summary
     from layerscope.sources import SourceOptions
     from layerscope.sources.baseref import find_base
     from layerscope.sources.rehash import open_image_with_digests
-    from layerscope.tarscan import DEFAULT_LIMITS
 
-    if args.max_expansion < 1:
-        raise UsageError("--max-expansion must be at least 1")
-    if not args.engine_timeout > 0:
-        raise UsageError("--engine-timeout must be more than 0 seconds")
-    from layerscope.sources.limits import with_limits
-
-    options = with_limits(
-        SourceOptions(
-            platform=args.platform,
-            limits=DEFAULT_LIMITS,
-            max_expansion=args.max_expansion,
-            verify_digests=args.verify_digests,
-            engine_timeout=args.engine_timeout,
-        ),
-        args.limit,
-    )
+    options = reading_options(args)
     policy = ci.load(args)
     limits = ci.overrides(args, budget.IMAGE_BUDGETS)
 

@@ -262,13 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="OLD NEW, or NEW with --baseline")
     p.add_argument("--baseline", metavar="REPORT", help="OLD is this JSON report of a past run")
-    p.add_argument(
-        "--source",
-        choices=("auto", "docker", "podman", "docker-archive", "oci"),
-        default="auto",
-        help="where the images come from",
-    )
-    p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
+    from layerscope.commands.reading import add_reading_arguments
+
+    add_reading_arguments(p, what="the images")
     p.add_argument("--format", choices=("table", "json", "markdown"), help="stdout format")
     p.add_argument(
         "-o",
@@ -326,14 +322,14 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.cli import EXIT_BUDGET, EXIT_OK, _write_output
     from layerscope.commands import ci
     from layerscope.commands.diff_report import render
-    from layerscope.sources import SourceOptions, open_image
+    from layerscope.commands.reading import reading_options
+    from layerscope.sources import open_image
     from layerscope.sources.baseref import find_base
-    from layerscope.tarscan import DEFAULT_LIMITS
 
     args = build_parser().parse_args(argv)
     old_ref, new_ref = _split(args)
     policy = ci.load(args)
-    options = SourceOptions(platform=args.platform, limits=DEFAULT_LIMITS)
+    options = reading_options(args)
     analysis_options = budget.analysis_options(policy)
     baseline = args.baseline
     if old_ref is not None and old_ref.endswith(".json"):

@@ -58,12 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", nargs="?", help="the image built from the Dockerfile (optional)")
     p.add_argument("--dockerfile", metavar="PATH", required=True, help="the Dockerfile to fix")
     p.add_argument("--target", metavar="STAGE", help="the build's --target stage")
-    p.add_argument(
-        "--source",
-        choices=("auto", "docker", "podman", "docker-archive", "oci"),
-        default="auto",
-        help="where IMAGE comes from (as for layerscope IMAGE)",
-    )
+    from layerscope.commands.reading import add_reading_arguments
+
+    add_reading_arguments(p, what="IMAGE")
     p.add_argument(
         "--only",
         metavar="KINDS",
@@ -118,9 +115,10 @@ def main(argv: Sequence[str]) -> int:
     evidence = None
     if args.image:
         from layerscope.analysis import analyze
-        from layerscope.sources import SourceOptions, open_image
+        from layerscope.commands.reading import reading_options
+        from layerscope.sources import open_image
 
-        result = analyze(open_image(args.image, source=args.source, options=SourceOptions()))
+        result = analyze(open_image(args.image, source=args.source, options=reading_options(args)))
         mapping = map_image(result.image, df, args.target)
         for warning in mapping.warnings():
             print(f"layerscope: warning: {warning}", file=sys.stderr)
