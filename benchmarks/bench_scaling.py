@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--deletions", type=int, nargs="*", default=[25_000])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scaling.json"))
     ap.add_argument("--workdir", help="where archives are written (default: a temp dir)")
+    ap.add_argument("--merge", action="store_true", help="keep rows of cases not re-run")
     args = ap.parse_args()
     dive = shutil.which("dive")
     if dive is None:
@@ -80,6 +81,10 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and args.out.exists():  # re-measured cases replace the old rows
+        done = {(r["kind"], r["x"]) for r in rows}
+        old = json.loads(args.out.read_text())["rows"]
+        rows = [r for r in old if (r["kind"], r["x"]) not in done] + rows
     args.out.write_text(json.dumps({"repeat": args.repeat, "rows": rows}, indent=1) + "\n")
     print(f"\nwrote {args.out}")
 

@@ -113,8 +113,9 @@ def write_archive(
     if big:
         # Four large files, one a layer (so compressed layers are of similar
         # size and can inflate side by side); the last layer deletes one.
+        # Sizes differ (same-size files are duplicate candidates: hashed).
         for i in range(4):
-            size = big // 4 if i < 3 else big - 3 * (big // 4)
+            size = big // 4 - i * 4096 if i < 3 else big - 3 * (big // 4) + 3 * 4096
             plans[i].append((f"opt/data/big{i}.bin", "file", size))
         if deletions:
             plans[4].append(("opt/data/big1.bin", "whiteout", 0))
