@@ -124,7 +124,7 @@ def main() -> None:
                     "layerscope --format json": layerscope_cmd(str(archive)),
                     "dive --ci": [dive, "--source", "docker-archive", str(archive), "--ci"],
                     "tar -tf (floor: outer tar)": ["tar", "-tf", str(archive)],
-                    "tar -xO | tar -t (floor: every member)": [
+                    "tar -xO then tar -t (floor: every member)": [
                         "sh",
                         "-c",
                         f"tar -xOf {archive} --wildcards '*layer.tar' 'blobs/*' "
