@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import gc
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -269,7 +270,12 @@ def paused_gc() -> Iterator[None]:
     walking everything built so far (a fifth of a whole run). Entries, paths
     and the replay hold no reference cycles: refcounting frees them.
     ``gc.freeze`` then moves them out of the GC's sight, so the rules' own
-    allocations do not walk them again.
+    allocations do not walk them again (another 14% of a run).
+
+    Freezing is process-wide: objects frozen are never collected if they
+    later end up in a reference cycle. A one-shot command does not care; a
+    long-running interactive app (Textual loaded) would leak its discarded
+    widgets, so there the GC is only paused.
     """
     was = gc.isenabled()
     gc.disable()
@@ -277,7 +283,8 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was:
-            gc.freeze()
+            if "textual" not in sys.modules:  # a check only: imports nothing
+                gc.freeze()
             gc.enable()
 
 
