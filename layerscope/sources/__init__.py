@@ -16,10 +16,10 @@ from layerscope.sources.interface import Progress, SourceOptions
 
 SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
 
-__all__ = ["SOURCES", "Progress", "SourceOptions", "open_image"]
+__all__ = ["SOURCES", "Progress", "SourceOptions", "open_image", "split_archive_ref"]
 
 
-def _split_archive_ref(target: str) -> tuple[str, str]:
+def split_archive_ref(target: str) -> tuple[str, str]:
     """``path.tar:tag`` (an image inside a multi-image archive) -> parts."""
     if os.path.exists(target):
         return target, ""
@@ -38,7 +38,7 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
     if source not in SOURCES:
         raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
     if source == "auto":
-        path, _ = _split_archive_ref(target)
+        path, _ = split_archive_ref(target)
         source = "path" if os.path.exists(path) else "docker"
     from layerscope.union import paused_gc
 
@@ -55,7 +55,7 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
     from layerscope.sources.oci import read_layout
     from layerscope.streams import FileStream
 
-    path, ref = _split_archive_ref(target)
+    path, ref = split_archive_ref(target)
     try:
         st = os.stat(path)
     except FileNotFoundError:

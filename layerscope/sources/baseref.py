@@ -84,9 +84,9 @@ def _not_a_prefix(name: str, ours: Sequence[str], theirs: Sequence[str]) -> str:
 def _base_flag(image: Image, base: str, options: SourceOptions) -> Boundary:
     if base == SCRATCH:
         return Boundary(0, Signal.FLAG, SCRATCH)
-    from layerscope.sources import _split_archive_ref, open_image
+    from layerscope.sources import open_image, split_archive_ref
 
-    path, _ = _split_archive_ref(base)
+    path, _ = split_archive_ref(base)
     if os.path.exists(path):
         base_image = open_image(base, source="auto", options=options)
         theirs = layer_digests(base_image)

@@ -22,7 +22,7 @@ from collections import Counter
 
 from layerscope.errors import SourceError
 from layerscope.model import EntryType, Image
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import SourceOptions, open_image, split_archive_ref
 from layerscope.union import replay
 
 # Files smaller than this are never compared; rules/duplicates.py uses the
@@ -35,10 +35,20 @@ __all__ = ["MIN_FILE_BYTES", "candidate_sizes", "open_image_with_digests"]
 def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]:
     """Sizes (>= ``floor``) shared by two or more visible regular files, at
     least one of which has no digest yet."""
+    file_t = EntryType.FILE
+    # Visible files are a subset of stored ones: when no stored size repeats,
+    # no visible size can, and the replay below is not needed.
+    stored = Counter(
+        e.size
+        for layer in image.layers
+        for e in layer.entries
+        if e.type is file_t and e.size >= floor
+    )
+    if not any(n > 1 for n in stored.values()):
+        return frozenset()
     union = replay(layer.entries for layer in image.layers)
     counts: Counter[int] = Counter()
     missing: set[int] = set()
-    file_t = EntryType.FILE
     for _, entry in union.final.values():
         if entry.type is file_t and entry.size >= floor:
             counts[entry.size] += 1
@@ -52,10 +62,8 @@ def _is_engine(target: str, source: str) -> bool:
         return True
     if source != "auto":
         return False
-    if os.path.exists(target):
-        return False
-    head, sep, _ = target.rpartition(":")
-    return not (sep and head and os.path.isfile(head))
+    path, _ = split_archive_ref(target)
+    return not os.path.exists(path)
 
 
 def open_image_with_digests(

@@ -280,3 +280,13 @@ def test_archive_path_with_an_image_reference(tmp_path: Path) -> None:
     path.write_bytes(docker_archive(LAYERS, HISTORY, repo_tag="registry:5000/team/app:v1"))
     img = open_image(f"{path}:registry:5000/team/app:v1", options=SourceOptions())
     assert img.reference == "registry:5000/team/app:v1" and img.source == "docker-archive"
+
+
+def test_no_repeated_stored_size_means_no_candidates_and_no_replay(monkeypatch) -> None:
+    from layerscope.sources import rehash
+
+    img = read_archive(docker_archive(LAYERS, HISTORY))
+    calls = []
+    monkeypatch.setattr(rehash, "replay", lambda layers: calls.append(1))
+    assert rehash.candidate_sizes(img, floor=1) == frozenset()
+    assert calls == []
