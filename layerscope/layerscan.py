@@ -12,7 +12,7 @@ from layerscope.streams import ByteStream
 from layerscope.tarscan import DEFAULT_LIMITS, FastScan, Limits, Member, TarReader
 
 _accel: FastScan | None
-try:  # the optional C header walk (setup.py builds it when a compiler exists)
+try:  # the optional C header walk (pyproject.toml builds it when a compiler exists)
     from layerscope import _tarwalk
 
     _accel = _tarwalk.scan
