@@ -323,8 +323,8 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.commands import ci
     from layerscope.commands.diff_report import render
     from layerscope.commands.reading import reading_options
-    from layerscope.sources import open_image
     from layerscope.sources.baseref import find_base
+    from layerscope.sources.rehash import open_image_with_digests
 
     args = build_parser().parse_args(argv)
     old_ref, new_ref = _split(args)
@@ -338,9 +338,11 @@ def main(argv: Sequence[str]) -> int:
         old = load_report(baseline)
     else:
         assert old_ref is not None
-        old_image = open_image(old_ref, source=args.source, options=options)
+        old_image = open_image_with_digests(old_ref, source=args.source, options=options)
         old = snapshot(analyze(old_image, analysis_options))
-    new_result = analyze(open_image(new_ref, source=args.source, options=options), analysis_options)
+    # Both sides get content digests, so duplicate findings compare like for like.
+    new_image = open_image_with_digests(new_ref, source=args.source, options=options)
+    new_result = analyze(new_image, analysis_options)
     # NEW's waste budgets judge its own layers, as `layerscope IMAGE` does.
     new_result = attribute(
         new_result,
