@@ -6,12 +6,16 @@ TUI, budgets) reads the one Analysis that comes out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from layerscope.model import EntryType, Image, Instruction
 from layerscope.rules import Finding, all_rules
+from layerscope.rules.paths import FinalPaths
 from layerscope.union import Cause, Change, UnionFS, replay
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +71,30 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What rules see: the image, its replay and the per-layer figures."""
+    """What rules see: the image, its replay and the per-layer figures.
+
+    Work several rules share (a scan of every path) is kept in the context
+    by :meth:`memo`, so it lives exactly as long as one analysis.
+    """
 
     image: Image
     union: UnionFS
     layers: tuple[LayerStats, ...]
     options: Options
+    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, key: str, compute: Callable[[RuleContext], T]) -> T:
+        """``compute(self)``, computed once per context under ``key``."""
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = compute(self)
+            return value
+
+    @property
+    def paths(self) -> FinalPaths:
+        """The final filesystem as lists, for bulk work (built on first use)."""
+        return self.memo("paths", lambda ctx: FinalPaths(ctx.union.final))
 
     def command(self, layer: int | None) -> str:
         """The history text (parsed arguments) of the layer, or ''."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from layerscope.model import EntryType
 from layerscope.rules.common import home_dirs, memo
+from layerscope.rules.paths import PathText
 from layerscope.union import Cause
 
 if TYPE_CHECKING:
@@ -149,7 +150,9 @@ class Matcher:
 
     Patterns are compiled per first path component (``var``, ``root``,
     ``home`` ...), so a path is matched against the few patterns that can
-    apply to it: images hold hundreds of thousands of paths.
+    apply to it. :meth:`candidates` finds the paths worth a :meth:`match`
+    among all of an image's at once: the same patterns as one regex over the
+    joined paths, and the markers of the caches that may sit anywhere.
     """
 
     def __init__(self, homes: list[str], env: dict[str, str]) -> None:
@@ -158,6 +161,14 @@ class Matcher:
         home_firsts = {h.split("/")[0] for h in home_set} | {"home"}
         self._names: dict[str, str] = {}
         by_first: dict[str, list[str]] = defaultdict(list)
+        # The same roots for PathText: a path component is [^/\n], and a root
+        # with a newline in it is left out (only a path with one could match
+        # it, and then PathText returns every path anyway).
+        lines: list[str] = []
+        home_tails: list[str] = []  # joined under one home alternative: faster
+        line_home = (
+            "(?:" + "".join(re.escape(h) + "|" for h in home_set if "\n" not in h) + "home/[^/\n]+)"
+        )
         for eco, pairs in ENV_DIRS.items():
             for var, sub in pairs:
                 for value in (env.get(var) or "").split(","):
@@ -169,23 +180,42 @@ class Matcher:
                     if root in _TOP_ROOTS:
                         continue  # never claim a whole top-level directory
                     by_first[root.split("/")[0]].append(self._named(eco, re.escape(root)))
+                    if "\n" not in root:
+                        lines.append(re.escape(root))
         for eco, patterns in PATTERNS.items():
             for pattern in patterns:
+                line = pattern.replace("[^/]", "[^/\n]")
                 if pattern.startswith("{H}/"):
                     named = self._named(eco, pattern.replace("{H}", home_re))
                     for first in home_firsts:
                         by_first[first].append(named)
+                    home_tails.append(line.removeprefix("{H}/"))
                 else:
                     first = pattern.split("/")[0].replace("\\", "")
                     by_first[first].append(self._named(eco, pattern))
+                    lines.append(line)
         self._fixed = {first: re.compile("|".join(parts)) for first, parts in by_first.items()}
         self._markers = re.compile("|".join(re.escape(marker) for _, marker, _ in ANYWHERE))
         self._anywhere = re.compile("|".join(self._named(e, p) for e, _, p in ANYWHERE))
+        # One regex per marker: each has a literal prefix, so each scans fast.
+        self._line_regexes = (
+            re.compile(
+                "\n(?:"
+                + "|".join([*lines, f"{line_home}/(?:{'|'.join(home_tails)})"])
+                + ")(?=/|\n)"
+            ),
+            *(re.compile(re.escape(marker)) for _, marker, _ in ANYWHERE),
+        )
 
     def _named(self, eco: str, pattern: str) -> str:
         name = f"g{len(self._names)}"
         self._names[name] = eco
         return rf"(?P<{name}>{pattern})(?:/|\Z)"
+
+    def candidates(self, text: PathText) -> list[int]:
+        """Indices of the paths of ``text`` that may be in a cache: every path
+        :meth:`match` places in one, and a few more."""
+        return text.candidates(*self._line_regexes)
 
     def match(self, path: str) -> tuple[str, str] | None:
         """``(ecosystem, cache root)`` of ``path``, or None."""
@@ -238,19 +268,26 @@ def _scan(ctx: RuleContext) -> CacheScan:
         g.roots.add(root)
         return g
 
+    # Which visible paths are in a cache, in the final filesystem's order.
+    paths = ctx.paths
+    hits: dict[int, tuple[str, str]] = {}
+    for i in matcher.candidates(paths.text):
+        hit = matcher.match(paths.paths[i])
+        if hit is not None:
+            hits[i] = hit
     # Hard links outside a cache that point at a cache file keep its data
     # alive: removing the cache would not free those bytes.
     linked: set[tuple[int, str]] = set()
-    for path, (layer, entry) in final.items():
-        if entry.type is EntryType.HARDLINK and matcher.match(path) is None:
+    for i in paths.of_type(EntryType.HARDLINK):
+        if i not in hits:
+            layer, entry = paths.nodes[i]
             linked.add((layer, entry.linkname))
     shared = 0
-    for path, (layer, entry) in final.items():
+    for i, hit in hits.items():
+        layer, entry = paths.nodes[i]
         if entry.type is not EntryType.FILE or entry.size <= 0:
             continue  # lock files and other empty files cost nothing
-        hit = matcher.match(path)
-        if hit is None:
-            continue
+        path = paths.paths[i]
         if (layer, path) in linked:
             shared += entry.size
             continue
@@ -261,7 +298,9 @@ def _scan(ctx: RuleContext) -> CacheScan:
         if entry.uid or entry.gid:
             g.uid, g.gid = entry.uid, entry.gid
         visible.add(path)
-    for h in ctx.union.hidden:
+    hidden_files = ctx.union.hidden
+    for i in matcher.candidates(PathText([h.path for h in hidden_files])):
+        h = hidden_files[i]
         if h.size <= 0:
             continue
         hit = matcher.match(h.path)

@@ -4,6 +4,7 @@ directories, layer descriptions and a per-analysis memo."""
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -15,11 +16,7 @@ if TYPE_CHECKING:
 
 TOP_PATHS = 5
 T = TypeVar("T")
-
-# One slot per key: the value computed for the last RuleContext seen. Rules of
-# one family share a scan of the image this way; the slot is replaced by the
-# next analysis, so at most one image's worth is kept.
-_MEMO: dict[str, tuple[object, object]] = {}
+_HOME_DIR = re.compile(r"\nhome/[^/\n]*(?=\n)")  # finds the /home/* candidates
 
 
 def severity_for(size: int) -> Severity:
@@ -34,13 +31,9 @@ def severity_for(size: int) -> Severity:
 
 
 def memo(ctx: RuleContext, key: str, compute: Callable[[RuleContext], T]) -> T:
-    """``compute(ctx)``, computed once per analysis and shared between rules."""
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0] is ctx:
-        return hit[1]  # type: ignore[return-value]
-    value = compute(ctx)
-    _MEMO[key] = (ctx, value)
-    return value
+    """``compute(ctx)``, computed once per analysis and shared between rules
+    (kept in the context: it goes with the analysis)."""
+    return ctx.memo(key, compute)
 
 
 def top_paths(items: Iterable[tuple[str, int]], n: int = TOP_PATHS) -> tuple[str, ...]:
@@ -53,8 +46,10 @@ def home_dirs(ctx: RuleContext) -> list[str]:
     """Home directories to look in: /root, every /home/*, and ``$HOME`` of the
     image config, as normalised paths (no leading slash)."""
     homes = {"root"}
-    for path, (_, entry) in ctx.union.final.items():
-        if path.startswith("home/") and path.count("/") == 1 and entry.type.value == "dir":
+    paths = ctx.paths
+    for i in paths.text.candidates(_HOME_DIR):
+        path = paths.paths[i]
+        if path.startswith("home/") and path.count("/") == 1 and paths.types[i].value == "dir":
             homes.add(path)
     home = ctx.image.config.env_value("HOME")
     if home:

@@ -1,0 +1,120 @@
+"""Many paths searched at once, and the final filesystem laid out for it.
+
+An image holds hundreds of thousands of paths, and a Python call per path per
+rule was most of an analysis. :class:`PathText` joins the paths with newlines
+once, so a regex scans all of them in C and only the few paths it hits come
+back to Python. :class:`FinalPaths` is the final filesystem as plain lists
+(built once per analysis, see ``RuleContext.paths``) with such a text.
+
+A search here is a filter, never the answer: callers test every candidate
+with the exact per-path condition, so a regex only has to find at least the
+paths that condition accepts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import re
+from collections.abc import Mapping, Sequence
+
+from layerscope.model import Entry, EntryType
+
+__all__ = ["FinalPaths", "PathText", "line_pattern"]
+
+_NODE_ENTRY = operator.itemgetter(1)  # (layer, entry) -> entry
+_ENTRY_TYPE = operator.itemgetter(1)  # Entry.type, read without a Python call
+
+
+class PathText:
+    """Paths joined as ``"\\npath0\\npath1\\n...\\n"`` for bulk regex search.
+
+    :meth:`candidates` gives the indices of the paths a regex finds
+    something in. A match belongs to the path that holds its last character,
+    the newline after a path counting as part of it. So a pattern anchors at
+    a path's start with the newline before it (``\\ntmp/``) and at its end
+    with a lookahead (``\\.log(?=\\n)``). A match must take a character of
+    its path or the newline after it (a bare ``\\n`` belongs to the path
+    before), and must not cross a newline: a match spanning two paths could
+    hide a hit in the first.
+
+    A regex with a literal prefix (``\\ntmp/``, ``\\.git/``) scans the text at
+    memory speed; an alternation with no common first character is tried at
+    every position and is ten times slower, so pass such alternatives as
+    separate regexes.
+    """
+
+    __slots__ = ("_text", "paths")
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = paths
+        text = "\n" + "\n".join(paths) + "\n"
+        # A path holding a newline would make two lines: then there is no
+        # telling paths apart, and every path is a candidate.
+        self._text: str | None = text if text.count("\n") == len(paths) + 1 else None
+
+    def candidates(self, *regexes: re.Pattern[str]) -> list[int]:
+        """Indices, ascending, of the paths in which any of ``regexes`` matches."""
+        text = self._text
+        if text is None:
+            return list(range(len(self.paths)))
+        hits: list[int] = []
+        for regex in regexes:
+            search = regex.search
+            pos = 0
+            # Newlines before offset ``counted``: the text before a character
+            # of path i holds i + 1 of them (the first, and one per path).
+            counted = newlines = 0
+            while (m := search(text, pos)) is not None:
+                last = max(m.end() - 1, m.start())
+                newlines += text.count("\n", counted, last)
+                counted = last
+                hits.append(max(newlines - 1, 0))
+                # Go on from the newline that ends this path (it may start a
+                # match in the next one); always move forwards.
+                pos = max(text.find("\n", last), m.start() + 1)
+        if len(regexes) > 1:
+            return sorted(set(hits))
+        return hits
+
+
+def line_pattern(pattern: str) -> re.Pattern[str]:
+    """The :class:`PathText` version of a hand-written path regex.
+
+    ``pattern`` is matched from a path's start (``re.match``), ends a path
+    with ``\\Z`` and spells "any character of one path component" ``[^/]``.
+    The result anchors at the newline before a path, stops at the one after
+    it and never crosses one. A pattern with another class that matches a
+    newline (``\\s``, ``[^x]``) or an escaped backslash needs its own.
+    """
+    body = pattern.replace("[^/]", "[^/\\n]").replace("\\Z", "(?=\\n)")
+    return re.compile("\\n(?:" + body + ")")
+
+
+class FinalPaths:
+    """The final filesystem as lists in one order: ``paths``, ``nodes``
+    (``(layer, entry)`` of each path, as ``UnionFS.final`` has them),
+    ``types`` (each entry's type) and ``text`` (the paths, for search)."""
+
+    __slots__ = ("nodes", "paths", "text", "types")
+
+    def __init__(self, final: Mapping[str, tuple[int, Entry]]) -> None:
+        self.paths = list(final)
+        self.nodes = list(final.values())
+        self.types: list[EntryType] = list(map(_ENTRY_TYPE, map(_NODE_ENTRY, self.nodes)))
+        self.text = PathText(self.paths)
+
+    def of_type(self, kind: EntryType) -> list[int]:
+        """Indices of the paths whose entry is of ``kind``, ascending.
+
+        ``list.index`` skips the other entries in C: fast for a rare kind
+        (hard links), one Python step per hit for a common one.
+        """
+        out: list[int] = []
+        find = self.types.index
+        i = -1
+        with contextlib.suppress(ValueError):
+            while True:
+                i = find(kind, i + 1)
+                out.append(i)
+        return out
