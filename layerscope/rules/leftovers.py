@@ -22,6 +22,7 @@ from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
 from layerscope.rules.fixes import append_command, quote_paths, rewrite
+from layerscope.rules.paths import line_pattern
 from layerscope.shell import SimpleCommand, commands_named
 
 _ARCHIVE = re.compile(
@@ -47,6 +48,17 @@ _TOOLCHAIN = re.compile(
     r"|(?P<go>usr/local/go/(?:pkg/tool|src|pkg/linux)/)"
     r"|(?P<rust>usr/local/rustup/toolchains/)"
 )
+# What PathText looks for to find _TOOLCHAIN's paths: all of them and more
+# (all of /usr/bin, any .a). Each regex has a literal prefix, so each scans
+# fast; _TOOLCHAIN itself as a line pattern tries every alternative on every
+# line. Keep the two in step.
+_TOOLCHAIN_HINTS = (
+    line_pattern(
+        r"usr/(?:lib/gcc/|libexec/gcc/|lib/gcc-cross/|bin/|lib/llvm-|include/|local/include/"
+        r"|local/go/|local/rustup/toolchains/)"
+    ),
+    re.compile(r"\.a(?=\n)"),
+)
 _COMPILERS = frozenset(
     {"gcc", "g++", "cc", "c++", "clang", "clang++", "make", "cmake", "ninja", "go", "cargo",
      "rustc", "javac", "mvn", "gradle", "bazel", "meson", "tcc", "gfortran"}
@@ -58,19 +70,19 @@ _BUILD_PACKAGE = re.compile(
 )
 
 
-def _visible(ctx: RuleContext) -> dict[str, tuple[int, int]]:
-    """Visible regular files with content, not claimed by a cache rule:
-    path -> (layer, size) (computed once per analysis)."""
-    return memo(ctx, "leftover-files", _compute_visible)
-
-
-def _compute_visible(ctx: RuleContext) -> dict[str, tuple[int, int]]:
+def _visible(ctx: RuleContext, *hints: re.Pattern[str]) -> list[tuple[str, int, int]]:
+    """Visible regular files with content, not claimed by a cache rule, among
+    the paths ``hints`` find (see PathText): (path, layer, size), in the final
+    filesystem's order. A hint must find every path its rule reports."""
     claimed = cache_scan(ctx).visible
-    return {
-        path: (layer, entry.size)
-        for path, (layer, entry) in ctx.union.final.items()
-        if entry.type is EntryType.FILE and entry.size > 0 and path not in claimed
-    }
+    paths = ctx.paths
+    out = []
+    for i in paths.text.candidates(*hints):
+        layer, entry = paths.nodes[i]
+        path = paths.paths[i]
+        if entry.type is EntryType.FILE and entry.size > 0 and path not in claimed:
+            out.append((path, layer, entry.size))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +160,12 @@ _ARCHIVE_ENDINGS = (
 )  # fmt: skip
 
 
+_ARCHIVE_HINT = re.compile("(?:" + "|".join(map(re.escape, _ARCHIVE_ENDINGS)) + ")(?=\n)")
+
+
 def _archives(ctx: RuleContext) -> list[_Archive]:
     out = []
-    for path, (layer, size) in _visible(ctx).items():
+    for path, layer, size in _visible(ctx, _ARCHIVE_HINT):
         if not path.endswith(_ARCHIVE_ENDINGS) or _ARCHIVE.search(path) is None:
             continue
         if path.startswith(("usr/share/", "usr/lib/python")):
@@ -212,6 +227,9 @@ def _remove_fix(ctx: RuleContext, layer: int, targets: list[str], what: str) -> 
     return f"Layer {layer} has no build history (a base image?): remove {what} where it is made"
 
 
+_TMP_HINTS = (re.compile(r"\ntmp/"), re.compile(r"\nvar/tmp/"))
+
+
 def _tmp_root(path: str) -> str:
     parts = path.split("/")
     depth = 2 if parts[0] == "tmp" else 3
@@ -248,7 +266,7 @@ def temp_files(ctx: RuleContext) -> Iterator[Finding]:
     skip = {a.path for a in archives(ctx)}
     items = [
         (path, layer, size)
-        for path, (layer, size) in _visible(ctx).items()
+        for path, layer, size in _visible(ctx, *_TMP_HINTS)
         if path.startswith(("tmp/", "var/tmp/")) and path not in skip
     ]
     for layer, files in sorted(_by_layer(items).items()):
@@ -330,6 +348,9 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
         yield _finding("LS302", layer, files, message, fix, "archive-kept")
 
 
+_LOG_HINTS = (re.compile(r"\nvar/log/"), re.compile(r"\.log(?=\n)"))  # _LOGIN_LOGS included
+
+
 def _is_log(path: str, size: int) -> bool:
     if path in _LOGIN_LOGS:
         return True
@@ -368,7 +389,7 @@ def log_files(ctx: RuleContext) -> Iterator[Finding]:
     skip = {a.path for a in archives(ctx)}
     items = [
         (path, layer, size)
-        for path, (layer, size) in _visible(ctx).items()
+        for path, layer, size in _visible(ctx, *_LOG_HINTS)
         if _is_log(path, size) and path not in skip
     ]
     for layer, files in sorted(_by_layer(items).items()):
@@ -387,6 +408,9 @@ def log_files(ctx: RuleContext) -> Iterator[Finding]:
             fix,
             "log-files",
         )
+
+
+_GIT_HINT = re.compile(r"\.git/")
 
 
 def _git_root(path: str) -> str | None:
@@ -425,7 +449,7 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
         .git
     """
     groups: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
-    for path, (layer, size) in _visible(ctx).items():
+    for path, layer, size in _visible(ctx, _GIT_HINT):
         root = _git_root(path)
         if root is None or _VCS_OK.search(root):
             continue
@@ -534,7 +558,7 @@ def toolchains(ctx: RuleContext) -> Iterator[Finding]:
         return
     groups: dict[int, list[tuple[str, int]]] = defaultdict(list)
     kinds: dict[int, set[str]] = defaultdict(set)
-    for path, (layer, size) in _visible(ctx).items():
+    for path, layer, size in _visible(ctx, *_TOOLCHAIN_HINTS):
         m = _TOOLCHAIN.match(path)
         if m is None:
             continue

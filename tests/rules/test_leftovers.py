@@ -146,6 +146,26 @@ def test_toolchain_in_an_image_that_runs_python() -> None:
     assert "apt-get purge -y --auto-remove build-essential libpq-dev" in f.fix
 
 
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("usr/bin/gcc-12", "gcc"),
+        ("usr/bin/x86_64.gnu-g++", "gcc"),
+        ("usr/libexec/gcc/x86_64/12/cc1plus", "gcc"),
+        ("usr/lib/gcc-cross/aarch64/12/cc1", "gcc"),
+        ("usr/lib/llvm-15/bin/clang", "LLVM"),
+        ("usr/local/include/x.h", "C headers"),
+        ("usr/local/lib/python3/libfoo.a", "static libraries"),
+        ("usr/local/go/pkg/tool/linux_amd64/compile", "the Go toolchain"),
+        ("usr/local/rustup/toolchains/stable/bin/rustc", "the Rust toolchain"),
+    ],
+)
+def test_every_kind_of_toolchain_is_found(path: str, kind: str) -> None:
+    result = run([file(path, 2 << 20), file("usr/bin/gccx", 2 << 20)], cmd=["python3", "app.py"])
+    (f,) = of(result, "LS305")
+    assert f.paths == ("/" + path,) and kind in f.message
+
+
 @pytest.mark.parametrize("cmd", [["bash"], ["make", "test"], None])
 def test_toolchain_not_reported_for_builder_or_shell_images(cmd: list[str] | None) -> None:
     result = run(TOOLCHAIN, history=["/bin/sh -c apt-get install -y gcc"], cmd=cmd)
