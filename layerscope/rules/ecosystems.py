@@ -20,6 +20,7 @@ __all__ = [
     "DEPENDENCY_STEP",
     "MANIFESTS",
     "Install",
+    "any_manifest",
     "concern",
     "install_of",
     "installs",
@@ -98,6 +99,30 @@ def is_manifest(path: str) -> bool:
     """True when ``path``'s file name is a manifest or lock file of some ecosystem."""
     name = posixpath.basename(path.rstrip("/"))
     return _MANIFEST_NAME.match(name) is not None
+
+
+def _reversed_glob(pattern: str) -> str:
+    """A file-name glob whose only wildcard is ``*``, spelt backwards, as a regex."""
+    return "[^/\n]*".join(re.escape(part) for part in pattern[::-1].split("*"))
+
+
+# The manifest names spelt backwards, after a newline and any slashes: in the
+# reversed text of newline-joined paths every file name starts a line.
+_REVERSED_MANIFEST = re.compile(
+    "\n/*(?:" + "|".join(_reversed_glob(p) for p in _ALL_MANIFESTS) + ")(?=/|\n)"
+)
+
+
+def any_manifest(paths: Sequence[str]) -> bool:
+    """True when :func:`is_manifest` holds for some path of ``paths``.
+
+    One regex pass in C over the paths joined and reversed, instead of a
+    Python call per path: LS501 asks this of every file a COPY stored.
+    """
+    text = "\n" + "\n".join(paths) + "\n"
+    if text.count("\n") != len(paths) + 1:  # a path holds a newline
+        return any(map(is_manifest, paths))
+    return _REVERSED_MANIFEST.search(text[::-1]) is not None
 
 
 def _operands(argv: Sequence[str], start: int) -> list[str]:

@@ -27,6 +27,7 @@ from layerscope.rules.ecosystems import (
     DEPENDENCY_STEP,
     MANIFESTS,
     Install,
+    any_manifest,
     concern,
     install_of,
     installs,
@@ -126,7 +127,7 @@ def busting_copy(units: Sequence[Unit]) -> int | None:
     root); else the first copy of a source tree."""
     candidates = [i for i, u in enumerate(units) if is_source_copy(u)]
     whole = [i for i in candidates if any(s in (".", "./") for s in units[i].sources)]
-    rooted = [i for i in candidates if any(is_manifest(f) for f in units[i].files or ())]
+    rooted = [i for i in candidates if any_manifest(units[i].files or ())]
     picks = whole or rooted or candidates
     return picks[0] if picks else None
 
@@ -175,15 +176,16 @@ def _manifest_files(copy: Unit, wanted: Sequence[Install]) -> list[str]:
         for m in inst.manifests or MANIFESTS.get(inst.ecosystem, ()):
             if m not in names:
                 names.append(m)
-    if copy.files is not None:
-        present = [
-            posixpath.basename(f)
-            for f in copy.files
-            if any(fnmatch.fnmatchcase(posixpath.basename(f), n) for n in names)
-            and posixpath.dirname(f) == min((posixpath.dirname(g) for g in copy.files), key=len)
-        ]
-        if present:
-            return sorted(set(present))
+    if copy.files is not None and names:
+        # fnmatchcase against each name, as one regex; the top directory is
+        # looked for once, and only when some file has one of the names.
+        wanted_name = re.compile("|".join(fnmatch.translate(n) for n in names)).match
+        found = [f for f in copy.files if wanted_name(posixpath.basename(f))]
+        if found:
+            top = min((posixpath.dirname(g) for g in copy.files), key=len)
+            present = [posixpath.basename(f) for f in found if posixpath.dirname(f) == top]
+            if present:
+                return sorted(set(present))
     return names
 
 
@@ -516,7 +518,7 @@ def image_units(ctx: RuleContext) -> list[Unit]:
             sources = tuple(p.source.split())
             if layer is not None:
                 files = tuple(
-                    e.path for e in image.layers[layer].entries if e.type is EntryType.FILE
+                    [e.path for e in image.layers[layer].entries if e.type is EntryType.FILE]
                 )
             from_stage = (
                 None

@@ -9,6 +9,7 @@ import pytest
 from layerscope.analysis import Analysis, analyze
 from layerscope.dockerfile import parse
 from layerscope.rules import Finding, Kind, all_rules
+from layerscope.rules.ecosystems import any_manifest
 from layerscope.rules.order import check_dockerfile, concern, installs, is_manifest
 from tests.builders import F, docker_archive, file, layer_tar, read_archive
 
@@ -342,6 +343,41 @@ def test_check_dockerfile_heredoc_script_is_read() -> None:
 )  # fmt: skip
 def test_installs(script: str, expected: list[tuple[str, tuple[str, ...], bool]]) -> None:
     assert [(i.ecosystem, i.manifests, i.needs_source) for i in installs(script)] == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "app/requirements-dev.txt",
+        "requirements.txt",
+        "/src/go.sum",
+        "x/App.csproj",
+        ".csproj",
+        "a/package.json/",
+        "a/b/Cargo.lock//",
+        "a/requirements\n.txt",  # a newline: the per-path fallback
+    ],
+)
+def test_any_manifest_finds_each_manifest(path: str) -> None:
+    assert is_manifest(path)
+    assert any_manifest(["main.py", path, "src/lib.rs"])
+    assert any_manifest([path])
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [],
+        [""],
+        ["/", "//"],
+        ["main.py", "xgo.mod", "go.mod.bak", "requirements.txt/x", "App.csproj.user"],
+        ["go.mod\nx", "package.json.orig"],
+        ["requirements-dev.txt.old", "constraints.txt2", "a/b.sln/c"],
+    ],
+)
+def test_any_manifest_agrees_with_is_manifest(paths: list[str]) -> None:
+    assert not any(is_manifest(p) for p in paths)
+    assert not any_manifest(paths)
 
 
 def test_is_manifest_and_concern() -> None:
