@@ -10,6 +10,7 @@ them with their ecosystem.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import posixpath
 import re
 from collections import defaultdict
@@ -57,8 +58,11 @@ NEW_VERSION = "replaced-by-new-version"
 
 
 def _common_dir(paths: list[str]) -> str:
-    dirs = [posixpath.dirname(p) for p in paths]
-    return posixpath.commonpath(dirs) if all(dirs) else ""
+    # dirname depends only on what precedes the last slash: one call per
+    # distinct head, and commonpath of distinct directories (same answer).
+    heads = {p[: p.rfind("/") + 1] for p in paths}
+    dirs = {posixpath.dirname(head) for head in heads}
+    return posixpath.commonpath(dirs) if "" not in dirs else ""
 
 
 def _overwrite_groups(items: list[Hidden]) -> dict[str, list[Hidden]]:
@@ -77,30 +81,49 @@ def _overwrite_groups(items: list[Hidden]) -> dict[str, list[Hidden]]:
 
 
 class _Entries:
-    """Entries of a layer by path, indexed on first use."""
+    """Entries of a layer by path (the last one of a path), indexed on first use."""
 
     def __init__(self, ctx: RuleContext) -> None:
         self.ctx = ctx
         self.index: dict[int, dict[str, Entry]] = {}
 
-    def get(self, layer: int, path: str) -> Entry | None:
+    def layer(self, layer: int) -> dict[str, Entry]:
         idx = self.index.get(layer)
         if idx is None:
-            idx = self.index[layer] = {e.path: e for e in self.ctx.image.layers[layer].entries}
-        return idx.get(path)
+            entries = self.ctx.image.layers[layer].entries
+            idx = self.index[layer] = dict(zip(map(_PATH, entries), entries, strict=True))
+        return idx
+
+    def get(self, layer: int, path: str) -> Entry | None:
+        return self.layer(layer).get(path)
 
 
-def _overwrite_cause(ctx: RuleContext, h: Hidden, entries: _Entries) -> str:
+_PATH = operator.itemgetter(0)  # Entry.path
+
+
+class _Layers:
+    """What the cause of a hidden file needs to know of each layer, looked up
+    once per layer rather than once per file."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        count = len(ctx.image.layers)
+        self.run = [is_run(ctx, i) for i in range(count)]
+        # The recursive chown/chmod of each RUN layer, if any.
+        self.chown = [_CHOWN.search(ctx.command(i)) if self.run[i] else None for i in range(count)]
+        self.entries = _Entries(ctx)
+
+
+def _overwrite_cause(h: Hidden, layers: _Layers) -> str:
     if _PM_STATE.match(h.path):
         return PM_STATE
-    new = entries.get(h.hidden_by, h.path)
-    old = entries.get(h.layer, h.path)
+    new = layers.entries.layer(h.hidden_by).get(h.path)
+    old = layers.entries.layer(h.layer).get(h.path)
     if new is not None and old is not None and new.size == old.size:
-        chown = _CHOWN.search(ctx.command(h.hidden_by)) if is_run(ctx, h.hidden_by) else None
         if (new.uid, new.gid) != (old.uid, old.gid):
             return CHOWN
         if new.mode != old.mode:
             return CHMOD
+        chown = layers.chown[h.hidden_by]
         if chown is not None:
             return CHMOD if chown.group(1) == "chmod" else CHOWN
     return NEW_VERSION
@@ -109,15 +132,15 @@ def _overwrite_cause(ctx: RuleContext, h: Hidden, entries: _Entries) -> str:
 def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
     """Hidden files not claimed by a cache rule, by (layer, hidden_by, cause)."""
     claimed = cache_scan(ctx).hidden
-    entries = _Entries(ctx)
+    layers = _Layers(ctx)
     out: dict[tuple[int, int, str], list[Hidden]] = defaultdict(list)
     for h in ctx.union.hidden:
         if h.size <= 0 or (h.layer, h.path) in claimed:
             continue
         if h.cause is Cause.REMOVED:
-            cause = CLEANUP if is_run(ctx, h.hidden_by) else REMOVED
+            cause = CLEANUP if layers.run[h.hidden_by] else REMOVED
         else:
-            cause = _overwrite_cause(ctx, h, entries)
+            cause = _overwrite_cause(h, layers)
         out[(h.layer, h.hidden_by, cause)].append(h)
     return out
 
