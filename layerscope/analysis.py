@@ -158,21 +158,34 @@ def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:
         wasted[h.layer] += h.size
         removed_bytes[h.hidden_by] += h.size
         removed_files[h.hidden_by] += 1
+    file, added, modified = EntryType.FILE, Change.ADDED, Change.MODIFIED
     out = []
+    # Plain loops that only count: a list of matches per figure took 3x as long.
     for layer, changes in zip(image.layers, union.changes, strict=True):
-        files = [e for e in layer.entries if e.type is EntryType.FILE]
-        added = [c for c in changes if c.change is Change.ADDED and c.type is EntryType.FILE]
-        modified = [c for c in changes if c.change is Change.MODIFIED and c.type is EntryType.FILE]
+        files = content = 0
+        for e in layer.entries:
+            if e.type is file:
+                files += 1
+                content += e.size
+        added_files = added_bytes = modified_files = modified_bytes = 0
+        for c in changes:
+            if c.type is file:
+                if c.change is added:
+                    added_files += 1
+                    added_bytes += c.size
+                elif c.change is modified:
+                    modified_files += 1
+                    modified_bytes += c.size
         out.append(
             LayerStats(
                 index=layer.index,
                 entry_count=len(layer.entries),
-                file_count=len(files),
-                content_bytes=sum(e.size for e in files),
-                added_bytes=sum(c.size for c in added),
-                added_files=len(added),
-                modified_bytes=sum(c.size for c in modified),
-                modified_files=len(modified),
+                file_count=files,
+                content_bytes=content,
+                added_bytes=added_bytes,
+                added_files=added_files,
+                modified_bytes=modified_bytes,
+                modified_files=modified_files,
                 removed_bytes=removed_bytes[layer.index],
                 removed_files=removed_files[layer.index],
                 wasted_bytes=wasted[layer.index],
@@ -228,7 +241,7 @@ def analyze(image: Image, options: Options | None = None) -> Analysis:
         overwritten_bytes=overwritten,
         efficiency=final / total if total else 1.0,
         layer_count=len(image.layers),
-        file_count=sum(1 for _, e in union.final.values() if e.type is EntryType.FILE),
+        file_count=ctx.paths.types.count(EntryType.FILE),
         reclaimable_bytes=reclaimable,
     )
     return Analysis(image, union, stats, summary, tuple(findings))
