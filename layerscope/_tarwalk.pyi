@@ -1,5 +1,5 @@
 from typing import Any
 
 def scan(
-    buf: bytes, pos: int, out: list[Any], ctx: tuple[object, ...], members_left: int, /
+    buf: bytes | memoryview, pos: int, out: list[Any], ctx: tuple[object, ...], members_left: int, /
 ) -> tuple[int, int, int, int, int]: ...

@@ -3,9 +3,10 @@ recognised, links typed. Reads a ByteStream; never touches the filesystem."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import xxhash
 
 from layerscope.model import Entry, EntryType
 from layerscope.streams import ByteStream
@@ -78,7 +79,7 @@ def scan_layer(
     """Read every member of one layer tar into entries.
 
     ``want_digest(size)`` selects regular files whose content is hashed
-    (sha256) on the way; everything else is skipped unread. ``measure``
+    (:func:`content_digest`) on the way; everything else is skipped unread. ``measure``
     reads on past the end-of-archive marker so ``size_bytes`` is the exact
     stream length (for compressed blobs, whose length is otherwise unknown).
     ``accelerate=False`` keeps to the pure-Python reader (tests compare both).
@@ -136,8 +137,20 @@ def scan_layer(
     return LayerScan(tuple(entries), reader.consumed, skipped, terminated)
 
 
-def _digest(data: memoryview) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+DIGEST_ALGORITHM = "xxh3-128"
+
+
+def content_digest(data: bytes | memoryview) -> str:
+    """The content digest duplicates are grouped by: XXH3, 128 bits.
+
+    These digests only decide which files hold the same bytes; they are never
+    checked against anything an image declares. XXH3 runs at memory speed
+    (about 14 GB/s here, against sha256's 1.5 GB/s), which is what lets an
+    engine export be hashed in its single pass without slowing the read.
+    128 bits make an accidental collision negligible; a crafted one can only
+    make two different files look like copies (a wrong LS401 finding).
+    """
+    return f"{DIGEST_ALGORITHM}:{xxhash.xxh3_128_hexdigest(data)}"
 
 
 def _context(
@@ -160,7 +173,7 @@ def _context(
         limits.max_header_bytes,
         limits.max_file_bytes,
         want_digest,
-        _digest,
+        content_digest,
         inline_digest_bytes,
     )
 
@@ -171,11 +184,13 @@ def has_accelerator() -> bool:
 
 
 def _hash(reader: TarReader) -> str:
-    h = hashlib.sha256()
+    """:func:`content_digest` of the current member, streamed in pieces that
+    are not copied out of the reader's buffers."""
+    h = xxhash.xxh3_128()
     data = reader.data_stream()
     while True:
-        chunk = data.read(1 << 20)
-        if not chunk:
+        piece = data.read_some(1 << 20)
+        if not piece:
             break
-        h.update(chunk)
-    return "sha256:" + h.hexdigest()
+        h.update(piece)
+    return f"{DIGEST_ALGORITHM}:{h.hexdigest()}"

@@ -18,6 +18,11 @@ from layerscope.errors import ArchiveError, LimitExceededError
 
 CHUNK = 1 << 20
 
+# What readers hand around: ``bytes``, or a view into a chunk that is not
+# copied. Streams may offer ``read_some(n) -> Buffer`` (up to ``n`` bytes,
+# at least one until the end) beside ``read``; the tar reader prefers it.
+Buffer = bytes | memoryview
+
 _fast_zlib: Any
 try:  # isal's zlib is 2-3x faster than zlib at inflating; optional.
     from isal import isal_zlib as _fast_zlib
@@ -120,6 +125,13 @@ class Prefixed:
                 out += self._inner.read(n - len(out))
             return out
         return self._inner.read(n)
+
+    def read_some(self, n: int) -> Buffer:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        some: Callable[[int], Buffer] = getattr(self._inner, "read_some", self._inner.read)
+        return some(n)
 
     def skip(self, n: int) -> None:
         if self._head:

@@ -16,7 +16,7 @@ from typing import Any
 from zlib import adler32
 
 from layerscope.errors import ArchiveError, LimitExceededError
-from layerscope.streams import CHUNK, ByteStream
+from layerscope.streams import CHUNK, Buffer, ByteStream
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -76,7 +76,7 @@ class Member:
 
 # scan(buf, pos, out, ctx, members_left) -> (status, pos, need, members, skipped)
 FastScan = Callable[
-    [bytes, int, list[Any], tuple[object, ...], int], tuple[int, int, int, int, int]
+    [Buffer, int, list[Any], tuple[object, ...], int], tuple[int, int, int, int, int]
 ]
 SlowMember = Callable[[Member], int]  # converts one member; returns 1 if it was skipped
 
@@ -149,10 +149,16 @@ class TarReader:
         self, stream: ByteStream, *, name: str = "tar", limits: Limits = DEFAULT_LIMITS
     ) -> None:
         self._src = stream
+        self._src_some: Callable[[int], Buffer] = getattr(stream, "read_some", stream.read)
         self._name = name
         self._limits = limits
-        self._buf = b""
+        # ``_buf`` may be a memoryview into a chunk the source handed over
+        # (``read_some``): the stream path then copies no bulk data at all.
+        self._buf: Buffer = b""
         self._pos = 0
+        # Source bytes already fetched that follow ``_buf`` (a chunk's tail
+        # after the few bytes ``_fill`` had to join onto a partial header).
+        self._ahead = memoryview(b"")
         self._left = 0  # unread data bytes of the current member
         self._pad = 0  # padding after the current member's data
         self._gpax: dict[str, str] = {}  # pax global headers seen so far
@@ -163,20 +169,30 @@ class TarReader:
         self.terminated = False
 
     # -- buffer ---------------------------------------------------------
+    def _read_some(self, n: int) -> memoryview:
+        """Up to ``n`` (at least 1) bytes from the source, uncopied; empty at its end."""
+        ahead = self._ahead
+        if not ahead:
+            piece = self._src_some(n)
+            ahead = piece if type(piece) is memoryview else memoryview(piece)
+        self._ahead = ahead[n:]
+        return ahead[:n]
+
     def _take(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or fewer only at the end of the stream."""
         end = self._pos + n
-        if end <= len(self._buf):
-            out = self._buf[self._pos : end]
+        buf = self._buf
+        if end <= len(buf):
+            out = buf[self._pos : end]
             self._pos = end
             self.consumed += n
-            return out
-        parts = [self._buf[self._pos :]]
+            return out if type(out) is bytes else bytes(out)
+        parts = [buf[self._pos :]]
         have = len(parts[0])
         self._buf = b""
         self._pos = 0
         while have < n:
-            chunk = self._src.read(max(CHUNK, n - have))
+            chunk = self._read_some(max(CHUNK, n - have))
             if not chunk:
                 break
             need = n - have
@@ -198,7 +214,13 @@ class TarReader:
         else:
             self._buf = b""
             self._pos = 0
-            self._src.skip(n - avail)
+            rest = n - avail
+            ahead = len(self._ahead)
+            if ahead:
+                self._ahead = self._ahead[min(rest, ahead) :]
+                rest -= min(rest, ahead)
+            if rest:
+                self._src.skip(rest)
         self.consumed += n
 
     def _take_exact(self, n: int, what: str) -> bytes:
@@ -227,7 +249,7 @@ class TarReader:
         self._buf = b""
         self._pos = 0
         while True:
-            chunk = self._src.read(CHUNK)
+            chunk = self._read_some(CHUNK)
             if not chunk:
                 return
             self.consumed += len(chunk)
@@ -239,22 +261,34 @@ class TarReader:
 
     def _fill(self, need: int) -> bool:
         """Make the buffer hold ``need`` bytes from the current position;
-        False when the stream ends first."""
+        False when the stream ends first.
+
+        Whole chunks become the buffer uncopied. A header (or an inline-hashed
+        file) that straddles two chunks is joined from exactly the ``need``
+        bytes it spans, and the rest of the next chunk waits in ``_ahead``:
+        the join copies a few kilobytes, not the chunk.
+        """
         have = len(self._buf) - self._pos
         if have >= need:
             return True
         rewind = getattr(self._src, "rewind", None)
-        if rewind is not None and have:
+        if rewind is not None and have and not self._ahead:
             rewind(have)  # read the partial header again rather than copy the chunk
             have = 0
-        parts = [self._buf[self._pos :]] if have else []
+        if not have:
+            piece = self._read_some(max(CHUNK, need))
+            self._buf, self._pos = piece, 0
+            if len(piece) >= need or not piece:
+                return len(piece) >= need
+            have = len(piece)
+        parts: list[Buffer] = [self._buf[self._pos :]]
         while have < need:
-            chunk = self._src.read(max(CHUNK, need - have))
-            if not chunk:
+            piece = self._read_some(need - have)
+            if not piece:
                 break
-            parts.append(chunk)
-            have += len(chunk)
-        self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.append(piece)
+            have += len(piece)
+        self._buf = b"".join(parts)
         self._pos = 0
         return have >= need
 
@@ -468,7 +502,7 @@ class MemberStream:
         n = min(n, r._left)
         if n <= 0:
             return b""
-        if r._pos >= len(r._buf):
+        if r._pos >= len(r._buf) and not r._ahead:
             # Nothing buffered: read straight from the source (one copy fewer).
             data = r._src.read(n)
             r.consumed += len(data)
@@ -477,6 +511,26 @@ class MemberStream:
         r._left -= len(data)
         if len(data) < n:
             raise ArchiveError(f"{r._name}: truncated member data")
+        return data
+
+    def read_some(self, n: int) -> Buffer:
+        """Up to ``n`` (at least 1) bytes of the member, as a view into the
+        reader's buffers when it can: nothing is copied."""
+        r = self._r
+        n = min(n, r._left)
+        if n <= 0:
+            return b""
+        avail = len(r._buf) - r._pos
+        if avail > 0:
+            take = min(n, avail)
+            data = memoryview(r._buf)[r._pos : r._pos + take]
+            r._pos += take
+        else:
+            data = r._read_some(n)
+            if not data:
+                raise ArchiveError(f"{r._name}: truncated member data")
+        r.consumed += len(data)
+        r._left -= len(data)
         return data
 
     def skip(self, n: int) -> None:

@@ -15,7 +15,6 @@ content of a regular file is looked up by its ``digest``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerscope.model import Entry, EntryType
+from tests.property.layers import content_digest
 
 
 def _real_dir(root: Path, rel: str) -> bool:
@@ -122,7 +122,7 @@ def tree(root: Path) -> dict[str, Node]:
             elif stat.S_ISLNK(mode):
                 out[rel] = Node("symlink", os.readlink(full))
             elif stat.S_ISREG(mode):
-                out[rel] = Node("file", "sha256:" + hashlib.sha256(full.read_bytes()).hexdigest())
+                out[rel] = Node("file", content_digest(full.read_bytes()))
             elif stat.S_ISFIFO(mode):
                 out[rel] = Node("fifo")
             else:

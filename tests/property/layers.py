@@ -6,14 +6,15 @@ symlinks, hard links to a file stored earlier in the same layer, FIFOs,
 whiteouts and opaque directories. Like a builder's diff, every member comes
 after directory entries for all of its ancestors (that is also what turns a
 lower file or symlink in the way into a directory, explicitly). Every stored
-file has unique content; its sha256 is the entry's digest.
+file has unique content; its XXH3-128 (as layerscan tags it) is the entry's
+digest.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
+import xxhash
 from hypothesis import strategies as st
 
 from layerscope.model import Entry, EntryType
@@ -87,7 +88,7 @@ def stacks(
                 serial += 1
                 data = f"layer {index} file {serial}\n".encode() * draw(st.integers(0, 3))
                 data += serial.to_bytes(4, "big")  # unique, even when empty otherwise
-                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                digest = content_digest(data)
                 stack.contents[digest] = data
                 entries.append(Entry(path, EntryType.FILE, len(data), digest=digest))
                 files.append((path, digest))
@@ -126,3 +127,9 @@ def _still_file(entries: list[Entry], path: str) -> bool:
         if e.path.startswith(path + "/"):
             return False  # a member below it made it a directory
     return False
+
+
+def content_digest(data: bytes) -> str:
+    """What a scan with ``want_digest`` records for ``data``, computed apart
+    from layerscope's own code."""
+    return "xxh3-128:" + xxhash.xxh3_128_hexdigest(data)

@@ -19,6 +19,7 @@ from layerscope import layerscan
 from layerscope.errors import LayerscopeError
 from layerscope.layerscan import normalize, scan_layer
 from layerscope.model import Entry, EntryType
+from layerscope.sources.daemon import ChunkStream
 from layerscope.streams import FileStream, discard
 from layerscope.tarscan import Limits, TarReader
 from tests.builders import d, file, hard, layer_tar, opq, sym, wh
@@ -59,10 +60,33 @@ def _outcome(
     return ("ok", scan.entries, scan.size_bytes, scan.skipped)
 
 
+def _chunks(data: bytes, step: int) -> ChunkStream:
+    """The engine path's stream: ``read_some`` hands out views into chunks."""
+    return ChunkStream(iter([data[i : i + step] for i in range(0, len(data), step)]), "stream")
+
+
+def _inside_outer_tar(data: bytes, step: int) -> object:
+    """A layer read as a member of an outer archive stream (``docker save``
+    from the engine): views pass through the outer reader's member stream."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        info = tarfile.TarInfo("abc/layer.tar")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    outer = TarReader(_chunks(out.getvalue(), step), name="outer")
+    assert outer.next_member() is not None
+    return outer.data_stream()
+
+
 STREAMS: dict[str, Callable[[bytes], object]] = {
     "seekable": lambda b: FileStream(io.BytesIO(b)),
     "trickle-7919": lambda b: _Trickle(b, 7919),
     "trickle-513": lambda b: _Trickle(b, 513),
+    "chunks-509": lambda b: _chunks(b, 509),
+    "chunks-4099": lambda b: _chunks(b, 4099),
+    "chunks-1MiB": lambda b: _chunks(b, 1 << 20),
+    "outer-tar-1031": lambda b: _inside_outer_tar(b, 1031),
+    "outer-tar-65537": lambda b: _inside_outer_tar(b, 65537),
 }
 
 
