@@ -83,6 +83,7 @@ class _Walk:
     links: dict[str, str] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
     unreadable: set[str] = field(default_factory=set)
+    ended: bool = False  # the end-of-archive marker was read: every member is whole
 
 
 def _safe_name(name: object, what: str) -> str:
@@ -186,6 +187,7 @@ def _walk(
             options.progress(Progress(reader.consumed, len(walk.blobs), None))
     if not walk.members:
         raise ArchiveError(f"{name}: empty archive")
+    walk.ended = reader.terminated
     return walk
 
 
@@ -322,6 +324,23 @@ def read_archive_stream(
 ) -> Image:
     """An image from an archive stream, compressed or not. ``fd``: the stream
     reads this regular file from offset 0 (layers are then read in place)."""
+    return read_archive_until_end(
+        stream, name=name, reference=reference, source=source, options=options, fd=fd
+    )[0]
+
+
+def read_archive_until_end(
+    stream: ByteStream,
+    *,
+    name: str,
+    reference: str,
+    source: str | None,
+    options: SourceOptions,
+    fd: int | None = None,
+) -> tuple[Image, bool]:
+    """:func:`read_archive_stream`, and whether the tar's end-of-archive
+    marker was read. Reading stops there: whatever a stream sends after the
+    marker (padding, a transfer's end) is not read."""
     kinds: list[str] = []
     plain = open_decompressed(
         stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
@@ -330,7 +349,7 @@ def read_archive_stream(
     image = image_from_walk(walk, name=name, reference=reference, source=source, options=options)
     if kinds[0] != "none":
         discard_rest(plain)
-    return image
+    return image, walk.ended
 
 
 def discard_rest(stream: ByteStream) -> None:

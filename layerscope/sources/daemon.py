@@ -6,16 +6,15 @@ scanned while the bytes arrive, nothing is written to disk.
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import os
-import queue
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from layerscope.errors import ArchiveError, SourceError
 from layerscope.model import Image
-from layerscope.sources.archive import read_archive_stream
+from layerscope.sources.archive import read_archive_until_end
 from layerscope.sources.interface import SourceOptions
 
 if TYPE_CHECKING:
@@ -28,60 +27,85 @@ _END = object()
 
 
 class Prefetch:
-    """Iterates ``chunks`` from a background thread, ``depth`` chunks ahead.
+    """Iterates ``chunks`` read ahead by a background thread (up to
+    ``depth * batch_bytes`` bytes ahead).
 
     The engine writes its export only as fast as it is read: with the socket
     read on its own thread (it releases the GIL), the export streams on while
     the layers are parsed, and the analysis ends about when the export does.
-    An exception in the thread is raised to the reader.
+
+    The HTTP layer hands out one piece per transfer chunk (32 KiB from
+    Docker). The reader takes everything that has arrived, joined, up to
+    about ``batch_bytes``: the tar reader sees few large buffers while it is
+    busy, and is never kept waiting for a batch to fill (Docker ends the
+    response only a second after the last byte, once it has deleted its
+    temporary export). An exception in the thread is raised to the reader,
+    after the bytes that came before it.
     """
 
-    def __init__(self, chunks: Iterator[bytes], depth: int = 16) -> None:
-        self._q: queue.Queue[object] = queue.Queue(depth)
-        self._stop = threading.Event()
+    def __init__(
+        self, chunks: Iterator[bytes], depth: int = 16, batch_bytes: int = 1 << 20
+    ) -> None:
+        self._cv = threading.Condition()
+        self._pieces: collections.deque[bytes] = collections.deque()
+        self._size = 0  # bytes in _pieces
+        self._end: BaseException | object | None = None  # _END, or the thread's exception
+        self._stopped = False
+        self._batch_bytes = batch_bytes
+        self._max_ahead = depth * batch_bytes
         self._thread = threading.Thread(
             target=self._run, args=(chunks,), name="layerscope-export", daemon=True
         )
         self._thread.start()
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _run(self, chunks: Iterator[bytes]) -> None:
+        end: BaseException | object = _END
         try:
             for chunk in chunks:
-                if not self._put(chunk):
-                    return
-            self._put(_END)
+                with self._cv:
+                    while self._size >= self._max_ahead and not self._stopped:
+                        self._cv.wait()
+                    if self._stopped:
+                        return
+                    self._pieces.append(chunk)
+                    self._size += len(chunk)
+                    self._cv.notify_all()
         except BaseException as e:  # handed to the reading thread
-            self._put(e)
+            end = e
+        with self._cv:
+            self._end = end
+            self._cv.notify_all()
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        item = self._q.get()
-        if item is _END:
-            self._put(_END)  # later calls end too
-            raise StopIteration
-        if isinstance(item, BaseException):
-            raise item
-        assert isinstance(item, bytes)
-        return item
+        with self._cv:
+            while not self._pieces and self._end is None:
+                self._cv.wait()
+            if not self._pieces:
+                if isinstance(self._end, BaseException):
+                    raise self._end
+                raise StopIteration
+            take = [self._pieces.popleft()]
+            got = len(take[0])
+            while self._pieces and got + len(self._pieces[0]) <= self._batch_bytes:
+                got += len(self._pieces[0])
+                take.append(self._pieces.popleft())
+            self._size -= got
+            self._cv.notify_all()
+        return take[0] if len(take) == 1 else b"".join(take)
 
-    def close(self) -> None:
-        """Stop the thread (it may be blocked on a full queue)."""
-        self._stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._q.get_nowait()
-        self._thread.join(timeout=5)
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the thread. ``wait=False`` leaves a thread that is waiting for
+        the source's end to finish alone: it ends with the source."""
+        with self._cv:
+            self._stopped = True
+            self._pieces.clear()
+            self._size = 0
+            self._cv.notify_all()
+        if wait:
+            self._thread.join(timeout=5)
 
 
 class ChunkStream:
@@ -128,6 +152,14 @@ class ChunkStream:
             parts.append(chunk)
             have += len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read_some(self, n: int) -> memoryview:
+        """Up to ``n`` bytes of the current chunk, uncopied; empty at the end."""
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = self._next(), 0
+        take = min(n, len(self._buf) - self._pos)
+        self._pos += take
+        return memoryview(self._buf)[self._pos - take : self._pos]
 
     def skip(self, n: int) -> None:
         while n > 0:
@@ -199,6 +231,27 @@ def _engine_down(engine: str, e: Exception, timeout: float = DEFAULT_TIMEOUT) ->
     )
 
 
+def _export(client: docker.DockerClient, image: str, piece: int = 1 << 20) -> Iterator[bytes]:
+    """The body of ``GET /images/{image}/get`` (what ``docker save`` reads) as
+    it arrives, one transfer chunk (at most ``piece`` bytes) at a time.
+
+    What ``APIClient.get_image`` does, but the socket keeps the client's
+    timeout (get_image removes it), so an engine that stalls mid-export is
+    reported after ``--engine-timeout`` rather than waited on forever.
+    """
+    api: Any = client.api  # _get, _url, _raise_for_status: what get_image itself calls
+    res = api._get(api._url("/images/{0}/get", image), stream=True)
+    api._raise_for_status(res)
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from res.raw.stream(piece, decode_content=False)
+        finally:
+            res.close()
+
+    return body()
+
+
 def read_engine_image(reference: str, *, engine: str, options: SourceOptions) -> Image:
     """Export ``reference`` from the engine and analyze the stream."""
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -208,6 +261,7 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
     client = _client(engine, timeout)
     prefetch: Prefetch | None = None
     stream: ChunkStream | None = None
+    whole = False  # the export's tar ended with its end-of-archive marker
     try:
         try:
             info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
@@ -222,7 +276,7 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
             raise SourceError(_engine_down(engine, e, timeout)) from None
         try:
             # Export by the inspected id: a tag moved in between cannot mix two images.
-            chunks = client.api.get_image(info.get("Id") or reference, chunk_size=1 << 20)
+            chunks = _export(client, str(info.get("Id") or reference))
         except APIError as e:
             raise SourceError(f"{engine} engine could not export {reference!r}: {e}") from None
         except RequestException as e:
@@ -232,7 +286,7 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
         prefetch = Prefetch(iter(chunks))
         stream = ChunkStream(prefetch, f"{engine}:{reference}")
         try:
-            image = read_archive_stream(
+            image, whole = read_archive_until_end(
                 stream,
                 name=f"{engine}:{reference}",
                 reference=reference,
@@ -246,12 +300,18 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
                     f"(the connection was cut?)"
                 ) from None
             raise
-        # The stream must end cleanly: a cut export is not a whole image.
-        while stream.read(1 << 20):
-            pass
+        if not whole:
+            # No end-of-archive marker: the stream must at least end cleanly,
+            # a cut export is not a whole image.
+            while stream.read(1 << 20):
+                pass
     finally:
         if prefetch is not None:
-            prefetch.close()
+            # After the marker every member has arrived. Docker 20.10 then
+            # deletes its temporary copy of the export before it ends the
+            # response (about a second for a 2 GB image): the analysis runs
+            # meanwhile instead of waiting for that.
+            prefetch.close(wait=not whole)
         client.close()
     image_id = str(info.get("Id") or image.id)
     return Image(

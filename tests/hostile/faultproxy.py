@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ENGINE_SOCKET = "/var/run/docker.sock"
+_LAST_CHUNK = b"0\r\n\r\n"  # ends a chunked HTTP response
 
 
 class FaultProxy:
@@ -23,7 +24,10 @@ class FaultProxy:
 
     ``mode``: ``pass`` forwards everything; ``cut-export`` closes the
     connection after ``cut_after`` bytes of an image export's response;
-    ``silent`` accepts connections and never answers.
+    ``hold-end`` forwards the whole export but holds back the HTTP chunked
+    terminator (``0\r\n\r\n``) until the proxy closes, as an engine does that
+    is still cleaning up after the last byte; ``silent`` accepts
+    connections and never answers.
     """
 
     def __init__(self, path: Path, mode: str, cut_after: int = 0) -> None:
@@ -31,6 +35,7 @@ class FaultProxy:
         self.mode = mode
         self.cut_after = cut_after
         self.exports = 0
+        self.held_end = False  # hold-end: the terminator is being held back
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(path))
         self._server.listen(16)
@@ -75,6 +80,11 @@ class FaultProxy:
             while True:
                 data = upstream.recv(65536)
                 if not data:
+                    break
+                if exporting.is_set() and self.mode == "hold-end" and data.endswith(_LAST_CHUNK):
+                    client.sendall(data[: -len(_LAST_CHUNK)])
+                    self.held_end = True
+                    self._stop.wait()
                     break
                 if exporting.is_set() and self.mode == "cut-export":
                     if sent + len(data) >= self.cut_after:

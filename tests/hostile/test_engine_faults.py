@@ -108,6 +108,23 @@ def test_whole_export_through_the_proxy_reads(tmp_path: Path, image: str) -> Non
     assert json.loads(direct.stdout)["summary"] == json.loads(proxied.stdout)["summary"]
 
 
+def test_report_does_not_wait_for_the_end_of_the_transfer(tmp_path: Path, image: str) -> None:
+    """Docker deletes its temporary export before it ends the response. Once
+    the tar's end-of-archive marker is in, the image is whole: the report
+    comes out while the engine still holds the transfer open."""
+    direct = run_cli([image, "--format", "json"], cwd=tmp_path)
+    with fault_proxy(tmp_path / "p.sock", "hold-end") as proxy:
+        held = run_cli(
+            [image, "--format", "json"],
+            cwd=tmp_path,
+            env={"DOCKER_HOST": f"unix://{tmp_path}/p.sock"},
+        )
+        assert proxy.held_end  # the run ended while the terminator was held back
+    assert direct.code == held.code == 0, (direct.err, held.err)
+    assert held.err == ""
+    assert json.loads(held.stdout) == json.loads(direct.stdout)
+
+
 def test_engine_that_never_answers(tmp_path: Path, image: str) -> None:
     with fault_proxy(tmp_path / "s.sock", "silent"):
         start = time.monotonic()

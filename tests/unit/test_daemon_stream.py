@@ -70,7 +70,47 @@ def test_close_stops_a_thread_blocked_on_a_full_queue() -> None:
             yield b"y" * 1000
 
     before = threading.active_count()
-    prefetch = Prefetch(endless(), depth=2)
-    assert next(prefetch) == b"y" * 1000
+    prefetch = Prefetch(endless(), depth=2, batch_bytes=10_000)
+    first = next(prefetch)
+    assert first == b"y" * len(first) and len(first) % 1000 == 0
     prefetch.close()
     assert threading.active_count() == before
+
+
+def test_pieces_that_arrived_are_joined_up_to_a_batch() -> None:
+    arrived = threading.Event()
+
+    def pieces() -> Iterator[bytes]:
+        for i in range(50):
+            yield bytes([i]) * 1000
+        arrived.set()
+
+    prefetch = Prefetch(pieces(), batch_bytes=8000)
+    try:
+        assert arrived.wait(5)
+        got = list(prefetch)
+    finally:
+        prefetch.close()
+    assert b"".join(got) == b"".join(bytes([i]) * 1000 for i in range(50))
+    assert [len(g) for g in got] == [8000] * 6 + [2000]
+
+
+def test_the_reader_gets_what_arrived_without_waiting_for_more() -> None:
+    """Docker sends the end of the tar, then holds the response open while it
+    deletes its temporary export: the bytes already in must not wait for a
+    batch to fill, or for the end of the transfer."""
+    release = threading.Event()
+
+    def held() -> Iterator[bytes]:
+        yield b"a" * 100
+        yield b"b" * 100
+        release.wait(30)
+
+    prefetch = Prefetch(held(), batch_bytes=1 << 20)
+    stream = ChunkStream(prefetch, "engine:x")
+    try:
+        assert stream.read(200) == b"a" * 100 + b"b" * 100
+        assert not release.is_set()
+    finally:
+        release.set()
+        prefetch.close()
