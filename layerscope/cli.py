@@ -136,13 +136,16 @@ def run(argv: Sequence[str]) -> int:
     from layerscope.commands.reading import reading_options
     from layerscope.model import Image
     from layerscope.report import render, summary
-    from layerscope.sources import SourceOptions
-    from layerscope.sources.baseref import find_base
+    from layerscope.sources import SourceOptions, engine_of
+    from layerscope.sources.baseref import LocalImages, find_base
     from layerscope.sources.rehash import open_image_with_digests
 
     options = reading_options(args)
     policy = ci.load(args)
     limits = ci.overrides(args, budget.IMAGE_BUDGETS)
+    engine = engine_of(args.image, args.source)
+    # The engine's images, for the base match, listed while the export is prepared.
+    listing = LocalImages(engine) if engine is not None and not args.base else None
 
     def finish(image: Image) -> Analysis:
         """Everything after reading the image; the interactive view runs it too."""
@@ -160,6 +163,7 @@ def run(argv: Sequence[str]) -> int:
             # Ask the engine for a matching local base only for an engine image:
             # an archive is analyzed without touching (or importing) the engine.
             local=image.source in ("docker", "podman"),
+            listing=listing,
         )
         result = attribute(result, boundary)
         verdicts = budget.judge(result, policy, limits, references=(args.image,))

@@ -33,6 +33,16 @@ def split_archive_ref(target: str) -> tuple[str, str]:
     return target, ""
 
 
+def engine_of(target: str, source: str) -> str | None:
+    """The engine ``open_image`` would read ``target`` from, or None for a path."""
+    if source in ("docker", "podman"):
+        return source
+    if source != "auto":
+        return None
+    path, _ = split_archive_ref(target)
+    return None if os.path.exists(path) else "docker"
+
+
 def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> Image:
     """Read the image named by ``target`` from the chosen source."""
     if source not in SOURCES:

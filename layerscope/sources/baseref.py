@@ -31,7 +31,7 @@ from layerscope.sources.interface import SourceOptions
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["engine_layers", "find_base", "from_dockerfile", "local_match"]
+__all__ = ["LocalImages", "engine_layers", "find_base", "from_dockerfile", "local_match"]
 
 SCRATCH = "scratch"
 
@@ -169,7 +169,63 @@ def _history_prefix(client: docker.DockerClient, image_id: str, image: Image) ->
     return None
 
 
-def local_match(client: docker.DockerClient, image: Image) -> Boundary | None:
+LocalImage = tuple[str, list[str], list[str]]  # id, tags, layer diff_ids
+
+
+def _tagged_images(client: docker.DockerClient) -> list[LocalImage]:
+    rows = []
+    for summary in client.api.images():
+        image_id = str(summary.get("Id") or "")
+        tags = [t for t in summary.get("RepoTags") or [] if t and t != "<none>:<none>"]
+        if not tags:
+            continue
+        layers = engine_layers(client, image_id)
+        if layers:
+            rows.append((image_id, tags, layers))
+    return rows
+
+
+class LocalImages:
+    """The engine's tagged images and their layers, listed on a background
+    thread as soon as it is made.
+
+    Made before an engine image is exported, the listing runs while Docker
+    prepares the export (it sends nothing for most of that time), so the
+    local base match costs nothing once the layers are read. Any failure
+    leaves no listing: the match then asks the engine itself.
+    """
+
+    def __init__(self, engine: str) -> None:
+        import threading
+
+        self._engine = engine
+        self._rows: list[LocalImage] | None = None
+        self._thread = threading.Thread(
+            target=self._run, name="layerscope-local-images", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            client = _connect(self._engine)
+        except Exception:  # the export needs the engine too, and reports it
+            return
+        try:
+            self._rows = _tagged_images(client)
+        except Exception:  # the match asks the engine again, and reports properly
+            self._rows = None
+        finally:
+            client.close()
+
+    def rows(self, timeout: float | None = None) -> list[LocalImage] | None:
+        """The listing, once the thread has made it; None if it failed."""
+        self._thread.join(timeout)
+        return None if self._thread.is_alive() else self._rows
+
+
+def local_match(
+    client: docker.DockerClient, image: Image, listing: list[LocalImage] | None = None
+) -> Boundary | None:
     """The tagged engine image whose layers are the longest prefix of
     ``image``'s. Images of the same repository are skipped (``app:1`` is not
     the base of ``app:2``). When several share the longest prefix, or one
@@ -181,15 +237,12 @@ def local_match(client: docker.DockerClient, image: Image) -> Boundary | None:
         return None
     own_repo = _repository(image.reference) if image.reference else ""
     by_length: dict[int, list[tuple[str, str]]] = {}
-    for summary in client.api.images():
-        image_id = str(summary.get("Id") or "")
-        tags = [t for t in summary.get("RepoTags") or [] if t and t != "<none>:<none>"]
-        if not tags or image_id == image.id:
+    for image_id, tags, theirs in _tagged_images(client) if listing is None else listing:
+        if image_id == image.id:
             continue
         if own_repo and any(_repository(t) == own_repo for t in tags):
             continue
-        theirs = engine_layers(client, image_id)
-        if not theirs or _prefix(ours, theirs) != len(theirs):
+        if _prefix(ours, theirs) != len(theirs):
             continue
         by_length.setdefault(len(theirs), []).append((sorted(tags)[0], image_id))
     for length in sorted(by_length, reverse=True):
@@ -206,7 +259,7 @@ def local_match(client: docker.DockerClient, image: Image) -> Boundary | None:
     return None
 
 
-def _local_boundary(image: Image) -> Boundary | None:
+def _local_boundary(image: Image, listing: LocalImages | None) -> Boundary | None:
     try:
         client = _connect(_engine_of(image))
     except SourceError:
@@ -214,7 +267,7 @@ def _local_boundary(image: Image) -> Boundary | None:
     from docker.errors import DockerException
 
     try:
-        return local_match(client, image)
+        return local_match(client, image, listing.rows() if listing is not None else None)
     except (DockerException, SourceError):
         return None
     finally:
@@ -229,9 +282,11 @@ def find_base(
     target: str | None = None,
     options: SourceOptions | None = None,
     local: bool = True,
+    listing: LocalImages | None = None,
 ) -> Boundary:
     """Where ``image``'s base ends, by the first signal that answers (see the
-    module docstring). ``local=False`` skips the scan of the engine's images."""
+    module docstring). ``local=False`` skips the scan of the engine's images;
+    ``listing`` is that scan made ahead of time (:class:`LocalImages`)."""
     if base:
         return _base_flag(image, base, options or SourceOptions())
     warnings: list[str] = []
@@ -243,7 +298,7 @@ def find_base(
         warnings.extend(notes)
         if found is not None:
             return found
-    boundary = _local_boundary(image) if local else None
+    boundary = _local_boundary(image, listing) if local else None
     if boundary is None:
         boundary = from_history(image)
     if boundary is NO_BOUNDARY and not warnings and where is None:

@@ -17,12 +17,11 @@ Only digests are kept, never file contents: memory stays bounded.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections import Counter
 
 from layerscope.errors import SourceError
 from layerscope.model import EntryType, Image
-from layerscope.sources import SourceOptions, open_image, split_archive_ref
+from layerscope.sources import SourceOptions, engine_of, open_image
 from layerscope.union import replay
 
 # Files smaller than this are never compared; rules/duplicates.py uses the
@@ -57,15 +56,6 @@ def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]
     return frozenset(size for size in missing if counts[size] > 1)
 
 
-def _is_engine(target: str, source: str) -> bool:
-    if source in ("docker", "podman"):
-        return True
-    if source != "auto":
-        return False
-    path, _ = split_archive_ref(target)
-    return not os.path.exists(path)
-
-
 def open_image_with_digests(
     target: str, *, source: str, options: SourceOptions, floor: int = MIN_FILE_BYTES
 ) -> Image:
@@ -76,7 +66,7 @@ def open_image_with_digests(
     """
     if floor <= 0:
         return open_image(target, source=source, options=options)
-    if _is_engine(target, source):
+    if engine_of(target, source) is not None:
         hashed = dataclasses.replace(options, want_digest=lambda size: size >= floor)
         return open_image(target, source=source, options=hashed)
     first = open_image(target, source=source, options=options)

@@ -14,7 +14,7 @@ import pytest
 from layerscope.analysis import Analysis, analyze
 from layerscope.base import Boundary, Origin, Signal, attribute, finding_origin, from_history, split
 from layerscope.sources import SourceOptions, open_image
-from layerscope.sources.baseref import find_base
+from layerscope.sources.baseref import LocalImages, find_base
 
 from .imagebuild import build_image, docker_save
 
@@ -136,6 +136,19 @@ def test_local_image_prefix_match(app: tuple[str, bool], tmp_path: Path) -> None
     saved = open_image(str(docker_save(tag, tmp_path / "app.tar")), options=SourceOptions())
     assert find_base(saved) == expected
     assert find_base(saved, local=False).signal is not Signal.LOCAL_IMAGE
+
+
+def test_local_match_from_a_listing_made_ahead(app: tuple[str, bool]) -> None:
+    """The CLI lists the engine's images while the export is prepared: the
+    listing must match the base as the live queries do."""
+    tag, _ = app
+    listing = LocalImages("docker")
+    image = open_image(tag, options=SourceOptions())
+    rows = listing.rows(timeout=60)
+    assert rows is not None
+    assert any(BASE_TAG in tags and len(layers) == BASE_LAYERS for _, tags, layers in rows)
+    expected = Boundary(BASE_LAYERS, Signal.LOCAL_IMAGE, BASE_TAG)
+    assert find_base(image, listing=listing) == expected == find_base(image)
 
 
 def test_history_only(app: tuple[str, bool]) -> None:
