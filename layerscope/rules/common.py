@@ -3,6 +3,8 @@ directories, layer descriptions and a per-analysis memo."""
 
 from __future__ import annotations
 
+import heapq
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Iterable
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 TOP_PATHS = 5
 T = TypeVar("T")
+_SIZE = operator.itemgetter(1)  # of a (path, size) item
 _HOME_DIR = re.compile(r"\nhome/[^/\n]*(?=\n)")  # finds the /home/* candidates
 
 
@@ -37,8 +40,15 @@ def memo(ctx: RuleContext, key: str, compute: Callable[[RuleContext], T]) -> T:
 
 
 def top_paths(items: Iterable[tuple[str, int]], n: int = TOP_PATHS) -> tuple[str, ...]:
-    """The ``n`` biggest ``(path, size)`` items as absolute paths, biggest first."""
-    biggest = sorted(items, key=lambda item: (-item[1], item[0]))[:n]
+    """The ``n`` biggest ``(path, size)`` items as absolute paths, biggest first
+    (ties by path)."""
+    pool = list(items)
+    if len(pool) > 8 * n > 0:
+        # Only items at least as big as the n-th biggest size can make it:
+        # find that size with a heap of n, and sort only the items reaching it.
+        cut = heapq.nlargest(n, map(_SIZE, pool))[-1]
+        pool = [item for item in pool if item[1] >= cut]
+    biggest = sorted(pool, key=lambda item: (-item[1], item[0]))[:n]
     return tuple("/" + p for p, _ in biggest)
 
 

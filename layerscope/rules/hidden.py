@@ -58,11 +58,20 @@ NEW_VERSION = "replaced-by-new-version"
 
 
 def _common_dir(paths: list[str]) -> str:
-    # dirname depends only on what precedes the last slash: one call per
-    # distinct head, and commonpath of distinct directories (same answer).
+    """``posixpath.commonpath`` of the paths' directories; '' when a path has none."""
+    # A dirname depends only on the head (up to the last slash), and there
+    # are far fewer distinct heads than paths.
     heads = {p[: p.rfind("/") + 1] for p in paths}
-    dirs = {posixpath.dirname(head) for head in heads}
-    return posixpath.commonpath(dirs) if "" not in dirs else ""
+    if "" in heads:
+        return ""
+    joined = "\n" + "\n".join(heads)
+    if not heads or "//" in joined or "/./" in joined or "\n/" in joined or "\n./" in joined:
+        # Absolute, or with empty or '.' components: commonpath's own rules.
+        return posixpath.commonpath({posixpath.dirname(head) for head in heads})
+    # Relative heads of plain components, each ending in '/': the common
+    # directory is their common prefix up to its last slash.
+    prefix = posixpath.commonprefix(list(heads))
+    return prefix[: max(prefix.rfind("/"), 0)]
 
 
 def _overwrite_groups(items: list[Hidden]) -> dict[str, list[Hidden]]:
@@ -99,6 +108,7 @@ class _Entries:
 
 
 _PATH = operator.itemgetter(0)  # Entry.path
+_SIZE = operator.attrgetter("size")
 
 
 class _Layers:
@@ -171,7 +181,7 @@ def _finding(
     msg: str,
     fix: str,
 ) -> Finding:
-    size = sum(h.size for h in group)
+    size = sum(map(_SIZE, group))
     return Finding(
         rule=rule_id,
         kind=kind,

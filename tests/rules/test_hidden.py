@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+
+import pytest
+
+from layerscope.rules.common import top_paths
+from layerscope.rules.hidden import _common_dir
 from tests.builders import d, file, wh
 
 from .helpers import cause, of, run
@@ -151,3 +157,43 @@ def test_base_package_database_rewritten_by_the_first_install_is_info() -> None:
     (f,) = of(result, "LS102")
     assert (cause(f), f.severity, f.bytes) == ("package-manager-state", Severity.INFO, 900 * KB)
     assert "paid once" in f.fix
+
+
+def _reference_common_dir(paths: list[str]) -> str:
+    dirs = [posixpath.dirname(p) for p in paths]
+    return posixpath.commonpath(dirs) if all(dirs) else ""
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["a/b/c", "a/b/d"],
+        ["a/b/c", "a/bc/d", "a/b/x/y"],
+        ["a/b/c", "a/b-c/d", "a/b/x/y"],
+        ["usr/lib/x", "usr/lib/x/y/z"],
+        ["x/y", "z"],
+        ["one/file"],
+        ["a/b", "b/c"],
+        ["a//b/c", "a/b/d"],
+        ["./a/x", "a/y"],
+        ["a/./b/x", "a/b/y"],
+        ["/abs/x", "/abs/y"],
+        ["a/../b/x", "a/../b/y"],
+        ["a\nb/x", "a\nb/y"],
+    ],
+)
+def test_common_dir_is_commonpath_of_the_directories(paths: list[str]) -> None:
+    assert _common_dir(paths) == _reference_common_dir(paths)
+
+
+def test_common_dir_of_nothing_raises_like_commonpath() -> None:
+    with pytest.raises(ValueError):
+        _common_dir([])
+
+
+def test_top_paths_picks_the_biggest_then_by_path() -> None:
+    items = [(f"f{i:04d}", i % 7) for i in range(500)] + [("b", 6), ("a", 6)]
+    expected = tuple("/" + p for p, _ in sorted(items, key=lambda i: (-i[1], i[0]))[:5])
+    assert top_paths(items) == expected == ("/a", "/b", "/f0006", "/f0013", "/f0020")
+    assert top_paths(iter(items), 3) == expected[:3]
+    assert top_paths([], 5) == () and top_paths(items, 0) == ()
