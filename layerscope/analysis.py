@@ -220,8 +220,12 @@ def analyze(image: Image, options: Options | None = None) -> Analysis:
     union = replay(layer.entries for layer in image.layers)
     stats = layer_stats(image, union)
     total = sum(s.content_bytes for s in stats)
-    removed = sum(h.size for h in union.hidden if h.cause is Cause.REMOVED)
-    overwritten = sum(h.size for h in union.hidden if h.cause is Cause.OVERWRITTEN)
+    removed = overwritten = 0
+    for h in union.hidden:
+        if h.cause is Cause.REMOVED:
+            removed += h.size
+        elif h.cause is Cause.OVERWRITTEN:
+            overwritten += h.size
     wasted = removed + overwritten
     final = total - wasted
     ctx = RuleContext(image, union, stats, options)

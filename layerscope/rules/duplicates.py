@@ -10,11 +10,13 @@ copied twice is one finding, not one per file.
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import compress, count, repeat
 
 from layerscope.analysis import RuleContext
 from layerscope.model import EntryType, Instruction
@@ -41,6 +43,8 @@ def _exempt(path: str) -> bool:
     return path.startswith(_EXEMPT_DIRS) or bool(_EXEMPT_NAME.match(path.rpartition("/")[2]))
 
 
+_ENTRY = operator.itemgetter(1)  # of a (layer, entry) node
+_DIGEST = operator.attrgetter("digest")
 _SYSTEM = ("usr/", "lib/", "lib64/", "bin/", "sbin/", "etc/")
 _OS_PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apk", "dnf", "dnf5", "yum", "microdnf", "rpm")
 
@@ -68,9 +72,15 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     by_content: dict[tuple[int, str], list[str]] = defaultdict(list)
     file_t = EntryType.FILE
     final = ctx.union.final
-    for path, (_, entry) in final.items():
-        if entry.type is file_t and entry.digest is not None and entry.size >= MIN_FILE_BYTES:
-            by_content[(entry.size, entry.digest)].append(path)
+    visible = ctx.paths
+    # Only the few entries with a digest get a Python step: picked out in C.
+    entries = list(map(_ENTRY, visible.nodes))
+    hashed = map(operator.is_not, map(_DIGEST, entries), repeat(None))
+    for i in compress(count(), hashed):
+        entry = entries[i]
+        digest = entry.digest
+        if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:
+            by_content[(entry.size, digest)].append(visible.paths[i])
     claimed = cache_scan(ctx).visible
     out: dict[tuple[int, str], list[_Copy]] = {}
     for key, paths in by_content.items():

@@ -111,47 +111,46 @@ _PATH = operator.itemgetter(0)  # Entry.path
 _SIZE = operator.attrgetter("size")
 
 
-class _Layers:
-    """What the cause of a hidden file needs to know of each layer, looked up
-    once per layer rather than once per file."""
-
-    def __init__(self, ctx: RuleContext) -> None:
-        count = len(ctx.image.layers)
-        self.run = [is_run(ctx, i) for i in range(count)]
-        # The recursive chown/chmod of each RUN layer, if any.
-        self.chown = [_CHOWN.search(ctx.command(i)) if self.run[i] else None for i in range(count)]
-        self.entries = _Entries(ctx)
-
-
-def _overwrite_cause(h: Hidden, layers: _Layers) -> str:
-    if _PM_STATE.match(h.path):
+def _overwrite_cause(
+    path: str, old: Entry | None, new: Entry | None, chown: re.Match[str] | None
+) -> str:
+    """Why ``path`` was stored again: ``old`` and ``new`` are its entries in
+    the two layers, ``chown`` the recursive chown/chmod of the later RUN."""
+    if _PM_STATE.match(path):
         return PM_STATE
-    new = layers.entries.layer(h.hidden_by).get(h.path)
-    old = layers.entries.layer(h.layer).get(h.path)
     if new is not None and old is not None and new.size == old.size:
         if (new.uid, new.gid) != (old.uid, old.gid):
             return CHOWN
         if new.mode != old.mode:
             return CHMOD
-        chown = layers.chown[h.hidden_by]
         if chown is not None:
             return CHMOD if chown.group(1) == "chmod" else CHOWN
     return NEW_VERSION
 
 
 def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
-    """Hidden files not claimed by a cache rule, by (layer, hidden_by, cause)."""
+    """Hidden files not claimed by a cache rule, by (layer, hidden_by, cause),
+    each list in the replay's order."""
     claimed = cache_scan(ctx).hidden
-    layers = _Layers(ctx)
+    run = [is_run(ctx, i) for i in range(len(ctx.image.layers))]
     out: dict[tuple[int, int, str], list[Hidden]] = defaultdict(list)
+    overwritten: dict[tuple[int, int], list[Hidden]] = defaultdict(list)
     for h in ctx.union.hidden:
-        if h.size <= 0 or (h.layer, h.path) in claimed:
+        if h.size <= 0 or (claimed and (h.layer, h.path) in claimed):
             continue
         if h.cause is Cause.REMOVED:
-            cause = CLEANUP if layers.run[h.hidden_by] else REMOVED
+            out[(h.layer, h.hidden_by, CLEANUP if run[h.hidden_by] else REMOVED)].append(h)
         else:
-            cause = _overwrite_cause(h, layers)
-        out[(h.layer, h.hidden_by, cause)].append(h)
+            overwritten[(h.layer, h.hidden_by)].append(h)
+    # Overwrites pair by pair of layers: what the cause needs of the two
+    # layers (their entries by path, the later RUN's chown) is looked up once.
+    entries = _Entries(ctx)
+    for (layer, by), items in overwritten.items():
+        old, new = entries.layer(layer), entries.layer(by)
+        chown = _CHOWN.search(ctx.command(by)) if run[by] else None
+        for h in items:
+            cause = _overwrite_cause(h.path, old.get(h.path), new.get(h.path), chown)
+            out[(layer, by, cause)].append(h)
     return out
 
 
