@@ -126,6 +126,11 @@ class Prefixed:
             return out
         return self._inner.read(n)
 
+    @property
+    def seekable(self) -> bool:
+        """Whether what follows the head skips by position."""
+        return bool(getattr(self._inner, "seekable", False))
+
     def read_some(self, n: int) -> Buffer:
         if self._head:
             out, self._head = self._head[:n], self._head[n:]

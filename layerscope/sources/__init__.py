@@ -16,7 +16,7 @@ from layerscope.sources.interface import Progress, SourceOptions
 
 SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
 
-__all__ = ["SOURCES", "Progress", "SourceOptions", "open_image", "split_archive_ref"]
+__all__ = ["SOURCES", "Progress", "SourceOptions", "engine_of", "open_image", "split_archive_ref"]
 
 
 def split_archive_ref(target: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.errors import ArchiveError
-from layerscope.layerscan import LayerScan, scan_layer
+from layerscope.layerscan import DigestFilter, LayerScan, scan_layer
 from layerscope.sources.interface import ScannedBlob, SourceOptions
 from layerscope.streams import ByteStream, Hashing, open_decompressed, sniff
 
@@ -41,7 +41,7 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
         plain,
         name=name,
         limits=options.limits,
-        want_digest=options.want_digest,
+        want_digest=digest_filter(options, compressed or not _skips_by_position(plain)),
         # An uncompressed blob's length is its stored size; a digest needs every byte.
         measure=compressed or stored_hash is not None,
     )
@@ -50,6 +50,25 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
     if stored_hash is None or diff_hash is None:
         return ScannedBlob(scan, stored, kinds[0])
     return ScannedBlob(scan, stored, kinds[0], stored_hash.digest(), diff_hash.digest())
+
+
+# Files up to this size sit in the buffers a header walk reads anyway; hashing
+# them costs CPU (XXH3, at memory speed), not a read.
+CHEAP_DIGEST_BYTES = 64 << 10
+
+
+def digest_filter(options: SourceOptions, reads_every_byte: bool) -> DigestFilter | None:
+    """Which files a layer's scan hashes (see ``SourceOptions.digest_floor``)."""
+    floor, extra = options.digest_floor, options.want_digest
+    if floor <= 0:
+        return extra
+    if reads_every_byte:
+        return lambda size: size >= floor or (extra is not None and extra(size))
+    return lambda size: floor <= size <= CHEAP_DIGEST_BYTES or (extra is not None and extra(size))
+
+
+def _skips_by_position(stream: ByteStream) -> bool:
+    return isinstance(stream, FileWindow) or bool(getattr(stream, "seekable", False))
 
 
 class FileWindow:

@@ -42,6 +42,12 @@ class SourceOptions:
     platform: str | None = None  # os/arch[/variant]
     limits: Limits = DEFAULT_LIMITS
     want_digest: DigestFilter | None = None
+    # Content-hash regular files of at least this many bytes (0: none) where
+    # it costs no extra read: every such file in a layer whose bytes are read
+    # anyway (compressed, or streamed from an engine), and those up to
+    # CHEAP_DIGEST_BYTES in a layer whose file data is otherwise skipped by
+    # position. ``want_digest`` adds to that.
+    digest_floor: int = 0
     progress: ProgressFn | None = None
     max_expansion: int = 1000
     max_layers: int = 20_000

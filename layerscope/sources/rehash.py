@@ -2,14 +2,19 @@
 nothing to compare.
 
 The duplicate rule compares visible regular files of the same size by
-content. Hashing every file would cost a pass over every byte, so:
+content (XXH3-128, see ``layerscan.content_digest``). Hashing runs at memory
+speed; reading bytes that would otherwise be skipped is what costs. So the
+first read hashes, of the files at or above the floor, those whose bytes it
+reads anyway (``SourceOptions.digest_floor``):
 
-* archives and OCI layouts (re-readable) are read once without hashing; if
-  two or more visible files above the floor share a size, the image is read
-  again hashing only files of those sizes. An image where no two such files
-  share a size is read once and nothing is hashed.
-* an engine export is a one-shot stream: there, every regular file above
-  the floor is hashed during the single pass.
+* an engine export (a one-shot stream) and compressed layers: every file;
+* uncompressed layers in an archive or layout, whose file data is skipped
+  by position: files up to ``blob.CHEAP_DIGEST_BYTES``, which lie in the
+  buffers the header walk reads.
+
+Only if two or more visible files of one size remain with a file unhashed
+is the image read again, hashing files of those sizes too. An image whose
+larger files all differ in size is read once.
 
 Only digests are kept, never file contents: memory stays bounded.
 """
@@ -35,15 +40,18 @@ def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]
     """Sizes (>= ``floor``) shared by two or more visible regular files, at
     least one of which has no digest yet."""
     file_t = EntryType.FILE
-    # Visible files are a subset of stored ones: when no stored size repeats,
-    # no visible size can, and the replay below is not needed.
-    stored = Counter(
-        e.size
-        for layer in image.layers
-        for e in layer.entries
-        if e.type is file_t and e.size >= floor
-    )
-    if not any(n > 1 for n in stored.values()):
+    # Visible files are a subset of stored ones: when no unhashed file's size
+    # is stored twice, no such visible pair exists, and the replay below is
+    # not needed.
+    stored: Counter[int] = Counter()
+    unhashed: set[int] = set()
+    for layer in image.layers:
+        for e in layer.entries:
+            if e.type is file_t and e.size >= floor:
+                stored[e.size] += 1
+                if e.digest is None:
+                    unhashed.add(e.size)
+    if not any(stored[size] > 1 for size in unhashed):
         return frozenset()
     union = replay(layer.entries for layer in image.layers)
     counts: Counter[int] = Counter()
@@ -66,17 +74,17 @@ def open_image_with_digests(
     """
     if floor <= 0:
         return open_image(target, source=source, options=options)
+    hashed = dataclasses.replace(options, digest_floor=floor)
+    first = open_image(target, source=source, options=hashed)
     if engine_of(target, source) is not None:
-        hashed = dataclasses.replace(options, want_digest=lambda size: size >= floor)
-        return open_image(target, source=source, options=hashed)
-    first = open_image(target, source=source, options=options)
+        return first  # a stream: every file at or above the floor is hashed
     sizes = candidate_sizes(first, floor)
     if not sizes:
         return first
     digests = [layer.digest for layer in first.layers]
     del first  # the second read replaces it; never hold both
     second = open_image(
-        target, source=source, options=dataclasses.replace(options, want_digest=sizes.__contains__)
+        target, source=source, options=dataclasses.replace(hashed, want_digest=sizes.__contains__)
     )
     if [layer.digest for layer in second.layers] != digests:
         raise SourceError(f"{target}: the image changed while it was read twice")

@@ -9,7 +9,8 @@ import pytest
 
 from layerscope.analysis import Analysis, analyze
 from layerscope.rules import duplicates
-from layerscope.sources import SourceOptions, rehash
+from layerscope.sources import SourceOptions, engine_of, rehash
+from layerscope.sources.blob import CHEAP_DIGEST_BYTES
 from tests.builders import F, d, docker_archive, file, layer_tar, wh
 
 from .helpers import of
@@ -112,29 +113,83 @@ def test_a_byte_is_counted_once_when_two_findings_cover_it(tmp_path: Path) -> No
     assert result.summary.reclaimable_bytes == len(data)  # not twice
 
 
-def test_rehash_reads_once_and_hashes_nothing_without_size_collisions(tmp_path: Path) -> None:
-    archive = tmp_path / "i.tar"
-    archive.write_bytes(
-        docker_archive([layer_tar([file("a", 5000), file("b", 6000), file("c", 10)])])
-    )
-    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
-    assert rehash.candidate_sizes(image) == frozenset()
-    assert all(e.digest is None for layer in image.layers for e in layer.entries)
+BIG = CHEAP_DIGEST_BYTES + 1  # larger files are skipped unread when nothing needs them
 
 
-def test_rehash_hashes_only_files_whose_size_is_shared(tmp_path: Path) -> None:
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[SourceOptions]:
+    """Record every read open_image_with_digests makes."""
+    calls: list[SourceOptions] = []
+    real = rehash.open_image
+
+    def counted(target: str, *, source: str, options: SourceOptions) -> object:
+        calls.append(options)
+        return real(target, source=source, options=options)
+
+    monkeypatch.setattr(rehash, "open_image", counted)
+    return calls
+
+
+def _hashed(image: object) -> set[str]:
+    return {e.path for layer in image.layers for e in layer.entries if e.digest}  # type: ignore[attr-defined]
+
+
+def test_rehash_reads_once_when_no_large_size_repeats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are hashed from the buffers the header walk reads anyway;
+    large files of sizes that do not repeat are never read."""
     archive = tmp_path / "i.tar"
     archive.write_bytes(
         docker_archive(
             [
-                layer_tar([file("a", 5000), file("b", 6000), file("tiny1", 10)]),
-                layer_tar([file("c", 5000), file("tiny2", 10), file("d", 7000)]),
+                layer_tar([file("a", 5000), file("b", 5000), file("c", 10)]),
+                layer_tar([file("big1", BIG), file("big2", BIG + 1)]),
             ]
         )
     )
+    reads = _reads(monkeypatch)
     image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
-    hashed = {e.path for layer in image.layers for e in layer.entries if e.digest}
-    assert hashed == {"a", "c"}
+    assert len(reads) == 1
+    assert _hashed(image) == {"a", "b"}
+    assert rehash.candidate_sizes(image) == frozenset()
+
+
+def test_rehash_reads_again_for_large_files_whose_size_is_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(
+        docker_archive(
+            [
+                layer_tar([file("a", BIG), file("b", BIG + 1), file("tiny1", 10)]),
+                layer_tar([file("c", BIG), file("small", 6000), file("d", BIG + 2)]),
+            ]
+        )
+    )
+    reads = _reads(monkeypatch)
+    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    assert len(reads) == 2
+    assert _hashed(image) == {"a", "c", "small"}
+
+
+def test_compressed_layers_hash_every_file_in_the_single_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compressed layer is inflated whole anyway: hashing all of it costs
+    no read, and the image is never inflated twice."""
+    archive = tmp_path / "i.tar"
+    archive.write_bytes(
+        docker_archive(
+            [layer_tar([file("a", BIG), file("b", BIG), file("c", 2 * BIG), file("t", 10)])],
+            compress_layers=True,
+        )
+    )
+    reads = _reads(monkeypatch)
+    image = rehash.open_image_with_digests(str(archive), source="auto", options=SourceOptions())
+    assert len(reads) == 1
+    assert _hashed(image) == {"a", "b", "c"}
+    (dup,) = of(analyze(image), "LS401")
+    assert dup.bytes == BIG
 
 
 def test_rehash_ignores_hidden_files_when_choosing_candidates(tmp_path: Path) -> None:
@@ -161,9 +216,10 @@ def test_the_hash_floor_matches_the_rule_floor() -> None:
 
 
 def test_engine_references_hash_in_the_single_pass() -> None:
-    assert rehash._is_engine("layerscope-test/none:1", "auto")
-    assert rehash._is_engine("anything", "docker")
-    assert not rehash._is_engine("/etc", "auto")
+    assert engine_of("layerscope-test/none:1", "auto") == "docker"
+    assert engine_of("anything", "podman") == "podman"
+    assert engine_of("/etc", "auto") is None
+    assert engine_of("layerscope-test/none:1", "oci") is None
 
 
 def test_copies_installed_by_the_os_package_manager_are_the_packagers(tmp_path: Path) -> None:
