@@ -17,7 +17,7 @@ def main() -> None:
     from layerscope.report import render
     from layerscope.rules import all_rules
     from layerscope.sources import SourceOptions, open_image
-    from layerscope.sources.rehash import candidate_sizes
+    from layerscope.sources.rehash import MIN_FILE_BYTES, candidate_sizes
     from layerscope.union import replay
 
     marks = [("imports", time.process_time() - t0)]
@@ -28,15 +28,16 @@ def main() -> None:
         return now
 
     t = time.process_time()
-    image = open_image(target, options=SourceOptions())
-    t = phase("scan layers (read 1)", t)
+    first = SourceOptions(digest_floor=MIN_FILE_BYTES)
+    image = open_image(target, options=first)
+    t = phase("scan layers, hashing what is read anyway (read 1)", t)
     sizes = candidate_sizes(image)
-    t = phase(f"duplicate candidates (a replay; {len(sizes)} sizes)", t)
+    t = phase(f"large duplicate candidates left ({len(sizes)} sizes)", t)
     if sizes:
         image = open_image(
-            target, options=dataclasses.replace(SourceOptions(), want_digest=sizes.__contains__)
+            target, options=dataclasses.replace(first, want_digest=sizes.__contains__)
         )
-        t = phase("scan layers again, hashing candidates (read 2)", t)
+        t = phase("scan layers again, hashing those (read 2)", t)
     union = replay(layer.entries for layer in image.layers)
     t = phase("replay", t)
     stats = layer_stats(image, union)
