@@ -20,7 +20,7 @@ import enum
 import gc
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from layerscope.model import Entry, EntryType
@@ -66,7 +66,8 @@ class PathChange(NamedTuple):
     """One change a layer made; ``size`` is the content bytes involved.
 
     A NamedTuple (as Entry): there is one per entry of every layer, and a
-    tuple is the cheapest object to build and hold.
+    tuple is the cheapest object to build and hold. The replay does not even
+    build those of new paths: its log keeps their entries (see ChangeLog).
     """
 
     path: str
@@ -79,19 +80,56 @@ _new = tuple.__new__  # builds a NamedTuple without a Python-level __new__ call
 _ADDED = Change.ADDED
 _MODIFIED = Change.MODIFIED
 
+# What a layer did, as the replay records it: an Entry stands for the change
+# PathChange(entry.path, ADDED, entry.type, entry.size) (most entries add a
+# new path, and keeping the entry costs nothing), a PathChange for itself.
+ChangeLog = list[Entry | PathChange]
+
+
+def _as_change(item: Entry | PathChange) -> PathChange:
+    if type(item) is PathChange:
+        return item
+    return _new(PathChange, (item.path, _ADDED, item.type, item.size))
+
 
 @dataclass(slots=True)
 class UnionFS:
     """The result of a replay.
 
     ``final`` maps every visible path to ``(layer index, entry)``;
-    ``changes[i]`` lists what layer ``i`` did; ``hidden`` every stored file
-    whose bytes no longer show.
+    ``changes[i]`` lists what layer ``i`` did (made on first use from
+    ``log[i]``, see ``ChangeLog``); ``hidden`` every stored file whose bytes
+    no longer show.
     """
 
     final: dict[str, tuple[int, Entry]]
-    changes: list[list[PathChange]]
+    log: list[ChangeLog]
     hidden: list[Hidden]
+    _changes: list[list[PathChange]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def changes(self) -> list[list[PathChange]]:
+        """What each layer did, one PathChange per change, in order."""
+        if self._changes is None:
+            self._changes = [list(map(_as_change, items)) for items in self.log]
+        return self._changes
+
+
+def file_changes(log: ChangeLog) -> tuple[int, int, int, int]:
+    """The regular files a layer added and modified, read off its log without
+    making its PathChanges: ``(added, added bytes, modified, modified bytes)``."""
+    added = added_bytes = modified = modified_bytes = 0
+    for item in log:
+        if item.type is _FILE:
+            if type(item) is not PathChange or item.change is _ADDED:
+                added += 1
+                added_bytes += item.size
+            elif item.change is _MODIFIED:
+                modified += 1
+                modified_bytes += item.size
+    return added, added_bytes, modified, modified_bytes
 
 
 class _Replay:
@@ -99,10 +137,11 @@ class _Replay:
         self.state: dict[str, tuple[int, Entry]] = {"": (-1, Entry("", _DIR, mode=0o755))}
         self.children: dict[str, set[str]] = {"": set()}
         self.hidden: list[tuple[int, Entry, int, Cause, str]] = []
-        self.changes: list[list[PathChange]] = []
+        self.log: list[ChangeLog] = []
         # (layer, hard link path) -> the file entry it links to, as the tar
         # resolves it: the member named so at that point of the same layer.
         self.links: dict[tuple[int, str], Entry] = {}
+        self.saw_links = False  # only then can a hard link be visible at the end
 
     # -- removal -------------------------------------------------------------
     def _drop(self, path: str, by: int, cause: Cause, group: str) -> int:
@@ -143,7 +182,7 @@ class _Replay:
         return total
 
     # -- addition ------------------------------------------------------------
-    def _ensure_parent(self, path: str, index: int, log: list[PathChange]) -> None:
+    def _ensure_parent(self, path: str, index: int, log: ChangeLog) -> None:
         """Make every missing ancestor of ``path`` a directory, top down.
 
         Iterative: a hostile layer may nest directories thousands deep.
@@ -182,7 +221,7 @@ class _Replay:
             self.links[(index, e.path)] = entry
 
     def apply(self, index: int, entries: Sequence[Entry]) -> None:
-        log: list[PathChange] = []
+        log: ChangeLog = []
         state = self.state
         # Whiteouts and opaque markers act on lower layers only: apply first.
         for e in entries:
@@ -211,6 +250,7 @@ class _Replay:
                 continue
             path = e.path
             if typ is _HARDLINK:
+                self.saw_links = True
                 self._link(index, e)
             if path == "":
                 if typ is _DIR:  # the root stays a directory whatever a layer says
@@ -233,7 +273,7 @@ class _Replay:
                 state[path] = (index, e)
                 if typ is _DIR and path not in children:
                     children[path] = set()
-                add(_new(PathChange, (path, _ADDED, typ, e.size)))
+                add(e)  # stands for its ADDED change (see ChangeLog)
                 continue
             last_parent = None
             old_type = old[1].type
@@ -259,7 +299,7 @@ class _Replay:
             if typ is _DIR:
                 self.children[path] = set()
             log.append(PathChange(path, Change.MODIFIED, typ, e.size))
-        self.changes.append(log)
+        self.log.append(log)
 
 
 @contextlib.contextmanager
@@ -304,16 +344,17 @@ def _replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
     # under its target path in its layer.
     alive: set[tuple[int, str]] = set()
     alive_entries: set[int] = set()
-    for layer, entry in r.state.values():
+    for layer, entry in r.state.values() if r.saw_links else ():
         if entry.type is _HARDLINK:
             target = r.links.get((layer, entry.path))
             if target is not None:
                 alive_entries.add(id(target))
             else:
                 alive.add((layer, entry.linkname))
+    kept = alive or alive_entries
     hidden = [
-        Hidden(entry.path, entry.size, layer, by, cause, group)
+        _new(Hidden, (entry.path, entry.size, layer, by, cause, group))
         for layer, entry, by, cause, group in r.hidden
-        if (layer, entry.path) not in alive and id(entry) not in alive_entries
+        if not kept or ((layer, entry.path) not in alive and id(entry) not in alive_entries)
     ]
-    return UnionFS(r.state, r.changes, hidden)
+    return UnionFS(r.state, r.log, hidden)
