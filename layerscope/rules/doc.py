@@ -54,11 +54,14 @@ bytes plus the visible bytes that reclaimable findings cover: caches and
 leftovers still present and extra duplicate copies. A byte two findings
 cover (a duplicate inside `/tmp`) is counted once.
 
-**Content hashes** for duplicates: archives and OCI layouts are read once
-without hashing; only when two or more visible files of at least 4 KiB share
-a size is the image read again, hashing just the files of those sizes. An
-image streamed from the engine cannot be read twice, so there every file of
-at least 4 KiB is hashed (SHA-256) during the single pass.
+**Content hashes** for duplicates (XXH3-128, at memory speed) are taken of
+files of at least 4 KiB during the first read wherever their bytes are read
+anyway: every file in an engine export and in compressed layers, and files
+up to 64 KiB in plain layers, which sit in the buffers the header walk
+reads. Only when two visible files of one size remain with one unhashed
+(large files in a plain archive or layout) is the image read again, hashing
+files of those sizes. These hashes only group copies; a crafted collision
+could at most make two different files look alike to LS401.
 """
 
 
