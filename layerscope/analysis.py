@@ -213,10 +213,11 @@ def analyze(image: Image, options: Options | None = None) -> Analysis:
     stats = layer_stats(image, union)
     total = sum(s.content_bytes for s in stats)
     removed = overwritten = 0
+    removal, overwrite = Cause.REMOVED, Cause.OVERWRITTEN  # not looked up per file
     for h in union.hidden:
-        if h.cause is Cause.REMOVED:
+        if h.cause is removal:
             removed += h.size
-        elif h.cause is Cause.OVERWRITTEN:
+        elif h.cause is overwrite:
             overwritten += h.size
     wasted = removed + overwritten
     final = total - wasted
