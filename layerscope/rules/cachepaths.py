@@ -151,8 +151,7 @@ class Matcher:
     Patterns are compiled per first path component (``var``, ``root``,
     ``home`` ...), so a path is matched against the few patterns that can
     apply to it. :meth:`candidates` finds the paths worth a :meth:`match`
-    among all of an image's at once: the same patterns as one regex over the
-    joined paths, and the markers of the caches that may sit anywhere.
+    among all of an image's at once (see :func:`_line_regexes`).
     """
 
     def __init__(self, homes: list[str], env: dict[str, str]) -> None:
@@ -161,14 +160,7 @@ class Matcher:
         home_firsts = {h.split("/")[0] for h in home_set} | {"home"}
         self._names: dict[str, str] = {}
         by_first: dict[str, list[str]] = defaultdict(list)
-        # The same roots for PathText: a path component is [^/\n], and a root
-        # with a newline in it is left out (only a path with one could match
-        # it, and then PathText returns every path anyway).
-        lines: list[str] = []
-        home_tails: list[str] = []  # joined under one home alternative: faster
-        line_home = (
-            "(?:" + "".join(re.escape(h) + "|" for h in home_set if "\n" not in h) + "home/[^/\n]+)"
-        )
+        env_roots: list[str] = []
         for eco, pairs in ENV_DIRS.items():
             for var, sub in pairs:
                 for value in (env.get(var) or "").split(","):
@@ -180,32 +172,20 @@ class Matcher:
                     if root in _TOP_ROOTS:
                         continue  # never claim a whole top-level directory
                     by_first[root.split("/")[0]].append(self._named(eco, re.escape(root)))
-                    if "\n" not in root:
-                        lines.append(re.escape(root))
+                    env_roots.append(root)
         for eco, patterns in PATTERNS.items():
             for pattern in patterns:
-                line = pattern.replace("[^/]", "[^/\n]")
                 if pattern.startswith("{H}/"):
                     named = self._named(eco, pattern.replace("{H}", home_re))
                     for first in home_firsts:
                         by_first[first].append(named)
-                    home_tails.append(line.removeprefix("{H}/"))
                 else:
                     first = pattern.split("/")[0].replace("\\", "")
                     by_first[first].append(self._named(eco, pattern))
-                    lines.append(line)
         self._fixed = {first: re.compile("|".join(parts)) for first, parts in by_first.items()}
         self._markers = re.compile("|".join(re.escape(marker) for _, marker, _ in ANYWHERE))
         self._anywhere = re.compile("|".join(self._named(e, p) for e, _, p in ANYWHERE))
-        # One regex per marker: each has a literal prefix, so each scans fast.
-        self._line_regexes = (
-            re.compile(
-                "\n(?:"
-                + "|".join([*lines, f"{line_home}/(?:{'|'.join(home_tails)})"])
-                + ")(?=/|\n)"
-            ),
-            *(re.compile(re.escape(marker)) for _, marker, _ in ANYWHERE),
-        )
+        self._line_regexes = _line_regexes(env_roots, home_set)
 
     def _named(self, eco: str, pattern: str) -> str:
         name = f"g{len(self._names)}"
@@ -230,6 +210,35 @@ class Matcher:
         group = m.lastgroup
         assert group is not None
         return self._names[group], m.group(group)
+
+
+def _line_regexes(env_roots: list[str], homes: list[str]) -> tuple[re.Pattern[str], ...]:
+    """The regexes for Matcher.candidates: between them they find, in a
+    PathText, every path Matcher.match places in a cache (and a few more).
+
+    One alternation of every root (the environment's, then PATTERNS) from a
+    path's start, with a path component spelt ``[^/\\n]`` so no match runs
+    into the next path; the home patterns share one home alternative, so
+    every branch starts with a literal and fails fast. Then one search per
+    ANYWHERE marker (match() tries those only on paths holding one), each a
+    literal that scans fast. A root or home with a newline is left out: only
+    a path with a newline could match it, and PathText then returns them all.
+    """
+    fixed = [re.escape(root) for root in env_roots if "\n" not in root]
+    tails = []
+    for patterns in PATTERNS.values():
+        for pattern in patterns:
+            line = pattern.replace("[^/]", "[^/\\n]")
+            if line.startswith("{H}/"):
+                tails.append(line.removeprefix("{H}/"))
+            else:
+                fixed.append(line)
+    home = "|".join([*(re.escape(h) for h in homes if "\n" not in h), "home/[^/\\n]+"])
+    fixed.append(f"(?:{home})/(?:{'|'.join(tails)})")
+    return (
+        re.compile("\\n(?:" + "|".join(fixed) + ")(?=/|\\n)"),
+        *(re.compile(re.escape(marker)) for _, marker, _ in ANYWHERE),
+    )
 
 
 def _pnp_project(final: dict[str, object], root: str) -> bool:
