@@ -1,8 +1,8 @@
 """LS4xx: the same content stored at several visible paths.
 
 Candidates are visible regular files of at least ``MIN_FILE_BYTES`` with a
-content digest (``layerscope.sources.rehash`` hashes only files whose size
-another visible file shares). Files of one size and digest are copies; the
+content digest (``layerscope.sources.rehash`` makes sure every visible file
+whose size another visible file shares has one). Files of one size and digest are copies; the
 copy in the lowest layer (then the shortest path) is kept, the others are
 the waste. Copies are grouped by the directories they sit in, so a tree
 copied twice is one finding, not one per file.
