@@ -124,7 +124,7 @@ def _fix(ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int]) -> str
     min_bytes=64 << 10,
 )
 def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
-    """Regular files with identical content (same size, then same SHA-256)
+    """Regular files with identical content (same size, then same content hash)
     visible at several paths, in one layer or across layers.
 
     Every copy is stored and shipped; only one is needed. ``bytes`` counts
