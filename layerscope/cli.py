@@ -145,7 +145,11 @@ def run(argv: Sequence[str]) -> int:
     limits = ci.overrides(args, budget.IMAGE_BUDGETS)
     engine = engine_of(args.image, args.source)
     # The engine's images, for the base match, listed while the export is prepared.
-    listing = LocalImages(engine) if engine is not None and not args.base else None
+    listing = (
+        LocalImages(engine, options.engine_timeout)
+        if engine is not None and not args.base
+        else None
+    )
 
     def finish(image: Image) -> Analysis:
         """Everything after reading the image; the interactive view runs it too."""

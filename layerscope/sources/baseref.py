@@ -28,6 +28,8 @@ from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
 from layerscope.sources.interface import SourceOptions
 
+DEFAULT_TIMEOUT = SourceOptions().engine_timeout
+
 if TYPE_CHECKING:
     import docker
 
@@ -40,7 +42,7 @@ def _engine_of(image: Image) -> str:
     return "podman" if image.source == "podman" else "docker"
 
 
-def _connect(engine: str) -> docker.DockerClient:
+def _connect(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
     from layerscope.sources.daemon import _client, podman_socket
 
     # A unix socket that is not there: say so without making a client (docker-py
@@ -50,7 +52,7 @@ def _connect(engine: str) -> docker.DockerClient:
     )
     if host and host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
         raise SourceError(f"cannot reach the {engine} engine at {host}: is it running?")
-    return _client(engine)
+    return _client(engine, timeout)
 
 
 def engine_layers(client: docker.DockerClient, reference: str) -> list[str] | None:
@@ -195,10 +197,11 @@ class LocalImages:
     leaves no listing: the match then asks the engine itself.
     """
 
-    def __init__(self, engine: str) -> None:
+    def __init__(self, engine: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         import threading
 
         self._engine = engine
+        self._timeout = timeout
         self._rows: list[LocalImage] | None = None
         self._thread = threading.Thread(
             target=self._run, name="layerscope-local-images", daemon=True
@@ -207,7 +210,7 @@ class LocalImages:
 
     def _run(self) -> None:
         try:
-            client = _connect(self._engine)
+            client = _connect(self._engine, self._timeout)
         except Exception:  # the export needs the engine too, and reports it
             return
         try:
