@@ -23,7 +23,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -357,10 +357,12 @@ def build_image(
     network: str = "none",
     build_args: dict[str, str] | None = None,
     timeout: float = 1800,
+    prepare: Callable[[Path], None] | None = None,
 ) -> str:
     """Build ``dockerfile`` (with ``context_files`` as its context) as ``tag``; return tag.
 
-    ``context_files`` maps relative paths (``"app/main.py"``) to contents. The classic
+    ``context_files`` maps relative paths (``"app/main.py"``) to contents;
+    ``prepare(context_dir)`` may add more (a real virtualenv, symlinks). The classic
     builder is the ``docker`` first on PATH with ``DOCKER_BUILDKIT=0``; ``buildkit=True``
     uses ``DOCKER_BUILDKIT=1 /usr/bin/docker build --progress=plain``. ``network`` is
     passed as ``--network`` (``"none"`` by default; ``"host"`` for apt-get in builds).
@@ -378,6 +380,8 @@ def build_image(
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
         (ctx / "Dockerfile").write_text(dockerfile)
+        if prepare is not None:
+            prepare(ctx)
 
         if buildkit:
             argv = [_buildkit_docker(), "build", "--progress=plain"]
