@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -86,8 +87,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_output(path: str, text: str) -> None:
-    """Write atomically: a temp file beside the target, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write a report to ``path``.
+
+    A regular file (or a new one) is written atomically: a temp file beside
+    it, then a rename, so a reader never sees half a report; through a
+    symlink, the file it points to is replaced and the link kept. Anything
+    else (``/dev/null``, ``/dev/stdout``, a FIFO) is written to as it is:
+    renaming over it would replace the device with a file.
+    """
+    try:
+        st = os.stat(path)  # through symlinks, /proc's magic ones included
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"cannot write {path}: it is a directory")
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        return
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".layerscope-", dir=directory)
     except OSError as e:
@@ -99,7 +123,7 @@ def _write_output(path: str, text: str) -> None:
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

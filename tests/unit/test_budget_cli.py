@@ -129,6 +129,40 @@ def test_exit_codes_and_outputs(archive: Path, tmp_path: Path) -> None:
     assert "FAIL  max_layers  2 > 1" in env.stdout
 
 
+def test_output_to_a_device_a_fifo_and_a_symlink(archive: Path, tmp_path: Path) -> None:
+    """-o renames a temp file over a regular file only: /dev/null and a FIFO
+    are written to (renaming would replace the device with a file), and a
+    symlink keeps pointing at the report it names."""
+    import stat
+    import threading
+
+    null = _cli(str(archive), "--no-config", "-o", "/dev/null", cwd=tmp_path)
+    assert null.returncode == 0, null.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    piped = _cli(str(archive), "--no-config", "--format", "json", "-o", str(fifo), cwd=tmp_path)
+    reader.join(60)
+    assert piped.returncode == 0, piped.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(got[0])["passed"] is True
+
+    (tmp_path / "reports").mkdir()
+    link = tmp_path / "latest.json"
+    link.symlink_to("reports/r.json")
+    linked = _cli(str(archive), "--no-config", "-o", str(link), cwd=tmp_path)
+    assert linked.returncode == 0, linked.stderr
+    assert link.is_symlink()
+    assert json.loads((tmp_path / "reports" / "r.json").read_text())["passed"] is True
+
+    folder = _cli(str(archive), "--no-config", "-o", str(tmp_path / "reports"), cwd=tmp_path)
+    assert folder.returncode == 2 and "is a directory" in folder.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
