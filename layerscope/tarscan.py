@@ -11,131 +11,32 @@ reference it is tested against.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from zlib import adler32
 
 from layerscope.errors import ArchiveError, LimitExceededError
 from layerscope.streams import CHUNK, Buffer, ByteStream
+from layerscope.tarheader import (
+    BLOCK,
+    DEFAULT_LIMITS,
+    NO_DATA,
+    ZERO_BLOCK,
+    Limits,
+    Member,
+    apply_pax,
+    check_signed,
+    num,
+    parse_pax,
+    text,
+)
 
-BLOCK = 512
-_ZERO_BLOCK = bytes(BLOCK)
-_REGULAR = frozenset(b"07\x00")
-# Types whose data blocks follow the header (tarfile treats unknown types so).
-_NO_DATA = frozenset(b"123456")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Resource bounds for hostile input; each is configurable."""
-
-    max_path_bytes: int = 64 * 1024
-    max_header_bytes: int = 1 << 20  # one pax or GNU long-name header
-    max_members: int = 4_000_000  # per tar stream (an entry costs ~400 bytes)
-    max_file_bytes: int = 1 << 50  # a declared size beyond this is refused (1 PiB)
-
-
-DEFAULT_LIMITS = Limits()
-
-
-class Member:
-    """One tar member. ``size`` is the data stored in the archive; ``realsize``
-    the logical file size (they differ only for sparse files)."""
-
-    __slots__ = ("gid", "linkname", "mode", "mtime", "name", "realsize", "size", "type", "uid")
-
-    def __init__(
-        self,
-        name: str,
-        type: int,  # noqa: A002 - the tar field name
-        size: int,
-        realsize: int,
-        mode: int,
-        uid: int,
-        gid: int,
-        mtime: int,
-        linkname: str,
-    ) -> None:
-        self.name = name
-        self.type = type  # the type flag byte, e.g. ord("0")
-        self.size = size
-        self.realsize = realsize
-        self.mode = mode
-        self.uid = uid
-        self.gid = gid
-        self.mtime = mtime
-        self.linkname = linkname
-
-    @property
-    def is_regular(self) -> bool:
-        return self.type in _REGULAR or self.type == ord("S")
-
-    def __repr__(self) -> str:
-        return f"Member({self.name!r}, {chr(self.type)!r}, size={self.size})"
-
+__all__ = ["DEFAULT_LIMITS", "FastScan", "Limits", "Member", "MemberStream", "TarReader"]
 
 # scan(buf, pos, out, ctx, members_left) -> (status, pos, need, members, skipped)
 FastScan = Callable[
     [Buffer, int, list[Any], tuple[object, ...], int], tuple[int, int, int, int, int]
 ]
 SlowMember = Callable[[Member], int]  # converts one member; returns 1 if it was skipped
-
-
-def _num(field: bytes, what: str, name: str) -> int:
-    """A numeric header field: octal text, or base-256 when the high bit is set."""
-    if field and field[0] & 0x80:
-        value = int.from_bytes(field[1:], "big")
-        if field[0] & 0x40:  # negative base-256
-            value -= 1 << (8 * (len(field) - 1) + 6)
-        return value
-    text = field.split(b"\x00", 1)[0].strip()
-    if not text:
-        return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise ArchiveError(f"{name}: invalid {what} field {text[:20]!r}") from None
-
-
-def _check_signed(hdr: bytes, chksum: int, name: str) -> None:
-    """Old tars summed signed bytes; accept that variant before refusing."""
-    unsigned = sum(hdr) - sum(hdr[148:156]) + 256
-    if chksum == unsigned:
-        return
-    signed = sum(b - 256 if b > 127 else b for b in hdr)
-    if chksum != signed - sum(b - 256 if b > 127 else b for b in hdr[148:156]) + 256:
-        raise ArchiveError(f"{name}: bad tar header checksum (not a tar, or corrupt)")
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _parse_pax(data: bytes, name: str) -> dict[str, str]:
-    """Records ``"%d %s=%s\\n"``; values keep their exact bytes."""
-    out: dict[str, str] = {}
-    pos = 0
-    n = len(data)
-    while pos < n:
-        if data[pos] == 0:
-            break
-        sp = data.find(b" ", pos)
-        if sp < 0:
-            raise ArchiveError(f"{name}: malformed pax header")
-        try:
-            length = int(data[pos:sp])
-        except ValueError:
-            raise ArchiveError(f"{name}: malformed pax header length") from None
-        end = pos + length
-        if length <= 0 or end > n or data[end - 1 : end] != b"\n":
-            raise ArchiveError(f"{name}: malformed pax record")
-        record = data[sp + 1 : end - 1]
-        eq = record.find(b"=")
-        if eq < 0:
-            raise ArchiveError(f"{name}: malformed pax record")
-        out[_text(record[:eq])] = _text(record[eq + 1 :])
-        pos = end
-    return out
 
 
 class TarReader:
@@ -343,7 +244,7 @@ class TarReader:
                 if not hdr:
                     return None  # EOF without end-of-archive blocks: as tarfile does
                 raise ArchiveError(f"{name}: truncated tar header")
-            if hdr == _ZERO_BLOCK:
+            if hdr == ZERO_BLOCK:
                 self.terminated = True
                 return None  # end-of-archive marker
             # adler32's low half is 1 + the byte sum mod 65521: a C-speed byte sum
@@ -352,14 +253,14 @@ class TarReader:
             try:
                 chksum = int(field[:6], 8)
             except ValueError:
-                chksum = _num(field, "checksum", name)
+                chksum = num(field, "checksum", name)
             if (chksum - (adler32(hdr) & 0xFFFF) + 1 + sum(field) - 256) % 65521:
-                _check_signed(hdr, _num(field, "checksum", name), name)
+                check_signed(hdr, num(field, "checksum", name), name)
             typ = hdr[156]
             try:
                 size = int(hdr[124:135], 8)
             except ValueError:
-                size = _num(hdr[124:136], "size", name)
+                size = num(hdr[124:136], "size", name)
             if size < 0 or size > limits.max_file_bytes:
                 raise LimitExceededError(
                     f"{name}: member declares an impossible size {size} "
@@ -372,7 +273,7 @@ class TarReader:
                         f"{name}: pax header of {size} bytes exceeds {limits.max_header_bytes} "
                         f"(--limit max-header-bytes=N)"
                     )
-                records = _parse_pax(self._take_exact(padded, "pax header")[:size], name)
+                records = parse_pax(self._take_exact(padded, "pax header")[:size], name)
                 if typ == 0x67:
                     gpax.update(records)
                 else:
@@ -410,85 +311,40 @@ class TarReader:
                     f"{name}: a member name exceeds {limits.max_path_bytes} bytes "
                     f"(--limit max-path-bytes=N)"
                 )
-            mname = _text(rawname)
-            link = _text(rawlink)
+            mname = text(rawname)
+            link = text(rawlink)
             try:
                 mode = int(hdr[100:107], 8)
                 uid = int(hdr[108:115], 8)
                 gid = int(hdr[116:123], 8)
                 mtime = int(hdr[136:147], 8)
             except ValueError:
-                mode = _num(hdr[100:108], "mode", name)
-                uid = _num(hdr[108:116], "uid", name)
-                gid = _num(hdr[116:124], "gid", name)
-                mtime = _num(hdr[136:148], "mtime", name)
+                mode = num(hdr[100:108], "mode", name)
+                uid = num(hdr[108:116], "uid", name)
+                gid = num(hdr[116:124], "gid", name)
+                mtime = num(hdr[136:148], "mtime", name)
             realsize = size
             if typ == 0x53:  # 'S': GNU old sparse
-                realsize = _num(hdr[483:495], "realsize", name)
+                realsize = num(hdr[483:495], "realsize", name)
                 ext = hdr[482]
                 while ext:
                     block = self._take_exact(BLOCK, "sparse header")
                     ext = block[504]
             merged = {**gpax, **pax} if pax is not None else gpax
             if merged:
-                mname, link, size, realsize, uid, gid, mtime = self._apply_pax(
-                    merged, mname, link, size, realsize, uid, gid, mtime
+                mname, link, size, realsize, uid, gid, mtime = apply_pax(
+                    merged, limits, name, mname, link, size, realsize, uid, gid, mtime
                 )
                 padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             pax = None
             longname = longlink = None
-            if typ in _NO_DATA:
+            if typ in NO_DATA:
                 self._left = 0
                 self._pad = 0
             else:
                 self._left = size
                 self._pad = padded - size
             return Member(mname, typ, size, realsize, mode, uid, gid, mtime, link)
-
-    def _apply_pax(
-        self,
-        pax: dict[str, str],
-        mname: str,
-        link: str,
-        size: int,
-        realsize: int,
-        uid: int,
-        gid: int,
-        mtime: int,
-    ) -> tuple[str, str, int, int, int, int, int]:
-        def number(key: str, default: int) -> int:
-            value = pax.get(key)
-            if value is None:
-                return default
-            try:
-                return int(float(value)) if "." in value else int(value)
-            except (ValueError, OverflowError):  # "1e999" is a float, but no int
-                raise ArchiveError(f"{self._name}: invalid pax {key} {value[:20]!r}") from None
-
-        mname = pax.get("path", mname)
-        if len(mname) > self._limits.max_path_bytes:
-            raise LimitExceededError(
-                f"{self._name}: a member name exceeds {self._limits.max_path_bytes} bytes "
-                f"(--limit max-path-bytes=N)"
-            )
-        link = pax.get("linkpath", link)
-        size = number("size", size)
-        if size < 0 or size > self._limits.max_file_bytes:
-            raise LimitExceededError(
-                f"{self._name}: member declares an impossible size {size} "
-                f"(over {self._limits.max_file_bytes}: --limit max-file-bytes=N)"
-            )
-        realsize = size
-        uid = number("uid", uid)
-        gid = number("gid", gid)
-        mtime = number("mtime", mtime)
-        if "GNU.sparse.name" in pax:
-            mname = pax["GNU.sparse.name"]
-        if "GNU.sparse.realsize" in pax:
-            realsize = number("GNU.sparse.realsize", size)
-        elif "GNU.sparse.size" in pax:
-            realsize = number("GNU.sparse.size", size)
-        return mname, link, size, realsize, uid, gid, mtime
 
 
 class MemberStream:
