@@ -8,7 +8,8 @@ and what the boundary means for an analysis (``attribute``): the layers'
 and findings' origin, base findings' fixes rewritten to name the base and a
 slimmer variant, and the figures split into base and own (``split``).
 
-Looking images up in an engine or an archive is ``sources/baseref.py``.
+Looking images up in an engine or an archive is ``sources/baseref.py``; the
+wording of base fixes (slimmer variants, distroless) is ``base_fixes.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from layerscope.analysis import Analysis
+from layerscope.base_fixes import base_fix
 from layerscope.history import BUILDKIT_COMMENT, BUILDKIT_FILLER_COMMENT
 from layerscope.model import Builder, History, Image, Instruction
-from layerscope.rules.base import Finding, Kind
+from layerscope.rules.base import Finding
 
 __all__ = [
     "Boundary",
@@ -35,7 +37,6 @@ __all__ = [
     "is_base_layer",
     "layer_origin",
     "prefix_length",
-    "slimmer_variants",
     "split",
 ]
 
@@ -341,106 +342,6 @@ def split(result: Analysis) -> Split:
     return out
 
 
-# -- fixes for findings in the base -------------------------------------------
-
-# Distroless images per ecosystem (gcr.io/distroless): the runtime only.
-_DISTROLESS = {
-    "python": "gcr.io/distroless/python3-debian12",
-    "node": "gcr.io/distroless/nodejs22-debian12",
-    "openjdk": "gcr.io/distroless/java21-debian12",
-    "eclipse-temurin": "gcr.io/distroless/java21-debian12",
-    "amazoncorretto": "gcr.io/distroless/java21-debian12",
-    "maven": "gcr.io/distroless/java21-debian12",
-    "gradle": "gcr.io/distroless/java21-debian12",
-    "golang": "gcr.io/distroless/static-debian12",
-    "rust": "gcr.io/distroless/cc-debian12",
-    "gcc": "gcr.io/distroless/cc-debian12",
-}
-_DISTROLESS_DEFAULT = "gcr.io/distroless/base-debian12"
-_DISTROS = frozenset({"ubuntu", "fedora", "centos", "rockylinux", "almalinux", "amazonlinux"})
-
-
-def _split_reference(reference: str) -> tuple[str, str]:
-    """``repo[:tag][@digest]`` -> (repo, tag); the tag is '' when absent."""
-    ref = reference.partition("@")[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, ""
-
-
-def slimmer_variants(reference: str) -> tuple[str, ...]:
-    """Smaller images to try instead of ``reference``, best guess by the
-    naming conventions of official images (``-slim``, ``-alpine``), ending
-    with a distroless image for the ecosystem. Empty for ``scratch``."""
-    repo, tag = _split_reference(reference.strip())
-    if not repo or repo == "scratch":
-        return ()
-    name = repo.rsplit("/", 1)[-1]
-    distroless = _DISTROLESS.get(name, _DISTROLESS_DEFAULT)
-    if "distroless" in repo:
-        return ("gcr.io/distroless/static-debian12",) if "static" not in repo else ()
-    head = tag.split("-", 1)[0] if tag and tag != "latest" else ""
-    out: list[str]
-    if name == "alpine" or "alpine" in tag:
-        out = []
-    elif name == "debian":
-        out = [f"debian:{head or 'stable'}-slim", "alpine"]
-    elif name in _DISTROS:
-        out = ["debian:stable-slim", "alpine"]
-    elif "slim" in tag:
-        out = [f"{repo}:{head}-alpine" if head else f"{repo}:alpine"]
-    elif head:
-        out = [f"{repo}:{head}-slim", f"{repo}:{head}-alpine"]
-    else:
-        out = [f"{repo}:slim", f"{repo}:alpine"]
-    return (*out, distroless)
-
-
-def _suggestion(reference: str) -> str:
-    variants = slimmer_variants(reference)
-    if not reference or reference == "scratch":
-        return "start from a slimmer base image (a -slim or alpine variant, or distroless)"
-    if not variants:
-        return f"{reference} is already minimal: copy only what the app needs into scratch"
-    tags = [v for v in variants if "distroless" not in v]
-    distroless = [v for v in variants if "distroless" in v]
-    parts = []
-    if tags:
-        parts.append(" or ".join(tags) + " (where published)")
-    if distroless:
-        parts.append(f"a distroless image ({distroless[0]}) for the final stage")
-    return "switch FROM to a slimmer variant: " + ", or ".join(parts)
-
-
-def _base_fix(result: Analysis, f: Finding, reference: str, base_side: Side) -> str:
-    name = reference or "the base image"
-    layer = "a base layer" if f.layer is None else f"layer {f.layer}"
-    if f.kind is Kind.CACHE_BUST:
-        return (
-            f"Nothing to change: {layer} is part of {name}, which you pull rather than build, "
-            "so the order of its instructions does not slow your builds."
-        )
-    own_hider = f.hidden_by is not None and not is_base_layer(result, f.hidden_by)
-    if own_hider:
-        head = (
-            f"Your layer {f.hidden_by} hides files that {name} stored in {layer}: the base's "
-            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. Drop the "
-            "deletion or overwrite if it only cleans up the base, and"
-        )
-    else:
-        head = (
-            f"These {f.bytes:,} bytes are in {layer} of {name}, which your Dockerfile does "
-            "not build: no change to your own instructions removes them. To get them back,"
-        )
-    total = (
-        f"; {name} holds {base_side.wasted_bytes:,} wasted and "
-        f"{base_side.reclaimable_bytes:,} reclaimable bytes in all"
-    )
-    return f"{head} {_suggestion(reference)}{total}"
-
-
 def attribute(result: Analysis, boundary: Boundary) -> Analysis:
     """``result`` with the boundary set (``base_layer_count``, ``base_signal``,
     ``base_reference``) and the findings in base layers given a base fix:
@@ -465,9 +366,16 @@ def attribute(result: Analysis, boundary: Boundary) -> Analysis:
     findings = []
     for f in out.findings:
         if finding_origin(out, f) is Origin.BASE:
+            own_hider = f.hidden_by is not None and not is_base_layer(out, f.hidden_by)
             f = replace(
                 f,
-                fix=_base_fix(out, f, boundary.reference, base_side),
+                fix=base_fix(
+                    f,
+                    boundary.reference,
+                    own_hider,
+                    base_side.wasted_bytes,
+                    base_side.reclaimable_bytes,
+                ),
                 location=boundary.from_location or f.location,
             )
         findings.append(f)

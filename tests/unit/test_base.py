@@ -19,9 +19,9 @@ from layerscope.base import (
     from_history,
     layer_origin,
     prefix_length,
-    slimmer_variants,
     split,
 )
+from layerscope.base_fixes import slimmer_variants
 from layerscope.budget import IMAGE_BUDGETS, judge
 from layerscope.model import Image
 from layerscope.policy import Limit, Policy, RulePolicy
