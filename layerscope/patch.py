@@ -32,7 +32,7 @@ from layerscope.rules.ecosystems import (
     installs,
     is_clean_subcommand,
 )
-from layerscope.rules.order import busting_copy, stage_units
+from layerscope.rules.order_units import busting_copy, stage_units
 from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 
 __all__ = ["Edit", "Evidence", "Fix", "apply", "plan", "unified_diff"]

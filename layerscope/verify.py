@@ -36,7 +36,7 @@ from layerscope.dockerfile import Dockerfile, map_image, parse
 from layerscope.errors import LayerscopeError, UsageError
 from layerscope.patch import KINDS, Evidence, Fix, apply, plan
 from layerscope.rules.ecosystems import installs, is_manifest
-from layerscope.rules.order import busting_copy, stage_units
+from layerscope.rules.order_units import busting_copy, stage_units
 
 __all__ = ["BuildError", "Rebuild", "Verification", "build", "verify"]
 

@@ -8,223 +8,32 @@ has a floor so the distro's few-KB defaults are not worth a finding.
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from layerscope.analysis import RuleContext
-from layerscope.model import EntryType, Instruction
+from layerscope.model import Instruction
 from layerscope.rules import rule
 from layerscope.rules.base import Finding, Kind, Severity
-from layerscope.rules.cachepaths import scan as cache_scan
-from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
-from layerscope.rules.fixes import append_command, quote_paths, rewrite
-from layerscope.rules.paths import line_pattern
-from layerscope.shell import SimpleCommand, commands_named
-
-_ARCHIVE = re.compile(
-    r"\.(?:tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst|tar\.lz4|zip|7z|whl|deb|rpm|gem)\Z"
+from layerscope.rules.common import describe, is_run
+from layerscope.rules.fixes import append_command, quote_paths
+from layerscope.rules.leftover_archives import Archive, archives
+from layerscope.rules.leftover_files import by_layer, leftover_finding, remove_fix, visible_files
+from layerscope.rules.leftover_toolchains import (
+    TOOLCHAIN,
+    TOOLCHAIN_HINTS,
+    runs_compiler,
+    toolchain_fix,
 )
-_EXTRACTORS = (
-    "tar", "bsdtar", "unzip", "7z", "7za", "gunzip", "gzip", "xz", "unxz", "bunzip2", "zstd",
-    "pip", "pip3", "uv", "dpkg", "apt-get", "apt", "rpm", "dnf", "yum", "microdnf", "zypper",
-    "gem", "npm", "yarn", "pnpm", "jar", "bzip2", "lz4", "unzstd",
-)  # fmt: skip
+
 _PM_LOGS = re.compile(
     r"var/log/(?:dpkg\.log|alternatives\.log|apt/[^/]+|bootstrap\.log|yum\.log|apk\.log)\Z"
 )
 _LOGIN_LOGS = frozenset({"var/log/lastlog", "var/log/faillog", "var/log/wtmp", "var/log/btmp"})
 _PM_LOG_FLOOR = 1 << 20
 _VCS_OK = re.compile(r"(?:^|/)(?:site-packages|dist-packages|node_modules|vendor)/")
-_TOOLCHAIN = re.compile(
-    r"(?P<gcc>usr/lib/gcc/|usr/libexec/gcc/|usr/lib/gcc-cross/"
-    r"|usr/bin/(?:[\w.]+-)?(?:gcc|g\+\+|c\+\+|cpp|gfortran|lto-dump)(?:-\d+)?\Z)"
-    r"|(?P<llvm>usr/lib/llvm-\d+/)"
-    r"|(?P<headers>usr/include/|usr/local/include/)"
-    r"|(?P<static>usr/(?:local/)?lib/(?:[^/]+/)*lib[^/]+\.a\Z)"
-    r"|(?P<go>usr/local/go/(?:pkg/tool|src|pkg/linux)/)"
-    r"|(?P<rust>usr/local/rustup/toolchains/)"
-)
-# What PathText looks for to find _TOOLCHAIN's paths: all of them and more
-# (all of /usr/bin, any .a). Each regex has a literal prefix, so each scans
-# fast; _TOOLCHAIN itself as a line pattern tries every alternative on every
-# line. Keep the two in step.
-_TOOLCHAIN_HINTS = (
-    line_pattern(
-        r"usr/(?:lib/gcc/|libexec/gcc/|lib/gcc-cross/|bin/|lib/llvm-|include/|local/include/"
-        r"|local/go/|local/rustup/toolchains/)"
-    ),
-    re.compile(r"\.a(?=\n)"),
-)
-_COMPILERS = frozenset(
-    {"gcc", "g++", "cc", "c++", "clang", "clang++", "make", "cmake", "ninja", "go", "cargo",
-     "rustc", "javac", "mvn", "gradle", "bazel", "meson", "tcc", "gfortran"}
-)  # fmt: skip
-_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh"})
-_BUILD_PACKAGE = re.compile(
-    r"\A(?:build-essential|build-base|gcc(?:-\d+)?|g\+\+(?:-\d+)?|clang(?:-\d+)?|make|cmake"
-    r"|musl-dev|libc6?-dev|linux-headers|[\w.+-]+-(?:dev|devel))\Z"
-)
-
-
-def _visible(ctx: RuleContext, *hints: re.Pattern[str]) -> list[tuple[str, int, int]]:
-    """Visible regular files with content, not claimed by a cache rule, among
-    the paths ``hints`` find (see PathText): (path, layer, size), in the final
-    filesystem's order. A hint must find every path its rule reports."""
-    claimed = cache_scan(ctx).visible
-    paths = ctx.paths
-    out = []
-    for i in paths.text.candidates(*hints):
-        layer, entry = paths.nodes[i]
-        path = paths.paths[i]
-        if entry.type is EntryType.FILE and entry.size > 0 and path not in claimed:
-            out.append((path, layer, entry.size))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Archive:
-    path: str
-    size: int
-    layer: int
-    extracted_by: int
-    how: str  # "command" or "directory"
-
-
-def _archive_stem(name: str) -> str:
-    m = _ARCHIVE.search(name)
-    return name[: m.start()] if m else name
-
-
-def _names_archive(word: str, base: str, path: str) -> bool:
-    word = word.rstrip("/")
-    if "/" in word:
-        return fnmatch.fnmatchcase(path, word.lstrip("./").lstrip("/")) or word.endswith("/" + base)
-    return fnmatch.fnmatchcase(base, word)
-
-
-_INSTALL_WORDS = frozenset({"install", "add", "in", "localinstall", "i"})
-
-
-def _short_flag(argv: tuple[str, ...], letters: str) -> bool:
-    """A short-option cluster (``-xzf``; for tar also ``xzf`` first) with one of ``letters``."""
-    for i, arg in enumerate(argv[1:], 1):
-        cluster = arg[1:] if arg.startswith("-") and not arg.startswith("--") else ""
-        if not cluster and i == 1 and arg.isalpha() and argv[0].endswith("tar"):
-            cluster = arg  # old-style ``tar xzf``
-        if any(letter in cluster for letter in letters):
-            return True
-    return False
-
-
-def _extracts(c: SimpleCommand) -> bool:
-    """True when ``c`` unpacks or installs archives (not when it makes one)."""
-    name, argv = c.name, c.argv
-    if name in ("tar", "bsdtar", "jar"):
-        return "--extract" in argv or "--get" in argv or _short_flag(argv, "x")
-    if name in ("gzip", "xz", "zstd", "bzip2", "lz4"):
-        return "--decompress" in argv or _short_flag(argv, "d")
-    if name in ("7z", "7za"):
-        return len(argv) > 1 and argv[1] in ("x", "e")
-    if name == "dpkg":
-        return bool({"--install", "--unpack", "--extract"} & set(argv)) or _short_flag(argv, "ix")
-    if name == "rpm":
-        return bool({"--install", "--upgrade"} & set(argv)) or _short_flag(argv, "iU")
-    if name in ("unzip", "gunzip", "unxz", "bunzip2", "unzstd"):
-        return True
-    return bool(_INSTALL_WORDS & set(argv[1:]))
-
-
-def _extracted_by(ctx: RuleContext, path: str, layer: int) -> tuple[int, str] | None:
-    """The layer that unpacked or installed the archive at ``path``, if any."""
-    base = posixpath.basename(path)
-    for j in range(layer, len(ctx.image.layers)):
-        if not is_run(ctx, j):
-            continue
-        for c in commands_named(ctx.command(j), *_EXTRACTORS):
-            if _extracts(c) and any(_names_archive(w, base, path) for w in c.argv[1:]):
-                return j, "command"
-    stem = posixpath.join(posixpath.dirname(path), _archive_stem(base))
-    node = ctx.union.final.get(stem)
-    if node is not None and node[1].type is EntryType.DIR and node[0] >= layer and stem != path:
-        return node[0], "directory"
-    return None
-
-
-_ARCHIVE_ENDINGS = (
-    ".tar", ".gz", ".tgz", ".xz", ".txz", ".bz2", ".tbz", ".tbz2", ".zst", ".tzst", ".lz4",
-    ".zip", ".7z", ".whl", ".deb", ".rpm", ".gem",
-)  # fmt: skip
-
-
-_ARCHIVE_HINT = re.compile("(?:" + "|".join(map(re.escape, _ARCHIVE_ENDINGS)) + ")(?=\n)")
-
-
-def _archives(ctx: RuleContext) -> list[_Archive]:
-    out = []
-    for path, layer, size in _visible(ctx, _ARCHIVE_HINT):
-        if not path.endswith(_ARCHIVE_ENDINGS) or _ARCHIVE.search(path) is None:
-            continue
-        if path.startswith(("usr/share/", "usr/lib/python")):
-            continue
-        hit = _extracted_by(ctx, path, layer)
-        if hit is not None:
-            out.append(_Archive(path, size, layer, hit[0], hit[1]))
-    return out
-
-
-def archives(ctx: RuleContext) -> list[_Archive]:
-    """Archives kept after extraction (computed once per analysis)."""
-    return memo(ctx, "archives", _archives)
-
-
-def _by_layer(items: list[tuple[str, int, int]]) -> dict[int, list[tuple[str, int]]]:
-    groups: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for path, layer, size in items:
-        groups[layer].append((path, size))
-    return groups
-
-
-def _finding(
-    rule_id: str,
-    layer: int,
-    files: list[tuple[str, int]],
-    message: str,
-    fix: str,
-    cause: str,
-) -> Finding:
-    size = sum(s for _, s in files)
-    return Finding(
-        rule=rule_id,
-        kind=Kind.LEFTOVER,
-        severity=severity_for(size),
-        bytes=size,
-        layer=layer,
-        paths=top_paths(files),
-        message=message,
-        fix=fix,
-        path_count=len(files),
-        reclaimable=True,
-        extra=(("cause", cause),),
-        claims=frozenset(p for p, _ in files),
-    )
-
-
-def _remove_fix(ctx: RuleContext, layer: int, targets: list[str], what: str) -> str:
-    if is_run(ctx, layer):
-        cmd = ctx.command(layer)
-        return f"Remove {what} in the RUN that makes it (layer {layer}):\n" + rewrite(
-            cmd, append_command(cmd, f"rm -rf {quote_paths(sorted(targets))}")
-        )
-    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
-        return (
-            f"Layer {layer} copies {what} from the build context: exclude it in "
-            f".dockerignore, or copy only what the image needs"
-        )
-    return f"Layer {layer} has no build history (a base image?): remove {what} where it is made"
 
 
 _TMP_HINTS = (re.compile(r"\ntmp/"), re.compile(r"\nvar/tmp/"))
@@ -266,18 +75,18 @@ def temp_files(ctx: RuleContext) -> Iterator[Finding]:
     skip = {a.path for a in archives(ctx)}
     items = [
         (path, layer, size)
-        for path, layer, size in _visible(ctx, *_TMP_HINTS)
+        for path, layer, size in visible_files(ctx, *_TMP_HINTS)
         if path.startswith(("tmp/", "var/tmp/")) and path not in skip
     ]
-    for layer, files in sorted(_by_layer(items).items()):
+    for layer, files in sorted(by_layer(items).items()):
         roots = sorted({_tmp_root(p) for p, _ in files})
-        yield _finding(
+        yield leftover_finding(
             "LS301",
             layer,
             files,
             f"{len(files)} temporary file(s) under {', '.join('/' + r for r in roots[:3])} "
             f"left by {describe(ctx, layer)}",
-            _remove_fix(ctx, layer, roots, "the temporary files"),
+            remove_fix(ctx, layer, roots, "the temporary files"),
             "temporary-files",
         )
 
@@ -311,7 +120,7 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
         RUN --mount=type=bind,source=vendor/app.whl,target=/tmp/app.whl \\
             pip install --no-cache-dir /tmp/app.whl
     """
-    groups: dict[tuple[int, int], list[_Archive]] = defaultdict(list)
+    groups: dict[tuple[int, int], list[Archive]] = defaultdict(list)
     for a in archives(ctx):
         groups[(a.layer, a.extracted_by)].append(a)
     for (layer, by), items in sorted(groups.items()):
@@ -344,8 +153,8 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
                 f"target=/{targets[0]} {ctx.command(by)}"
             )
         else:
-            fix = _remove_fix(ctx, layer, targets, "the archive")
-        yield _finding("LS302", layer, files, message, fix, "archive-kept")
+            fix = remove_fix(ctx, layer, targets, "the archive")
+        yield leftover_finding("LS302", layer, files, message, fix, "archive-kept")
 
 
 _LOG_HINTS = (re.compile(r"\nvar/log/"), re.compile(r"\.log(?=\n)"))  # _LOGIN_LOGS included
@@ -389,18 +198,18 @@ def log_files(ctx: RuleContext) -> Iterator[Finding]:
     skip = {a.path for a in archives(ctx)}
     items = [
         (path, layer, size)
-        for path, layer, size in _visible(ctx, *_LOG_HINTS)
+        for path, layer, size in visible_files(ctx, *_LOG_HINTS)
         if _is_log(path, size) and path not in skip
     ]
-    for layer, files in sorted(_by_layer(items).items()):
+    for layer, files in sorted(by_layer(items).items()):
         logins = [p for p, _ in files if p in _LOGIN_LOGS]
-        fix = _remove_fix(ctx, layer, [p for p, _ in files], "the logs")
+        fix = remove_fix(ctx, layer, [p for p, _ in files], "the logs")
         if logins:
             fix = (
                 "Create users with useradd --no-log-init (or -l): lastlog and faillog grow "
                 "with the largest UID and are stored in full.\n" + fix
             )
-        yield _finding(
+        yield leftover_finding(
             "LS303",
             layer,
             files,
@@ -449,7 +258,7 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
         .git
     """
     groups: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
-    for path, layer, size in _visible(ctx, _GIT_HINT):
+    for path, layer, size in visible_files(ctx, _GIT_HINT):
         root = _git_root(path)
         if root is None or _VCS_OK.search(root):
             continue
@@ -461,10 +270,10 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
                 f"({ctx.instruction(layer).value}) copies /{root} from the build context"
             )
         else:
-            fix = _remove_fix(ctx, layer, [root], f"/{root}")
+            fix = remove_fix(ctx, layer, [root], f"/{root}")
             if is_run(ctx, layer) and "git clone" in ctx.command(layer):
                 fix += "\n(and clone with --depth 1)"
-        yield _finding(
+        yield leftover_finding(
             "LS304",
             layer,
             files,
@@ -472,52 +281,6 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
             fix,
             "git-metadata",
         )
-
-
-def _runs_compiler(ctx: RuleContext) -> bool | None:
-    """True when the image's command is a build tool; None when it is only a
-    shell (an interactive or builder image: no verdict)."""
-    cfg = ctx.image.config
-    argv = [*(cfg.entrypoint or ()), *(cfg.cmd or ())]
-    if not argv:
-        return None
-    names = {posixpath.basename(w) for w in argv}
-    if names & _COMPILERS:
-        return True
-    if len(argv) == 1 and names <= _SHELLS:
-        return None
-    return False
-
-
-def _build_packages(cmd: str) -> list[str]:
-    found: list[str] = []
-    for c in commands_named(cmd, "apt-get", "apt", "apk", "dnf", "yum", "microdnf"):
-        for word in c.argv[2:]:
-            if _BUILD_PACKAGE.match(word) and word not in found:
-                found.append(word)
-    return found
-
-
-def _toolchain_fix(ctx: RuleContext, layer: int) -> str:
-    lines = [
-        "Build in a separate stage that has the compilers, and COPY --from=<build stage> "
-        "only the results into a final stage without them."
-    ]
-    if is_run(ctx, layer):
-        cmd = ctx.command(layer)
-        pkgs = _build_packages(cmd)
-        if pkgs and commands_named(cmd, "apk"):
-            lines.append(
-                "Or, in the same RUN: apk add --no-cache --virtual .build-deps "
-                f"{' '.join(pkgs)} && ... && apk del .build-deps"
-            )
-        elif pkgs:
-            purge = f"apt-get purge -y --auto-remove {' '.join(pkgs)}"
-            lines.append(
-                "Or remove them in the same RUN once the build is done:\n"
-                + rewrite(cmd, append_command(cmd, purge))
-            )
-    return "\n".join(lines)
 
 
 @rule(
@@ -554,12 +317,12 @@ def toolchains(ctx: RuleContext) -> Iterator[Finding]:
             pip install --no-cache-dir /wheels/*
         CMD ["python", "app.py"]
     """
-    if _runs_compiler(ctx) is not False:
+    if runs_compiler(ctx) is not False:
         return
     groups: dict[int, list[tuple[str, int]]] = defaultdict(list)
     kinds: dict[int, set[str]] = defaultdict(set)
-    for path, layer, size in _visible(ctx, *_TOOLCHAIN_HINTS):
-        m = _TOOLCHAIN.match(path)
+    for path, layer, size in visible_files(ctx, *TOOLCHAIN_HINTS):
+        m = TOOLCHAIN.match(path)
         if m is None:
             continue
         groups[layer].append((path, size))
@@ -574,12 +337,12 @@ def toolchains(ctx: RuleContext) -> Iterator[Finding]:
     }
     for layer, files in sorted(groups.items()):
         what = ", ".join(names[k] for k in sorted(kinds[layer]))
-        yield _finding(
+        yield leftover_finding(
             "LS305",
             layer,
             files,
             f"{what} ({len(files)} file(s)) added by {describe(ctx, layer)}, in an image "
             f"whose command runs no compiler",
-            _toolchain_fix(ctx, layer),
+            toolchain_fix(ctx, layer),
             "build-toolchain",
         )

@@ -9,8 +9,8 @@ import pytest
 from layerscope.analysis import Analysis, analyze
 from layerscope.dockerfile import parse
 from layerscope.rules import Finding, Kind, all_rules
-from layerscope.rules.ecosystems import any_manifest
-from layerscope.rules.order import check_dockerfile, concern, installs, is_manifest
+from layerscope.rules.ecosystems import any_manifest, concern, installs, is_manifest
+from layerscope.rules.order import check_dockerfile
 from tests.builders import F, docker_archive, file, layer_tar, read_archive
 
 BK = "buildkit.dockerfile.v0"

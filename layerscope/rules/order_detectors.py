@@ -1,0 +1,361 @@
+"""The LS5xx detectors: each reads one stage's :class:`Unit` sequence.
+
+The image rules in ``rules/order.py`` run them over the image history, and
+``check_dockerfile`` there over every stage of a Dockerfile. Each detector
+yields :class:`Finding` objects whose cost is counted from the units' layers
+(0 bytes when read from a Dockerfile alone).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+
+from layerscope.model import Builder, Instruction
+from layerscope.rules.base import Finding, Kind, Severity
+from layerscope.rules.common import severity_for, short
+from layerscope.rules.ecosystems import DEPENDENCY_STEP, MANIFESTS, Install, concern, installs
+from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
+from layerscope.shell import has_flag, split_commands, unwrap
+
+_VOLATILE_NAME = re.compile(
+    r"(?:\A|_)(?:BUILD_?(?:DATE|TIME|TIMESTAMP|NUMBER|ID)|GIT_?(?:SHA|COMMIT|HASH|REF|REVISION)"
+    r"|VCS_REF|COMMIT(?:_SHA|_HASH)?|REVISION|SOURCE_COMMIT|GITHUB_SHA|CI_COMMIT_SHA"
+    r"|CACHE_?BUST|TIMESTAMP|BUILD_?DATE)\Z",
+    re.IGNORECASE,
+)
+_VOLATILE_VALUE = re.compile(r"[0-9a-f]{40}|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}.*)?|\d{10}")
+
+
+def _finding(
+    rule_id: str, unit: Unit, size: int, message: str, fix: str, severity: Severity, **extra: str
+) -> Finding:
+    location = None
+    if unit.step is not None and extra.get("dockerfile"):
+        location = (extra.pop("dockerfile"), unit.step.line)
+    extra.pop("dockerfile", None)
+    if unit.history is not None:
+        extra["history_index"] = str(unit.history)
+    return Finding(
+        rule=rule_id,
+        kind=Kind.CACHE_BUST,
+        severity=severity,
+        bytes=size,
+        layer=unit.layer,
+        paths=(),
+        message=message,
+        fix=fix,
+        ecosystem=extra.pop("ecosystem", None),
+        location=location,
+        extra=tuple(sorted((k, v) for k, v in extra.items() if v)),
+    )
+
+
+def _manifest_files(copy: Unit, wanted: Sequence[Install]) -> list[str]:
+    """The manifest files to copy first: those the copy holds, else the usual names."""
+    names: list[str] = []
+    for inst in wanted:
+        for m in inst.manifests or MANIFESTS.get(inst.ecosystem, ()):
+            if m not in names:
+                names.append(m)
+    if copy.files is not None and names:
+        # fnmatchcase against each name, as one regex; the top directory is
+        # looked for once, and only when some file has one of the names.
+        wanted_name = re.compile("|".join(fnmatch.translate(n) for n in names)).match
+        found = [f for f in copy.files if wanted_name(posixpath.basename(f))]
+        if found:
+            top = min((posixpath.dirname(g) for g in copy.files), key=len)
+            present = [posixpath.basename(f) for f in found if posixpath.dirname(f) == top]
+            if present:
+                return sorted(set(present))
+    return names
+
+
+def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
+    """LS501 over one stage's units."""
+    src = busting_copy(units)
+    if src is None:
+        return
+    installed: set[str] = set()
+    busts: list[tuple[int, Install]] = []
+    for i, u in enumerate(units):
+        if u.kind is not Instruction.RUN:
+            continue
+        for inst in installs(u.text):
+            if i < src:
+                installed.add(inst.ecosystem)
+            elif inst.system or inst.ecosystem not in installed:
+                busts.append((i, inst))
+    if not busts:
+        return
+    copy = units[src]
+    size, count = cost(units, src + 1)
+    first = units[busts[0][0]]
+    install_bytes = sum(units[i].bytes for i in sorted({i for i, _ in busts}))
+    ecos = sorted({inst.ecosystem for _, inst in busts})
+    deps = [inst for _, inst in busts if not inst.system]
+    system = [inst for _, inst in busts if inst.system]
+    files = _manifest_files(copy, deps)
+    dest = copy.dest or "./"
+    dest = dest if dest.endswith("/") else dest + "/"
+    steps = [f"COPY {' '.join(files)} {dest}"] if deps else []
+    for inst in deps:
+        if inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
+            steps.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
+        elif not inst.needs_source:
+            steps.append(f"RUN {short(inst.command, 100)}")
+    steps.extend(f"RUN {short(inst.command, 100)}" for inst in system)
+    fix = (
+        "Install dependencies before copying the source: "
+        + "; ".join([*dict.fromkeys(steps), f"then {copy.kind.value} {short(copy.text, 60)}"])
+        + (" and the build steps that need it" if any(i.needs_source for i in deps) else "")
+    )
+    message = (
+        f"{copy.where()} copies the source before the dependency install {first.where()}: "
+        f"every source change rebuilds {rebuilt(units, size, count)}, the install included"
+    )
+    if (
+        copy.from_stage is None
+        and copy.builder is Builder.BUILDKIT
+        and any(s.startswith("/") for s in copy.sources)
+    ):
+        message += (
+            ". The source path is absolute, so this is probably a COPY --from another "
+            "stage; the history holds only the final stage, so look at that stage's order"
+        )
+    yield _finding(
+        "LS501",
+        copy,
+        size,
+        message,
+        fix,
+        severity_for(install_bytes) if copy.layer is not None else Severity.MEDIUM,
+        ecosystem=",".join(ecos),
+        install_layers=",".join(
+            str(units[i].layer) for i, _ in busts if units[i].layer is not None
+        ),
+        install_bytes=str(install_bytes),
+        rebuilt_layers=str(count),
+        manifests=" ".join(files),
+        dockerfile=path,
+    )
+
+
+def _manager_runs(script: str) -> tuple[set[str], set[str]]:
+    """Package managers whose index this script updates, and those it installs with."""
+    updates: set[str] = set()
+    uses: set[str] = set()
+    for c in split_commands(script):
+        inner = unwrap(c)
+        sub = inner.argv[1] if len(inner.argv) > 1 else ""
+        mgr = {"apt-get": "apt", "apt": "apt", "apk": "apk"}.get(inner.name)
+        if mgr is None:
+            continue
+        if sub == "update" or (mgr == "apk" and has_flag(inner, "-U", "--update-cache")):
+            updates.add(mgr)
+        if sub in ("install", "upgrade", "dist-upgrade", "add", "full-upgrade"):
+            uses.add(mgr)
+    return updates, uses
+
+
+def update_alone(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
+    """LS502 over one stage's units."""
+    for i, u in enumerate(units):
+        if u.kind is not Instruction.RUN:
+            continue
+        updates, uses = _manager_runs(u.text)
+        for mgr in sorted(updates - uses):
+            later = next(
+                (
+                    v
+                    for v in units[i + 1 :]
+                    if v.kind is Instruction.RUN
+                    and mgr in _manager_runs(v.text)[1]
+                    and mgr not in _manager_runs(v.text)[0]
+                ),
+                None,
+            )
+            if later is None:
+                continue
+            tool = "apt-get" if mgr == "apt" else "apk"
+            clean = "rm -rf /var/lib/apt/lists/*" if mgr == "apt" else "rm -rf /var/cache/apk/*"
+            message = (
+                f"{u.where()} updates the {tool} package index in a RUN of its own; the builder "
+                f"reuses that layer for ever, so {later.where()} can install from stale lists "
+                "(or fail when the mirror drops the old versions)"
+            )
+            fix = (
+                f"Update and install in one RUN: RUN {tool} update && "
+                f"{short(_install_text(later.text, mgr), 80)} && {clean}"
+            )
+            yield _finding(
+                "LS502",
+                u,
+                u.bytes,
+                message,
+                fix,
+                Severity.MEDIUM,
+                ecosystem=mgr,
+                install_layer="" if later.layer is None else str(later.layer),
+                dockerfile=path,
+            )
+
+
+def _install_text(script: str, mgr: str) -> str:
+    for c in split_commands(script):
+        inner = unwrap(c)
+        if {"apt-get": "apt", "apt": "apt", "apk": "apk"}.get(inner.name) == mgr:
+            return " ".join(inner.argv)
+    return script
+
+
+def _uses_variable(name: str, unit: Unit) -> bool:
+    """True when ``unit`` (not a LABEL) refers to ``$name`` or ``${name}``."""
+    if unit.kind is Instruction.LABEL:
+        return False
+    return re.search(r"\$\{?" + re.escape(name) + r"(?![A-Za-z0-9_])", unit.text) is not None
+
+
+def _uses_path(dest: str, unit: Unit) -> bool:
+    """True when RUN ``unit`` mentions ``dest`` (the target of a download)."""
+    return unit.kind is Instruction.RUN and dest != "/" and dest in unit.text
+
+
+def volatile_early(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
+    """LS503 over one stage's units."""
+    for i, u in enumerate(units):
+        if u.kind not in (Instruction.ARG, Instruction.ENV, Instruction.LABEL):
+            continue
+        if u.kind is Instruction.LABEL and u.builder is not Builder.CLASSIC:
+            continue  # only the classic builder keys later steps on labels
+        for name, value in _pairs(u.text):
+            if not (_VOLATILE_NAME.search(name) or _VOLATILE_VALUE.fullmatch(value)):
+                continue
+            size, count, use = needless(
+                units,
+                i + 1,
+                functools.partial(_uses_variable, name),
+            )
+            if count == 0:
+                continue
+            where = "the step that uses it" if use is not None else "the end of the stage"
+            message = (
+                f"{u.where()} sets {name}, a value that changes from build to build, before "
+                f"steps that do not use it: each new value rebuilds {rebuilt(units, size, count)}"
+            )
+            fix = (
+                f"Move {u.kind.value} {name} down to just before {where}"
+                + (f" ({units[use].where()})" if use is not None else "")
+                + "; a LABEL with the value belongs at the end"
+            )
+            yield _finding(
+                "LS503",
+                u,
+                size,
+                message,
+                fix,
+                Severity.LOW if size < 5 << 20 else Severity.MEDIUM,
+                variable=name,
+                rebuilt_layers=str(count),
+                dockerfile=path,
+            )
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    words = text.split()
+    if len(words) == 2 and "=" not in words[0]:
+        return [(words[0], words[1])]
+    return [(w.partition("=")[0], w.partition("=")[2].strip("\"'")) for w in words]
+
+
+def remote_add_early(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
+    """LS504 over one stage's units."""
+    for i, u in enumerate(units):
+        if u.kind is not Instruction.ADD:
+            continue
+        remote = [s for s in u.sources if URL.match(s) or re.fullmatch(r"[0-9a-f]{32,}", s)]
+        if not remote or (u.step is not None and u.step.flag("checksum") is not None):
+            continue
+        dest = u.dest.rstrip("/") or "/"
+        size, count, use = needless(units, i + 1, functools.partial(_uses_path, dest))
+        if count == 0:
+            continue
+        url = remote[0] if URL.match(remote[0]) else "a remote URL"
+        message = (
+            f"{u.where()} downloads {url} before steps that do not use it: the builder "
+            "fetches the URL on every build, and when its content changes it rebuilds "
+            f"{rebuilt(units, size, count)}"
+        )
+        fix = (
+            "Pin the download (a versioned URL, ADD --checksum=sha256:... with BuildKit) and "
+            "move it down to just before the step that uses it"
+            + (f" ({units[use].where()})" if use is not None else "")
+            + ", or fetch it inside that RUN"
+        )
+        yield _finding(
+            "LS504",
+            u,
+            size,
+            message,
+            fix,
+            Severity.LOW,
+            rebuilt_layers=str(count),
+            dockerfile=path,
+        )
+
+
+_BETWEEN_RUNS = (Instruction.ENV, Instruction.ARG, Instruction.LABEL)
+
+
+def run_chains(units: Sequence[Unit], path: str = "", minimum: int = 3) -> Iterator[Finding]:
+    """LS505 over one stage's units."""
+    group: list[Unit] = []
+    topic = ""
+
+    def flush() -> Iterator[Finding]:
+        runs = [g for g in group if g.kind is Instruction.RUN]
+        own = [g for g in runs if concern(g.text) == topic]
+        if len(runs) >= minimum and len(own) >= 2:
+            size = sum(g.bytes for g in runs)
+            merged = " && ".join(short(g.text, 40) for g in runs)
+            message = (
+                f"{len(runs)} consecutive RUNs from {runs[0].where()} do one job ({topic}): "
+                f"{len(runs)} layers where one would do, and a cleanup in a later RUN "
+                "cannot shrink the earlier layers"
+            )
+            fix = f"Merge them into one RUN: RUN {merged}"
+            layers = ",".join(str(g.layer) for g in runs if g.layer is not None)
+            yield _finding(
+                "LS505",
+                runs[0],
+                size,
+                message,
+                fix,
+                Severity.INFO,
+                ecosystem=topic,
+                layers=layers,
+                runs=str(len(runs)),
+                dockerfile=path,
+            )
+
+    for u in units:
+        if u.kind in _BETWEEN_RUNS and group:
+            group.append(u)
+            continue
+        this = concern(u.text) if u.kind is Instruction.RUN and u.text else ""
+        if this and this not in ("mixed", "other") and (this in ("neutral", topic) or not topic):
+            if this != "neutral" and not topic:
+                topic = this
+            group.append(u)
+            continue
+        yield from flush()
+        group, topic = [], ""
+        if this and this not in ("mixed", "other"):
+            group, topic = [u], "" if this == "neutral" else this
+    yield from flush()
+
+
+DETECTORS = (bust_context, update_alone, volatile_early, remote_add_early, run_chains)
