@@ -32,9 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.dockerfile import Dockerfile, map_image, parse
+from layerscope.dockerfile import Dockerfile, parse
+from layerscope.dockerfile_map import map_image
 from layerscope.errors import LayerscopeError, UsageError
-from layerscope.patch import KINDS, Evidence, Fix, apply, plan
+from layerscope.patch import KINDS, apply, plan
+from layerscope.patch_model import Evidence, Fix
 from layerscope.rules.ecosystems import installs, is_manifest
 from layerscope.rules.order_units import busting_copy, stage_units
 

@@ -33,7 +33,8 @@ def with_dockerfile(result: Analysis, path: str, target: str | None = None) -> A
     """``result`` with every finding located in the Dockerfile (file, line), plus
     the order problems the Dockerfile shows that the image history cannot
     (other stages, flags history does not record). Mapping doubts go to stderr."""
-    from layerscope.dockerfile import load, locate, map_image
+    from layerscope.dockerfile import load
+    from layerscope.dockerfile_map import locate, map_image
     from layerscope.rules.order import check_dockerfile
 
     df = load(path)
@@ -102,8 +103,11 @@ def _kinds(only: str | None) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str]) -> int:
-    from layerscope.dockerfile import display_path, load, map_image
-    from layerscope.patch import Evidence, apply, check, plan, unified_diff
+    from layerscope.dockerfile import display_path, load
+    from layerscope.dockerfile_map import map_image
+    from layerscope.patch import apply, check, plan
+    from layerscope.patch_diff import unified_diff
+    from layerscope.patch_model import Evidence
     from layerscope.rules.order import check_dockerfile
 
     args = build_parser().parse_args(argv)

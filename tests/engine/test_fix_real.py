@@ -21,7 +21,8 @@ import pytest
 
 from layerscope.analysis import analyze
 from layerscope.commands.fix import with_dockerfile
-from layerscope.dockerfile import map_image, parse
+from layerscope.dockerfile import parse
+from layerscope.dockerfile_map import map_image
 from layerscope.sources import SourceOptions, open_image
 from layerscope.verify import Verification, verify
 

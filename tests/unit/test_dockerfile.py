@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.dockerfile import DockerfileError, expand, load, parse
+from layerscope.dockerfile import DockerfileError, load, parse
+from layerscope.dockerfile_words import expand
 from layerscope.errors import LayerscopeError
 from layerscope.model import Instruction
 

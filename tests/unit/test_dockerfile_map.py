@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layerscope.dockerfile import locate, map_image, parse
+from layerscope.dockerfile import parse
+from layerscope.dockerfile_map import locate, map_image
 from layerscope.model import Image
 from layerscope.rules.base import Finding, Kind, Severity
 from tests.builders import docker_archive, file, layer_tar, read_archive

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from layerscope.dockerfile import parse
-from layerscope.patch import apply, plan, unified_diff
+from layerscope.patch import apply, plan
+from layerscope.patch_diff import unified_diff
 from layerscope.rules.order import check_dockerfile
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dockerfiles"
