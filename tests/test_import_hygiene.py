@@ -25,6 +25,11 @@ CORE = [
     "layerscope.policy",
     "layerscope.base",
     "layerscope.dockerfile",
+    "layerscope.dockerfile_map",
+    "layerscope.patch",
+    "layerscope.tarheader",
+    "layerscope.shell_lexer",
+    "layerscope.base_fixes",
 ]
 HEAVY = ("textual", "docker", "rich", "humanize", "tabulate")
 
