@@ -7,16 +7,15 @@ from __future__ import annotations
 import argparse
 
 from layerscope.errors import UsageError
-from layerscope.sources.interface import SourceOptions
-
-SOURCE_CHOICES = ("auto", "docker", "podman", "docker-archive", "oci")
+from layerscope.sources import SOURCES
+from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions
 
 
 def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image") -> None:
     """--source, --platform and the resource limits for untrusted input."""
     p.add_argument(
         "--source",
-        choices=SOURCE_CHOICES,
+        choices=SOURCES,
         default="auto",
         help=f"where {what} comes from (auto: an existing path is an archive or layout, "
         "else an engine reference)",
@@ -43,9 +42,9 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
     p.add_argument(
         "--engine-timeout",
         type=float,
-        default=300.0,
+        default=ENGINE_TIMEOUT,
         metavar="SECONDS",
-        help="give up when the engine stays silent this long (default 300)",
+        help=f"give up when the engine stays silent this long (default {ENGINE_TIMEOUT:g})",
     )
     p.add_argument(
         "--verify-digests",

@@ -47,17 +47,15 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
     """Read the image named by ``target`` from the chosen source."""
     if source not in SOURCES:
         raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
-    if source == "auto":
-        path, _ = split_archive_ref(target)
-        source = "path" if os.path.exists(path) else "docker"
+    engine = engine_of(target, source)
     from layerscope.union import paused_gc
 
     with paused_gc():  # an image is a few hundred thousand acyclic tuples
-        if source in ("docker", "podman"):
+        if engine is not None:
             from layerscope.sources.daemon import read_engine_image
 
-            return read_engine_image(target, engine=source, options=options)
-        return _read_path(target, source, options)
+            return read_engine_image(target, engine=engine, options=options)
+        return _read_path(target, "path" if source == "auto" else source, options)
 
 
 def _read_path(target: str, source: str, options: SourceOptions) -> Image:

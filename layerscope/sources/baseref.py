@@ -26,9 +26,9 @@ from layerscope.base import NO_BOUNDARY, Boundary, Signal, from_history, layer_d
 from layerscope.base import prefix_length as _prefix
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
-from layerscope.sources.interface import SourceOptions
+from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions
 
-DEFAULT_TIMEOUT = SourceOptions().engine_timeout
+DEFAULT_TIMEOUT = ENGINE_TIMEOUT
 
 if TYPE_CHECKING:
     import docker

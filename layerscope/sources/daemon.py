@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from layerscope.errors import ArchiveError, SourceError
 from layerscope.model import Image
 from layerscope.sources.archive import read_archive_until_end
-from layerscope.sources.interface import SourceOptions
+from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions
 
 if TYPE_CHECKING:
     import docker
 
-DEFAULT_TIMEOUT = 300
+DEFAULT_TIMEOUT = ENGINE_TIMEOUT
 
 
 _END = object()

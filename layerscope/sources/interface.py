@@ -35,6 +35,10 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+# Seconds an engine may stay silent before we give up (--engine-timeout).
+ENGINE_TIMEOUT = 300.0
+
+
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
     """How to read an image, independent of where it comes from."""
@@ -56,7 +60,7 @@ class SourceOptions:
     # Hash every layer's bytes and check them against the config's diff_ids
     # and the manifest's blob digests (a full read of every byte).
     verify_digests: bool = False
-    engine_timeout: float = 300.0  # seconds an engine may stay silent before we give up
+    engine_timeout: float = ENGINE_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
