@@ -42,6 +42,12 @@ class ByteStream(Protocol):
         ...
 
 
+def some_reader(stream: ByteStream) -> Callable[[int], Buffer]:
+    """``stream.read_some`` when it has one, else its ``read``."""
+    some: Callable[[int], Buffer] = getattr(stream, "read_some", stream.read)
+    return some
+
+
 class FileStream:
     """A ByteStream over a binary file object, seeking when it can."""
 
@@ -135,8 +141,7 @@ class Prefixed:
         if self._head:
             out, self._head = self._head[:n], self._head[n:]
             return out
-        some: Callable[[int], Buffer] = getattr(self._inner, "read_some", self._inner.read)
-        return some(n)
+        return some_reader(self._inner)(n)
 
     def skip(self, n: int) -> None:
         if self._head:

@@ -15,7 +15,7 @@ from typing import Any
 from zlib import adler32
 
 from layerscope.errors import ArchiveError, LimitExceededError
-from layerscope.streams import CHUNK, Buffer, ByteStream
+from layerscope.streams import CHUNK, Buffer, ByteStream, some_reader
 from layerscope.tarheader import (
     BLOCK,
     DEFAULT_LIMITS,
@@ -50,7 +50,7 @@ class TarReader:
         self, stream: ByteStream, *, name: str = "tar", limits: Limits = DEFAULT_LIMITS
     ) -> None:
         self._src = stream
-        self._src_some: Callable[[int], Buffer] = getattr(stream, "read_some", stream.read)
+        self._src_some = some_reader(stream)
         self._name = name
         self._limits = limits
         # ``_buf`` may be a memoryview into a chunk the source handed over
@@ -116,12 +116,10 @@ class TarReader:
             self._buf = b""
             self._pos = 0
             rest = n - avail
-            ahead = len(self._ahead)
-            if ahead:
-                self._ahead = self._ahead[min(rest, ahead) :]
-                rest -= min(rest, ahead)
-            if rest:
-                self._src.skip(rest)
+            used = min(rest, len(self._ahead))  # bytes already fetched come first
+            self._ahead = self._ahead[used:]
+            if rest > used:
+                self._src.skip(rest - used)
         self.consumed += n
 
     def _take_exact(self, n: int, what: str) -> bytes:

@@ -41,7 +41,8 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
         plain,
         name=name,
         limits=options.limits,
-        want_digest=digest_filter(options, compressed or not _skips_by_position(plain)),
+        # A stream that skips by position reads file data only when asked to.
+        want_digest=digest_filter(options, compressed or not getattr(plain, "seekable", False)),
         # An uncompressed blob's length is its stored size; a digest needs every byte.
         measure=compressed or stored_hash is not None,
     )
@@ -67,10 +68,6 @@ def digest_filter(options: SourceOptions, reads_every_byte: bool) -> DigestFilte
     return lambda size: floor <= size <= CHEAP_DIGEST_BYTES or (extra is not None and extra(size))
 
 
-def _skips_by_position(stream: ByteStream) -> bool:
-    return isinstance(stream, FileWindow) or bool(getattr(stream, "seekable", False))
-
-
 class FileWindow:
     """A ByteStream over ``size`` bytes at ``offset`` of an open file.
 
@@ -85,6 +82,8 @@ class FileWindow:
         self._pos = offset
         self._end = offset + size
         self._name = name
+
+    seekable = True  # skips move an offset: file data is never read to pass it
 
     def read(self, n: int) -> bytes:
         n = min(n, self._end - self._pos)
