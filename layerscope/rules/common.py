@@ -89,3 +89,8 @@ def describe(ctx: RuleContext, layer: int | None) -> str:
 def is_run(ctx: RuleContext, layer: int | None) -> bool:
     """True when a RUN instruction with a known command made ``layer``."""
     return ctx.instruction(layer) is Instruction.RUN and bool(ctx.command(layer))
+
+
+def is_copy(ctx: RuleContext, layer: int | None) -> bool:
+    """True when a COPY or ADD instruction made ``layer``."""
+    return ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD)

@@ -17,11 +17,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
-from layerscope.model import Entry, Instruction
+from layerscope.model import Entry
 from layerscope.rules import rule
 from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.cachepaths import scan as cache_scan
-from layerscope.rules.common import TOP_PATHS, describe, is_run, memo, severity_for, top_paths
+from layerscope.rules.common import (
+    TOP_PATHS,
+    describe,
+    is_copy,
+    is_run,
+    memo,
+    severity_for,
+    top_paths,
+)
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
 from layerscope.shell import commands_named, has_flag
 from layerscope.union import Cause, Hidden
@@ -199,7 +207,7 @@ def _finding(
 
 
 def _not_run_fix(ctx: RuleContext, layer: int, where: str) -> str:
-    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+    if is_copy(ctx, layer):
         return (
             f"Do not add {where} at all (layer {layer}): exclude it in .dockerignore, "
             f"or build in another stage and COPY --from only what the image needs"
@@ -278,7 +286,7 @@ def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: li
     entries = _Entries(ctx)
     sample = entries.get(by, group[0].path)
     verb = "chmod" if cause == CHMOD else "chown"
-    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+    if is_copy(ctx, layer):
         if verb == "chown":
             owner = f"{sample.uid}:{sample.gid}" if sample is not None else "<user>:<group>"
             flag = f"--chown={owner}"

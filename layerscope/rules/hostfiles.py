@@ -22,10 +22,10 @@ import re
 from collections.abc import Iterator, Mapping
 
 from layerscope.analysis import RuleContext
-from layerscope.model import Entry, EntryType, Instruction
+from layerscope.model import Entry, EntryType
 from layerscope.rules import rule
 from layerscope.rules.base import Finding, Kind, Severity
-from layerscope.rules.common import describe, top_paths
+from layerscope.rules.common import describe, is_copy, top_paths
 
 _VENV_HINT = re.compile(r"/pyvenv\.cfg(?=\n)")
 _PYTHONS = ("python", "python3")
@@ -74,10 +74,6 @@ def _resolve(final: Mapping[str, tuple[int, Entry]], path: str) -> str | None:
     return "/".join(done)
 
 
-def _copied(ctx: RuleContext, layer: int) -> bool:
-    return ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD)
-
-
 def _foreign_venvs(ctx: RuleContext) -> Iterator[tuple[str, int, str]]:
     """(root, layer, interpreter) of each copied virtualenv whose Python the
     image does not have."""
@@ -85,7 +81,7 @@ def _foreign_venvs(ctx: RuleContext) -> Iterator[tuple[str, int, str]]:
     paths = ctx.paths
     for i in paths.text.candidates(_VENV_HINT):
         layer, entry = paths.nodes[i]
-        if entry.type is not EntryType.FILE or not _copied(ctx, layer):
+        if entry.type is not EntryType.FILE or not is_copy(ctx, layer):
             continue
         root = paths.paths[i][: -len("/pyvenv.cfg")]
         for name in _PYTHONS:
@@ -109,7 +105,7 @@ def _foreign_node_modules(ctx: RuleContext) -> Iterator[tuple[str, int, str]]:
         path = paths.paths[i]
         m = _FOREIGN_PACKAGE.search(path)
         layer = paths.nodes[i][0]
-        if m is None or not _copied(ctx, layer):
+        if m is None or not is_copy(ctx, layer):
             continue
         root = path[: path.index("node_modules", m.start()) + len("node_modules")]
         if root in seen:

@@ -7,10 +7,10 @@ import re
 from collections import defaultdict
 
 from layerscope.analysis import RuleContext
-from layerscope.model import EntryType, Instruction
+from layerscope.model import EntryType
 from layerscope.rules.base import Finding, Kind
 from layerscope.rules.cachepaths import scan as cache_scan
-from layerscope.rules.common import is_run, severity_for, top_paths
+from layerscope.rules.common import is_copy, is_run, severity_for, top_paths
 from layerscope.rules.fixes import append_command, quote_paths, rewrite
 
 
@@ -70,7 +70,7 @@ def remove_fix(ctx: RuleContext, layer: int, targets: list[str], what: str) -> s
         return f"Remove {what} in the RUN that makes it (layer {layer}):\n" + rewrite(
             cmd, append_command(cmd, f"rm -rf {quote_paths(sorted(targets))}")
         )
-    if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+    if is_copy(ctx, layer):
         return (
             f"Layer {layer} copies {what} from the build context: exclude it in "
             f".dockerignore, or copy only what the image needs"

@@ -14,10 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
-from layerscope.model import Instruction
 from layerscope.rules import rule
 from layerscope.rules.base import Finding, Kind, Severity
-from layerscope.rules.common import describe, is_run
+from layerscope.rules.common import describe, is_copy, is_run
 from layerscope.rules.fixes import append_command, quote_paths
 from layerscope.rules.leftover_archives import Archive, archives
 from layerscope.rules.leftover_files import by_layer, leftover_finding, remove_fix, visible_files
@@ -145,7 +144,7 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
                 f"-RUN {first}\n-RUN {second}\n"
                 f"+RUN {append_command(append_command(first, second), rm)}"
             )
-        elif ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD) and is_run(ctx, by):
+        elif is_copy(ctx, layer) and is_run(ctx, by):
             src = posixpath.basename(targets[0])
             fix = (
                 f"Do not copy the archive into a layer: bind-mount it for the RUN that "
@@ -264,7 +263,7 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
             continue
         groups[(layer, root)].append((path, size))
     for (layer, root), files in sorted(groups.items()):
-        if ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD):
+        if is_copy(ctx, layer):
             fix = (
                 f"Add .git to .dockerignore: layer {layer} "
                 f"({ctx.instruction(layer).value}) copies /{root} from the build context"
