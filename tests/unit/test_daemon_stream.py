@@ -108,9 +108,12 @@ def test_the_reader_gets_what_arrived_without_waiting_for_more() -> None:
 
     prefetch = Prefetch(held(), batch_bytes=1 << 20)
     stream = ChunkStream(prefetch, "engine:x")
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(stream.read(200)), daemon=True)
     try:
-        assert stream.read(200) == b"a" * 100 + b"b" * 100
-        assert not release.is_set()
+        reader.start()
+        reader.join(10)  # the source holds on for 30 s: a reader that waits is still waiting
+        assert got == [b"a" * 100 + b"b" * 100]
     finally:
         release.set()
         prefetch.close()
