@@ -29,7 +29,7 @@ from gen_archive import write_archive
 
 _INFLATE = """
 import sys
-from layerscope.streams import FileStream, open_decompressed
+from layerscope.tar.streams import FileStream, open_decompressed
 total = 0
 for path in sys.argv[1:]:
     with open(path, "rb") as f:

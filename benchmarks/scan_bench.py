@@ -74,9 +74,9 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
 
 def walk_rate(path: Path) -> tuple[float, bool]:
     """Members/s of a whole layer scan (entries built), with the C walk when built."""
-    from layerscope.layerscan import has_accelerator, scan_layer
-    from layerscope.streams import FileStream
-    from layerscope.tarscan import TarReader
+    from layerscope.sources.layerscan import has_accelerator, scan_layer
+    from layerscope.tar.reader import TarReader
+    from layerscope.tar.streams import FileStream
 
     n = 0
     t0 = time.perf_counter()
@@ -90,8 +90,8 @@ def walk_rate(path: Path) -> tuple[float, bool]:
 
 def reader_rate(path: Path) -> tuple[float, float, int]:
     """Members/s of layerscope's reader and of tarfile over every layer."""
-    from layerscope.streams import FileStream
-    from layerscope.tarscan import TarReader
+    from layerscope.tar.reader import TarReader
+    from layerscope.tar.streams import FileStream
 
     n = 0
     t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """``python -m layerscope``."""
 
-from layerscope.cli import main
+from layerscope.cli.entry import main
 
 raise SystemExit(main())

@@ -140,7 +140,7 @@ class Analysis:
     budgets: tuple[BudgetResult, ...] = ()
     base_layer_count: int | None = None
     base_signal: str = ""
-    base_reference: str = ""  # the base image's name when known (see layerscope.base)
+    base_reference: str = ""  # the base image's name when known (see layerscope.base.attribution)
     dockerfile: str | None = None
 
     @property

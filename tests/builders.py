@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from layerscope.model import Entry, EntryType, Image, Layer
 from layerscope.sources import SourceOptions
 from layerscope.sources.archive import read_archive_stream
-from layerscope.streams import bytes_stream
+from layerscope.tar.streams import bytes_stream
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,26 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_images" / "removed-later.
 
 CORE = [
     "layerscope.model",
-    "layerscope.tarscan",
+    "layerscope.tar.reader",
     "layerscope.union",
     "layerscope.analysis",
     "layerscope.history",
-    "layerscope.shell",
+    "layerscope.shell.commands",
     "layerscope.rules",
     "layerscope.report.schema",
     "layerscope.report.json",
     "layerscope.report.markdown",
     "layerscope.report.sarif",
     "layerscope.report.summary",
-    "layerscope.budget",
-    "layerscope.policy",
-    "layerscope.base",
-    "layerscope.dockerfile",
-    "layerscope.dockerfile_map",
-    "layerscope.patch",
-    "layerscope.tarheader",
-    "layerscope.shell_lexer",
-    "layerscope.base_fixes",
+    "layerscope.policy.budgets",
+    "layerscope.policy.file",
+    "layerscope.base.attribution",
+    "layerscope.dockerfile.parser",
+    "layerscope.dockerfile.layer_map",
+    "layerscope.fix.planner",
+    "layerscope.tar.header",
+    "layerscope.shell.lexer",
+    "layerscope.base.fixes",
 ]
 HEAVY = ("textual", "docker", "rich", "humanize", "tabulate")
 
@@ -56,7 +56,7 @@ def test_core_imports_nothing_heavy() -> None:
 
 def test_json_run_on_an_archive_loads_no_ui_or_engine_library() -> None:
     code = (
-        "import io, contextlib\nfrom layerscope.cli import main\n"
+        "import io, contextlib\nfrom layerscope.cli.entry import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    rc = main([{str(SAMPLE)!r}, '--format', 'json'])\n"
         "assert rc == 0, rc"
@@ -66,5 +66,5 @@ def test_json_run_on_an_archive_loads_no_ui_or_engine_library() -> None:
 
 
 def test_version_is_cheap() -> None:
-    loaded = _modules_after("import layerscope, layerscope.cli")
+    loaded = _modules_after("import layerscope, layerscope.cli.entry")
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}

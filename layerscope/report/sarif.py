@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from layerscope import __version__
 from layerscope.analysis import Analysis
-from layerscope.base import finding_origin
+from layerscope.base.attribution import finding_origin
 from layerscope.names import json_text
 from layerscope.report.schema import budget_to_dict, finding_to_dict
 from layerscope.rules import Finding, Severity, all_rules

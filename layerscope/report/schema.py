@@ -11,9 +11,9 @@ from typing import Any
 
 from layerscope import __version__
 from layerscope.analysis import Analysis, BudgetResult
-from layerscope.base import Side, finding_origin, layer_origin, split
+from layerscope.base.attribution import Side, finding_origin, layer_origin, split
 from layerscope.names import json_text
-from layerscope.rules.base import Finding
+from layerscope.rules.types import Finding
 
 SCHEMA_VERSION = 1
 

@@ -8,9 +8,9 @@ formatted by a few lines of our own, in binary units like the table.
 from __future__ import annotations
 
 from layerscope.analysis import Analysis, BudgetResult
-from layerscope.budget import KINDS
 from layerscope.names import printable
-from layerscope.policy import ValueKind
+from layerscope.policy.budgets import KINDS
+from layerscope.policy.file import ValueKind
 
 TOP_FINDINGS = 5
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
@@ -95,7 +95,7 @@ def render(result: Analysis) -> str:
     ]
     if result.base_layer_count:
         # Waste budgets judge the own layers: show their figures too.
-        from layerscope.base import split
+        from layerscope.base.attribution import split
 
         own = split(result).own
         out.append(

@@ -6,7 +6,7 @@ import humanize
 from tabulate import tabulate
 
 from layerscope.analysis import Analysis
-from layerscope.base import layer_origin, split
+from layerscope.base.attribution import layer_origin, split
 from layerscope.names import printable
 
 COMMAND_WIDTH = 60

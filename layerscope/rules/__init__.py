@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from layerscope.rules.base import Finding, Kind, Rule, RuleFunc, Severity
+from layerscope.rules.types import Finding, Kind, Rule, RuleFunc, Severity
 
 __all__ = ["Finding", "Kind", "Rule", "Severity", "all_rules", "rule"]
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
 from layerscope.model import Instruction
-from layerscope.rules.base import Finding, Kind
 from layerscope.rules.cachepaths import CacheGroup, scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
 from layerscope.rules.fixes import (
@@ -25,6 +24,7 @@ from layerscope.rules.fixes import (
     quote_paths,
     rewrite,
 )
+from layerscope.rules.types import Finding, Kind
 from layerscope.union import Cause
 
 

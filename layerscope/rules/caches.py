@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 from layerscope.analysis import RuleContext
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, RuleFunc, Severity
 from layerscope.rules.cache_findings import cache_findings
+from layerscope.rules.types import Finding, Kind, RuleFunc, Severity
 
 CACHE_MIN_BYTES = 4096
 

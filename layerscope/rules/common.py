@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.model import Instruction
-from layerscope.rules.base import Severity
+from layerscope.rules.types import Severity
 
 if TYPE_CHECKING:
     from layerscope.analysis import RuleContext

@@ -21,10 +21,10 @@ from itertools import compress, count, repeat
 from layerscope.analysis import RuleContext
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
-from layerscope.shell import commands_named
+from layerscope.rules.types import Finding, Kind, Severity
+from layerscope.shell.commands import commands_named
 
 MIN_FILE_BYTES = 4096
 # Per-package documentation and licence texts: dpkg installs one copy per

@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from layerscope.rules.ecosystems import is_clean_subcommand
-from layerscope.shell import commands_named, split_commands
+from layerscope.shell.commands import commands_named, split_commands
+from layerscope.shell.ecosystems import is_clean_subcommand
 
 __all__ = [
     "CACHE_FIXES",

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from layerscope.analysis import RuleContext
 from layerscope.model import Entry
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import (
     TOP_PATHS,
@@ -31,7 +30,8 @@ from layerscope.rules.common import (
     top_paths,
 )
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
-from layerscope.shell import commands_named, has_flag
+from layerscope.rules.types import Finding, Kind, Severity
+from layerscope.shell.commands import commands_named, has_flag
 from layerscope.union import Cause, Hidden
 
 __all__ = ["TOP_PATHS", "overwritten_later", "removed_later", "severity_for"]

@@ -24,8 +24,8 @@ from collections.abc import Iterator, Mapping
 from layerscope.analysis import RuleContext
 from layerscope.model import Entry, EntryType
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.common import describe, is_copy, top_paths
+from layerscope.rules.types import Finding, Kind, Severity
 
 _VENV_HINT = re.compile(r"/pyvenv\.cfg(?=\n)")
 _PYTHONS = ("python", "python3")

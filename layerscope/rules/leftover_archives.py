@@ -18,7 +18,7 @@ from layerscope.analysis import RuleContext
 from layerscope.model import EntryType
 from layerscope.rules.common import is_run, memo
 from layerscope.rules.leftover_files import visible_files
-from layerscope.shell import SimpleCommand, commands_named
+from layerscope.shell.commands import SimpleCommand, commands_named
 
 _ARCHIVE = re.compile(
     r"\.(?:tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst|tar\.lz4|zip|7z|whl|deb|rpm|gem)\Z"

@@ -8,10 +8,10 @@ from collections import defaultdict
 
 from layerscope.analysis import RuleContext
 from layerscope.model import EntryType
-from layerscope.rules.base import Finding, Kind
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import is_copy, is_run, severity_for, top_paths
 from layerscope.rules.fixes import append_command, quote_paths, rewrite
+from layerscope.rules.types import Finding, Kind
 
 
 def visible_files(ctx: RuleContext, *hints: re.Pattern[str]) -> list[tuple[str, int, int]]:

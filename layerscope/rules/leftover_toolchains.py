@@ -11,7 +11,7 @@ from layerscope.analysis import RuleContext
 from layerscope.rules.common import is_run
 from layerscope.rules.fixes import append_command, rewrite
 from layerscope.rules.paths import line_pattern
-from layerscope.shell import commands_named
+from layerscope.shell.commands import commands_named
 
 TOOLCHAIN = re.compile(
     r"(?P<gcc>usr/lib/gcc/|usr/libexec/gcc/|usr/lib/gcc-cross/"

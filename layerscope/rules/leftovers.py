@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.common import describe, is_copy, is_run
 from layerscope.rules.fixes import append_command, quote_paths
 from layerscope.rules.leftover_archives import Archive, archives
@@ -26,6 +25,7 @@ from layerscope.rules.leftover_toolchains import (
     runs_compiler,
     toolchain_fix,
 )
+from layerscope.rules.types import Finding, Kind, Severity
 
 _PM_LOGS = re.compile(
     r"var/log/(?:dpkg\.log|alternatives\.log|apt/[^/]+|bootstrap\.log|yum\.log|apk\.log)\Z"

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from layerscope.analysis import RuleContext
-from layerscope.dockerfile import Dockerfile
+from layerscope.dockerfile.parser import Dockerfile
 from layerscope.rules import rule
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.order_detectors import (
     DETECTORS,
     bust_context,
@@ -25,6 +24,7 @@ from layerscope.rules.order_detectors import (
     volatile_early,
 )
 from layerscope.rules.order_units import Unit, image_units, stage_units
+from layerscope.rules.types import Finding, Kind, Severity
 
 __all__ = ["check_dockerfile"]
 

@@ -15,11 +15,11 @@ import re
 from collections.abc import Iterator, Sequence
 
 from layerscope.model import Builder, Instruction
-from layerscope.rules.base import Finding, Kind, Severity
 from layerscope.rules.common import severity_for, short
-from layerscope.rules.ecosystems import DEPENDENCY_STEP, MANIFESTS, Install, concern, installs
 from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
-from layerscope.shell import has_flag, split_commands, unwrap
+from layerscope.rules.types import Finding, Kind, Severity
+from layerscope.shell.commands import has_flag, split_commands, unwrap
+from layerscope.shell.ecosystems import DEPENDENCY_STEP, MANIFESTS, Install, concern, installs
 
 _VOLATILE_NAME = re.compile(
     r"(?:\A|_)(?:BUILD_?(?:DATE|TIME|TIMESTAMP|NUMBER|ID)|GIT_?(?:SHA|COMMIT|HASH|REF|REVISION)"

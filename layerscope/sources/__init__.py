@@ -61,7 +61,7 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
 def _read_path(target: str, source: str, options: SourceOptions) -> Image:
     from layerscope.sources.archive import read_archive_stream
     from layerscope.sources.oci import read_layout
-    from layerscope.streams import FileStream
+    from layerscope.tar.streams import FileStream
 
     path, ref = split_archive_ref(target)
     try:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerscope.errors import ArchiveError, LimitExceededError
-from layerscope.layerscan import normalize
 from layerscope.model import Image
 from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
 from layerscope.sources.interface import (
@@ -31,9 +30,10 @@ from layerscope.sources.interface import (
     count_entries,
     parse_json,
 )
+from layerscope.sources.layerscan import normalize
 from layerscope.sources.oci import choose_manifest, layer_descriptors
-from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
-from layerscope.tarscan import TarReader
+from layerscope.tar.reader import TarReader
+from layerscope.tar.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
 
 _JSON_NAMES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
 _TAR_MAGIC_OFFSET = 257

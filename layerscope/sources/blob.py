@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.errors import ArchiveError
-from layerscope.layerscan import DigestFilter, LayerScan, scan_layer
 from layerscope.sources.interface import ScannedBlob, SourceOptions
-from layerscope.streams import ByteStream, Hashing, open_decompressed, sniff
+from layerscope.sources.layerscan import DigestFilter, LayerScan, scan_layer
+from layerscope.tar.streams import ByteStream, Hashing, open_decompressed, sniff
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor

@@ -11,10 +11,10 @@ from typing import Any
 
 from layerscope.errors import ArchiveError, LimitExceededError, UsageError
 from layerscope.history import match_layers
-from layerscope.layerscan import DigestFilter, LayerScan
 from layerscope.model import Image, ImageConfig, Layer
 from layerscope.names import printable
-from layerscope.tarscan import DEFAULT_LIMITS, Limits
+from layerscope.sources.layerscan import DigestFilter, LayerScan
+from layerscope.tar.reader import DEFAULT_LIMITS, Limits
 
 MAX_JSON_BYTES = 16 << 20  # one manifest, index or config
 MAX_JSON_TOTAL = 64 << 20  # all JSON members of one archive

@@ -1,6 +1,6 @@
 """``--limit NAME=N``: the resource bounds for hostile input, by name.
 
-The names are the fields of :class:`layerscope.tarscan.Limits` (per tar
+The names are the fields of :class:`layerscope.tar.reader.Limits` (per tar
 stream) plus ``max-layers`` (per image). docs/security.md lists them.
 """
 

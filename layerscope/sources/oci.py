@@ -28,7 +28,7 @@ from layerscope.sources.interface import (
     parse_json,
     parse_platform,
 )
-from layerscope.streams import FileStream
+from layerscope.tar.streams import FileStream
 
 INDEX_TYPES = frozenset(
     {

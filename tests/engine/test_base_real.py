@@ -12,9 +12,17 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base import Boundary, Origin, Signal, attribute, finding_origin, from_history, split
+from layerscope.base.attribution import (
+    Boundary,
+    Origin,
+    Signal,
+    attribute,
+    finding_origin,
+    from_history,
+    split,
+)
+from layerscope.base.resolve import LocalImages, find_base
 from layerscope.sources import SourceOptions, open_image
-from layerscope.sources.baseref import LocalImages, find_base
 
 from .imagebuild import build_image, docker_save
 

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 from markdown_it import MarkdownIt
 
-from layerscope.budget import IMAGE_BUDGETS
+from layerscope.policy.budgets import IMAGE_BUDGETS
 
 from .imagebuild import build_image
 

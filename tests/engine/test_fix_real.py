@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import analyze
-from layerscope.commands.fix import with_dockerfile
-from layerscope.dockerfile import parse
-from layerscope.dockerfile_map import map_image
+from layerscope.cli.commands.fix import with_dockerfile
+from layerscope.dockerfile.layer_map import map_image
+from layerscope.dockerfile.parser import parse
+from layerscope.fix.verify import Verification, verify
 from layerscope.sources import SourceOptions, open_image
-from layerscope.verify import Verification, verify
 
 from .imagebuild import _buildkit_docker, _docker
 

@@ -25,11 +25,11 @@ from collections.abc import Callable
 import zstandard
 
 from layerscope.errors import LayerscopeError
-from layerscope.layerscan import scan_layer
 from layerscope.sources import SourceOptions
 from layerscope.sources.archive import read_archive_stream
-from layerscope.streams import bytes_stream, open_decompressed
-from layerscope.tarscan import Limits
+from layerscope.sources.layerscan import scan_layer
+from layerscope.tar.reader import Limits
+from layerscope.tar.streams import bytes_stream, open_decompressed
 
 LIMITS = Limits(max_path_bytes=4096, max_header_bytes=1 << 16, max_members=5000)
 OPTIONS = SourceOptions(limits=LIMITS, max_layers=50, max_expansion=100)

@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from layerscope.layerscan import has_accelerator, scan_layer
 from layerscope.model import Entry, EntryType
-from layerscope.streams import FileStream, bytes_stream, discard
-from layerscope.tarscan import Member, TarReader
+from layerscope.sources.layerscan import has_accelerator, scan_layer
+from layerscope.tar.reader import Member, TarReader
+from layerscope.tar.streams import FileStream, bytes_stream, discard
 from layerscope.union import replay
 from tests.property.layers import Stack, stacks
 from tests.property.test_union_model import expected_hidden, extract, union_tree
@@ -155,7 +155,7 @@ def test_the_accelerator_is_built() -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         assert has_accelerator()
     elif not has_accelerator():
-        pytest.skip("layerscope._tarwalk not built")
+        pytest.skip("layerscope.tar._tarwalk not built")
 
 
 def _gnu_tar_sparse(tmp: Path, fmt: str, holes: list[tuple[int, int]]) -> bytes:

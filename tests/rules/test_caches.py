@@ -7,7 +7,7 @@ import pytest
 
 from layerscope.analysis import Options
 from layerscope.rules import Kind
-from layerscope.rules.base import Severity
+from layerscope.rules.types import Severity
 from tests.builders import file, hard, wh
 
 from .helpers import cause, of, run

@@ -147,7 +147,7 @@ def test_cache_files_are_left_to_the_cache_rules() -> None:
 
 
 def test_base_package_database_rewritten_by_the_first_install_is_info() -> None:
-    from layerscope.rules.base import Severity
+    from layerscope.rules.types import Severity
 
     result = run(
         [file("var/lib/dpkg/status", 900 * KB)],

@@ -208,6 +208,6 @@ def test_making_an_archive_is_not_extracting_it() -> None:
 )
 def test_what_counts_as_extracting(command: str, extracts: bool) -> None:
     from layerscope.rules.leftover_archives import _extracts
-    from layerscope.shell import split_commands
+    from layerscope.shell.commands import split_commands
 
     assert _extracts(split_commands(command)[0]) is extracts

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.dockerfile import parse
+from layerscope.dockerfile.parser import parse
 from layerscope.rules import Finding, Kind, all_rules
-from layerscope.rules.ecosystems import any_manifest, concern, installs, is_manifest
 from layerscope.rules.order import check_dockerfile
+from layerscope.shell.ecosystems import any_manifest, concern, installs, is_manifest
 from tests.builders import F, docker_archive, file, layer_tar, read_archive
 
 BK = "buildkit.dockerfile.v0"

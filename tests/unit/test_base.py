@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base import (
+from layerscope.base.attribution import (
     Boundary,
     Origin,
     Signal,
@@ -21,10 +21,10 @@ from layerscope.base import (
     prefix_length,
     split,
 )
-from layerscope.base_fixes import slimmer_variants
-from layerscope.budget import IMAGE_BUDGETS, judge
+from layerscope.base.fixes import slimmer_variants
 from layerscope.model import Image
-from layerscope.policy import Limit, Policy, RulePolicy
+from layerscope.policy.budgets import IMAGE_BUDGETS, judge
+from layerscope.policy.file import Limit, Policy, RulePolicy
 from layerscope.report import render
 from tests.builders import docker_archive, file, image_of, layer_tar, read_archive, wh
 

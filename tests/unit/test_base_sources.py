@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.base import Boundary, Signal
+from layerscope.base.attribution import Boundary, Signal
+from layerscope.base.resolve import find_base, from_dockerfile
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
-from layerscope.sources.baseref import find_base, from_dockerfile
 from tests.builders import docker_archive, file, layer_tar, read_archive
 
 BASE_LAYERS = [layer_tar([file("bin/sh", 100)]), layer_tar([file("etc/a", 10)])]

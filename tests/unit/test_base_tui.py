@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base import Boundary, Signal, attribute
+from layerscope.base.attribution import Boundary, Signal, attribute
 from layerscope.tui.app import LayerscopeApp
 from layerscope.tui.widgets.layers import LayersPane
 from tests.builders import docker_archive, file, layer_tar, read_archive, wh

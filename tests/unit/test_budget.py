@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.budget import (
+from layerscope.policy.budgets import (
     GROWTH_BUDGETS,
     IMAGE_BUDGETS,
     KINDS,
@@ -17,7 +17,7 @@ from layerscope.budget import (
     judge,
     limits_for,
 )
-from layerscope.policy import Limit, NamedBudgets, Policy, RulePolicy
+from layerscope.policy.file import Limit, NamedBudgets, Policy, RulePolicy
 from tests.builders import file, image_of, wh
 
 KIB = 1024
@@ -48,7 +48,7 @@ def test_every_image_budget_reads_its_figure(result: Analysis) -> None:
         "max_reclaimable": result.summary.reclaimable_bytes,
         "max_layer": 14 * KIB,
         "max_layers": 3,
-        # No base known: every layer is own (layerscope.base).
+        # No base known: every layer is own (layerscope.base.attribution).
         "max_own_total": 20 * KIB,
         "max_own_wasted": 4 * KIB,
         "max_own_reclaimable": result.summary.reclaimable_bytes,

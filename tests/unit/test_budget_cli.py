@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.budget import IMAGE_BUDGETS
-from layerscope.cli import build_parser
-from layerscope.commands import ci
+from layerscope.cli import ci
+from layerscope.cli.entry import build_parser
 from layerscope.errors import UsageError
+from layerscope.policy.budgets import IMAGE_BUDGETS
 from layerscope.report import EXTENSIONS, FORMATS
 from tests.builders import docker_archive, file, layer_tar, wh
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.commands.diff import compare, load_report, snapshot, snapshot_from_report
-from layerscope.commands.diff_report import render, to_dict
+from layerscope.cli.commands.diff import compare, load_report, snapshot, snapshot_from_report
 from layerscope.errors import SourceError
+from layerscope.report.diff import render, to_dict
 from layerscope.report.schema import to_dict as report_dict
 from tests.builders import docker_archive, file, image_of, layer_tar, wh
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.dockerfile import DockerfileError, load, parse
-from layerscope.dockerfile_words import expand
+from layerscope.dockerfile.parser import DockerfileError, load, parse
+from layerscope.dockerfile.words import expand
 from layerscope.errors import LayerscopeError
 from layerscope.model import Instruction
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layerscope.dockerfile import parse
-from layerscope.dockerfile_map import locate, map_image
+from layerscope.dockerfile.layer_map import locate, map_image
+from layerscope.dockerfile.parser import parse
 from layerscope.model import Image
-from layerscope.rules.base import Finding, Kind, Severity
+from layerscope.rules.types import Finding, Kind, Severity
 from tests.builders import docker_archive, file, layer_tar, read_archive
 
 DOCKERFILE = """\

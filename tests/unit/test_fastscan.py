@@ -1,4 +1,4 @@
-"""The C header walk (layerscope/_tarwalk.c) gives exactly what the
+"""The C header walk (layerscope/tar/_tarwalk.c) gives exactly what the
 pure-Python reader gives, entries and errors alike, and both agree with
 Python's tarfile. No timing here: speed is measured by benchmarks/."""
 
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from layerscope import layerscan
 from layerscope.errors import LayerscopeError
-from layerscope.layerscan import normalize, scan_layer
 from layerscope.model import Entry, EntryType
+from layerscope.sources import layerscan
 from layerscope.sources.daemon import ChunkStream
-from layerscope.streams import FileStream, discard
-from layerscope.tarscan import Limits, TarReader
+from layerscope.sources.layerscan import normalize, scan_layer
+from layerscope.tar.reader import Limits, TarReader
+from layerscope.tar.streams import FileStream, discard
 from tests.builders import d, file, hard, layer_tar, opq, sym, wh
 from tests.hostile.tarcraft import header
 

@@ -10,8 +10,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.budget import judge
-from layerscope.policy import Limit, Policy
+from layerscope.policy.budgets import judge
+from layerscope.policy.file import Limit, Policy
 from layerscope.report import render
 from layerscope.report.markdown import text
 from tests.builders import file, image_of, wh

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import analyze
-from layerscope.dockerfile import parse
-from layerscope.dockerfile_map import map_image
-from layerscope.patch import apply, plan
-from layerscope.patch_diff import unified_diff
-from layerscope.patch_model import Evidence, Fix
+from layerscope.dockerfile.layer_map import map_image
+from layerscope.dockerfile.parser import parse
+from layerscope.fix.diff import unified_diff
+from layerscope.fix.model import Evidence, Fix
+from layerscope.fix.planner import apply, plan
 from tests.builders import docker_archive, file, layer_tar, read_archive, wh
 
 

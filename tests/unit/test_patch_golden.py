@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.dockerfile import parse
-from layerscope.patch import apply, plan
-from layerscope.patch_diff import unified_diff
+from layerscope.dockerfile.parser import parse
+from layerscope.fix.diff import unified_diff
+from layerscope.fix.planner import apply, plan
 from layerscope.rules.order import check_dockerfile
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dockerfiles"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.budget import KINDS
 from layerscope.errors import ConfigError
-from layerscope.policy import (
+from layerscope.policy.budgets import KINDS
+from layerscope.policy.file import (
     Limit,
     find_policy,
     load_policy,

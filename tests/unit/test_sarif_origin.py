@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from layerscope.analysis import analyze
-from layerscope.base import Boundary, Signal, attribute
+from layerscope.base.attribution import Boundary, Signal, attribute
 from layerscope.report import render
 from tests.builders import d, file, image_of, wh
 

@@ -1,10 +1,16 @@
-"""Tests for layerscope.shell: splitting RUN scripts into simple commands."""
+"""Tests for layerscope.shell.commands: splitting RUN scripts into simple commands."""
 
 from __future__ import annotations
 
 import pytest
 
-from layerscope.shell import SimpleCommand, commands_named, has_flag, split_commands, unwrap
+from layerscope.shell.commands import (
+    SimpleCommand,
+    commands_named,
+    has_flag,
+    split_commands,
+    unwrap,
+)
 
 
 def argvs(cmd: str) -> list[tuple[str, ...]]:

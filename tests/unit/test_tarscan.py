@@ -11,8 +11,8 @@ import tarfile
 import pytest
 
 from layerscope.errors import ArchiveError, LimitExceededError
-from layerscope.streams import FileStream, discard
-from layerscope.tarscan import Limits, TarReader
+from layerscope.tar.reader import Limits, TarReader
+from layerscope.tar.streams import FileStream, discard
 
 TYPES = {
     tarfile.REGTYPE: ord("0"),

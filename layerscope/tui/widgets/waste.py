@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from layerscope.analysis import Analysis
 from layerscope.names import printable
 from layerscope.rules import Finding, all_rules
-from layerscope.rules.base import Severity
+from layerscope.rules.types import Severity
 from layerscope.tui.format import (
     WRAP_AT,
     dockerfile,

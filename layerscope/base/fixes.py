@@ -1,0 +1,102 @@
+"""Fixes for findings in base layers: what a Dockerfile that only uses a base
+image can do about its bytes (a slimmer variant of the base, or distroless)."""
+
+from __future__ import annotations
+
+from layerscope.rules.types import Finding, Kind
+
+# Distroless images per ecosystem (gcr.io/distroless): the runtime only.
+_DISTROLESS = {
+    "python": "gcr.io/distroless/python3-debian12",
+    "node": "gcr.io/distroless/nodejs22-debian12",
+    "openjdk": "gcr.io/distroless/java21-debian12",
+    "eclipse-temurin": "gcr.io/distroless/java21-debian12",
+    "amazoncorretto": "gcr.io/distroless/java21-debian12",
+    "maven": "gcr.io/distroless/java21-debian12",
+    "gradle": "gcr.io/distroless/java21-debian12",
+    "golang": "gcr.io/distroless/static-debian12",
+    "rust": "gcr.io/distroless/cc-debian12",
+    "gcc": "gcr.io/distroless/cc-debian12",
+}
+_DISTROLESS_DEFAULT = "gcr.io/distroless/base-debian12"
+_DISTROS = frozenset({"ubuntu", "fedora", "centos", "rockylinux", "almalinux", "amazonlinux"})
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    """``repo[:tag][@digest]`` -> (repo, tag); the tag is '' when absent."""
+    ref = reference.partition("@")[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1 :]
+    return ref, ""
+
+
+def slimmer_variants(reference: str) -> tuple[str, ...]:
+    """Smaller images to try instead of ``reference``, best guess by the
+    naming conventions of official images (``-slim``, ``-alpine``), ending
+    with a distroless image for the ecosystem. Empty for ``scratch``."""
+    repo, tag = _split_reference(reference.strip())
+    if not repo or repo == "scratch":
+        return ()
+    name = repo.rsplit("/", 1)[-1]
+    distroless = _DISTROLESS.get(name, _DISTROLESS_DEFAULT)
+    if "distroless" in repo:
+        return ("gcr.io/distroless/static-debian12",) if "static" not in repo else ()
+    head = tag.split("-", 1)[0] if tag and tag != "latest" else ""
+    out: list[str]
+    if name == "alpine" or "alpine" in tag:
+        out = []
+    elif name == "debian":
+        out = [f"debian:{head or 'stable'}-slim", "alpine"]
+    elif name in _DISTROS:
+        out = ["debian:stable-slim", "alpine"]
+    elif "slim" in tag:
+        out = [f"{repo}:{head}-alpine" if head else f"{repo}:alpine"]
+    elif head:
+        out = [f"{repo}:{head}-slim", f"{repo}:{head}-alpine"]
+    else:
+        out = [f"{repo}:slim", f"{repo}:alpine"]
+    return (*out, distroless)
+
+
+def _suggestion(reference: str) -> str:
+    variants = slimmer_variants(reference)
+    if not reference or reference == "scratch":
+        return "start from a slimmer base image (a -slim or alpine variant, or distroless)"
+    if not variants:
+        return f"{reference} is already minimal: copy only what the app needs into scratch"
+    tags = [v for v in variants if "distroless" not in v]
+    distroless = [v for v in variants if "distroless" in v]
+    parts = []
+    if tags:
+        parts.append(" or ".join(tags) + " (where published)")
+    if distroless:
+        parts.append(f"a distroless image ({distroless[0]}) for the final stage")
+    return "switch FROM to a slimmer variant: " + ", or ".join(parts)
+
+
+def base_fix(f: Finding, reference: str, own_hider: bool, wasted: int, reclaimable: int) -> str:
+    """The fix for a finding in a base layer. ``own_hider``: a layer of the
+    image's own hides the base's bytes; ``wasted``/``reclaimable``: the
+    base's totals."""
+    name = reference or "the base image"
+    layer = "a base layer" if f.layer is None else f"layer {f.layer}"
+    if f.kind is Kind.CACHE_BUST:
+        return (
+            f"Nothing to change: {layer} is part of {name}, which you pull rather than build, "
+            "so the order of its instructions does not slow your builds."
+        )
+    if own_hider:
+        head = (
+            f"Your layer {f.hidden_by} hides files that {name} stored in {layer}: the base's "
+            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. Drop the "
+            "deletion or overwrite if it only cleans up the base, and"
+        )
+    else:
+        head = (
+            f"These {f.bytes:,} bytes are in {layer} of {name}, which your Dockerfile does "
+            "not build: no change to your own instructions removes them. To get them back,"
+        )
+    total = f"; {name} holds {wasted:,} wasted and {reclaimable:,} reclaimable bytes in all"
+    return f"{head} {_suggestion(reference)}{total}"

@@ -1,0 +1,392 @@
+"""``layerscope fix --verify``: build the original and the patched Dockerfile and measure.
+
+Three questions, answered with the real engine (the ``docker`` client, with
+``DOCKER_BUILDKIT`` set for the chosen builder):
+
+1. How many image bytes does each fix save? The original is built, then the
+   Dockerfile with each fix alone, then with all of them; each image is read
+   and analyzed like any other, and the totals compared.
+2. Does a source-only change still rebuild the dependency install? A source
+   file (never a manifest) is touched in a copy of the build context, both
+   Dockerfiles are built again, and the steps the builder took from its cache
+   are counted from its output (classic: ``---> Using cache``; BuildKit with
+   ``--progress=plain``: ``#N CACHED``).
+3. Does the patched Dockerfile still build? A failing build is reported with
+   the end of its log.
+
+The context is copied to a temporary directory first: the user's files are
+never touched. Images are tagged ``layerscope-verify/<name>:<n>`` and the tags
+are removed at the end unless ``keep`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from layerscope.analysis import Analysis, analyze
+from layerscope.dockerfile.layer_map import map_image
+from layerscope.dockerfile.parser import Dockerfile, parse
+from layerscope.errors import LayerscopeError, UsageError
+from layerscope.fix.model import Evidence, Fix
+from layerscope.fix.planner import KINDS, apply, plan
+from layerscope.rules.order_units import busting_copy, stage_units
+from layerscope.shell.ecosystems import installs, is_manifest
+
+__all__ = ["BuildError", "Rebuild", "Verification", "build", "verify"]
+
+BUILD_TIMEOUT = 1800
+# Source files a comment can be appended to without changing what they do.
+_COMMENTS = {
+    **dict.fromkeys((".py", ".sh", ".rb", ".yaml", ".yml", ".toml", ".cfg", ".ini"), "# {}"),
+    **dict.fromkeys((".js", ".mjs", ".ts", ".go", ".java", ".rs", ".c", ".h", ".php"), "// {}"),
+    **dict.fromkeys((".css",), "/* {} */"),
+    **dict.fromkeys((".html", ".md"), "<!-- {} -->"),
+}
+_TOUCH_NAME = "layerscope-touch-{}.txt"
+
+
+class BuildError(LayerscopeError):
+    """A build failed; the message ends with the last lines of its log."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """One build: the image tag, the steps it ran and those it took from cache."""
+
+    tag: str
+    steps: tuple[str, ...]
+    cached: tuple[str, ...]
+    log: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """A build after a source-only change: steps, cached steps, dependency reuse."""
+
+    steps: int
+    cached: int
+    dependency_steps: int
+    dependency_cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FixSaving:
+    """The image bytes one fix saves on its own (original total - total with it)."""
+
+    fix: Fix
+    total_bytes: int
+    saved_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What the engine said about a patch."""
+
+    builder: str
+    original_bytes: int
+    patched_bytes: int
+    fixes: tuple[FixSaving, ...]
+    touched: str
+    original_rebuild: Rebuild
+    patched_rebuild: Rebuild
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.original_bytes - self.patched_bytes
+
+
+def _env(builder: str) -> dict[str, str]:
+    if builder not in ("classic", "buildkit"):
+        raise UsageError(f"unknown builder {builder!r} (choose classic or buildkit)")
+    return {**os.environ, "DOCKER_BUILDKIT": "1" if builder == "buildkit" else "0"}
+
+
+_CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : (.*)$")
+_BUILDKIT_STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?\d+/\d+\] (.*)$")
+_BUILDKIT_CACHED = re.compile(r"^#(\d+) CACHED$")
+
+
+def parse_build_log(log: str, builder: str) -> tuple[list[str], list[str]]:
+    """The steps a build ran and the steps it took from cache, from its output."""
+    steps: list[str] = []
+    cached: list[str] = []
+    if builder == "classic":
+        current = None
+        for line in log.splitlines():
+            m = _CLASSIC_STEP.match(line)
+            if m:
+                current = m.group(1).strip()
+                if not current.upper().startswith("FROM "):
+                    steps.append(current)
+                else:
+                    current = None
+            elif current is not None and line.strip() == "---> Using cache":
+                cached.append(current)
+        return steps, cached
+    names: dict[str, str] = {}
+    for line in log.splitlines():
+        m = _BUILDKIT_STEP.match(line)
+        if m and not m.group(2).upper().startswith("FROM "):
+            if m.group(1) not in names:
+                names[m.group(1)] = m.group(2).strip()
+                steps.append(m.group(2).strip())
+            continue
+        c = _BUILDKIT_CACHED.match(line)
+        if c and c.group(1) in names:
+            cached.append(names[c.group(1)])
+    return steps, cached
+
+
+def build(
+    text: str,
+    context: str,
+    tag: str,
+    *,
+    builder: str,
+    docker: str = "docker",
+    network: str | None = None,
+    target: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+) -> Built:
+    """Build Dockerfile ``text`` in ``context`` as ``tag``; raise BuildError on failure."""
+    with tempfile.TemporaryDirectory(prefix="layerscope-df-") as tmp:
+        path = os.path.join(tmp, "Dockerfile")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        argv = [docker, "build", "-f", path, "-t", tag]
+        if builder == "buildkit":
+            argv.append("--progress=plain")
+        if network:
+            argv.extend(["--network", network])
+        if target:
+            argv.extend(["--target", target])
+        for key, value in (build_args or {}).items():
+            argv.extend(["--build-arg", f"{key}={value}"])
+        argv.append(context)
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_env(builder),
+                timeout=BUILD_TIMEOUT,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise UsageError(f"--verify needs a Docker client: {docker!r} not found") from None
+        except subprocess.TimeoutExpired:
+            raise BuildError(f"docker build of {tag} timed out after {BUILD_TIMEOUT}s") from None
+    log = proc.stdout.decode(errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(log.strip().splitlines()[-15:])
+        raise BuildError(f"docker build of {tag} failed (exit {proc.returncode}):\n{tail}")
+    steps, cached = parse_build_log(log, builder)
+    return Built(tag, tuple(steps), tuple(cached), log)
+
+
+def _remove(tags: Sequence[str], docker: str) -> None:
+    if tags:
+        subprocess.run(
+            [docker, "rmi", *tags],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+            check=False,
+        )
+
+
+def _ignored(context: str) -> list[str]:
+    try:
+        with open(os.path.join(context, ".dockerignore"), encoding="utf-8") as f:
+            return [
+                line.strip().lstrip("/")
+                for line in f
+                if line.strip() and not line.startswith(("#", "!"))
+            ]
+    except OSError:
+        return []
+
+
+def pick_source_file(context: str, under: str = "") -> str:
+    """A source file (not a manifest, not ignored) to change; '' when there is none."""
+    import fnmatch
+
+    ignored = _ignored(context)
+    root = os.path.join(context, under)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            rel = os.path.relpath(os.path.join(dirpath, name), context)
+            if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignored):
+                continue
+            if name.startswith(("Dockerfile", ".")) or is_manifest(name):
+                continue
+            if os.path.splitext(name)[1] in _COMMENTS:
+                return rel
+    return ""
+
+
+def _touch(context: str, under: str) -> str:
+    """Change one source file in the context copy (a comment with a fresh nonce, so
+    no earlier build's cache can match), or add a new file when none fits."""
+    nonce = f"layerscope verify {uuid.uuid4().hex}"
+    rel = pick_source_file(context, under)
+    if not rel:
+        name = _TOUCH_NAME.format(uuid.uuid4().hex[:12])
+        rel = os.path.join(under, name) if under else name
+        line = nonce
+    else:
+        line = _COMMENTS[os.path.splitext(rel)[1]].format(nonce)
+    with open(os.path.join(context, rel), "a", encoding="utf-8") as f:
+        f.write(f"\n{line}\n")
+    return rel
+
+
+def _dependency_steps(df: Dockerfile, built: Built) -> list[str]:
+    """The build's RUN steps that install dependencies (by their text)."""
+    wanted = [s for s in df.steps() if s.kind.value == "RUN" and installs(s.script)]
+    keys = [" ".join(s.args.split())[:60] for s in wanted]
+    return [step for step in built.steps if any(k and k in " ".join(step.split()) for k in keys)]
+
+
+def _rebuild(df: Dockerfile, built: Built) -> Rebuild:
+    deps = _dependency_steps(df, built)
+    return Rebuild(
+        steps=len(built.steps),
+        cached=len(built.cached),
+        dependency_steps=len(deps),
+        dependency_cached=bool(deps) and all(d in built.cached for d in deps),
+    )
+
+
+def verify(
+    df: Dockerfile,
+    context: str,
+    *,
+    builder: str = "classic",
+    docker: str = "docker",
+    network: str | None = None,
+    target: str | None = None,
+    fixes: Sequence[Fix] | None = None,
+    kinds: Sequence[str] | None = None,
+    read: Callable[[str], Analysis] | None = None,
+    keep: bool = False,
+    tag_prefix: str = "layerscope-verify/",
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> tuple[Verification, list[Fix]]:
+    """Build, measure and rebuild; returns the verification and the fixes verified.
+
+    ``fixes`` default to those :func:`patch.plan` finds with the original
+    build as evidence. ``read(tag)`` returns the analysis of a built image
+    (default: read it from the engine and analyze it). Images are tagged
+    ``<tag_prefix><hash of the Dockerfile>:<label>``.
+    """
+    if not os.path.isdir(context):
+        raise UsageError(f"--context {context}: not a directory")
+    reader = read or _read_engine
+    name = hashlib.sha256(df.text.encode()).hexdigest()[:12]
+    tags: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="layerscope-ctx-") as tmp:
+        ctx = os.path.join(tmp, "context")
+        shutil.copytree(context, ctx, symlinks=True)
+
+        def run(text: str, label: str) -> tuple[Built, Analysis]:
+            tag = f"{tag_prefix}{name}:{label}"
+            progress(f"building {label} ({builder})")
+            built = build(
+                text, ctx, tag, builder=builder, docker=docker, network=network, target=target
+            )
+            tags.append(tag)
+            return built, reader(tag)
+
+        try:
+            _, original = run(df.text, "original")
+            if fixes is None:
+                mapping = map_image(original.image, df, target)
+                evidence = Evidence(original, mapping)
+                fixes = plan(df, evidence, context=ctx, kinds=tuple(kinds or KINDS), target=target)
+            patched_text = apply(df.text, fixes)
+            patched_df = parse(patched_text, df.path)
+            savings = []
+            for n, fix in enumerate(fixes, 1):
+                if len(fixes) == 1:
+                    break
+                _, one = run(apply(df.text, [fix]), f"fix{n}")
+                savings.append(
+                    FixSaving(
+                        fix,
+                        one.summary.total_bytes,
+                        original.summary.total_bytes - one.summary.total_bytes,
+                    )
+                )
+            _, patched = run(patched_text, "patched")
+            if len(fixes) == 1:
+                total = patched.summary.total_bytes
+                savings = [FixSaving(fixes[0], total, original.summary.total_bytes - total)]
+            under = _source_dir(df, target)
+            touched = _touch(ctx, under)
+            progress(f"changed {touched}; building both again")
+            again_original, _ = run(df.text, "original-rebuild")
+            again_patched, _ = run(patched_text, "patched-rebuild")
+        finally:
+            if not keep:
+                _remove(tags, docker)
+    return (
+        Verification(
+            builder=builder,
+            original_bytes=original.summary.total_bytes,
+            patched_bytes=patched.summary.total_bytes,
+            fixes=tuple(savings),
+            touched=touched,
+            original_rebuild=_rebuild(df, again_original),
+            patched_rebuild=_rebuild(patched_df, again_patched),
+        ),
+        list(fixes),
+    )
+
+
+def _source_dir(df: Dockerfile, target: str | None) -> str:
+    """The context directory the busting source COPY of the target copies."""
+    steps = df.chain(target)
+    index = busting_copy(stage_units(steps))
+    if index is None:
+        return ""
+    ops = steps[index].operands()
+    source = ops[0] if len(ops) == 2 else "."
+    return "" if source in (".", "./") else source.strip("/")
+
+
+def _read_engine(tag: str) -> Analysis:
+    from layerscope.sources import SourceOptions, open_image
+
+    return analyze(open_image(tag, source="docker", options=SourceOptions()))
+
+
+def report(v: Verification) -> str:
+    """The verification for people (plain text lines)."""
+    lines = [
+        f"verify ({v.builder} builder): original {v.original_bytes} bytes, patched "
+        f"{v.patched_bytes} bytes, saved {v.saved_bytes} bytes",
+    ]
+    lines.extend(f"  line {s.fix.line} {s.fix.kind}: saves {s.saved_bytes} bytes" for s in v.fixes)
+    for label, r in (("original", v.original_rebuild), ("patched", v.patched_rebuild)):
+        reuse = "reused" if r.dependency_cached else "rebuilt"
+        if r.dependency_steps == 0:
+            reuse = "no dependency step"
+        lines.append(
+            f"  after changing {v.touched}: {label} took {r.cached} of {r.steps} steps from "
+            f"cache; dependency install {reuse}"
+        )
+    return "\n".join(lines) + "\n"
