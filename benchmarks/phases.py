@@ -13,10 +13,12 @@ import time
 def main() -> None:
     target = sys.argv[1]
     t0 = time.process_time()
-    from layerscope.analysis import Options, RuleContext, layer_stats
+    from layerscope.analysis import layer_stats
     from layerscope.report import render
     from layerscope.rules import all_rules
-    from layerscope.sources import SourceOptions, open_image
+    from layerscope.rules.context import Options, RuleContext
+    from layerscope.sources import open_image
+    from layerscope.sources.interface import SourceOptions
     from layerscope.sources.rehash import MIN_FILE_BYTES, candidate_sizes
     from layerscope.union import replay
 

@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from layerscope.analysis import analyze  # noqa: E402
-from layerscope.sources import SourceOptions, open_image  # noqa: E402
+from layerscope.sources import open_image  # noqa: E402
+from layerscope.sources.interface import SourceOptions  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 FLAT = "usr/share/icons/flat"  # the one huge directory

@@ -1,5 +1,5 @@
 """``python -m layerscope``."""
 
-from layerscope.cli.entry import main
+from layerscope.cli import main
 
 raise SystemExit(main())

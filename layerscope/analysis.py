@@ -6,38 +6,15 @@ TUI, budgets) reads the one Analysis that comes out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
-from layerscope.model import EntryType, Image, Instruction
+from layerscope.model import EntryType, Image
 from layerscope.rules import Finding, all_rules
-from layerscope.rules.paths import FinalPaths
+from layerscope.rules.context import LayerStats, Options, RuleContext
 from layerscope.union import Cause, UnionFS, file_changes, replay
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class LayerStats:
-    """Byte and file counts of one layer (regular-file content only).
-
-    ``wasted_bytes`` are bytes stored in this layer and hidden by a later one
-    (or by a later entry of the same layer); ``removed_bytes`` /
-    ``removed_files`` what this layer hid in lower layers.
-    """
-
-    index: int
-    entry_count: int
-    file_count: int
-    content_bytes: int
-    added_bytes: int
-    added_files: int
-    modified_bytes: int
-    modified_files: int
-    removed_bytes: int
-    removed_files: int
-    wasted_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,61 +30,6 @@ class Summary:
     layer_count: int
     file_count: int
     reclaimable_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """Analysis settings: per-rule minimum bytes and rule selection."""
-
-    min_bytes: Mapping[str, int] = field(default_factory=dict)
-    default_min_bytes: int = 1
-    disabled: frozenset[str] = frozenset()
-
-    def threshold(self, rule_id: str, default: int = 1) -> int:
-        """Minimum bytes of a finding of ``rule_id``: the configured value,
-        else the larger of the rule's own ``default`` and ``default_min_bytes``."""
-        return self.min_bytes.get(rule_id, max(default, self.default_min_bytes))
-
-
-@dataclass(frozen=True, slots=True)
-class RuleContext:
-    """What rules see: the image, its replay and the per-layer figures.
-
-    Work several rules share (a scan of every path) is kept in the context
-    by :meth:`memo`, so it lives exactly as long as one analysis.
-    """
-
-    image: Image
-    union: UnionFS
-    layers: tuple[LayerStats, ...]
-    options: Options
-    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def memo(self, key: str, compute: Callable[[RuleContext], T]) -> T:
-        """``compute(self)``, computed once per context under ``key``."""
-        try:
-            return self._memo[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._memo[key] = compute(self)
-            return value
-
-    @property
-    def paths(self) -> FinalPaths:
-        """The final filesystem as lists, for bulk work (built on first use)."""
-        return self.memo("paths", lambda ctx: FinalPaths(ctx.union.final))
-
-    def command(self, layer: int | None) -> str:
-        """The history text (parsed arguments) of the layer, or ''."""
-        if layer is None or not 0 <= layer < len(self.image.layers):
-            return ""
-        h = self.image.layer_history(self.image.layers[layer])
-        return h.parsed.args if h is not None else ""
-
-    def instruction(self, layer: int | None) -> Instruction:
-        if layer is None or not 0 <= layer < len(self.image.layers):
-            return Instruction.UNKNOWN
-        h = self.image.layer_history(self.image.layers[layer])
-        return h.parsed.instruction if h is not None else Instruction.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +51,8 @@ class Analysis:
 
     Views and later stages add to it with ``dataclasses.replace``: budgets
     (their verdicts), ``base_layer_count`` (layers that came from the base
-    image, when known) and ``dockerfile`` (the path findings point into).
+    image, when known), ``dockerfile`` (the path findings point into) and
+    ``warnings`` (see :mod:`layerscope.pipeline`).
     """
 
     image: Image
@@ -142,6 +65,9 @@ class Analysis:
     base_signal: str = ""
     base_reference: str = ""  # the base image's name when known (see layerscope.base.attribution)
     dockerfile: str | None = None
+    # Doubts met after the read (a Dockerfile that differs from the history):
+    # the command line prints them on stderr.
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -1,12 +1,18 @@
-"""Errors layerscope reports to people: each becomes one line on stderr and exit 2."""
+"""Errors layerscope reports to people (each becomes one line on stderr and exit 2), and
+the exit statuses every command shares."""
 
 from __future__ import annotations
+
+EXIT_OK = 0  # the analysis ran and every budget holds
+EXIT_BUDGET = 1  # a budget or a failing rule broke
+EXIT_ERROR = 2  # a usage error, bad input or an unreachable engine
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT); SIGTERM gives 128 + 15
 
 
 class LayerscopeError(Exception):
     """Base of every error that is the input's fault, not a bug of ours."""
 
-    exit_code = 2
+    exit_code = EXIT_ERROR
 
 
 class UsageError(LayerscopeError):

@@ -15,14 +15,12 @@ its path nor any hard link to it in the same layer is visible at the end.
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import gc
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
 
 _DIR = EntryType.DIR
@@ -304,32 +302,6 @@ class _Replay:
                 self.children[path] = set()
             log.append(PathChange(path, Change.MODIFIED, typ, e.size))
         self.log.append(log)
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Build large acyclic structures without the cyclic GC, then freeze them.
-
-    Hundreds of thousands of tuples trigger collection after collection, each
-    walking everything built so far (a fifth of a whole run). Entries, paths
-    and the replay hold no reference cycles: refcounting frees them.
-    ``gc.freeze`` then moves them out of the GC's sight, so the rules' own
-    allocations do not walk them again (another 14% of a run).
-
-    Freezing is process-wide: objects frozen are never collected if they
-    later end up in a reference cycle. A one-shot command does not care; a
-    long-running interactive app (Textual loaded) would leak its discarded
-    widgets, so there the GC is only paused.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            if "textual" not in sys.modules:  # a check only: imports nothing
-                gc.freeze()
-            gc.enable()
 
 
 def replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:

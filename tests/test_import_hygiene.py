@@ -56,7 +56,7 @@ def test_core_imports_nothing_heavy() -> None:
 
 def test_json_run_on_an_archive_loads_no_ui_or_engine_library() -> None:
     code = (
-        "import io, contextlib\nfrom layerscope.cli.entry import main\n"
+        "import io, contextlib\nfrom layerscope.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    rc = main([{str(SAMPLE)!r}, '--format', 'json'])\n"
         "assert rc == 0, rc"

@@ -8,7 +8,7 @@
    builds on), looked up in the engine; ``scratch`` means no base layers.
 3. The tagged engine image whose layer chain is the longest prefix of the
    image's (images of the image's own repository are skipped).
-4. The history alone (:func:`layerscope.base.attribution.from_history`).
+4. The history alone (:func:`layerscope.base.boundary.from_history`).
 
 Only ``--base`` is strict: the others fall through when the engine is not
 there or the image is not found, leaving a warning when a FROM image no
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from layerscope.base.attribution import NO_BOUNDARY, Boundary, Signal, from_history, layer_digests
-from layerscope.base.attribution import prefix_length as _prefix
+from layerscope.base.boundary import NO_BOUNDARY, Boundary, Signal, from_history, layer_digests
+from layerscope.base.boundary import prefix_length as _prefix
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
 from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions

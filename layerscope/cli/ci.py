@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerscope.errors import UsageError
 from layerscope.policy.file import Limit, Policy, ValueKind, parse_value
 
-FORMATS = ("table", "json", "markdown", "sarif")
+if TYPE_CHECKING:
+    from layerscope.analysis import Analysis
+
 _METAVAR = {ValueKind.SIZE: "SIZE", ValueKind.FRACTION: "PCT", ValueKind.COUNT: "N"}
 
 
@@ -67,10 +69,14 @@ def add_ci_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def in_ci_environment() -> bool:
+    """``CI=true`` (or 1, yes) in the environment, as CI services set it."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
 def ci_mode(args: argparse.Namespace) -> bool:
     """``--ci`` or ``CI=true`` in the environment."""
-    env = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-    return bool(getattr(args, "ci", False)) or env
+    return bool(getattr(args, "ci", False)) or in_ci_environment()
 
 
 def overrides(args: argparse.Namespace, budgets: Sequence[Any]) -> dict[str, Limit]:
@@ -97,73 +103,23 @@ def load(args: argparse.Namespace) -> Policy:
     return find_policy(os.getcwd(), KINDS)
 
 
-def plan_outputs(
-    outputs: Sequence[str] | None, fmt: str | None, extensions: dict[str, str]
-) -> tuple[list[tuple[str, str]], str | None]:
-    """Which format each ``-o FILE`` gets, and which format (if any) goes to stdout.
-
-    A file's extension decides (``.json``, ``.md``, ``.sarif``); other files
-    take ``--format``, else the table. ``--format`` not taken by any file
-    goes to stdout, and with no ``-o`` at all so does the table.
-    """
-    files: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for path in outputs or []:
-        real = os.path.realpath(path)
-        if real in seen:
-            raise UsageError(f"-o {path} given twice")
-        seen.add(real)
-        ext = os.path.splitext(path)[1].lower()
-        files.append((path, extensions.get(ext) or fmt or "table"))
-    if fmt is not None:
-        return files, None if any(f == fmt for _, f in files) else fmt
-    return files, None if files else "table"
-
-
-def write_reports(
-    result: Any,
-    files: Sequence[tuple[str, str]],
-    stdout_fmt: str | None,
-    policy: Policy,
-    render: Callable[[str, Any], str],
-    write: Callable[[str, str], None],
-) -> None:
-    """Render ``result`` into every ``-o`` file (as ``plan_outputs`` planned),
-    print the policy's notes on stderr, then the stdout report if there is one."""
-    import sys
-
-    for path, fmt in files:
-        write(path, render(fmt, result))
-    for note in policy.notes:
-        print(f"layerscope: note: {note}", file=sys.stderr)
-    if stdout_fmt is not None:
-        sys.stdout.write(render(stdout_fmt, result))
-        sys.stdout.flush()
-
-
-def emit(
-    args: argparse.Namespace,
-    result: Any,
-    policy: Policy,
-    render: Callable[[str, Any], str],
-    write: Callable[[str, str], None],
-    summary: Callable[[Any], str],
-) -> None:
+def emit(args: argparse.Namespace, result: Analysis, policy: Policy) -> None:
     """Write every report ``-o`` asks for, the stdout report, and in CI mode
     the short summary (to stdout when nothing else goes there, else stderr)."""
     import sys
 
-    from layerscope.report import EXTENSIONS
+    from layerscope.cli.output import plan_outputs, write_output, write_reports
+    from layerscope.report import EXTENSIONS, render, summary
 
     files, stdout_fmt = plan_outputs(args.output, args.format, EXTENSIONS)
     ci = ci_mode(args)
     if ci and args.format is None:
         stdout_fmt = None
-    write_reports(result, files, stdout_fmt, policy, render, write)
+    write_reports(result, files, stdout_fmt, policy, render, write_output)
     if ci:
         stream = sys.stderr if stdout_fmt is not None else sys.stdout
         if policy.path:
             kind = " (dive rules)" if policy.origin == "dive" else ""
             stream.write(f"policy: {policy.path}{kind}\n")
-        stream.write(summary(result))
+        stream.write(summary.render(result))
         stream.flush()

@@ -369,7 +369,8 @@ def _source_dir(df: Dockerfile, target: str | None) -> str:
 
 
 def _read_engine(tag: str) -> Analysis:
-    from layerscope.sources import SourceOptions, open_image
+    from layerscope.sources import open_image
+    from layerscope.sources.interface import SourceOptions
 
     return analyze(open_image(tag, source="docker", options=SourceOptions()))
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from layerscope.analysis import Analysis, BudgetResult, Options
+from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import Origin, Side, finding_origin, split
 from layerscope.policy.file import Limit, Policy, ValueKind
+from layerscope.rules.context import Options
 
 T = TypeVar("T")
 

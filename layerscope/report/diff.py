@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from layerscope.cli.commands.diff import Diff, FindingInfo, Snapshot
+from layerscope.comparison import Diff, FindingInfo, Snapshot
 from layerscope.errors import UsageError
 from layerscope.names import json_text, printable
 from layerscope.report.markdown import code, text

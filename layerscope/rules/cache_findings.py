@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerscope.analysis import RuleContext
 from layerscope.model import Instruction
 from layerscope.rules.cachepaths import CacheGroup, scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
+from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import (
     CACHE_FIXES,
     CLEAN_TOOLS,

@@ -15,15 +15,12 @@ import posixpath
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from layerscope.model import EntryType
 from layerscope.rules.common import home_dirs, memo
+from layerscope.rules.context import RuleContext
 from layerscope.rules.paths import PathText
 from layerscope.union import Cause
-
-if TYPE_CHECKING:
-    from layerscope.analysis import RuleContext
 
 # ecosystem -> root patterns; ``{H}`` stands for any home directory. A root is
 # a directory (or, for logs, a file) whose whole content is the cache.

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from layerscope.analysis import RuleContext
 from layerscope.rules import rule
 from layerscope.rules.cache_findings import cache_findings
+from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, RuleFunc, Severity
 
 CACHE_MIN_BYTES = 4096

@@ -8,13 +8,11 @@ import operator
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from layerscope.model import Instruction
+from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Severity
-
-if TYPE_CHECKING:
-    from layerscope.analysis import RuleContext
 
 TOP_PATHS = 5
 T = TypeVar("T")

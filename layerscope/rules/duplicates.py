@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress, count, repeat
 
-from layerscope.analysis import RuleContext
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
+from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named
 

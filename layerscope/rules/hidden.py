@@ -16,7 +16,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from layerscope.analysis import RuleContext
 from layerscope.model import Entry
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import scan as cache_scan
@@ -29,6 +28,7 @@ from layerscope.rules.common import (
     severity_for,
     top_paths,
 )
+from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named, has_flag

@@ -21,10 +21,10 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping
 
-from layerscope.analysis import RuleContext
 from layerscope.model import Entry, EntryType
 from layerscope.rules import rule
 from layerscope.rules.common import describe, is_copy, top_paths
+from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, Severity
 
 _VENV_HINT = re.compile(r"/pyvenv\.cfg(?=\n)")

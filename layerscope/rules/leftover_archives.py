@@ -14,9 +14,9 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from layerscope.analysis import RuleContext
 from layerscope.model import EntryType
 from layerscope.rules.common import is_run, memo
+from layerscope.rules.context import RuleContext
 from layerscope.rules.leftover_files import visible_files
 from layerscope.shell.commands import SimpleCommand, commands_named
 

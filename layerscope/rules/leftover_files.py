@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from layerscope.analysis import RuleContext
 from layerscope.model import EntryType
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import is_copy, is_run, severity_for, top_paths
+from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, quote_paths, rewrite
 from layerscope.rules.types import Finding, Kind
 

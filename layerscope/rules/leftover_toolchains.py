@@ -7,8 +7,8 @@ from __future__ import annotations
 import posixpath
 import re
 
-from layerscope.analysis import RuleContext
 from layerscope.rules.common import is_run
+from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, rewrite
 from layerscope.rules.paths import line_pattern
 from layerscope.shell.commands import commands_named

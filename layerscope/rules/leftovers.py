@@ -13,9 +13,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from layerscope.analysis import RuleContext
 from layerscope.rules import rule
 from layerscope.rules.common import describe, is_copy, is_run
+from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, quote_paths
 from layerscope.rules.leftover_archives import Archive, archives
 from layerscope.rules.leftover_files import by_layer, leftover_finding, remove_fix, visible_files

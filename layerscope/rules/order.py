@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerscope.analysis import RuleContext
 from layerscope.dockerfile.parser import Dockerfile
 from layerscope.rules import rule
+from layerscope.rules.context import RuleContext
 from layerscope.rules.order_detectors import (
     DETECTORS,
     bust_context,

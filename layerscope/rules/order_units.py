@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from layerscope.analysis import RuleContext
 from layerscope.dockerfile.parser import Step
 from layerscope.model import Builder, EntryType, Instruction
 from layerscope.rules.common import short
+from layerscope.rules.context import RuleContext
 from layerscope.shell.ecosystems import any_manifest, is_manifest
 
 _LAYER_KINDS = (Instruction.RUN, Instruction.COPY, Instruction.ADD)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from layerscope.analysis import RuleContext
+from layerscope.rules.context import RuleContext
 
 
 class Kind(enum.Enum):

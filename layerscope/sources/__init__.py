@@ -12,11 +12,11 @@ import stat
 
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
-from layerscope.sources.interface import Progress, SourceOptions
+from layerscope.sources.interface import SourceOptions
 
 SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
 
-__all__ = ["SOURCES", "Progress", "SourceOptions", "engine_of", "open_image", "split_archive_ref"]
+__all__ = ["SOURCES", "engine_of", "open_image", "split_archive_ref"]
 
 
 def split_archive_ref(target: str) -> tuple[str, str]:
@@ -48,7 +48,7 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
     if source not in SOURCES:
         raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
     engine = engine_of(target, source)
-    from layerscope.union import paused_gc
+    from layerscope.gcpause import paused_gc
 
     with paused_gc():  # an image is a few hundred thousand acyclic tuples
         if engine is not None:

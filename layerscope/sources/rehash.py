@@ -26,7 +26,8 @@ from collections import Counter
 
 from layerscope.errors import SourceError
 from layerscope.model import EntryType, Image
-from layerscope.sources import SourceOptions, engine_of, open_image
+from layerscope.sources import engine_of, open_image
+from layerscope.sources.interface import SourceOptions
 from layerscope.union import replay
 
 # Files smaller than this are never compared; rules/duplicates.py uses the

@@ -10,7 +10,6 @@ and only when the view runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
@@ -20,8 +19,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from layerscope import pipeline
 from layerscope.analysis import Analysis
+from layerscope.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from layerscope.gcpause import keep_collectable
 from layerscope.model import Image
+from layerscope.pipeline import Request
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
 from layerscope.tui.loader import Loaded, Loader, Phase, input_size, tree_of
@@ -33,10 +36,6 @@ from layerscope.tui.widgets.summary import SummaryBar
 from layerscope.tui.widgets.treepane import TreePane
 from layerscope.tui.widgets.waste import WastePane
 
-EXIT_OK = 0
-EXIT_BUDGET = 1
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 DARK, LIGHT = "textual-dark", "textual-light"
 
 
@@ -96,6 +95,8 @@ class MainScreen(Screen[None]):
         return self.query_one(FileTree)
 
     def on_mount(self) -> None:
+        for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
+            self.notify(warning, severity="warning", timeout=10)
         findings = self.analysis.findings
         if findings:
             self.jump(findings[0])
@@ -179,6 +180,7 @@ class LayerscopeApp(App[int]):
         autostart: bool = True,
     ) -> None:
         super().__init__()
+        keep_collectable()  # a long-running app: never freeze what a load builds
         if (loader is None) == (loaded is None):
             raise ValueError("give a loader or a loaded result")
         self.loader = loader
@@ -241,29 +243,24 @@ class LayerscopeApp(App[int]):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
 
-def run_tui(
-    target: str,
-    *,
-    source: str,
-    options: SourceOptions,
-    finish: Callable[[Image], Analysis],
-    read: Callable[[SourceOptions], Image] | None = None,
-) -> int:
-    """Read ``target`` with a progress screen, then show it; the exit status.
+def run_tui(request: Request) -> int:
+    """Read the requested image with a progress screen, then show it; the exit status.
 
-    ``read`` reads the image with the options it is given (progress added);
-    by default ``open_image(target, source=source)``. ``finish`` turns the
-    image into the analysis shown, exactly as the headless path does.
+    The image is read and finished by :mod:`layerscope.pipeline`, exactly as the
+    headless path does; the engine's images for the base match are listed while
+    the engine prepares its export.
     """
-    if read is None:
-        from layerscope.sources import open_image
+    listing = pipeline.start(request)
 
-        def read(opts: SourceOptions) -> Image:
-            return open_image(target, source=source, options=opts)
+    def read(opts: SourceOptions) -> Image:
+        return pipeline.read(request, opts)
 
-    total = None if source in ("docker", "podman") else input_size(target)
-    loader = Loader(read, finish, options, bytes_total=total)
-    app = LayerscopeApp(loader=loader, target=target)
+    def finish(image: Image) -> Analysis:
+        return pipeline.finish(image, request, listing)
+
+    total = None if request.engine is not None else input_size(request.target)
+    loader = Loader(read, finish, request.options, bytes_total=total)
+    app = LayerscopeApp(loader=loader, target=request.target)
     code = app.run()
     loader.cancel()
     loader.join(timeout=2.0)  # let an engine export close its connection

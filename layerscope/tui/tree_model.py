@@ -25,12 +25,12 @@ first use and cached.
 from __future__ import annotations
 
 import enum
-import gc
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
 
 NEVER = 1 << 62
@@ -276,20 +276,14 @@ class TreeModel:
         self._search: dict[tuple[str, int], tuple[frozenset[str], frozenset[str]]] = {}
         self._lower: list[tuple[str, str]] | None = None
         self._listing: dict[tuple[str, View], list[Node]] = {}
-        # Hundreds of thousands of small acyclic objects: collecting while
-        # they are made only rescans the image's heap, again and again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        # Hundreds of thousands of small acyclic objects (see gcpause).
+        with paused_gc():
             replay = _Replay(self)
             for index, entries in enumerate(layers):
                 replay.apply(index, entries)
             self.hidden = frozenset(hidden)
             self.waste_roots = tuple(sorted({r.strip("/") for r in waste_roots if r.strip("/")}))
             self._sum_sizes()
-        finally:
-            if collecting:
-                gc.enable()
 
     # -- sizes ---------------------------------------------------------------
     def _sum_sizes(self) -> None:

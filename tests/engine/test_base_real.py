@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base.attribution import (
-    Boundary,
-    Origin,
-    Signal,
-    attribute,
-    finding_origin,
-    from_history,
-    split,
-)
+from layerscope.base.attribution import Origin, attribute, finding_origin, split
+from layerscope.base.boundary import Boundary, Signal, from_history
 from layerscope.base.resolve import LocalImages, find_base
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 
 from .imagebuild import build_image, docker_save
 

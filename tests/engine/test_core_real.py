@@ -16,7 +16,8 @@ import pytest
 
 from layerscope.analysis import analyze
 from layerscope.model import Instruction
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 
 from .imagebuild import build_image, docker_save, skopeo_oci_archive, skopeo_oci_layout
 

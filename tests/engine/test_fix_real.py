@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import analyze
-from layerscope.cli.commands.fix import with_dockerfile
 from layerscope.dockerfile.layer_map import map_image
 from layerscope.dockerfile.parser import parse
 from layerscope.fix.verify import Verification, verify
-from layerscope.sources import SourceOptions, open_image
+from layerscope.pipeline import with_dockerfile
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 
 from .imagebuild import _buildkit_docker, _docker
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import analyze
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 
 from .imagebuild import build_image, docker_save
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.cli.entry import main
+from layerscope.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "reports"

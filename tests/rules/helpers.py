@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from layerscope.analysis import Analysis, Options, analyze
+from layerscope.analysis import Analysis, analyze
 from layerscope.model import Image
 from layerscope.rules import Finding
+from layerscope.rules.context import Options
 from tests.builders import F, docker_archive, layer_tar, read_archive
 
 

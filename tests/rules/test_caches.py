@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from layerscope.analysis import Options
 from layerscope.rules import Kind
+from layerscope.rules.context import Options
 from layerscope.rules.types import Severity
 from tests.builders import file, hard, wh
 

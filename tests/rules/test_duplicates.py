@@ -9,8 +9,9 @@ import pytest
 
 from layerscope.analysis import Analysis, analyze
 from layerscope.rules import duplicates
-from layerscope.sources import SourceOptions, engine_of, rehash
+from layerscope.sources import engine_of, rehash
 from layerscope.sources.blob import CHEAP_DIGEST_BYTES
+from layerscope.sources.interface import SourceOptions
 from tests.builders import F, d, docker_archive, file, layer_tar, wh
 
 from .helpers import of

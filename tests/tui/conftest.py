@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 from tests.builders import d, docker_archive, file, layer_tar, wh
 
 # A name an attacker may put in a layer: terminal escapes and a newline.

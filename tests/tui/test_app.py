@@ -15,11 +15,11 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from layerscope.analysis import Analysis, BudgetResult, analyze
-from layerscope.errors import SourceError
+from layerscope.errors import EXIT_INTERRUPTED, SourceError
 from layerscope.model import Image
-from layerscope.sources import SourceOptions, open_image
-from layerscope.sources.interface import Progress
-from layerscope.tui.app import EXIT_INTERRUPTED, LayerscopeApp, MainScreen, light_terminal
+from layerscope.sources import open_image
+from layerscope.sources.interface import Progress, SourceOptions
+from layerscope.tui.app import LayerscopeApp, MainScreen, light_terminal
 from layerscope.tui.loader import Loader, Phase
 from layerscope.tui.tree_model import Sort, Status
 from layerscope.tui.widgets.filetree import FileTree

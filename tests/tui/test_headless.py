@@ -24,7 +24,7 @@ def dump():
     with open({out!r}, "w") as f:
         f.write("\\n".join(sorted(sys.modules)))
 atexit.register(dump)
-from layerscope.cli.entry import main
+from layerscope.cli import main
 sys.exit(main({argv!r}))
 """
 

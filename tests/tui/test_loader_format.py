@@ -11,8 +11,8 @@ from layerscope.analysis import analyze
 from layerscope.errors import SourceError
 from layerscope.model import Image
 from layerscope.rules import all_rules
-from layerscope.sources import SourceOptions, open_image
-from layerscope.sources.interface import Progress
+from layerscope.sources import open_image
+from layerscope.sources.interface import Progress, SourceOptions
 from layerscope.tui.format import (
     dockerfile,
     fix_blocks,

@@ -9,7 +9,8 @@ import pytest
 from textual.pilot import Pilot
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 from layerscope.tui.app import LayerscopeApp
 from layerscope.tui.loader import Loader
 from tests.tui.conftest import EVIL

@@ -10,17 +10,8 @@ import jsonschema
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base.attribution import (
-    Boundary,
-    Origin,
-    Signal,
-    attribute,
-    finding_origin,
-    from_history,
-    layer_origin,
-    prefix_length,
-    split,
-)
+from layerscope.base.attribution import Origin, attribute, finding_origin, layer_origin, split
+from layerscope.base.boundary import Boundary, Signal, from_history, prefix_length
 from layerscope.base.fixes import slimmer_variants
 from layerscope.model import Image
 from layerscope.policy.budgets import IMAGE_BUDGETS, judge

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.base.attribution import Boundary, Signal
+from layerscope.base.boundary import Boundary, Signal
 from layerscope.base.resolve import find_base, from_dockerfile
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image

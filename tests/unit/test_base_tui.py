@@ -9,7 +9,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base.attribution import Boundary, Signal, attribute
+from layerscope.base.attribution import attribute
+from layerscope.base.boundary import Boundary, Signal
 from layerscope.tui.app import LayerscopeApp
 from layerscope.tui.widgets.layers import LayersPane
 from tests.builders import docker_archive, file, layer_tar, read_archive, wh

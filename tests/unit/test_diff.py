@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.cli.commands.diff import compare, load_report, snapshot, snapshot_from_report
+from layerscope.comparison import compare, load_report, snapshot, snapshot_from_report
 from layerscope.errors import SourceError
 from layerscope.report.diff import render, to_dict
 from layerscope.report.schema import to_dict as report_dict

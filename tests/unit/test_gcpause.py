@@ -1,6 +1,6 @@
-"""union.paused_gc: the GC is back on afterwards, built objects are frozen in
-a one-shot process and only paused under an interactive app (run in
-subprocesses: freezing is process-wide)."""
+"""gcpause.paused_gc: the GC is back on afterwards, built objects are frozen in
+a one-shot process and only paused once the interactive view asked for that
+(run in subprocesses: freezing is process-wide)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 
 CODE = """
 import gc, sys
+from layerscope.gcpause import keep_collectable, paused_gc
 if {textual}:
-    sys.modules["textual"] = type(sys)("textual")
-from layerscope.union import paused_gc
+    keep_collectable()
 with paused_gc():
     assert not gc.isenabled()
     data = [(i, str(i)) for i in range(1000)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.cli.entry import main
+from layerscope.cli import main
 from tests.builders import docker_archive, file, layer_tar
 
 DOCKERFILE = """\

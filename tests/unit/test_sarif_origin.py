@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from layerscope.analysis import analyze
-from layerscope.base.attribution import Boundary, Signal, attribute
+from layerscope.base.attribution import attribute
+from layerscope.base.boundary import Boundary, Signal
 from layerscope.report import render
 from tests.builders import d, file, image_of, wh
 

@@ -18,7 +18,8 @@ import zstandard
 from layerscope.analysis import analyze
 from layerscope.errors import ArchiveError, SourceError, UsageError
 from layerscope.model import Instruction
-from layerscope.sources import SourceOptions, open_image
+from layerscope.sources import open_image
+from layerscope.sources.interface import SourceOptions
 from tests.builders import d, docker_archive, file, layer_tar, read_archive, wh
 
 LAYERS = [

@@ -28,7 +28,7 @@ def _run(code: str) -> tuple[str, set[str]]:
 
 
 def test_version_imports_only_the_cli() -> None:
-    code = "from layerscope.cli.entry import main\nrc = main(['--version'])\nassert rc == 0, rc"
+    code = "from layerscope.cli import main\nrc = main(['--version'])\nassert rc == 0, rc"
     first, loaded = _run(code)
     assert first == "layerscope " + __import__("layerscope").__version__
     ours = {m for m in loaded if m.split(".")[0] == "layerscope"}

@@ -23,34 +23,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from layerscope.analysis import Analysis
 from layerscope.errors import UsageError
 
-__all__ = ["main", "with_dockerfile"]
-
-
-def with_dockerfile(result: Analysis, path: str, target: str | None = None) -> Analysis:
-    """``result`` with every finding located in the Dockerfile (file, line), plus
-    the order problems the Dockerfile shows that the image history cannot
-    (other stages, flags history does not record). Mapping doubts go to stderr."""
-    from layerscope.dockerfile.layer_map import locate, map_image
-    from layerscope.dockerfile.parser import load
-    from layerscope.rules.order import check_dockerfile
-
-    df = load(path)
-    mapping = map_image(result.image, df, target)
-    for warning in mapping.warnings():
-        print(f"layerscope: warning: {warning}", file=sys.stderr)
-    findings = locate(result.findings, result.image, mapping)
-    seen = {(f.rule, f.location) for f in findings}
-    findings.extend(f for f in check_dockerfile(df) if (f.rule, f.location) not in seen)
-    return dataclasses.replace(result, findings=tuple(findings), dockerfile=df.path)
+__all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from layerscope.cli.entry import _Parser
+    from layerscope.cli.parser import Parser
 
-    p = _Parser(
+    p = Parser(
         prog="layerscope fix",
         description="Print a unified diff that fixes the Dockerfile: cleanups into the RUN "
         "that made the cache, no-cache flags, manifest files copied before the install, "
@@ -118,11 +99,18 @@ def main(argv: Sequence[str]) -> int:
     df.target(args.target)  # a bad --target is a usage error before any work
     evidence = None
     if args.image:
-        from layerscope.analysis import analyze
+        from layerscope import pipeline
         from layerscope.cli.reading import reading_options
-        from layerscope.sources import open_image
 
-        result = analyze(open_image(args.image, source=args.source, options=reading_options(args)))
+        result = pipeline.run(
+            pipeline.Request(
+                target=args.image,
+                options=reading_options(args),
+                source=args.source,
+                attribute_base=False,
+                judge=False,
+            )
+        )
         mapping = map_image(result.image, df, args.target)
         for warning in mapping.warnings():
             print(f"layerscope: warning: {warning}", file=sys.stderr)
@@ -165,9 +153,9 @@ def main(argv: Sequence[str]) -> int:
         return 1 if findings or fixes else 0
     text = diff if args.format == "diff" else _json(path, fixes, findings, diff, verification)
     if args.output:
-        from layerscope.cli.entry import _write_output
+        from layerscope.cli.output import write_output
 
-        _write_output(args.output, text)
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -1,0 +1,102 @@
+"""Writing reports: which format each ``-o FILE`` gets, and writing files safely."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from layerscope.errors import UsageError
+from layerscope.policy.file import Policy
+
+
+def plan_outputs(
+    outputs: Sequence[str] | None, fmt: str | None, extensions: dict[str, str]
+) -> tuple[list[tuple[str, str]], str | None]:
+    """Which format each ``-o FILE`` gets, and which format (if any) goes to stdout.
+
+    A file's extension decides (``.json``, ``.md``, ``.sarif``); other files
+    take ``--format``, else the table. ``--format`` not taken by any file
+    goes to stdout, and with no ``-o`` at all so does the table.
+    """
+    files: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for path in outputs or []:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"-o {path} given twice")
+        seen.add(real)
+        ext = os.path.splitext(path)[1].lower()
+        files.append((path, extensions.get(ext) or fmt or "table"))
+    if fmt is not None:
+        return files, None if any(f == fmt for _, f in files) else fmt
+    return files, None if files else "table"
+
+
+def write_reports(
+    result: Any,
+    files: Sequence[tuple[str, str]],
+    stdout_fmt: str | None,
+    policy: Policy,
+    render: Callable[[str, Any], str],
+    write: Callable[[str, str], None],
+) -> None:
+    """Render ``result`` into every ``-o`` file (as ``plan_outputs`` planned),
+    print the policy's notes on stderr, then the stdout report if there is one."""
+    for path, fmt in files:
+        write(path, render(fmt, result))
+    for note in policy.notes:
+        print(f"layerscope: note: {note}", file=sys.stderr)
+    if stdout_fmt is not None:
+        sys.stdout.write(render(stdout_fmt, result))
+        sys.stdout.flush()
+
+
+def write_output(path: str, text: str) -> None:
+    """Write a report to ``path``.
+
+    A regular file (or a new one) is written atomically: a temp file beside
+    it, then a rename, so a reader never sees half a report; through a
+    symlink, the file it points to is replaced and the link kept. Anything
+    else (``/dev/null``, ``/dev/stdout``, a FIFO) is written to as it is:
+    renaming over it would replace the device with a file.
+    """
+    try:
+        st = os.stat(path)  # through symlinks, /proc's magic ones included
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"cannot write {path}: it is a directory")
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        return
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".layerscope-", dir=directory)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        # mkstemp makes the file 0600; a report is an ordinary file: honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, real)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a read-only target: not a traceback
+            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        raise

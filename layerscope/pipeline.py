@@ -1,0 +1,132 @@
+"""The one place that runs source -> analysis -> Dockerfile mapping -> base split -> budgets.
+
+``layerscope IMAGE``, ``diff``, ``fix`` and the interactive view all describe
+what they want as a :class:`Request` and get an :class:`~layerscope.analysis.Analysis`
+back. Doubts found on the way (a Dockerfile that differs from the history)
+come back as data, in ``Analysis.warnings``: the caller decides where they go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from layerscope.analysis import Analysis, analyze
+from layerscope.model import Image
+from layerscope.policy.file import Limit, Policy
+from layerscope.sources import engine_of
+from layerscope.sources.interface import SourceOptions
+
+if TYPE_CHECKING:
+    from layerscope.base.resolve import LocalImages
+
+__all__ = ["Request", "finish", "read", "run", "start", "with_dockerfile"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What to read and which stages to run after the analysis.
+
+    ``stage`` is the Dockerfile's ``--target``. ``attribute_base`` splits the
+    layers into base and own (asking the engine for a matching local image
+    only for an engine image); ``judge`` applies the policy's and the flags'
+    budgets (``limits``), matched against ``references``.
+    """
+
+    target: str
+    options: SourceOptions = field(default_factory=SourceOptions)
+    source: str = "auto"
+    policy: Policy = field(default_factory=Policy)
+    limits: Mapping[str, Limit] = field(default_factory=dict)
+    base: str | None = None
+    dockerfile: str | None = None
+    stage: str | None = None
+    attribute_base: bool = True
+    judge: bool = True
+
+    @property
+    def engine(self) -> str | None:
+        """The engine the image is read from, None for a path."""
+        return engine_of(self.target, self.source)
+
+
+def start(request: Request) -> LocalImages | None:
+    """Work that can overlap the read: the engine's images for the base match,
+    listed while the engine prepares its export. None when not needed."""
+    engine = request.engine
+    if engine is None or request.base or not request.attribute_base:
+        return None
+    from layerscope.base.resolve import LocalImages
+
+    return LocalImages(engine, request.options.engine_timeout)
+
+
+def read(request: Request, options: SourceOptions | None = None) -> Image:
+    """The image, with content digests for duplicate candidates (a second read only
+    when sizes collide). ``options`` replaces the request's (progress added)."""
+    from layerscope.sources.rehash import open_image_with_digests
+
+    return open_image_with_digests(
+        request.target, source=request.source, options=options or request.options
+    )
+
+
+def finish(image: Image, request: Request, listing: LocalImages | None = None) -> Analysis:
+    """Everything after reading the image: analysis, Dockerfile mapping, base split, budgets."""
+    from layerscope.policy import budgets
+
+    result = analyze(image, budgets.analysis_options(request.policy))
+    if request.dockerfile:
+        result = with_dockerfile(result, request.dockerfile, request.stage)
+    if request.attribute_base:
+        from layerscope.base.attribution import attribute
+        from layerscope.base.resolve import find_base
+
+        boundary = find_base(
+            image,
+            base=request.base,
+            dockerfile=request.dockerfile,
+            target=request.stage,
+            options=request.options,
+            # Ask the engine for a matching local base only for an engine image:
+            # an archive is analyzed without touching (or importing) the engine.
+            local=image.source in ("docker", "podman"),
+            listing=listing,
+        )
+        result = attribute(result, boundary)
+    if request.judge:
+        verdicts = budgets.judge(
+            result, request.policy, request.limits, references=(request.target,)
+        )
+        result = dataclasses.replace(result, budgets=verdicts)
+    return result
+
+
+def run(request: Request) -> Analysis:
+    """Read and finish: the whole pipeline."""
+    listing = start(request)
+    return finish(read(request), request, listing)
+
+
+def with_dockerfile(result: Analysis, path: str, stage: str | None = None) -> Analysis:
+    """``result`` with every finding located in the Dockerfile (file, line), plus
+    the order problems the Dockerfile shows that the image history cannot
+    (other stages, flags history does not record). Mapping doubts go to
+    ``warnings``."""
+    from layerscope.dockerfile.layer_map import locate, map_image
+    from layerscope.dockerfile.parser import load
+    from layerscope.rules.order import check_dockerfile
+
+    df = load(path)
+    mapping = map_image(result.image, df, stage)
+    findings = locate(result.findings, result.image, mapping)
+    seen = {(f.rule, f.location) for f in findings}
+    findings.extend(f for f in check_dockerfile(df) if (f.rule, f.location) not in seen)
+    return dataclasses.replace(
+        result,
+        findings=tuple(findings),
+        dockerfile=df.path,
+        warnings=(*result.warnings, *mapping.warnings()),
+    )
