@@ -9,6 +9,7 @@ import argparse
 from layerscope.errors import UsageError
 from layerscope.sources import SOURCES
 from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions
+from layerscope.tar.streams import MAX_EXPANSION
 
 
 def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image") -> None:
@@ -24,9 +25,10 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
     p.add_argument(
         "--max-expansion",
         type=int,
-        default=1000,
+        default=MAX_EXPANSION,
         metavar="RATIO",
-        help="refuse compressed layers that expand more than RATIO times (default 1000)",
+        help="refuse compressed layers that expand more than RATIO times "
+        f"(default {MAX_EXPANSION})",
     )
     from layerscope.sources.limits import limit_defaults
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from layerscope.analysis import Analysis
+if TYPE_CHECKING:
+    from layerscope.analysis import Analysis
 
 FORMATS = ("table", "json", "markdown", "sarif")
 # ``-o FILE`` picks the format from these extensions (others: --format, else table).

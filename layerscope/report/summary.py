@@ -1,7 +1,7 @@
 """The short CI summary (figures, top findings, budget verdicts) and the
 plain formatting helpers the markdown and SARIF reports share.
 
-No humanize here: these reports are core (see STYLE.md), so sizes are
+No humanize here: these reports are core (see CONTRIBUTING.md), so sizes are
 formatted by a few lines of our own, in binary units like the table.
 """
 

@@ -15,6 +15,7 @@ from layerscope.model import Image, ImageConfig, Layer
 from layerscope.names import printable
 from layerscope.sources.layerscan import DigestFilter, LayerScan
 from layerscope.tar.reader import DEFAULT_LIMITS, Limits
+from layerscope.tar.streams import MAX_EXPANSION
 
 MAX_JSON_BYTES = 16 << 20  # one manifest, index or config
 MAX_JSON_TOTAL = 64 << 20  # all JSON members of one archive
@@ -53,7 +54,7 @@ class SourceOptions:
     # position. ``want_digest`` adds to that.
     digest_floor: int = 0
     progress: ProgressFn | None = None
-    max_expansion: int = 1000
+    max_expansion: int = MAX_EXPANSION
     max_layers: int = 20_000
     # Entries of all layers together (about 400 bytes of memory each).
     max_entries: int = 4_000_000

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import xxhash
 
 from layerscope.model import Entry, EntryType
+from layerscope.tar import types as tartypes
 from layerscope.tar.reader import DEFAULT_LIMITS, FastScan, Limits, Member, TarReader
 from layerscope.tar.streams import ByteStream
+from layerscope.tar.types import REGULAR_TYPES, SKIPPED_TYPES
 
 _accel: FastScan | None
 try:  # the optional C header walk (pyproject.toml builds it when a compiler exists)
@@ -24,19 +26,16 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
 _TYPES: dict[int, EntryType] = {
-    ord("0"): EntryType.FILE,
-    0: EntryType.FILE,
-    ord("7"): EntryType.FILE,
-    ord("S"): EntryType.FILE,
-    ord("1"): EntryType.HARDLINK,
-    ord("2"): EntryType.SYMLINK,
-    ord("3"): EntryType.CHAR,
-    ord("4"): EntryType.BLOCK,
-    ord("5"): EntryType.DIR,
-    ord("D"): EntryType.DIR,
-    ord("6"): EntryType.FIFO,
+    **dict.fromkeys(REGULAR_TYPES, EntryType.FILE),
+    tartypes.GNUTYPE_SPARSE: EntryType.FILE,
+    tartypes.LNKTYPE: EntryType.HARDLINK,
+    tartypes.SYMTYPE: EntryType.SYMLINK,
+    tartypes.CHRTYPE: EntryType.CHAR,
+    tartypes.BLKTYPE: EntryType.BLOCK,
+    tartypes.DIRTYPE: EntryType.DIR,
+    tartypes.GNUTYPE_DUMPDIR: EntryType.DIR,
+    tartypes.FIFOTYPE: EntryType.FIFO,
 }
-_SKIPPED_TYPES = frozenset(b"VMN")  # volume labels, multi-volume and old GNU names
 
 
 def normalize(name: str) -> str:
@@ -108,12 +107,13 @@ def scan_layer(
             return 0
         typ = types.get(m.type)
         if typ is None:
-            if m.type in _SKIPPED_TYPES:
+            if m.type in SKIPPED_TYPES:
                 return 1
             typ = file_t  # tarfile reads unknown types as regular files
         if typ is file_t:
             digest = None
-            if want_digest is not None and want_digest(m.realsize) and m.type != ord("S"):
+            sparse = m.type == tartypes.GNUTYPE_SPARSE
+            if want_digest is not None and want_digest(m.realsize) and not sparse:
                 digest = _hash(reader)
             append(Entry(path, typ, m.realsize, m.mode & 0o7777, m.uid, m.gid, m.mtime, "", digest))
         elif typ is EntryType.HARDLINK:

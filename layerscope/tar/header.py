@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerscope.errors import ArchiveError, LimitExceededError
+from layerscope.tar.types import GNUTYPE_SPARSE, REGULAR_TYPES
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
-REGULAR = frozenset(b"07\x00")
-# Types whose data blocks follow the header (tarfile treats unknown types so).
-NO_DATA = frozenset(b"123456")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +56,7 @@ class Member:
 
     @property
     def is_regular(self) -> bool:
-        return self.type in REGULAR or self.type == ord("S")
+        return self.type in REGULAR_TYPES or self.type == GNUTYPE_SPARSE
 
     def __repr__(self) -> str:
         return f"Member({self.name!r}, {chr(self.type)!r}, size={self.size})"

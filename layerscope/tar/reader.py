@@ -18,7 +18,6 @@ from layerscope.errors import ArchiveError, LimitExceededError
 from layerscope.tar.header import (
     BLOCK,
     DEFAULT_LIMITS,
-    NO_DATA,
     ZERO_BLOCK,
     Limits,
     Member,
@@ -29,6 +28,14 @@ from layerscope.tar.header import (
     text,
 )
 from layerscope.tar.streams import CHUNK, Buffer, ByteStream, some_reader
+from layerscope.tar.types import (
+    GNU_NAME_TYPES,
+    GNUTYPE_LONGNAME,
+    GNUTYPE_SPARSE,
+    NO_DATA_TYPES,
+    PAX_TYPES,
+    XGLTYPE,
+)
 
 __all__ = ["DEFAULT_LIMITS", "FastScan", "Limits", "Member", "MemberStream", "TarReader"]
 
@@ -265,26 +272,26 @@ class TarReader:
                     f"(over {limits.max_file_bytes}: --limit max-file-bytes=N)"
                 )
             padded = (size + BLOCK - 1) & ~(BLOCK - 1)
-            if typ in (0x78, 0x67, 0x58):  # 'x', 'g', 'X': pax headers
+            if typ in PAX_TYPES:
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
                         f"{name}: pax header of {size} bytes exceeds {limits.max_header_bytes} "
                         f"(--limit max-header-bytes=N)"
                     )
                 records = parse_pax(self._take_exact(padded, "pax header")[:size], name)
-                if typ == 0x67:
+                if typ == XGLTYPE:
                     gpax.update(records)
                 else:
                     pax = records if pax is None else {**pax, **records}
                 continue
-            if typ in (0x4C, 0x4B):  # 'L', 'K': GNU long name / link
+            if typ in GNU_NAME_TYPES:
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
                         f"{name}: long name of {size} bytes exceeds {limits.max_header_bytes} "
                         f"(--limit max-header-bytes=N)"
                     )
                 raw = self._take_exact(padded, "GNU long name")[:size].split(b"\x00", 1)[0]
-                if typ == 0x4C:
+                if typ == GNUTYPE_LONGNAME:
                     longname = raw
                 else:
                     longlink = raw
@@ -322,7 +329,7 @@ class TarReader:
                 gid = num(hdr[116:124], "gid", name)
                 mtime = num(hdr[136:148], "mtime", name)
             realsize = size
-            if typ == 0x53:  # 'S': GNU old sparse
+            if typ == GNUTYPE_SPARSE:
                 realsize = num(hdr[483:495], "realsize", name)
                 ext = hdr[482]
                 while ext:
@@ -336,7 +343,7 @@ class TarReader:
                 padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             pax = None
             longname = longlink = None
-            if typ in NO_DATA:
+            if typ in NO_DATA_TYPES:
                 self._left = 0
                 self._pad = 0
             else:

@@ -29,6 +29,10 @@ try:  # isal's zlib is 2-3x faster than zlib at inflating; optional.
 except ImportError:  # pragma: no cover - exercised where isal is absent
     _fast_zlib = None
 
+# Compressed data may expand at most this many times (--max-expansion): a
+# bomb guard well above real layers (text compresses ~10x, zeros ~1000x with gzip).
+MAX_EXPANSION = 1000
+
 
 class ByteStream(Protocol):
     """A forward-only byte source."""
@@ -327,7 +331,7 @@ def open_decompressed(
     stream: ByteStream,
     *,
     name: str,
-    max_ratio: int = 1000,
+    max_ratio: int = MAX_EXPANSION,
     ratio_floor: int = 256 << 20,
     on_kind: Callable[[str], None] | None = None,
 ) -> ByteStream:
