@@ -8,6 +8,7 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_images" / "removed-later.tar.gz"
 
+
 def _all_modules() -> list[str]:
     names = []
     for path in sorted((SAMPLE.parents[1] / "layerscope").rglob("*.py")):
