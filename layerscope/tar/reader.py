@@ -15,6 +15,7 @@ from typing import Any
 from zlib import adler32
 
 from layerscope.errors import ArchiveError, LimitExceededError
+from layerscope.tar import types as tt
 from layerscope.tar.header import (
     BLOCK,
     DEFAULT_LIMITS,
@@ -28,14 +29,6 @@ from layerscope.tar.header import (
     text,
 )
 from layerscope.tar.streams import CHUNK, Buffer, ByteStream, some_reader
-from layerscope.tar.types import (
-    GNU_NAME_TYPES,
-    GNUTYPE_LONGNAME,
-    GNUTYPE_SPARSE,
-    NO_DATA_TYPES,
-    PAX_TYPES,
-    XGLTYPE,
-)
 
 __all__ = ["DEFAULT_LIMITS", "FastScan", "Limits", "Member", "MemberStream", "TarReader"]
 
@@ -272,26 +265,26 @@ class TarReader:
                     f"(over {limits.max_file_bytes}: --limit max-file-bytes=N)"
                 )
             padded = (size + BLOCK - 1) & ~(BLOCK - 1)
-            if typ in PAX_TYPES:
+            if typ in tt.PAX_TYPES:
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
                         f"{name}: pax header of {size} bytes exceeds {limits.max_header_bytes} "
                         f"(--limit max-header-bytes=N)"
                     )
                 records = parse_pax(self._take_exact(padded, "pax header")[:size], name)
-                if typ == XGLTYPE:
+                if typ == tt.XGLTYPE:
                     gpax.update(records)
                 else:
                     pax = records if pax is None else {**pax, **records}
                 continue
-            if typ in GNU_NAME_TYPES:
+            if typ in tt.GNU_NAME_TYPES:
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
                         f"{name}: long name of {size} bytes exceeds {limits.max_header_bytes} "
                         f"(--limit max-header-bytes=N)"
                     )
                 raw = self._take_exact(padded, "GNU long name")[:size].split(b"\x00", 1)[0]
-                if typ == GNUTYPE_LONGNAME:
+                if typ == tt.GNUTYPE_LONGNAME:
                     longname = raw
                 else:
                     longlink = raw
@@ -329,7 +322,7 @@ class TarReader:
                 gid = num(hdr[116:124], "gid", name)
                 mtime = num(hdr[136:148], "mtime", name)
             realsize = size
-            if typ == GNUTYPE_SPARSE:
+            if typ == tt.GNUTYPE_SPARSE:
                 realsize = num(hdr[483:495], "realsize", name)
                 ext = hdr[482]
                 while ext:
@@ -343,7 +336,7 @@ class TarReader:
                 padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             pax = None
             longname = longlink = None
-            if typ in NO_DATA_TYPES:
+            if typ in tt.NO_DATA_TYPES:
                 self._left = 0
                 self._pad = 0
             else:

@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
+from layerscope.tui.tree_replay import NEVER, Version, VersionReplay, ancestors, parent_of
 
-NEVER = 1 << 62
 _DIR = EntryType.DIR
 _FILE = EntryType.FILE
 _WHITEOUT = EntryType.WHITEOUT
@@ -52,22 +52,6 @@ class Status(enum.Enum):
 class Sort(enum.Enum):
     NAME = "name"
     SIZE = "size"
-
-
-@dataclass(slots=True)
-class Version:
-    """One entry stored at a path, visible in layers ``start <= k < end``.
-
-    ``removed``: the version ended because a layer deleted it (not because a
-    newer version replaced it). ``replaced``: at ``start`` it replaced a
-    version that was visible in the layer below.
-    """
-
-    start: int
-    entry: Entry
-    end: int = NEVER
-    removed: bool = False
-    replaced: bool = False
 
 
 class Node(NamedTuple):
@@ -105,150 +89,6 @@ class View:
     query: str = ""
 
 
-def _parent(path: str) -> str:
-    return path.rpartition("/")[0]
-
-
-def _ancestors(path: str) -> Iterable[str]:
-    """Proper ancestors of ``path``, nearest first, ending with the root ``""``."""
-    while path:
-        path = path.rpartition("/")[0]
-        yield path
-
-
-def _same_dir_meta(a: Entry, b: Entry) -> bool:
-    return a.mode == b.mode and a.uid == b.uid and a.gid == b.gid
-
-
-class _Replay:
-    """The union rules, recording version intervals instead of one final state."""
-
-    def __init__(self, model: TreeModel) -> None:
-        self.m = model
-        self.cur: dict[str, Version] = {}
-        self.kids: dict[str, set[str]] = {"": set()}
-
-    def new(self, path: str, layer: int, entry: Entry) -> None:
-        m = self.m
-        versions = m.versions.get(path)
-        replaced = False
-        v = Version(layer, entry)
-        if versions is None:
-            m.versions[path] = [v]
-            m.children.setdefault(_parent(path), []).append(path)
-        else:
-            for old in reversed(versions):
-                if old.start < layer:
-                    replaced = old.end >= layer
-                    break
-            versions.append(v)
-        v.replaced = replaced
-        self.cur[path] = v
-        m.touched[layer].append(path)
-
-    def end(self, path: str, layer: int, removed: bool) -> None:
-        """End ``path`` and its visible subtree at ``layer``."""
-        v = self.cur.pop(path, None)
-        if v is None:
-            return
-        siblings = self.kids.get(_parent(path))
-        if siblings is not None:
-            siblings.discard(path)
-        self._bury(path, v, layer, removed)
-
-    def _bury(self, path: str, v: Version, layer: int, removed: bool) -> None:
-        # Iterative: a hostile layer may nest directories thousands deep.
-        todo = [(path, v, removed)]
-        touched = self.m.touched[layer]
-        while todo:
-            path, v, removed = todo.pop()
-            v.end = layer
-            v.removed = removed
-            if removed and v.start < layer:
-                touched.append(path)
-            for kid in self.kids.pop(path, ()):
-                child = self.cur.pop(kid, None)
-                if child is not None:
-                    todo.append((kid, child, True))
-
-    def ensure_parent(self, path: str, layer: int) -> None:
-        """Make every missing ancestor of ``path`` a directory, top down."""
-        chain: list[str] = []  # ancestors to create, deepest first
-        child = path
-        while True:
-            parent = _parent(child)
-            v = self.cur.get(parent) if parent else None
-            if parent == "" or (v is not None and v.entry.type is _DIR):
-                self.kids[parent].add(child)
-                break
-            chain.append(parent)
-            if v is not None:
-                break  # a file or link where a directory must be
-            child = parent
-        for i in range(len(chain) - 1, -1, -1):
-            q = chain[i]
-            if q in self.cur:
-                self.end(q, layer, removed=False)
-                self.kids[_parent(q)].add(q)
-            self.new(q, layer, Entry(q, _DIR, mode=0o755))
-            self.kids[q] = {chain[i - 1] if i else path}
-
-    def apply(self, layer: int, entries: Sequence[Entry]) -> None:
-        cur = self.cur
-        for e in entries:
-            if e.type is _WHITEOUT:
-                v = cur.get(e.path)
-                if v is not None and v.start < layer:
-                    self.end(e.path, layer, removed=True)
-            elif e.type is _OPAQUE:
-                for kid in list(self.kids.get(e.path, ())):
-                    self.end(kid, layer, removed=True)
-        kids = self.kids
-        versions = self.m.versions
-        children = self.m.children
-        touched = self.m.touched[layer]
-        for e in entries:
-            typ = e.type
-            path = e.path
-            if typ is _WHITEOUT or typ is _OPAQUE or path == "":
-                continue
-            old = cur.get(path)
-            if old is None:
-                parent = path.rpartition("/")[0]
-                up = cur.get(parent) if parent else None
-                if path not in versions and (
-                    not parent or (up is not None and up.entry.type is _DIR)
-                ):
-                    # The common case, inlined: a new path in an existing directory.
-                    kids[parent].add(path)
-                    v = Version(layer, e)
-                    versions[path] = [v]
-                    sibling_list = children.get(parent)
-                    if sibling_list is None:
-                        children[parent] = [path]
-                    else:
-                        sibling_list.append(path)
-                    cur[path] = v
-                    touched.append(path)
-                else:
-                    self.ensure_parent(path, layer)
-                    self.new(path, layer, e)
-                if typ is _DIR:
-                    kids.setdefault(path, set())
-                continue
-            if typ is _DIR and old.entry.type is _DIR:
-                if _same_dir_meta(old.entry, e):
-                    continue  # restated by the tar writer, not a change
-                old.end = layer
-                self.new(path, layer, e)
-                continue
-            self.end(path, layer, removed=False)
-            self.kids[_parent(path)].add(path)
-            self.new(path, layer, e)
-            if typ is _DIR:
-                self.kids[path] = set()
-
-
 class TreeModel:
     """Versions of every path across the layers, and per-layer queries.
 
@@ -266,9 +106,6 @@ class TreeModel:
         waste_roots: Iterable[str] = (),
     ) -> None:
         self.layer_count = len(layers)
-        self.versions: dict[str, list[Version]] = {}
-        self.children: dict[str, list[str]] = {"": []}
-        self.touched: list[list[str]] = [[] for _ in layers]
         self._delta: dict[str, dict[int, int]] = {}
         self._cum: dict[str, tuple[list[int], list[int]]] = {}
         self._changed: dict[int, frozenset[str]] = {}
@@ -278,9 +115,12 @@ class TreeModel:
         self._listing: dict[tuple[str, View], list[Node]] = {}
         # Hundreds of thousands of small acyclic objects (see gcpause).
         with paused_gc():
-            replay = _Replay(self)
+            replay = VersionReplay(len(layers))
             for index, entries in enumerate(layers):
                 replay.apply(index, entries)
+            self.versions = replay.versions
+            self.children = replay.children
+            self.touched = replay.touched
             self.hidden = frozenset(hidden)
             self.waste_roots = tuple(sorted({r.strip("/") for r in waste_roots if r.strip("/")}))
             self._sum_sizes()
@@ -293,7 +133,7 @@ class TreeModel:
                 size = v.entry.size
                 if v.entry.type is not _FILE or not size or v.start >= v.end:
                     continue
-                d = delta.setdefault(_parent(path), {})
+                d = delta.setdefault(parent_of(path), {})
                 d[v.start] = d.get(v.start, 0) + size
                 if v.end != NEVER:
                     d[v.end] = d.get(v.end, 0) - size
@@ -302,7 +142,7 @@ class TreeModel:
             below = delta.get(path)
             if not below:
                 continue
-            up = delta.setdefault(_parent(path), {})
+            up = delta.setdefault(parent_of(path), {})
             for layer, n in below.items():
                 up[layer] = up.get(layer, 0) + n
 
@@ -372,7 +212,7 @@ class TreeModel:
         if got is None:
             out: set[str] = set()
             for path in self.touched[layer]:
-                for a in _ancestors(path):
+                for a in ancestors(path):
                     if a in out:
                         break
                     out.add(a)
@@ -392,7 +232,7 @@ class TreeModel:
                     path not in self.waste_roots and (node.version.start, path) not in self.hidden
                 ):
                     continue
-                for a in _ancestors(path):
+                for a in ancestors(path):
                     if a in out:
                         break
                     out.add(a)
@@ -414,7 +254,7 @@ class TreeModel:
         for low, path in self._lower:
             if q in low and self.node(path, layer) is not None:
                 matches.add(path)
-                for a in _ancestors(path):
+                for a in ancestors(path):
                     if a in above:
                         break
                     above.add(a)
