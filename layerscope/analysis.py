@@ -6,6 +6,7 @@ TUI, budgets) reads the one Analysis that comes out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -132,10 +133,20 @@ def claimed_bytes(union: UnionFS, findings: list[Finding]) -> int:
     return loose + sum(final[p][1].size for p in paths if p in final)
 
 
-def analyze(image: Image, options: Options | None = None) -> Analysis:
-    """Replay the image's layers, account every byte, run every rule."""
+def analyze(
+    image: Image,
+    options: Options | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> Analysis:
+    """Replay the image's layers, account every byte, run every rule.
+
+    ``on_phase`` is told when the ``replay`` and the ``rules`` are done (for
+    ``--verbose``).
+    """
     options = options or Options()
     union = replay(layer.entries for layer in image.layers)
+    if on_phase is not None:
+        on_phase("replay")
     stats = layer_stats(image, union)
     total = sum(s.content_bytes for s in stats)
     removed = overwritten = 0
@@ -155,6 +166,8 @@ def analyze(image: Image, options: Options | None = None) -> Analysis:
         minimum = options.threshold(r.id, r.min_bytes)
         findings.extend(f for f in r.func(ctx) if f.bytes >= minimum)
     findings.sort(key=lambda f: (-f.bytes, f.rule, f.layer or 0, f.paths))
+    if on_phase is not None:
+        on_phase("rules")
     reclaimable = wasted + claimed_bytes(union, findings)
     summary = Summary(
         total_bytes=total,

@@ -9,7 +9,7 @@ come back as data, in ``Analysis.warnings``: the caller decides where they go.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,8 @@ class Request:
     stage: str | None = None
     attribute_base: bool = True
     judge: bool = True
+    # Told when each phase after the read ends: replay, rules, finish (--verbose).
+    on_phase: Callable[[str], None] | None = field(default=None, compare=False)
 
     @property
     def engine(self) -> str | None:
@@ -77,7 +79,7 @@ def finish(image: Image, request: Request, listing: LocalImages | None = None) -
     """Everything after reading the image: analysis, Dockerfile mapping, base split, budgets."""
     from layerscope.policy import budgets
 
-    result = analyze(image, budgets.analysis_options(request.policy))
+    result = analyze(image, budgets.analysis_options(request.policy), request.on_phase)
     if request.dockerfile:
         result = with_dockerfile(result, request.dockerfile, request.stage)
     if request.attribute_base:
@@ -101,6 +103,8 @@ def finish(image: Image, request: Request, listing: LocalImages | None = None) -
             result, request.policy, request.limits, references=(request.target,)
         )
         result = dataclasses.replace(result, budgets=verdicts)
+    if request.on_phase is not None:
+        request.on_phase("finish")
     return result
 
 

@@ -175,7 +175,7 @@ def _walk(
             walk.blobs[path] = scan_blob(data, m.size, blob_name, options)
             entries = count_entries(entries, walk.blobs[path], options, name)
             if options.progress is not None:
-                options.progress(Progress(reader.consumed, len(walk.blobs), None))
+                options.progress(Progress(reader.consumed, len(walk.blobs), None, entries))
         elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):
             if m.size > MAX_JSON_BYTES:
                 raise LimitExceededError(f"{name}: {path} is larger than {MAX_JSON_BYTES} bytes")
@@ -184,7 +184,7 @@ def _walk(
         walk.blobs[path] = result()
         entries = count_entries(entries, walk.blobs[path], options, name)
         if options.progress is not None:
-            options.progress(Progress(reader.consumed, len(walk.blobs), None))
+            options.progress(Progress(reader.consumed, len(walk.blobs), None, entries))
     if not walk.members:
         raise ArchiveError(f"{name}: empty archive")
     walk.ended = reader.terminated

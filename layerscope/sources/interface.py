@@ -26,11 +26,16 @@ MAX_JSON_VALUES = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A progress event: bytes of input read and layers scanned so far."""
+    """A progress event: bytes of input read, layers and entries scanned so far.
+
+    ``layers_total`` is None while unknown (a ``docker save`` stream names its
+    layers only at its end); ``entries_read`` is 0 where a source does not count.
+    """
 
     bytes_read: int
     layers_done: int
     layers_total: int | None
+    entries_read: int = 0
 
 
 ProgressFn = Callable[[Progress], None]

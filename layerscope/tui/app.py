@@ -27,7 +27,8 @@ from layerscope.model import Image
 from layerscope.pipeline import Request
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
-from layerscope.tui.loader import Loaded, Loader, Phase, input_size, tree_of
+from layerscope.sources.size import input_size
+from layerscope.tui.loader import Loaded, Loader, Phase, tree_of
 from layerscope.tui.widgets.filetree import FileTree
 from layerscope.tui.widgets.help import HelpScreen
 from layerscope.tui.widgets.layers import LayersPane

@@ -12,7 +12,6 @@ its connection is closed by the source's own cleanup.
 from __future__ import annotations
 
 import enum
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -83,26 +82,6 @@ def tree_of(analysis: Analysis) -> TreeModel:
         hidden=((h.layer, h.path) for h in analysis.union.hidden),
         waste_roots=roots,
     )
-
-
-def input_size(target: str) -> int | None:
-    """Bytes a path source will read (for the progress bar), None for engines."""
-    path = target
-    if not os.path.exists(path):
-        head, sep, _ = target.rpartition(":")
-        if not (sep and os.path.isfile(head)):
-            return None
-        path = head
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for root, _dirs, files in os.walk(os.path.join(path, "blobs")):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                continue
-    return total or None
 
 
 class Loader:

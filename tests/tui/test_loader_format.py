@@ -13,6 +13,7 @@ from layerscope.model import Image
 from layerscope.rules import all_rules
 from layerscope.sources import open_image
 from layerscope.sources.interface import Progress, SourceOptions
+from layerscope.sources.size import input_size
 from layerscope.tui.format import (
     dockerfile,
     fix_blocks,
@@ -21,7 +22,7 @@ from layerscope.tui.format import (
     short,
     size,
 )
-from layerscope.tui.loader import Loader, Phase, input_size, tree_of
+from layerscope.tui.loader import Loader, Phase, tree_of
 
 
 def _wait(loader: Loader) -> None:

@@ -22,6 +22,7 @@ from layerscope.errors import EXIT_BUDGET, EXIT_OK, UsageError
 def build_parser() -> argparse.ArgumentParser:
     from layerscope.cli import ci
     from layerscope.cli.parser import Parser
+    from layerscope.cli.progress import add_verbosity_arguments
     from layerscope.policy.budgets import GROWTH_BUDGETS, IMAGE_BUDGETS
 
     p = Parser(
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     from layerscope.cli.reading import add_reading_arguments
 
     add_reading_arguments(p, what="the images")
+    add_verbosity_arguments(p)
     p.add_argument("--format", choices=("table", "json", "markdown"), help="stdout format")
     p.add_argument(
         "-o",
@@ -87,7 +89,9 @@ def main(argv: Sequence[str]) -> int:
     """``layerscope diff ...``; returns the exit status."""
     from layerscope import pipeline
     from layerscope.cli import ci
+    from layerscope.cli.commands.image import read_and_finish
     from layerscope.cli.output import plan_outputs, write_output, write_reports
+    from layerscope.cli.progress import Status
     from layerscope.cli.reading import reading_options
     from layerscope.report.diff import render
 
@@ -95,8 +99,9 @@ def main(argv: Sequence[str]) -> int:
     old_ref, new_ref = _split(args)
     policy = ci.load(args)
     options = reading_options(args)
+    status = Status(args)
 
-    def side(target: str, attribute_base: bool) -> Analysis:
+    def side(label: str, target: str, attribute_base: bool) -> Analysis:
         # Both sides get content digests, so duplicate findings compare like for like.
         request = pipeline.Request(
             target=target,
@@ -105,8 +110,9 @@ def main(argv: Sequence[str]) -> int:
             policy=policy,
             attribute_base=attribute_base,
             judge=False,  # judged below, with the growth budgets
+            on_phase=status.phase,
         )
-        return pipeline.run(request)
+        return read_and_finish(request, status, f"{label} {target}")
 
     baseline = args.baseline
     if old_ref is not None and old_ref.endswith(".json"):
@@ -115,13 +121,14 @@ def main(argv: Sequence[str]) -> int:
         old = load_report(baseline)
     else:
         assert old_ref is not None
-        old = snapshot(side(old_ref, attribute_base=False))
+        old = snapshot(side("OLD", old_ref, attribute_base=False))
     # NEW's waste budgets judge its own layers, as `layerscope IMAGE` does.
-    new_result = side(new_ref, attribute_base=True)
+    new_result = side("NEW", new_ref, attribute_base=True)
     diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
 
     files, stdout_fmt = plan_outputs(args.output, args.format, {".json": "json", ".md": "markdown"})
     write_reports(diff, files, stdout_fmt, policy, render, write_output)
     if stdout_fmt is None and ci.ci_mode(args):
         sys.stdout.write(render("table", diff))
+    status.phase("report")
     return EXIT_OK if diff.passed else EXIT_BUDGET

@@ -30,6 +30,7 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     from layerscope.cli.parser import Parser
+    from layerscope.cli.progress import add_verbosity_arguments
 
     p = Parser(
         prog="layerscope fix",
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from layerscope.cli.reading import add_reading_arguments
 
     add_reading_arguments(p, what="IMAGE")
+    add_verbosity_arguments(p)
     p.add_argument(
         "--only",
         metavar="KINDS",
@@ -84,6 +86,7 @@ def _kinds(only: str | None) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str]) -> int:
+    from layerscope.cli.progress import Status
     from layerscope.dockerfile.layer_map import map_image
     from layerscope.dockerfile.parser import display_path, load
     from layerscope.fix.diff import unified_diff
@@ -92,6 +95,7 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.rules.order import check_dockerfile
 
     args = build_parser().parse_args(argv)
+    status = Status(args)
     kinds = _kinds(args.only)
     if args.verify and not args.context:
         raise UsageError("--verify needs --context DIR (the build context)")
@@ -100,38 +104,51 @@ def main(argv: Sequence[str]) -> int:
     evidence = None
     if args.image:
         from layerscope import pipeline
+        from layerscope.cli.commands.image import read_and_finish
         from layerscope.cli.reading import reading_options
 
-        result = pipeline.run(
-            pipeline.Request(
-                target=args.image,
-                options=reading_options(args),
-                source=args.source,
-                attribute_base=False,
-                judge=False,
-            )
+        request = pipeline.Request(
+            target=args.image,
+            options=reading_options(args),
+            source=args.source,
+            attribute_base=False,
+            judge=False,
+            on_phase=status.phase,
         )
+        result = read_and_finish(request, status, args.image)
         mapping = map_image(result.image, df, args.target)
         for warning in mapping.warnings():
-            print(f"layerscope: warning: {warning}", file=sys.stderr)
+            status.warn(warning)
         evidence = Evidence(result, mapping)
     fixes = plan(df, evidence, context=args.context, kinds=kinds, target=args.target)
     verification = None
     if args.verify:
         from layerscope.fix.verify import verify
 
-        verification, fixes = verify(
-            df,
-            args.context,
-            builder=args.builder,
-            docker=args.docker,
-            network=args.network,
-            target=args.target,
-            fixes=fixes if args.image else None,
-            kinds=kinds,
-            keep=args.keep_images,
-            progress=lambda msg: print(f"layerscope: {msg}", file=sys.stderr),
-        )
+        # original, one build per fix when there are several, patched, and both again
+        builds = 4 + len(fixes) if args.image and len(fixes) > 1 else 4 if args.image else None
+        started = [0]
+
+        def building(message: str) -> None:
+            if message.startswith("building "):
+                started[0] += 1
+                of = f" of {builds}" if builds else ""
+                message = f"build {started[0]}{of}: {message[len('building ') :]}"
+            status.say(message)
+
+        with status.working("verifying the fixes"):
+            verification, fixes = verify(
+                df,
+                args.context,
+                builder=args.builder,
+                docker=args.docker,
+                network=args.network,
+                target=args.target,
+                fixes=fixes if args.image else None,
+                kinds=kinds,
+                keep=args.keep_images,
+                progress=building,
+            )
     new_text = apply(df.text, fixes)
     check(df, new_text)
     path = display_path(df.path)

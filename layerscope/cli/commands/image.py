@@ -9,15 +9,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from layerscope import __version__
 from layerscope.errors import EXIT_BUDGET, EXIT_OK
+
+if TYPE_CHECKING:
+    from layerscope import pipeline
+    from layerscope.analysis import Analysis
+    from layerscope.cli.progress import Status
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The main command's parser (``--help`` shows it)."""
     from layerscope.cli import ci
     from layerscope.cli.parser import Parser
+    from layerscope.cli.progress import add_verbosity_arguments
     from layerscope.cli.reading import add_reading_arguments
     from layerscope.policy.budgets import IMAGE_BUDGETS
     from layerscope.report import FORMATS
@@ -34,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or an OCI layout directory",
     )
     add_reading_arguments(p)
+    add_verbosity_arguments(p)
     p.add_argument(
         "--base",
         metavar="IMAGE",
@@ -81,9 +89,11 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     from layerscope import pipeline
     from layerscope.cli import ci
+    from layerscope.cli.progress import Status
     from layerscope.cli.reading import reading_options
     from layerscope.policy import budgets
 
+    status = Status(args)
     request = pipeline.Request(
         target=args.image,
         options=reading_options(args),
@@ -93,14 +103,32 @@ def main(argv: Sequence[str]) -> int:
         base=args.base,
         dockerfile=args.dockerfile,
         stage=args.target,
+        on_phase=status.phase,
     )
     if _interactive(args):
         # Textual is imported here only: the headless paths never load it.
         from layerscope.tui.app import run_tui
 
         return run_tui(request)
-    result = pipeline.run(request)
+    result = read_and_finish(request, status, args.image)
     for warning in result.warnings:
-        print(f"layerscope: warning: {warning}", file=sys.stderr)
+        status.warn(warning)
     ci.emit(args, result, request.policy)
+    status.phase("report")
     return EXIT_OK if result.passed else EXIT_BUDGET
+
+
+def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Analysis:
+    """``pipeline.run`` with the read shown on ``status`` (progress, phase times)."""
+    import dataclasses
+
+    from layerscope import pipeline
+    from layerscope.sources.size import input_size
+
+    listing = pipeline.start(request)
+    engine = request.engine is not None
+    size = None if engine else input_size(request.target)
+    with status.reading(what, engine=engine, size=size) as progress:
+        options = dataclasses.replace(request.options, progress=progress)
+        image = pipeline.read(request, options)
+    return pipeline.finish(image, request, listing)
