@@ -131,3 +131,28 @@ def test_large_archive_shows_progress_then_clears(run_in_terminal: object, tmp_p
     assert shown is not None and shown < 1.5, [t for t, _ in seen[:5]]
     assert "EXIT=0" in last and "reading " not in last
     assert report == _pipe_json(str(archive))
+
+
+def test_ctrl_c_while_waiting_for_the_engine(tmp_path: Path, busybox_base: str) -> None:
+    build_image(
+        BIG_TAG,
+        f"FROM {busybox_base}\nRUN dd if=/dev/urandom of=/big bs=1M count=300\n",
+    )
+    temp = Path(os.environ.get("TMPDIR", "/tmp"))
+    before = set(temp.glob("*layerscope*"))
+    term = Terminal(BIG_TAG, tmp_path / "out.json")
+    try:
+        end = time.monotonic() + 30
+        while "waiting for the engine's export" not in term.screen():
+            assert time.monotonic() < end, term.screen()
+            time.sleep(0.05)
+        pressed = time.monotonic()
+        term.tmux("send-keys", "-t", "p", "C-c")
+        while "EXIT=" not in (screen := term.screen()):
+            assert time.monotonic() - pressed < 1.0, screen
+            time.sleep(0.05)
+        assert "EXIT=130" in screen and "layerscope: interrupted" in screen
+        assert "waiting for the engine" not in screen  # the display was cleared
+    finally:
+        term.close()
+    assert set(temp.glob("*layerscope*")) <= before
