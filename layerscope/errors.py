@@ -7,6 +7,9 @@ class LayerscopeError(Exception):
     """Base of every error that is the input's fault, not a bug of ours."""
 
     exit_code = 2
+    # A message whose later lines are a log to show as lines (a failed build's
+    # output): each line is escaped on its own and the newlines kept.
+    multiline = False
 
 
 class UsageError(LayerscopeError):

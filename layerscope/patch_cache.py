@@ -23,6 +23,7 @@ from layerscope.patch_text import (
     mount_targets,
     subcommand,
 )
+from layerscope.rules.ecosystems import pip_without_cache
 from layerscope.shell import SimpleCommand, has_flag
 
 __all__ = ["no_cache"]
@@ -66,7 +67,7 @@ def _flags(
     pip = [c for c in cmds if _is_pip_install(c)]
     if (
         pip
-        and not any(has_flag(c, "--no-cache-dir") for c in pip)
+        and not any(pip_without_cache(c) for c in pip)
         and not dict(step.env).get("PIP_NO_CACHE_DIR")
         and not any(".cache" in m for m in mounts)
     ):

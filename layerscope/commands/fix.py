@@ -41,9 +41,13 @@ def with_dockerfile(result: Analysis, path: str, target: str | None = None) -> A
     mapping = map_image(result.image, df, target)
     for warning in mapping.warnings():
         print(f"layerscope: warning: {warning}", file=sys.stderr)
+    from layerscope.cite import cite_dockerfile
+
+    from_text = check_dockerfile(df, target)
     findings = locate(result.findings, result.image, mapping)
+    findings = cite_dockerfile(findings, result.image, mapping, from_text)
     seen = {(f.rule, f.location) for f in findings}
-    findings.extend(f for f in check_dockerfile(df) if (f.rule, f.location) not in seen)
+    findings.extend(f for f in from_text if (f.rule, f.location) not in seen)
     return dataclasses.replace(result, findings=tuple(findings), dockerfile=df.path)
 
 
@@ -148,7 +152,7 @@ def main(argv: Sequence[str]) -> int:
     check(df, new_text)
     path = display_path(df.path)
     diff = unified_diff(df.text, new_text, path)
-    findings = check_dockerfile(df) if args.check or args.format == "json" else []
+    findings = check_dockerfile(df, args.target) if args.check or args.format == "json" else []
     for f in findings if args.check else []:
         where = f"{path}:{f.location[1]}" if f.location else path
         print(f"{where}: {f.rule} {f.message}", file=sys.stderr)

@@ -30,6 +30,7 @@ from layerscope.rules.common import (
     severity_for,
     top_paths,
 )
+from layerscope.rules.ecosystems import is_manifest
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
 from layerscope.shell import commands_named, has_flag
 from layerscope.union import Cause, Hidden
@@ -316,6 +317,30 @@ def _merge_fix(ctx: RuleContext, layer: int, by: int, what: str) -> str:
     return f"{what} (layers {layer} and {by})"
 
 
+_LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
+
+
+def _npm_install_rewrote_lock(ctx: RuleContext, layer: int, by: int, group: list[Hidden]) -> str:
+    """The lock file ``npm install`` (not ``npm ci``) rewrote between a COPY and
+    the RUN, or the RUN and a later COPY of the source; '' otherwise."""
+    locks = [h.path for h in group if posixpath.basename(h.path) in _LOCKS]
+    if not locks:
+        return ""
+    run = by if is_run(ctx, by) and is_copy(ctx, layer) else None
+    if run is None and is_run(ctx, layer) and is_copy(ctx, by):
+        run = layer
+    if run is None:
+        return ""
+    if not any(
+        (len(c.argv) > 1 and c.argv[1] in ("install", "i") and len(c.argv) == 2)
+        or (len(c.argv) > 2 and c.argv[1] in ("install", "i")
+            and all(a.startswith("-") for a in c.argv[2:]))
+        for c in commands_named(ctx.command(run), "npm")
+    ):  # fmt: skip
+        return ""
+    return "/" + locks[0]
+
+
 def _upgrades(cmd: str) -> bool:
     for c in commands_named(cmd, *_UPGRADES, "pip", "pip3"):
         if c.name in ("pip", "pip3"):
@@ -358,7 +383,19 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
             f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
             f"were stored again by {describe(ctx, by)}"
         )
-        if cause in (CHOWN, CHMOD):
+        manifests = all(is_manifest(h.path) for h in group)
+        if manifests and is_copy(ctx, layer) and is_copy(ctx, by):
+            # Manifests copied first for a cached install, then again with the
+            # source: the pattern LS501 asks for, a few bytes well spent.
+            continue
+        lock_rewrite = manifests and _npm_install_rewrote_lock(ctx, layer, by, group)
+        if lock_rewrite:
+            fix = (
+                f"npm install rewrote the lock file ({lock_rewrite}) that the build copied in: "
+                "use npm ci, which installs exactly what the lock file says and leaves it as it "
+                "is (and fails when it does not match package.json)"
+            )
+        elif cause in (CHOWN, CHMOD):
             fix = _permission_fix(ctx, layer, by, cause, group)
         elif cause == PM_STATE:
             pm = commands_named(ctx.command(by), *_PACKAGE_MANAGERS)

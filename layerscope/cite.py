@@ -1,0 +1,73 @@
+"""Findings read from an image, told in the words of the Dockerfile it was built from.
+
+The classic builder records a COPY as ``COPY dir:<hash> in /app``: right for
+an image alone, useless next to the Dockerfile that says ``COPY ./src ./src``.
+Once the layers are mapped to their steps, :func:`cite_dockerfile` names each
+COPY/ADD layer a message or fix mentions by its Dockerfile line, and an
+LS5xx finding that the Dockerfile check made for the same line lends its
+text (which knows the stage, the WORKDIR and the other steps), keeping the
+bytes the image measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from layerscope.dockerfile import Step
+from layerscope.dockerfile_map import LayerMap
+from layerscope.model import Image, Instruction
+from layerscope.rules.base import Finding
+from layerscope.rules.common import short
+
+__all__ = ["cite_dockerfile"]
+
+_LAYER = re.compile(r"layer (\d+) \((COPY|ADD) ([^()]*(?:\([^()]*\)[^()]*)*)\)")
+_HASHED = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]{6,}")
+_STEP_COST = re.compile(r"rebuilds \d+ step\(s\)")
+_LAYER_COST = re.compile(r"rebuilds \d+ layer\(s\) \(\d+ bytes\)")
+
+
+def _step_text(step: Step) -> str:
+    flags = " ".join(step.flags)
+    return short(" ".join(x for x in (step.keyword.upper(), flags, step.args) if x), 60)
+
+
+def cite_dockerfile(
+    findings: Sequence[Finding],
+    image: Image,
+    mapping: LayerMap,
+    from_dockerfile: Sequence[Finding] = (),
+) -> list[Finding]:
+    """``findings`` with hashed COPY sources replaced by the Dockerfile's lines."""
+    steps: dict[int, Step] = {}
+    for layer in image.layers:
+        step = mapping.step_for_layer(image, layer.index)
+        if step is not None and step.kind in (Instruction.COPY, Instruction.ADD):
+            steps[layer.index] = step
+    by_location = {
+        (f.rule, f.location): f for f in from_dockerfile if f.rule.startswith("LS5") and f.location
+    }
+
+    def layer_text(m: re.Match[str]) -> str:
+        step = steps.get(int(m.group(1)))
+        if step is None or not _HASHED.search(m.group(3)):
+            return m.group(0)
+        return f"layer {m.group(1)} (line {step.line}: {_step_text(step)})"
+
+    out: list[Finding] = []
+    for f in findings:
+        twin = by_location.get((f.rule, f.location))
+        if twin is not None and f.layer is not None:
+            cost = _LAYER_COST.search(f.message)
+            message = twin.message
+            if cost is not None:
+                message = _STEP_COST.sub(cost.group(0), message, count=1)
+            f = dataclasses.replace(f, message=message, fix=twin.fix)
+        message = _LAYER.sub(layer_text, f.message)
+        fix = _LAYER.sub(layer_text, f.fix)
+        if message != f.message or fix != f.fix:
+            f = dataclasses.replace(f, message=message, fix=fix)
+        out.append(f)
+    return out
