@@ -46,7 +46,7 @@ def cite_dockerfile(
         step = mapping.step_for_layer(image, layer.index)
         if step is not None and step.kind in (Instruction.COPY, Instruction.ADD):
             steps[layer.index] = step
-    by_location = {
+    by_location: dict[tuple[str, tuple[str, int] | None], Finding] = {
         (f.rule, f.location): f for f in from_dockerfile if f.rule.startswith("LS5") and f.location
     }
 

@@ -96,8 +96,8 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
 # two copies there are two installs, and a link between them changes what
 # the app loads (Node resolves a linked package from its real path).
 _PACKAGE_TREE = re.compile(
-    r"(?:\A|/)(?:node_modules|site-packages|dist-packages|\.venv|venv|vendor|gems"
-    r"|\.m2|pkg/mod|\.cargo|bower_components)(?:/|\Z)"
+    r"(?:\A|/)(?:node_modules|site-packages|dist-packages|gems|\.m2|pkg/mod"
+    r"|bower_components)(?:/|\Z)"
 )
 
 

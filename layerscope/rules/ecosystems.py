@@ -117,12 +117,22 @@ def is_manifest_source(source: str) -> bool:
     ``go.*`` whose literal start (3 characters or more) belongs to a manifest
     name and that matches some manifest name. ``*.json`` or ``src*`` do not."""
     name = posixpath.basename(source.rstrip("/"))
-    if is_manifest(name) or name in _ALL_MANIFESTS:
+    if is_manifest(name) or name in _ALL_MANIFESTS:  # ``*.csproj`` as written
         return True
     if _GLOB_CHARS.search(name) is None:
         return False
-    prefix = _GLOB_CHARS.split(name, maxsplit=1)[0]
-    return len(prefix) >= 3 and any(
+    parts = _GLOB_CHARS.split(name)
+    prefix, suffix = parts[0], parts[-1]
+    if len(prefix) < 3:
+        return False
+    # The literal start must be a whole stem (``Gemfile*``, ``go.*``) or the
+    # glob end in an extension (``package*.json``): ``pack*`` is anything.
+    stem = prefix.endswith(".") or any(
+        m == prefix or m.startswith(prefix + ".") for m in _CONCRETE_MANIFESTS
+    )
+    if not (stem or "." in suffix):
+        return False
+    return any(
         m.startswith(prefix) and fnmatch.fnmatchcase(m, name) for m in _CONCRETE_MANIFESTS
     )
 
