@@ -132,9 +132,7 @@ def is_manifest_source(source: str) -> bool:
     )
     if not (stem or "." in suffix):
         return False
-    return any(
-        m.startswith(prefix) and fnmatch.fnmatchcase(m, name) for m in _CONCRETE_MANIFESTS
-    )
+    return any(m.startswith(prefix) and fnmatch.fnmatchcase(m, name) for m in _CONCRETE_MANIFESTS)
 
 
 def _reversed_glob(pattern: str) -> str:
