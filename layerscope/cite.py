@@ -34,6 +34,21 @@ def _step_text(step: Step) -> str:
     return short(" ".join(x for x in (step.keyword.upper(), flags, step.args) if x), 60)
 
 
+def _bind_mount(fix: str, step: Step) -> str:
+    """A bind mount proposed for a COPY's files, with the COPY's own source and
+    stage (``from=builder``) filled in."""
+    ops = step.operands()
+    if len(ops) == 2 and not step.heredocs:
+        fix = fix.replace("source=<src>,", f"source={ops[0]},")
+    stage = step.flag("from")
+    if stage:
+        if "from=<stage>," in fix:
+            fix = fix.replace("from=<stage>,", f"from={stage},")
+        elif "from=" not in fix:
+            fix = fix.replace("--mount=type=bind,", f"--mount=type=bind,from={stage},")
+    return fix
+
+
 def cite_dockerfile(
     findings: Sequence[Finding],
     image: Image,
@@ -67,6 +82,9 @@ def cite_dockerfile(
             f = dataclasses.replace(f, message=message, fix=twin.fix)
         message = _LAYER.sub(layer_text, f.message)
         fix = _LAYER.sub(layer_text, f.fix)
+        step = steps.get(f.layer) if f.layer is not None else None
+        if step is not None and "--mount=type=bind," in fix:
+            fix = _bind_mount(fix, step)
         if message != f.message or fix != f.fix:
             f = dataclasses.replace(f, message=message, fix=fix)
         out.append(f)

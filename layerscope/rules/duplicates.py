@@ -141,10 +141,16 @@ def _no_link(k: str, e: str) -> str:
     return ""
 
 
-def _fix(ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int]) -> str:
+def _fix(
+    ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int], sample: tuple[str, str]
+) -> str:
+    """``sample``: one file of the group and its original (package trees may
+    start below the roots: /usr/local/lib/python3.11 vs /usr/lib/python3)."""
     (kroot, klayer), (eroot, elayer) = kept, extra
     k, e = "/" + kroot, "/" + eroot
     reason = _no_link(k, e)
+    if not reason and any(_PACKAGE_TREE.search(p) for p in sample):
+        reason = _no_link("/" + sample[0], "/" + sample[1])
     if reason:
         return reason
     a, b = _tree(ctx, kroot), _tree(ctx, eroot)
@@ -250,7 +256,12 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
                 f"{len(extras)} file(s) under /{eroot} stored by {describe(ctx, elayer)} are "
                 f"identical to files under /{kroot} in {where}"
             ),
-            fix=_fix(ctx, (kroot, klayer), (eroot, elayer)),
+            fix=_fix(
+                ctx,
+                (kroot, klayer),
+                (eroot, elayer),
+                (originals[extras[0].path], extras[0].path),
+            ),
             path_count=len(extras),
             reclaimable=True,
             extra=(("copy_of", "/" + kroot), ("cause", "identical-content")),

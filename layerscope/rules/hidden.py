@@ -161,6 +161,9 @@ def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
         chown = _CHOWN.search(ctx.command(by)) if run[by] else None
         for h in items:
             cause = _overwrite_cause(h.path, old.get(h.path), new.get(h.path), chown)
+            if cause in (CHOWN, CHMOD) and not run[by]:
+                cause = NEW_VERSION  # a COPY brought the file again: not a chown
+
             out[(layer, by, cause)].append(h)
     return out
 
@@ -283,7 +286,9 @@ def _copy_line(ctx: RuleContext, layer: int, flag: str = "") -> str:
     return " ".join([instr, *flags, *([flag] if flag else []), source, parsed.dest])
 
 
-def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: list[Hidden]) -> str:
+def _permission_fix(
+    ctx: RuleContext, layer: int, by: int, cause: str, key: str, group: list[Hidden]
+) -> str:
     entries = _Entries(ctx)
     sample = entries.get(by, group[0].path)
     verb = "chmod" if cause == CHMOD else "chown"
@@ -294,8 +299,20 @@ def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: li
         else:
             mode = f"{sample.mode:o}" if sample is not None else "<mode>"
             flag = f"--chmod={mode}"
+        others = _not_from(entries, by, layer, key)
+        what = "owner" if verb == "chown" else "mode"
+        if others:
+            shown = ", ".join("/" + p for p in others[:3]) + (", ..." if len(others) > 3 else "")
+            return (
+                f"Set the {what} while copying:\n-{_copy_line(ctx, layer)}\n"
+                f"+{_copy_line(ctx, layer, flag)}\n"
+                f"But keep a {verb} in layer {by} for the {len(others)} path(s) it changes that "
+                f"this COPY did not add ({shown}): they were made by other steps and would "
+                f"keep their old {what} without it (name them, without -R over the copied files)"
+                + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
+            )
         return (
-            f"Set the {'owner' if verb == 'chown' else 'mode'} while copying and drop the "
+            f"Set the {what} while copying and drop the "
             f"recursive {verb} of layer {by}:\n-{_copy_line(ctx, layer)}\n"
             f"+{_copy_line(ctx, layer, flag)}"
             + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
@@ -303,11 +320,25 @@ def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: li
     if is_run(ctx, layer):
         cmd = ctx.command(layer)
         later = [c for c in commands_named(ctx.command(by), verb, "chgrp") if has_flag(c, "-R")]
-        step = " ".join(later[0].argv) if later else f"{verb} -R ... "
+        later = later or commands_named(ctx.command(by), verb)
+        step = " ".join(later[0].argv) if later else f"{verb} ..."
         return f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN:\n" + rewrite(
             cmd, append_command(cmd, step)
         )
     return f"Change ownership or modes where the files are created, not in layer {by}"
+
+
+def _not_from(entries: _Entries, by: int, layer: int, key: str) -> list[str]:
+    """Paths under ``key`` that layer ``by`` stores and layer ``layer`` did not
+    (directories made by a mkdir, files of other COPYs): a recursive chown of
+    ``key`` changes them too."""
+    added = entries.layer(layer)
+    inside = key.rstrip("/") + "/"
+    return sorted(
+        p
+        for p in entries.layer(by)
+        if p.startswith(inside) and p not in added and p.rstrip("/") not in added
+    )
 
 
 def _merge_fix(ctx: RuleContext, layer: int, by: int, what: str) -> str:
@@ -396,7 +427,7 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 "is (and fails when it does not match package.json)"
             )
         elif cause in (CHOWN, CHMOD):
-            fix = _permission_fix(ctx, layer, by, cause, group)
+            fix = _permission_fix(ctx, layer, by, cause, key, group)
         elif cause == PM_STATE:
             pm = commands_named(ctx.command(by), *_PACKAGE_MANAGERS)
             tool = pm[0].name if pm else "the package manager"
