@@ -150,9 +150,9 @@ def _copy_paths(copy: Unit) -> tuple[tuple[str, ...], int]:
     """What the early COPY brought in: its directory, then its files (image only)."""
     if not copy.files:
         return (), 0
-    files = sorted(copy.files)
-    top = posixpath.commonpath([posixpath.dirname(f) or "." for f in files])
-    head = [top] if top not in ("", ".") else []
+    files = sorted("/" + f.lstrip("/") for f in copy.files)
+    top = posixpath.commonpath([posixpath.dirname(f) for f in files])
+    head = [top] if top != "/" else []
     return (*head, *files[: max(0, TOP_PATHS - len(head))]), len(files)
 
 
