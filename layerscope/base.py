@@ -23,7 +23,7 @@ from layerscope.analysis import Analysis
 from layerscope.base_fixes import base_fix
 from layerscope.history import BUILDKIT_COMMENT, BUILDKIT_FILLER_COMMENT
 from layerscope.model import Builder, History, Image, Instruction
-from layerscope.rules.base import Finding
+from layerscope.rules.base import Finding, Kind
 
 __all__ = [
     "Boundary",
@@ -342,11 +342,21 @@ def split(result: Analysis) -> Split:
     return out
 
 
-def attribute(result: Analysis, boundary: Boundary) -> Analysis:
+def rank(result: Analysis, f: Finding) -> int:
+    """Where a finding goes in the default order: 0 bytes in your own layers,
+    1 rebuild costs (LS5xx, no bytes in the image), 2 the base image's."""
+    if finding_origin(result, f) is Origin.BASE:
+        return 2
+    return 1 if f.kind is Kind.CACHE_BUST else 0
+
+
+def attribute(result: Analysis, boundary: Boundary, local: Sequence[str] = ()) -> Analysis:
     """``result`` with the boundary set (``base_layer_count``, ``base_signal``,
     ``base_reference``) and the findings in base layers given a base fix:
-    they name the base and a slimmer variant with the bytes at stake, and
-    point at the FROM line when the Dockerfile is known."""
+    they name the base, the bytes at stake and a slimmer variant when one is
+    among the ``local`` image references, and point at the FROM line when
+    the Dockerfile is known. Findings are ordered by :func:`rank`, then by
+    bytes: your own waste first, then rebuild costs, then the base's."""
     count = boundary.layer_count
     if count is not None:
         count = max(0, min(count, len(result.image.layers)))
@@ -361,7 +371,7 @@ def attribute(result: Analysis, boundary: Boundary) -> Analysis:
         base_reference=boundary.reference,
     )
     if not count:
-        return out
+        return replace(out, findings=tuple(sorted(out.findings, key=lambda f: rank(out, f))))
     base_side = split(out).base
     findings = []
     for f in out.findings:
@@ -375,8 +385,10 @@ def attribute(result: Analysis, boundary: Boundary) -> Analysis:
                     own_hider,
                     base_side.wasted_bytes,
                     base_side.reclaimable_bytes,
+                    local,
                 ),
                 location=boundary.from_location or f.location,
             )
         findings.append(f)
+    findings.sort(key=lambda f: rank(out, f))  # stable: by bytes within a rank
     return replace(out, findings=tuple(findings))

@@ -193,7 +193,9 @@ def run(argv: Sequence[str]) -> int:
             local=image.source in ("docker", "podman"),
             listing=listing,
         )
-        result = attribute(result, boundary)
+        rows = listing.rows() if listing is not None else None
+        local = [tag for _, tags, _ in rows or () for tag in tags]
+        result = attribute(result, boundary, local)
         verdicts = budget.judge(result, policy, limits, references=(args.image,))
         return dataclasses.replace(result, budgets=verdicts)
 
