@@ -162,3 +162,23 @@ def test_failed_verify_build_prints_its_log_as_lines(busybox_base: str, tmp_path
     assert any(line.startswith("layerscope: error: docker build of") for line in lines)
     assert any(line.strip() == "layerscope-second" for line in lines), proc.stderr
     assert "\\n" not in proc.stderr
+
+
+@BUILDERS
+def test_pip_bytecode_against_pythondontwritebytecode(buildkit: bool, tmp_path: Path) -> None:
+    """django-on-docker's dev Dockerfile sets PYTHONDONTWRITEBYTECODE 1, then pip
+    installs pip and the requirements: both layers hold the .pyc pip compiled
+    (the bytes counted from docker save), and the fix is pip install --no-compile."""
+    from .test_rules_real import layer_files
+
+    result, _ = _analyzed("django-dev", buildkit, tmp_path)
+    found = {f.location[1]: f for f in _own(result, "LS307") if f.location}
+    assert sorted(found) == [15, 17]
+    _, _, tag = build("django-dev", buildkit=buildkit)
+    for line, pip in ((15, "pip install --upgrade pip"), (17, "pip install -r requirements.txt")):
+        f = found[line]
+        assert f.layer is not None
+        files = layer_files(tag, tmp_path, f.layer)
+        pyc = sum(n for p, n in files.items() if p.endswith(".pyc") and "__pycache__/" in p)
+        assert f.bytes == pyc > 0
+        assert f"+RUN {pip.replace('install', 'install --no-compile')}" in f.fix
