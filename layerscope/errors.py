@@ -13,6 +13,9 @@ class LayerscopeError(Exception):
     """Base of every error that is the input's fault, not a bug of ours."""
 
     exit_code = EXIT_ERROR
+    # A message whose later lines are a log to show as lines (a failed build's
+    # output): each line is escaped on its own and the newlines kept.
+    multiline = False
 
 
 class UsageError(LayerscopeError):

@@ -97,7 +97,9 @@ def finish(image: Image, request: Request, listing: LocalImages | None = None) -
             local=image.source in ("docker", "podman"),
             listing=listing,
         )
-        result = attribute(result, boundary)
+        rows = listing.rows() if listing is not None else None
+        local = [tag for _, tags, _ in rows or () for tag in tags]
+        result = attribute(result, boundary, local)
     if request.judge:
         verdicts = budgets.judge(
             result, request.policy, request.limits, references=(request.target,)
@@ -119,15 +121,18 @@ def with_dockerfile(result: Analysis, path: str, stage: str | None = None) -> An
     the order problems the Dockerfile shows that the image history cannot
     (other stages, flags history does not record). Mapping doubts go to
     ``warnings``."""
+    from layerscope.cite import cite_dockerfile
     from layerscope.dockerfile.layer_map import locate, map_image
     from layerscope.dockerfile.parser import load
     from layerscope.rules.order import check_dockerfile
 
     df = load(path)
     mapping = map_image(result.image, df, stage)
+    from_text = check_dockerfile(df, stage)
     findings = locate(result.findings, result.image, mapping)
+    findings = cite_dockerfile(findings, result.image, mapping, from_text)
     seen = {(f.rule, f.location) for f in findings}
-    findings.extend(f for f in check_dockerfile(df) if (f.rule, f.location) not in seen)
+    findings.extend(f for f in from_text if (f.rule, f.location) not in seen)
     return dataclasses.replace(
         result,
         findings=tuple(findings),

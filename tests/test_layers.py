@@ -20,12 +20,14 @@ LEVELS: tuple[tuple[str, ...], ...] = (
     ("layerscope.gcpause", "layerscope.history"),
     ("layerscope.tar",),  # bytes -> tar members; knows nothing of images
     ("layerscope.shell",),
-    ("layerscope.dockerfile",),  # the Dockerfile's text (not its map to layers: below)
+    # the Dockerfile's text and which stages a target builds (not its map to layers: below)
+    ("layerscope.dockerfile", "layerscope.stages"),
     ("layerscope.union",),
     ("layerscope.sources",),  # any input -> model.Image
     ("layerscope.rules",),  # replay -> findings
     ("layerscope.analysis",),
-    ("layerscope.dockerfile.layer_map", "layerscope.base"),  # what follows the analysis
+    # what follows the analysis: findings located in (and citing) the Dockerfile, the base
+    ("layerscope.dockerfile.layer_map", "layerscope.cite", "layerscope.base"),
     ("layerscope.policy",),
     ("layerscope.comparison", "layerscope.fix"),
     ("layerscope.pipeline",),

@@ -16,12 +16,13 @@ base fixes (slimmer variants, distroless) is :mod:`layerscope.base.fixes`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from layerscope.analysis import Analysis
 from layerscope.base.boundary import Boundary
 from layerscope.base.fixes import base_fix
-from layerscope.rules.types import Finding
+from layerscope.rules.types import Finding, Kind
 
 __all__ = [
     "Origin",
@@ -152,11 +153,21 @@ def split(result: Analysis) -> Split:
     return out
 
 
-def attribute(result: Analysis, boundary: Boundary) -> Analysis:
+def rank(result: Analysis, f: Finding) -> int:
+    """Where a finding goes in the default order: 0 bytes in your own layers,
+    1 rebuild costs (LS5xx, no bytes in the image), 2 the base image's."""
+    if finding_origin(result, f) is Origin.BASE:
+        return 2
+    return 1 if f.kind is Kind.CACHE_BUST else 0
+
+
+def attribute(result: Analysis, boundary: Boundary, local: Sequence[str] = ()) -> Analysis:
     """``result`` with the boundary set (``base_layer_count``, ``base_signal``,
     ``base_reference``) and the findings in base layers given a base fix:
-    they name the base and a slimmer variant with the bytes at stake, and
-    point at the FROM line when the Dockerfile is known."""
+    they name the base, the bytes at stake and a slimmer variant when one is
+    among the ``local`` image references, and point at the FROM line when
+    the Dockerfile is known. Findings are ordered by :func:`rank`, then by
+    bytes: your own waste first, then rebuild costs, then the base's."""
     count = boundary.layer_count
     if count is not None:
         count = max(0, min(count, len(result.image.layers)))
@@ -171,7 +182,7 @@ def attribute(result: Analysis, boundary: Boundary) -> Analysis:
         base_reference=boundary.reference,
     )
     if not count:
-        return out
+        return replace(out, findings=tuple(sorted(out.findings, key=lambda f: rank(out, f))))
     base_side = split(out).base
     findings = []
     for f in out.findings:
@@ -185,8 +196,10 @@ def attribute(result: Analysis, boundary: Boundary) -> Analysis:
                     own_hider,
                     base_side.wasted_bytes,
                     base_side.reclaimable_bytes,
+                    local,
                 ),
                 location=boundary.from_location or f.location,
             )
         findings.append(f)
+    findings.sort(key=lambda f: rank(out, f))  # stable: by bytes within a rank
     return replace(out, findings=tuple(findings))

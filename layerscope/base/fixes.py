@@ -3,6 +3,8 @@ image can do about its bytes (a slimmer variant of the base, or distroless)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from layerscope.rules.types import Finding, Kind
 
 # Distroless images per ecosystem (gcr.io/distroless): the runtime only.
@@ -60,32 +62,61 @@ def slimmer_variants(reference: str) -> tuple[str, ...]:
     return (*out, distroless)
 
 
-def _suggestion(reference: str) -> str:
+def _normal(reference: str) -> str:
+    repo, tag = _split_reference(reference)
+    repo = repo.removeprefix("docker.io/").removeprefix("library/")
+    return f"{repo}:{tag or 'latest'}"
+
+
+def suggestion(reference: str, local: Sequence[str] = ()) -> str:
+    """What to switch FROM to: a slimmer variant of ``reference`` only when one
+    is among the ``local`` image references (seen, so it exists); otherwise
+    what to look for, naming no tag that may not be published."""
     variants = slimmer_variants(reference)
     if not reference or reference == "scratch":
-        return "start from a slimmer base image (a -slim or alpine variant, or distroless)"
+        return (
+            "start from a slimmer base image: look for a -slim or alpine variant, or a "
+            "distroless image, of the image you use"
+        )
     if not variants:
         return f"{reference} is already minimal: copy only what the app needs into scratch"
-    tags = [v for v in variants if "distroless" not in v]
-    distroless = [v for v in variants if "distroless" in v]
-    parts = []
-    if tags:
-        parts.append(" or ".join(tags) + " (where published)")
-    if distroless:
-        parts.append(f"a distroless image ({distroless[0]}) for the final stage")
-    return "switch FROM to a slimmer variant: " + ", or ".join(parts)
+    seen = {_normal(r) for r in local}
+    have = [v for v in variants if _normal(v) in seen]
+    if have:
+        return f"switch FROM to {' or '.join(have)} (found among your local images)"
+    repo = _split_reference(reference)[0]
+    return (
+        f"look for a slimmer variant of {repo} in its registry (a -slim or -alpine tag of "
+        "the same version), or a distroless image for the final stage, and check that the "
+        "app runs on it"
+    )
 
 
-def base_fix(f: Finding, reference: str, own_hider: bool, wasted: int, reclaimable: int) -> str:
+def base_fix(
+    f: Finding,
+    reference: str,
+    own_hider: bool,
+    wasted: int,
+    reclaimable: int,
+    local: Sequence[str] = (),
+) -> str:
     """The fix for a finding in a base layer. ``own_hider``: a layer of the
     image's own hides the base's bytes; ``wasted``/``reclaimable``: the
-    base's totals."""
+    base's totals; ``local``: the engine's image references (a slimmer base
+    is named only when it is one of them)."""
     name = reference or "the base image"
     layer = "a base layer" if f.layer is None else f"layer {f.layer}"
     if f.kind is Kind.CACHE_BUST:
         return (
             f"Nothing to change: {layer} is part of {name}, which you pull rather than build, "
             "so the order of its instructions does not slow your builds."
+        )
+    if own_hider and dict(f.extra).get("cause") == "package-manager-state":
+        return (
+            f"Your layer {f.hidden_by} installs packages, and every install rewrites the "
+            f"package database that {name} ships ({f.bytes:,} bytes here): the base's copy "
+            "stays in the image whatever you do. Install all your packages in one RUN so it "
+            "is paid once."
         )
     if own_hider:
         head = (
@@ -99,4 +130,4 @@ def base_fix(f: Finding, reference: str, own_hider: bool, wasted: int, reclaimab
             "not build: no change to your own instructions removes them. To get them back,"
         )
     total = f"; {name} holds {wasted:,} wasted and {reclaimable:,} reclaimable bytes in all"
-    return f"{head} {_suggestion(reference)}{total}"
+    return f"{head} {suggestion(reference, local)}{total}"

@@ -51,7 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Messages quote archive names: escape them (one line, no terminal escapes).
         from layerscope.names import printable
 
-        print(f"layerscope: error: {printable(str(e))}", file=sys.stderr)
+        if e.multiline:
+            first, *rest = str(e).split("\n")
+            lines = [f"layerscope: error: {printable(first)}"]
+            lines.extend(f"  {printable(line)}" for line in rest)
+            print("\n".join(lines), file=sys.stderr)
+        else:
+            print(f"layerscope: error: {printable(str(e))}", file=sys.stderr)
         return e.exit_code
     except (MemoryError, RecursionError) as e:
         print(

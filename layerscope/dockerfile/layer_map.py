@@ -205,12 +205,25 @@ def _pair_cost(step: Step, h: History, build_args: Mapping[str, str]) -> float:
         return 0 if _matches(_norm(ours_env), _norm(p.args)) else _KIND_ONLY
     if step.kind is Instruction.ARG:
         return 0 if _norm(p.args).split("=")[0] == _norm(step.args).split("=")[0] else _KIND_ONLY
+    if step.kind is Instruction.EXPOSE:
+        # BuildKit records the port set as Go prints it: EXPOSE map[80/tcp:{}]
+        ours_ports = expand(step.args, env, _UNKNOWN)
+        if _UNKNOWN not in ours_ports and _ports(ours_ports) == _ports(p.args):
+            return 0
     if step.json is not None:
         # the classic builder writes JSON forms Go-quoted: CMD ["ls" "/srv"]
         recorded = _norm(re.sub(r"[\[\],]", " ", p.args))
         return 0 if _norm(" ".join(step.json)) == recorded else _KIND_ONLY
     pattern = _norm(expand(step.args, env, _UNKNOWN))
     return 0 if _matches(pattern, _norm(p.args)) else _KIND_ONLY
+
+
+_PORT = re.compile(r"(\d+(?:-\d+)?)(?:/([A-Za-z]+))?")
+
+
+def _ports(text: str) -> list[str]:
+    """``80 443/udp`` or ``map[443/udp:{} 80/tcp:{}]`` as sorted ``port/proto``."""
+    return sorted({f"{n}/{(proto or 'tcp').lower()}" for n, proto in _PORT.findall(text)})
 
 
 def _strip_flags(args: str) -> str:

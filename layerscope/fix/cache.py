@@ -24,6 +24,7 @@ from layerscope.fix.text import (
 )
 from layerscope.model import Instruction
 from layerscope.shell.commands import SimpleCommand, has_flag
+from layerscope.shell.ecosystems import pip_without_cache
 
 __all__ = ["no_cache"]
 
@@ -37,7 +38,8 @@ _CACHE_PATHS = {
     "apk": ("var/cache/apk/*", "etc/apk/cache/*"),
     "apt": ("var/cache/apt/*",),  # what apt-get clean removes
     "apt-lists": ("var/lib/apt/lists/*",),
-    "npm": ("*/.npm/*",),
+    "npm": ("*/.npm/_cacache/*",),  # what npm cache clean --force removes
+    "npm-logs": ("*/.npm/_logs/*",),  # what it leaves: the debug logs of every run
     "yarn": ("usr/local/share/.cache/yarn/*", "*/.cache/yarn/*"),
     "dnf": ("var/cache/dnf/*", "var/cache/yum/*"),
 }
@@ -66,7 +68,7 @@ def _flags(
     pip = [c for c in cmds if _is_pip_install(c)]
     if (
         pip
-        and not any(has_flag(c, "--no-cache-dir") for c in pip)
+        and not any(pip_without_cache(c) for c in pip)
         and not dict(step.env).get("PIP_NO_CACHE_DIR")
         and not any(".cache" in m for m in mounts)
     ):
@@ -85,8 +87,21 @@ def _flags(
     return edits, tools
 
 
+def _npm_logs(step: Step, files: list[tuple[str, int]]) -> str:
+    """Where npm's debug logs are: the directory the layer shows, else under $HOME."""
+    for path, _ in files:
+        head, sep, _rest = path.partition("/.npm/_logs/")
+        if sep:
+            return f"/{head}/.npm/_logs"
+    return "$HOME/.npm/_logs"
+
+
 def _tail(
-    step: Step, cmds: list[SimpleCommand], merged: set[int], apt_cache: bool
+    step: Step,
+    cmds: list[SimpleCommand],
+    merged: set[int],
+    apt_cache: bool,
+    files: list[tuple[str, int]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Cleanup commands to append to a RUN that installs, and the tools they clean.
 
@@ -110,11 +125,16 @@ def _tail(
             tools.extend([] if lists else ["apt-lists"])
     if (
         any(c.name == "npm" and subcommand(c) in ("ci", "install", "i") for c in cmds)
-        and "npm" not in cleaned
         and ".npm" not in mounts
     ):
-        tail.append("npm cache clean --force")
-        tools.append("npm")
+        # The cache clean leaves npm's debug logs: remove them too, so the
+        # patch removes what the finding counts.
+        if "npm" not in cleaned:
+            tail.append("npm cache clean --force")
+            tools.append("npm")
+        if "_logs" not in rm_ops and not re.search(r"\.npm(?:/|\s|$)", rm_ops):
+            tail.append(f"rm -rf {_npm_logs(step, files or [])}")
+            tools.append("npm-logs")
     if (
         any(c.name == "yarn" and subcommand(c) in ("", "install") for c in cmds)
         and "yarn" not in cleaned
@@ -148,7 +168,7 @@ def no_cache(
         if ev is not None:
             files = ev.files(step) + (ev.files(joins[step.line]) if step.line in joins else [])
         apt_cache = any(p.startswith("var/cache/apt/") for p, _ in files)
-        tail, more = _tail(step, cmds, merged, apt_cache)
+        tail, more = _tail(step, cmds, merged, apt_cache, files)
         if tail and appendable(step):
             edits.append(append_to_run(t, step, " && ".join(tail)))
             tools.extend(more)

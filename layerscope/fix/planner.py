@@ -20,6 +20,7 @@ diff in :mod:`layerscope.fix.diff`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from layerscope.dockerfile.parser import Dockerfile, Stage, Step, parse
@@ -29,6 +30,7 @@ from layerscope.fix.merge import merge_cleanups, merge_updates
 from layerscope.fix.model import Edit, Evidence, Fix
 from layerscope.fix.reorder import reorder
 from layerscope.fix.text import DockerfileText
+from layerscope.stages import BUILDER_NOTE, roles
 
 __all__ = ["KINDS", "apply", "check", "plan"]
 
@@ -48,12 +50,24 @@ def plan(
     """Every fix the Dockerfile admits, in file order of their main line.
 
     ``evidence`` (the image built from the ``target`` stage) applies to the
-    stages in that image's history; the others are fixed on their text alone.
+    stages in that image's history. Stages the build of ``target`` does not
+    run get no fix; builder stages (run, but not in the image) only the
+    ``reorder`` fix, which speeds up builds and does not change the image.
     """
     t = DockerfileText(df)
     chain = {s.stage for s in df.chain(target)} | {df.target(target).index}
+    stage_roles = roles(df, target)
     fixes: list[Fix] = []
     for stage in df.stages:
+        if stage.index not in stage_roles.built:
+            continue  # the build of the target never runs this stage
+        if stage_roles.builder(stage):
+            # Its bytes are not the image's: only the order fix (faster builds) helps.
+            fixes.extend(
+                dataclasses.replace(f, title=f"{f.title} ({BUILDER_NOTE})")
+                for f in (reorder(t, stage, None, context) if "reorder" in kinds else ())
+            )
+            continue
         ev = evidence if stage.index in chain else None
         updates = list(merge_updates(t, stage, ev)) if "merge-update" in kinds else []
         joins = {f.line: _step_at(stage, f.edits[1].start, t) for f in updates}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -57,6 +58,7 @@ class BuildError(LayerscopeError):
     """A build failed; the message ends with the last lines of its log."""
 
     exit_code = 1
+    multiline = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,7 @@ def _touch(context: str, under: str) -> str:
     """Change one source file in the context copy (a comment with a fresh nonce, so
     no earlier build's cache can match), or add a new file when none fits."""
     nonce = f"layerscope verify {uuid.uuid4().hex}"
+    under = _context_dir(context, under)  # a COPY source may be a file or a glob
     rel = pick_source_file(context, under)
     if not rel:
         name = _TOUCH_NAME.format(uuid.uuid4().hex[:12])
@@ -365,7 +368,21 @@ def _source_dir(df: Dockerfile, target: str | None) -> str:
         return ""
     ops = steps[index].operands()
     source = ops[0] if len(ops) == 2 else "."
-    return "" if source in (".", "./") else source.strip("/")
+    source = posixpath.normpath(source.strip("/"))
+    if source == "." or any(c in source for c in "*?[") or source.startswith(".."):
+        return ""  # the whole context, a glob (``src*``) or outside it: the root
+    return source
+
+
+def _context_dir(context: str, under: str) -> str:
+    """``under`` when it is a directory of the context, else '' (its root)."""
+    if not under:
+        return ""
+    path = os.path.realpath(os.path.join(context, under))
+    root = os.path.realpath(context)
+    if path != root and path.startswith(root + os.sep) and os.path.isdir(path):
+        return under
+    return ""
 
 
 def _read_engine(tag: str) -> Analysis:

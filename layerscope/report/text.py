@@ -6,8 +6,9 @@ import humanize
 from tabulate import tabulate
 
 from layerscope.analysis import Analysis
-from layerscope.base.attribution import layer_origin, split
+from layerscope.base.attribution import layer_origin, rank, split
 from layerscope.names import printable
+from layerscope.rules.types import Finding
 
 COMMAND_WIDTH = 60
 PATH_WIDTH = 48
@@ -26,6 +27,55 @@ def _short(text: str, width: int, *, collapse: bool = True) -> str:
         text = " ".join(text.split())
     text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_SECTIONS = {
+    0: "Your image (bytes in your own layers):",
+    1: "Rebuild costs (LS5xx: no bytes in the image; what every rebuild redoes):",
+    2: "Base image (bytes you pull with FROM, not made by your Dockerfile):",
+}
+
+
+def _fix_lines(i: int, f: Finding) -> list[str]:
+    out = [f"{i:>3}. [{f.rule}] {_short(f.message, 200)}"]
+    if f.location is not None:
+        out.append(f"     at: {printable(f.location[0])}:{f.location[1]}")
+    lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
+    out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
+    # A fix may carry Dockerfile lines (-old/+new): keep them one a line.
+    out.extend(f"          {_short(line, FIX_WIDTH + 60)}" for line in lines[1:])
+    return out
+
+
+def _fixes(result: Analysis) -> list[str]:
+    """The findings in their ranks, each rank labelled; the base image's
+    findings as one: what the base carries, and the biggest one's fix."""
+    ranked: dict[int, list[Finding]] = {}
+    for f in result.findings:
+        ranked.setdefault(rank(result, f), []).append(f)
+    out: list[str] = []
+    i = 0
+    for n in sorted(ranked):
+        found = ranked[n]
+        if len(ranked) > 1 or n:
+            out.append(f"  {_SECTIONS[n]}")
+        if n == 2 and len(found) > 1:
+            i += 1
+            base = split(result).base
+            name = printable(result.base_reference) if result.base_reference else "the base image"
+            rules = ", ".join(sorted({f.rule for f in found}))
+            out.append(
+                f"{i:>3}. [base] Your base image {name} carries {base.reclaimable_bytes} bytes "
+                f"of waste ({base.wasted_bytes} hidden by later layers), in {len(found)} "
+                f"findings ({rules}); the biggest:"
+            )
+            out.append(f"     [{found[0].rule}] {_short(found[0].message, 200)}")
+            out.extend(_fix_lines(i, found[0])[1:])
+            continue
+        for f in found:
+            i += 1
+            out.extend(_fix_lines(i, f))
+    return out
 
 
 def render(result: Analysis) -> str:
@@ -99,13 +149,6 @@ def render(result: Analysis) -> str:
         )
         out.append("")
         out.append("Fixes:")
-        for i, f in enumerate(result.findings, 1):
-            out.append(f"{i:>3}. [{f.rule}] {_short(f.message, 200)}")
-            if f.location is not None:
-                out.append(f"     at: {printable(f.location[0])}:{f.location[1]}")
-            lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
-            out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
-            # A fix may carry Dockerfile lines (-old/+new): keep them one a line.
-            out.extend(f"          {_short(line, FIX_WIDTH + 60)}" for line in lines[1:])
+        out.extend(_fixes(result))
     out.extend(f"warning: {printable(w)}" for w in image.warnings)
     return "\n".join(out) + "\n"

@@ -16,7 +16,15 @@ __all__ = ["Finding", "Kind", "Rule", "Severity", "all_rules", "rule"]
 
 _REGISTRY: dict[str, Rule] = {}
 # Rule families, one module each; importing one registers its rules.
-_FAMILIES = ("hidden", "caches", "leftovers", "hostfiles", "duplicates", "order")
+_FAMILIES = (
+    "hidden",
+    "caches",
+    "leftovers",
+    "hostfiles",
+    "bytecode",
+    "duplicates",
+    "order",
+)
 
 
 def rule(

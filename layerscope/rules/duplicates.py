@@ -92,9 +92,75 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     return out
 
 
-def _fix(ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int]) -> str:
+# Trees a package manager lays out for a runtime that finds modules by path:
+# two copies there are two installs, and a link between them changes what
+# the app loads (Node resolves a linked package from its real path).
+_PACKAGE_TREE = re.compile(
+    r"(?:\A|/)(?:node_modules|site-packages|dist-packages|gems|\.m2|pkg/mod"
+    r"|bower_components)(?:/|\Z)"
+)
+
+
+def _tree(ctx: RuleContext, root: str) -> dict[str, tuple[object, ...]] | None:
+    """What is visible at ``root``: relative path -> (type, size, digest, owner,
+    mode, link) for it and everything under it; None when a file's content is
+    not known (no digest) or something is a link (it may point anywhere)."""
+    final = ctx.union.final
+    fp = ctx.paths
+    out: dict[str, tuple[object, ...]] = {}
+    prefix = root + "/"
+    found = [(root, final[root])] if root in final else []
+    found += [
+        (fp.paths[i], fp.nodes[i])
+        for i in fp.text.candidates(re.compile("\n" + re.escape(prefix)))
+        if fp.paths[i].startswith(prefix)
+    ]
+    for path, (_, e) in found:
+        if e.type in (EntryType.SYMLINK, EntryType.HARDLINK):
+            return None
+        if e.type is EntryType.FILE and e.digest is None:
+            return None
+        out[path[len(root) :]] = (e.type, e.size, e.digest, e.uid, e.gid, e.mode)
+    return out
+
+
+def _no_link(k: str, e: str) -> str:
+    """Why no link is proposed between /k and /e, or '' when one may be."""
+    if _PACKAGE_TREE.search(k) or _PACKAGE_TREE.search(e):
+        return (
+            f"No fix is proposed: {e} and {k} are inside installed package trees "
+            "(node_modules, site-packages...), where the runtime finds modules by path; "
+            "linking one to the other changes what the app loads. If both copies are not "
+            "needed, install the packages once (one install location, npm dedupe)"
+        )
+    if k.startswith(e + "/") or e.startswith(k + "/"):
+        return (
+            f"No fix is proposed: one of {e} and {k} is inside the other, so a link "
+            "would point into itself"
+        )
+    return ""
+
+
+def _fix(
+    ctx: RuleContext, kept: tuple[str, int], extra: tuple[str, int], sample: tuple[str, str]
+) -> str:
+    """``sample``: one file of the group and its original (package trees may
+    start below the roots: /usr/local/lib/python3.11 vs /usr/lib/python3)."""
     (kroot, klayer), (eroot, elayer) = kept, extra
     k, e = "/" + kroot, "/" + eroot
+    reason = _no_link(k, e)
+    if not reason and any(_PACKAGE_TREE.search(p) for p in sample):
+        reason = _no_link("/" + sample[0], "/" + sample[1])
+    if reason:
+        return reason
+    a, b = _tree(ctx, kroot), _tree(ctx, eroot)
+    if a is None or b is None or a != b:
+        return (
+            f"No fix is proposed: {e} and {k} hold these identical files, but they are not "
+            "identical trees (other files, owners, modes or links differ), so a link from "
+            f"one to the other would change what the app sees. Remove the copy at {e} in "
+            "the step that makes it if nothing needs it there"
+        )
     copy = (Instruction.COPY, Instruction.ADD)
     if ctx.instruction(elayer) in copy and ctx.instruction(klayer) in copy:
         return (
@@ -131,7 +197,10 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
     the extra copies (all but the one in the lowest layer). Common causes:
     the same artifact copied twice, a directory duplicated with ``cp -r``,
     vendored libraries. Link instead of copying (in one layer a hard link
-    stores the data once), or copy once. Files under 4 KiB, package
+    stores the data once), or copy once. A link is proposed only when the
+    two paths are identical trees (same files, owners and modes, no links)
+    outside installed package trees (``node_modules``, ``site-packages``)
+    and not one inside the other; otherwise the finding says why none is. Files under 4 KiB, package
     documentation and licence texts, files inside package caches, and
     copies that an OS package manager installed under ``/usr``, ``/lib`` or
     ``/etc`` (the packager's choice) are not compared.
@@ -187,7 +256,12 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
                 f"{len(extras)} file(s) under /{eroot} stored by {describe(ctx, elayer)} are "
                 f"identical to files under /{kroot} in {where}"
             ),
-            fix=_fix(ctx, (kroot, klayer), (eroot, elayer)),
+            fix=_fix(
+                ctx,
+                (kroot, klayer),
+                (eroot, elayer),
+                (originals[extras[0].path], extras[0].path),
+            ),
             path_count=len(extras),
             reclaimable=True,
             extra=(("copy_of", "/" + kroot), ("cause", "identical-content")),

@@ -32,6 +32,7 @@ from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named, has_flag
+from layerscope.shell.ecosystems import is_manifest
 from layerscope.union import Cause, Hidden
 
 __all__ = ["TOP_PATHS", "overwritten_later", "removed_later", "severity_for"]
@@ -160,6 +161,9 @@ def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
         chown = _CHOWN.search(ctx.command(by)) if run[by] else None
         for h in items:
             cause = _overwrite_cause(h.path, old.get(h.path), new.get(h.path), chown)
+            if cause in (CHOWN, CHMOD) and not run[by]:
+                cause = NEW_VERSION  # a COPY brought the file again: not a chown
+
             out[(layer, by, cause)].append(h)
     return out
 
@@ -282,7 +286,9 @@ def _copy_line(ctx: RuleContext, layer: int, flag: str = "") -> str:
     return " ".join([instr, *flags, *([flag] if flag else []), source, parsed.dest])
 
 
-def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: list[Hidden]) -> str:
+def _permission_fix(
+    ctx: RuleContext, layer: int, by: int, cause: str, key: str, group: list[Hidden]
+) -> str:
     entries = _Entries(ctx)
     sample = entries.get(by, group[0].path)
     verb = "chmod" if cause == CHMOD else "chown"
@@ -293,8 +299,20 @@ def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: li
         else:
             mode = f"{sample.mode:o}" if sample is not None else "<mode>"
             flag = f"--chmod={mode}"
+        others = _not_from(entries, by, layer, key)
+        what = "owner" if verb == "chown" else "mode"
+        if others:
+            shown = ", ".join("/" + p for p in others[:3]) + (", ..." if len(others) > 3 else "")
+            return (
+                f"Set the {what} while copying:\n-{_copy_line(ctx, layer)}\n"
+                f"+{_copy_line(ctx, layer, flag)}\n"
+                f"But keep a {verb} in layer {by} for the {len(others)} path(s) it changes that "
+                f"this COPY did not add ({shown}): they were made by other steps and would "
+                f"keep their old {what} without it (name them, without -R over the copied files)"
+                + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
+            )
         return (
-            f"Set the {'owner' if verb == 'chown' else 'mode'} while copying and drop the "
+            f"Set the {what} while copying and drop the "
             f"recursive {verb} of layer {by}:\n-{_copy_line(ctx, layer)}\n"
             f"+{_copy_line(ctx, layer, flag)}"
             + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
@@ -302,11 +320,25 @@ def _permission_fix(ctx: RuleContext, layer: int, by: int, cause: str, group: li
     if is_run(ctx, layer):
         cmd = ctx.command(layer)
         later = [c for c in commands_named(ctx.command(by), verb, "chgrp") if has_flag(c, "-R")]
-        step = " ".join(later[0].argv) if later else f"{verb} -R ... "
+        later = later or commands_named(ctx.command(by), verb)
+        step = " ".join(later[0].argv) if later else f"{verb} ..."
         return f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN:\n" + rewrite(
             cmd, append_command(cmd, step)
         )
     return f"Change ownership or modes where the files are created, not in layer {by}"
+
+
+def _not_from(entries: _Entries, by: int, layer: int, key: str) -> list[str]:
+    """Paths under ``key`` that layer ``by`` stores and layer ``layer`` did not
+    (directories made by a mkdir, files of other COPYs): a recursive chown of
+    ``key`` changes them too."""
+    added = entries.layer(layer)
+    inside = key.rstrip("/") + "/"
+    return sorted(
+        p
+        for p in entries.layer(by)
+        if p.startswith(inside) and p not in added and p.rstrip("/") not in added
+    )
 
 
 def _merge_fix(ctx: RuleContext, layer: int, by: int, what: str) -> str:
@@ -314,6 +346,30 @@ def _merge_fix(ctx: RuleContext, layer: int, by: int, what: str) -> str:
         a, b = ctx.command(layer), ctx.command(by)
         return f"{what}:\n-RUN {a}\n-RUN {b}\n+RUN {append_command(a, b)}"
     return f"{what} (layers {layer} and {by})"
+
+
+_LOCKS = ("package-lock.json", "npm-shrinkwrap.json")
+
+
+def _npm_install_rewrote_lock(ctx: RuleContext, layer: int, by: int, group: list[Hidden]) -> str:
+    """The lock file ``npm install`` (not ``npm ci``) rewrote between a COPY and
+    the RUN, or the RUN and a later COPY of the source; '' otherwise."""
+    locks = [h.path for h in group if posixpath.basename(h.path) in _LOCKS]
+    if not locks:
+        return ""
+    run = by if is_run(ctx, by) and is_copy(ctx, layer) else None
+    if run is None and is_run(ctx, layer) and is_copy(ctx, by):
+        run = layer
+    if run is None:
+        return ""
+    if not any(
+        (len(c.argv) > 1 and c.argv[1] in ("install", "i") and len(c.argv) == 2)
+        or (len(c.argv) > 2 and c.argv[1] in ("install", "i")
+            and all(a.startswith("-") for a in c.argv[2:]))
+        for c in commands_named(ctx.command(run), "npm")
+    ):  # fmt: skip
+        return ""
+    return "/" + locks[0]
 
 
 def _upgrades(cmd: str) -> bool:
@@ -358,8 +414,20 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
             f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
             f"were stored again by {describe(ctx, by)}"
         )
-        if cause in (CHOWN, CHMOD):
-            fix = _permission_fix(ctx, layer, by, cause, group)
+        manifests = all(is_manifest(h.path) for h in group)
+        if manifests and is_copy(ctx, layer) and is_copy(ctx, by):
+            # Manifests copied first for a cached install, then again with the
+            # source: the pattern LS501 asks for, a few bytes well spent.
+            continue
+        lock_rewrite = manifests and _npm_install_rewrote_lock(ctx, layer, by, group)
+        if lock_rewrite:
+            fix = (
+                f"npm install rewrote the lock file ({lock_rewrite}) that the build copied in: "
+                "use npm ci, which installs exactly what the lock file says and leaves it as it "
+                "is (and fails when it does not match package.json)"
+            )
+        elif cause in (CHOWN, CHMOD):
+            fix = _permission_fix(ctx, layer, by, cause, key, group)
         elif cause == PM_STATE:
             pm = commands_named(ctx.command(by), *_PACKAGE_MANAGERS)
             tool = pm[0].name if pm else "the package manager"

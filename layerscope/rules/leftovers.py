@@ -145,15 +145,42 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
                 f"+RUN {append_command(append_command(first, second), rm)}"
             )
         elif is_copy(ctx, layer) and is_run(ctx, by):
-            src = posixpath.basename(targets[0])
-            fix = (
-                f"Do not copy the archive into a layer: bind-mount it for the RUN that "
-                f"unpacks it (BuildKit):\n+RUN --mount=type=bind,source={src},"
-                f"target=/{targets[0]} {ctx.command(by)}"
-            )
+            fix = _bind_fix(ctx, layer, by, targets)
         else:
             fix = remove_fix(ctx, layer, targets, "the archive")
         yield leftover_finding("LS302", layer, files, message, fix, "archive-kept")
+
+
+_HASHED_SOURCE = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]+\Z")
+
+
+def _bind_fix(ctx: RuleContext, layer: int, by: int, targets: list[str]) -> str:
+    """Bind-mount what the COPY of ``layer`` brought in, for the RUN of ``by``.
+
+    A COPY of a directory (``COPY --from=builder /usr/src/app/wheels /wheels``)
+    is mounted whole at its destination, so every archive in it is covered; a
+    source path that is absolute comes from another stage (``from=<stage>``).
+    Unknown parts are left as ``<src>``/``<stage>`` (the Dockerfile fills them in
+    when it is given).
+    """
+    h = ctx.image.layer_history(ctx.image.layers[layer])
+    dest = h.parsed.dest.rstrip("/") if h is not None and h.parsed.dest else ""
+    sources = h.parsed.source.split() if h is not None else []
+    one = sources[0] if len(sources) == 1 else ""
+    src = one if one and not _HASHED_SOURCE.match(one) else "<src>"
+    tree = bool(dest) and all(("/" + t).startswith(dest + "/") for t in targets)
+    if tree and (src == "<src>" or not posixpath.splitext(src)[1]):
+        target = dest  # a directory: mount it whole
+    else:
+        target = "/" + targets[0]
+        if src == "<src>" or posixpath.basename(src) != posixpath.basename(targets[0]):
+            src = posixpath.basename(targets[0]) if src == "<src>" else src
+    stage = "from=<stage>," if src.startswith("/") else ""
+    return (
+        f"Do not copy the archive into a layer: bind-mount it for the RUN that unpacks it "
+        f"(BuildKit), and drop the COPY of layer {layer}:\n"
+        f"+RUN --mount=type=bind,{stage}source={src},target={target} {ctx.command(by)}"
+    )
 
 
 _LOG_HINTS = (re.compile(r"\nvar/log/"), re.compile(r"\.log(?=\n)"))  # _LOGIN_LOGS included

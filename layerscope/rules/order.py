@@ -10,6 +10,7 @@ of whatever busts the cache.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from layerscope.dockerfile.parser import Dockerfile
@@ -29,17 +30,29 @@ from layerscope.rules.types import Finding, Kind, Severity
 __all__ = ["check_dockerfile"]
 
 
-def check_dockerfile(df: Dockerfile) -> list[Finding]:
-    """The LS5xx patterns found in the Dockerfile text alone, every stage.
+def check_dockerfile(df: Dockerfile, target: str | None = None) -> list[Finding]:
+    """The LS5xx patterns found in the Dockerfile text alone, in every stage the
+    build of ``target`` (default: the last stage) runs.
 
     Bytes are 0: without an image nothing is measured. Each finding carries
-    its ``location`` (path, line).
+    its ``location`` (path, line). A finding in a builder stage (run, its
+    layers not in the image) says so: its fix speeds up builds only.
     """
+    from layerscope.stages import BUILDER_NOTE, roles
+
+    stage_roles = roles(df, target)
     found: list[Finding] = []
     for stage in df.stages:
+        if stage.index not in stage_roles.built:
+            continue
         units = stage_units(stage.steps)
+        builder = stage_roles.builder(stage)
         for detect in DETECTORS:
-            found.extend(detect(units, df.path))
+            for f in detect(units, df.path):
+                if builder:
+                    note = f"line {stage.line} starts {BUILDER_NOTE}"
+                    f = dataclasses.replace(f, message=f"{f.message}. {note[0].upper()}{note[1:]}")
+                found.append(f)
     found.sort(key=lambda f: (f.location or ("", 0), f.rule))
     return found
 

@@ -8,6 +8,7 @@ yields :class:`Finding` objects whose cost is counted from the units' layers
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import posixpath
@@ -15,11 +16,21 @@ import re
 from collections.abc import Iterator, Sequence
 
 from layerscope.model import Builder, Instruction
-from layerscope.rules.common import severity_for, short
+from layerscope.rules.common import TOP_PATHS, severity_for, short
 from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import has_flag, split_commands, unwrap
-from layerscope.shell.ecosystems import DEPENDENCY_STEP, MANIFESTS, Install, concern, installs
+from layerscope.shell.ecosystems import (
+    DEPENDENCY_STEP,
+    MANIFESTS,
+    Install,
+    any_manifest,
+    concern,
+    install_of,
+    installs,
+    is_manifest,
+    is_manifest_source,
+)
 
 _VOLATILE_NAME = re.compile(
     r"(?:\A|_)(?:BUILD_?(?:DATE|TIME|TIMESTAMP|NUMBER|ID)|GIT_?(?:SHA|COMMIT|HASH|REF|REVISION)"
@@ -74,8 +85,85 @@ def _manifest_files(copy: Unit, wanted: Sequence[Install]) -> list[str]:
     return names
 
 
+def _manifest_only(u: Unit) -> bool:
+    """A COPY/ADD that brings in manifest files only (``COPY package*.json ./``)."""
+    if u.kind not in (Instruction.COPY, Instruction.ADD) or not u.sources or u.from_stage:
+        return False
+    if u.files is not None:
+        return bool(u.files) and all(is_manifest(f) for f in u.files)
+    return all(is_manifest_source(s) for s in u.sources)
+
+
+def _step_text(u: Unit) -> str:
+    return f"{u.kind.value} {short(u.text, 100)}"
+
+
+def _reordered(
+    units: Sequence[Unit], src: int, busts: Sequence[tuple[int, Install]], files: Sequence[str]
+) -> tuple[list[str], bool]:
+    """The steps from the source COPY to the last install, in the order that keeps
+    the install cached: manifests, installs, the source, then every other step
+    as it was (a RUN that also builds is split: its installs go first). True
+    with them when a RUN was split."""
+    last = max(i for i, _ in busts)
+    bust_cmds = {(i, inst.command) for i, inst in busts}
+    before: list[str] = []
+    after: list[str] = []
+    split = False
+    if files and not any(_manifest_only(u) for u in units[: last + 1]):
+        copy = units[src]
+        whole = any(s in (".", "./") for s in copy.sources) or any_manifest(copy.files or ())
+        dest = (copy.dest or "./") if whole else "./"
+        before.append(f"COPY {' '.join(files)} {dest if dest.endswith('/') else dest + '/'}")
+    for j in range(src + 1, last + 1):
+        u = units[j]
+        if _manifest_only(u) or u.kind in (Instruction.ENV, Instruction.ARG):
+            before.append(_step_text(u))
+            continue
+        if u.kind is not Instruction.RUN or not any(i == j for i, _ in busts):
+            after.append(_step_text(u))
+            continue
+        moved: list[str] = []
+        kept: list[str] = []
+        for c in split_commands(u.text):
+            inst = install_of(c)
+            text = " ".join(unwrap(c).argv)
+            if inst is not None and (j, inst.command) in bust_cmds and not inst.needs_source:
+                moved.append(text)
+            elif inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
+                before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
+                kept.append(text)
+            else:
+                kept.append(text)
+        if moved and not kept:
+            before.append(_step_text(u))
+        else:
+            if moved:
+                before.append("RUN " + short(" && ".join(moved), 100))
+                split = True
+            after.append("RUN " + short(" && ".join(kept), 100))
+    ordered = [*dict.fromkeys(before), _step_text(units[src]), *after]
+    return ordered, split
+
+
+def _copy_paths(copy: Unit) -> tuple[tuple[str, ...], int]:
+    """What the early COPY brought in: its directory, then its files (image only)."""
+    if not copy.files:
+        return (), 0
+    files = sorted("/" + f.lstrip("/") for f in copy.files)
+    top = posixpath.commonpath([posixpath.dirname(f) for f in files])
+    head = [top] if top != "/" else []
+    return (*head, *files[: max(0, TOP_PATHS - len(head))]), len(files)
+
+
 def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
-    """LS501 over one stage's units."""
+    """LS501 over one stage's units.
+
+    An install before the source COPY that reads the project's manifests
+    (``COPY package*.json ./`` then ``RUN npm ci``: the manifest-first
+    pattern) makes later installs of its ecosystem fine; one of named
+    packages only (``pip install --upgrade pip``) does not.
+    """
     src = busting_copy(units)
     if src is None:
         return
@@ -86,7 +174,8 @@ def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
             continue
         for inst in installs(u.text):
             if i < src:
-                installed.add(inst.ecosystem)
+                if not inst.named:
+                    installed.add(inst.ecosystem)
             elif inst.system or inst.ecosystem not in installed:
                 busts.append((i, inst))
     if not busts:
@@ -97,22 +186,17 @@ def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
     install_bytes = sum(units[i].bytes for i in sorted({i for i, _ in busts}))
     ecos = sorted({inst.ecosystem for _, inst in busts})
     deps = [inst for _, inst in busts if not inst.system]
-    system = [inst for _, inst in busts if inst.system]
     files = _manifest_files(copy, deps)
-    dest = copy.dest or "./"
-    dest = dest if dest.endswith("/") else dest + "/"
-    steps = [f"COPY {' '.join(files)} {dest}"] if deps else []
-    for inst in deps:
-        if inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
-            steps.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
-        elif not inst.needs_source:
-            steps.append(f"RUN {short(inst.command, 100)}")
-    steps.extend(f"RUN {short(inst.command, 100)}" for inst in system)
-    fix = (
-        "Install dependencies before copying the source: "
-        + "; ".join([*dict.fromkeys(steps), f"then {copy.kind.value} {short(copy.text, 60)}"])
-        + (" and the build steps that need it" if any(i.needs_source for i in deps) else "")
+    ordered, split = _reordered(units, src, busts, files)
+    fix = "Install the dependencies before the source is copied, every other step kept: " + (
+        "; ".join(ordered)
     )
+    if split:
+        fix += (
+            ". Splitting the RUN puts what the install made in a layer of its own, where a "
+            "later rm can no longer free it: to keep it out of the image, build in a "
+            "separate stage and copy only the build output into the final one"
+        )
     message = (
         f"{copy.where()} copies the source before the dependency install {first.where()}: "
         f"every source change rebuilds {rebuilt(units, size, count)}, the install included"
@@ -126,7 +210,8 @@ def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
             ". The source path is absolute, so this is probably a COPY --from another "
             "stage; the history holds only the final stage, so look at that stage's order"
         )
-    yield _finding(
+    paths, path_count = _copy_paths(copy)
+    finding = _finding(
         "LS501",
         copy,
         size,
@@ -142,6 +227,7 @@ def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
         manifests=" ".join(files),
         dockerfile=path,
     )
+    yield dataclasses.replace(finding, paths=paths, path_count=path_count)
 
 
 def _manager_runs(script: str) -> tuple[set[str], set[str]]:

@@ -26,6 +26,8 @@ __all__ = [
     "installs",
     "is_clean_subcommand",
     "is_manifest",
+    "is_manifest_source",
+    "pip_without_cache",
 ]
 
 # Manifest and lock files per ecosystem: what to copy before the install.
@@ -81,6 +83,9 @@ class Install:
     ecosystem's usual ones); ``needs_source`` is true when it builds or
     installs the project itself (``pip install .``, ``go build``), so it
     cannot move before the source is copied; ``system`` for OS packages.
+    ``named`` when it installs packages named on its command line only
+    (``pip install flake8``, ``npm install -g serve``), reading no manifest
+    of the project.
     """
 
     ecosystem: str
@@ -88,6 +93,7 @@ class Install:
     manifests: tuple[str, ...] = ()
     needs_source: bool = False
     system: bool = False
+    named: bool = False
 
 
 # All manifest patterns as one compiled regex: LS501 asks about every path of
@@ -99,6 +105,34 @@ def is_manifest(path: str) -> bool:
     """True when ``path``'s file name is a manifest or lock file of some ecosystem."""
     name = posixpath.basename(path.rstrip("/"))
     return _MANIFEST_NAME.match(name) is not None
+
+
+_CONCRETE_MANIFESTS = tuple(p for p in _ALL_MANIFESTS if "*" not in p)
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def is_manifest_source(source: str) -> bool:
+    """True when a COPY source names manifest files only: a manifest name, or a
+    glob such as ``package*.json``, ``requirements*.txt``, ``Gemfile*`` or
+    ``go.*`` whose literal start (3 characters or more) belongs to a manifest
+    name and that matches some manifest name. ``*.json`` or ``src*`` do not."""
+    name = posixpath.basename(source.rstrip("/"))
+    if is_manifest(name) or name in _ALL_MANIFESTS:  # ``*.csproj`` as written
+        return True
+    if _GLOB_CHARS.search(name) is None:
+        return False
+    parts = _GLOB_CHARS.split(name)
+    prefix, suffix = parts[0], parts[-1]
+    if len(prefix) < 3:
+        return False
+    # The literal start must be a whole stem (``Gemfile*``, ``go.*``) or the
+    # glob end in an extension (``package*.json``): ``pack*`` is anything.
+    stem = prefix.endswith(".") or any(
+        m == prefix or m.startswith(prefix + ".") for m in _CONCRETE_MANIFESTS
+    )
+    if not (stem or "." in suffix):
+        return False
+    return any(m.startswith(prefix) and fnmatch.fnmatchcase(m, name) for m in _CONCRETE_MANIFESTS)
 
 
 def _reversed_glob(pattern: str) -> str:
@@ -161,16 +195,20 @@ def install_of(c: SimpleCommand) -> Install | None:
         argv, name, sub = argv[2:], "pip", argv[3] if len(argv) > 3 else ""
     if name == "uv" and sub == "pip":
         argv, name, sub = argv[1:], "pip", argv[2] if len(argv) > 2 else ""
-    if _PIP.match(name) and sub in ("install", "sync"):
+    if _PIP.match(name) and sub in ("install", "sync", "wheel", "download"):
         files = tuple(_option_values(argv, "-r", "--requirement", "-c", "--constraint"))
-        values = set(files) | set(_option_values(argv, "-i", "--index-url", "-t", "--target"))
+        values = set(files) | set(
+            _option_values(
+                argv, "-i", "--index-url", "-t", "--target", "-w", "--wheel-dir", "-d", "--dest"
+            )
+        )
         ops = [o for o in _operands(argv, 2) if o not in values]
         if sub == "sync":
             files, ops = files + tuple(ops), []
-        source = any(_is_path(o) for o in ops) or any(
-            _is_path(v) for v in _option_values(argv, "-e", "--editable")
-        )
-        return Install("pip", text, files, source)
+        editable = _option_values(argv, "-e", "--editable")
+        source = any(_is_path(o) for o in ops) or any(_is_path(v) for v in editable)
+        named = not files and not source and not editable
+        return Install("pip", text, files, source, named=named)
     if name == "uv" and sub == "sync":
         return Install("uv", text, MANIFESTS["uv"], not has_flag(c, "--no-install-project"))
     if name == "poetry" and sub == "install":
@@ -178,10 +216,13 @@ def install_of(c: SimpleCommand) -> Install | None:
     if name == "pipenv" and sub in ("install", "sync"):
         return Install("pipenv", text, MANIFESTS["pipenv"])
     if name in ("npm", "pnpm") and sub in ("ci", "install", "i", "add"):
-        source = any(_is_path(o) for o in _operands(argv, 2))
-        return Install(name, text, MANIFESTS[name][:2], source)
+        ops = _operands(argv, 2)
+        source = any(_is_path(o) for o in ops)
+        named = (bool(ops) and not source) or has_flag(c, "-g", "--global")
+        return Install(name, text, MANIFESTS[name][:2], source, named=named)
     if name == "yarn" and sub in ("", "install", "add"):
-        return Install("yarn", text, MANIFESTS["yarn"][:2])
+        named = sub == "add" or (len(argv) > 1 and argv[1] == "global")
+        return Install("yarn", text, MANIFESTS["yarn"][:2], named=named)
     if name == "go" and sub == "mod" and argv[2:3] == ("download",):
         return Install("go", text, MANIFESTS["go"])
     if name == "go" and sub in ("build", "install", "test", "vet", "generate"):
@@ -208,6 +249,21 @@ def install_of(c: SimpleCommand) -> Install | None:
     if name == "zypper" and sub in ("install", "in"):
         return Install("zypper", text, system=True)
     return None
+
+
+def pip_without_cache(c: SimpleCommand) -> bool:
+    """True when pip command ``c`` is told to keep no cache: ``--no-cache-dir`` or
+    an unambiguous abbreviation pip's option parser expands to it (``--no-cache``,
+    ``--no-cac``), or ``PIP_NO_CACHE_DIR`` set before it."""
+    if any(k == "PIP_NO_CACHE_DIR" for k, _ in c.env):
+        return True
+    for arg in c.argv[1:]:
+        if arg == "--":
+            break
+        flag = arg.partition("=")[0]
+        if len(flag) >= len("--no-cac") and "--no-cache-dir".startswith(flag):
+            return True
+    return False
 
 
 def installs(script: str) -> list[Install]:

@@ -118,7 +118,7 @@ def test_no_cache_flags_and_cleanups() -> None:
         "RUN apt-get update && apt-get install -y git \\\n"
         "    && apt-get clean && rm -rf /var/lib/apt/lists/*\n"
         "RUN npm ci \\\n"
-        "    && npm cache clean --force\n"
+        "    && npm cache clean --force && rm -rf $HOME/.npm/_logs\n"
         "RUN dnf install -y make \\\n"
         "    && dnf clean all\n"
     )
@@ -322,7 +322,8 @@ def test_conflicting_fixes_keep_the_first() -> None:
 def test_unified_diff_without_final_newline_and_crlf(tmp_path: Path) -> None:
     text = "FROM x\r\nRUN npm ci\r\nCMD x"
     new, _ = fixed(text, ["no-cache"])
-    assert new == "FROM x\r\nRUN npm ci \\\r\n    && npm cache clean --force\r\nCMD x"
+    clean = "npm cache clean --force && rm -rf $HOME/.npm/_logs"
+    assert new == f"FROM x\r\nRUN npm ci \\\r\n    && {clean}\r\nCMD x"
     diff = unified_diff("a\nb", "a\nc", "f")
     assert diff == (
         "--- f\n+++ f\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n"

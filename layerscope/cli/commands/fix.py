@@ -153,7 +153,7 @@ def main(argv: Sequence[str]) -> int:
     check(df, new_text)
     path = display_path(df.path)
     diff = unified_diff(df.text, new_text, path)
-    findings = check_dockerfile(df) if args.check or args.format == "json" else []
+    findings = check_dockerfile(df, args.target) if args.check or args.format == "json" else []
     for f in findings if args.check else []:
         where = f"{path}:{f.location[1]}" if f.location else path
         print(f"{where}: {f.rule} {f.message}", file=sys.stderr)

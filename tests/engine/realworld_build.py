@@ -1,0 +1,99 @@
+"""Build the real-world projects of tests/realworld on local Debian bases.
+
+``node`` images become Debian's nodejs + npm, ``python`` images Debian's
+python3-pip (with ``PIP_BREAK_SYSTEM_PACKAGES=1``, as the official python
+images need no such flag, and adduser, which they carry). Images are tagged
+with a hash of the adapted Dockerfile, the context and the builder, and
+reused when present. ``LAYERSCOPE_TEST_TAG_PREFIX`` (default
+``layerscope-test/``) starts every tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from tests.realworld import Project, load
+
+from .imagebuild import build_image, ensure_debian_base, image_exists
+
+PREFIX = os.environ.get("LAYERSCOPE_TEST_TAG_PREFIX", "layerscope-test/")
+
+
+def _host_ca() -> bytes:
+    path = Path("/etc/ssl/certs/ca-certificates.crt")
+    return path.read_bytes() if path.exists() else b""
+
+
+def cached(name: str, dockerfile: str, files: dict[str, bytes], *, buildkit: bool,
+           network: str = "host", target: str | None = None) -> str:  # fmt: skip
+    h = hashlib.sha256(f"{buildkit}\n{target}\n{dockerfile}".encode())
+    for key, data in sorted(files.items()):
+        h.update(key.encode() + b"\0" + data)
+    tag = f"{PREFIX}rw-{name}:{h.hexdigest()[:12]}"
+    if not image_exists(tag):
+        text = dockerfile
+        build_args = None
+        if target is not None:
+            # build_image has no --target: keep the file up to the target stage.
+            text = _up_to(dockerfile, target)
+        build_image(tag, text, files, buildkit=buildkit, network=network, build_args=build_args)
+    return tag
+
+
+def _up_to(dockerfile: str, target: str) -> str:
+    """The Dockerfile cut after stage ``target`` (what ``--target`` builds)."""
+    lines = dockerfile.splitlines(keepends=True)
+    out: list[str] = []
+    seen = False
+    for line in lines:
+        words = line.split()
+        if words and words[0].upper() == "FROM":
+            if seen:
+                break
+            seen = len(words) >= 4 and words[-2].upper() == "AS" and words[-1] == target
+        out.append(line)
+    return "".join(out)
+
+
+def bases() -> dict[str, str]:
+    """Local images for the FROM lines: node and python images of any tag."""
+    debian = ensure_debian_base()
+    net = cached(
+        "net",
+        f"FROM {debian}\nCOPY host-ca.crt /etc/ssl/certs/host-ca.crt\n"
+        "ENV PIP_CERT=/etc/ssl/certs/host-ca.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca.crt\n",
+        {"host-ca.crt": _host_ca()},
+        buildkit=False,
+        network="none",
+    )
+    node = cached(
+        "node",
+        f"FROM {net}\nRUN apt-get update && apt-get install -y --no-install-recommends"
+        " nodejs npm && apt-get clean && rm -rf /var/lib/apt/lists/*\n",
+        {},
+        buildkit=False,
+    )
+    python = cached(
+        "python",
+        f"FROM {net}\nRUN apt-get update && apt-get install -y --no-install-recommends"
+        " python3-pip adduser && apt-get clean && rm -rf /var/lib/apt/lists/*\n"
+        "ENV PIP_BREAK_SYSTEM_PACKAGES=1\n",
+        {},
+        buildkit=False,
+    )
+    return {
+        "node:18-alpine": node,
+        "node:18-slim": node,
+        "node:16": node,
+        "python:3.11-slim": python,
+        "python:3.11.4-slim-buster": python,
+    }
+
+
+def build(name: str, *, buildkit: bool, target: str | None = None) -> tuple[Project, str, str]:
+    """The project, its adapted Dockerfile and the tag of its image."""
+    project = load(name)
+    text = project.adapted(bases())
+    return project, text, cached(name, text, project.files, buildkit=buildkit, target=target)

@@ -1,0 +1,184 @@
+"""Real Dockerfiles of public projects (tests/realworld), built on local Debian
+bases with both builders, read back and checked with their Dockerfile: no
+advice that would break the app, no LS501 on manifest-first copies, fixes only
+for the stages the target builds, ``fix --verify`` that measures what it
+predicts. npm and pip fetch from the real registries (``--network host``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerscope.analysis import Analysis, analyze
+from layerscope.dockerfile.layer_map import map_image
+from layerscope.dockerfile.parser import parse
+from layerscope.fix.model import Evidence
+from layerscope.fix.planner import plan
+from layerscope.fix.verify import verify
+from layerscope.pipeline import with_dockerfile
+from layerscope.rules import Finding
+from layerscope.sources import SourceOptions
+from layerscope.sources.rehash import open_image_with_digests
+
+from .imagebuild import _buildkit_docker, _docker
+from .realworld_build import PREFIX, build
+
+pytestmark = pytest.mark.slow
+BUILDERS = pytest.mark.parametrize("buildkit", [False, True], ids=["classic", "buildkit"])
+
+
+def _analyzed(name: str, buildkit: bool, tmp: Path) -> tuple[Analysis, str]:
+    """The image with its (adapted) Dockerfile, as ``layerscope IMAGE --dockerfile``."""
+    _, text, tag = build(name, buildkit=buildkit)
+    path = tmp / "Dockerfile"
+    path.write_text(text)
+    result = analyze(open_image_with_digests(tag, source="docker", options=SourceOptions()))
+    return with_dockerfile(result, str(path)), text
+
+
+def _own(result: Analysis, rule: str) -> list[Finding]:
+    return [f for f in result.findings if f.rule == rule]
+
+
+def _no_harmful_advice(result: Analysis) -> None:
+    for f in result.findings:
+        assert "dir:" not in f.message and "multi:" not in f.message, f.message
+        if f.rule == "LS401":
+            assert "ln -s" not in f.fix and "symlink" not in f.fix, f.fix
+        if f.rule == "LS102":
+            assert "drop the earlier copy" not in f.fix or not f.paths[0].endswith(
+                ("package.json", "package-lock.json", "requirements.txt")
+            ), f.fix
+
+
+@BUILDERS
+@pytest.mark.parametrize("name", ["node-web-app", "voting-result", "voting-vote"])
+def test_manifest_first_images(name: str, buildkit: bool, tmp_path: Path) -> None:
+    """COPY package*.json ./ (or requirements.txt), install, COPY . .: no LS501, no
+    LS102 on the manifests copied twice, and (BuildKit's EXPOSE map[80/tcp:{}])
+    every line pairs with its history entry exactly."""
+    result, text = _analyzed(name, buildkit, tmp_path)
+    assert _own(result, "LS501") == []
+    for f in _own(result, "LS102"):
+        assert not all(p.endswith(("package.json", "requirements.txt")) for p in f.paths), f
+    _no_harmful_advice(result)
+    _, _, tag = build(name, buildkit=buildkit)
+    image = open_image_with_digests(tag, source="docker", options=SourceOptions())
+    mapping = map_image(image, parse(text))
+    assert mapping.inexact == () and mapping.warnings() == []
+
+
+@BUILDERS
+def test_npm_install_rewriting_the_lock_file_says_npm_ci(buildkit: bool, tmp_path: Path) -> None:
+    """node-web-app: npm install rewrites package-lock.json (layer of COPY package*.json,
+    then the RUN, then COPY . .): the advice is npm ci, not to drop a copy."""
+    result, _ = _analyzed("node-web-app", buildkit, tmp_path)
+    locks = [f for f in _own(result, "LS102") if f.paths == ("/usr/src/app/package-lock.json",)]
+    assert locks and all("use npm ci" in f.fix for f in locks)
+    assert {f.location[1] for f in locks if f.location} <= {9, 11}
+
+
+@BUILDERS
+def test_welcome_to_docker(buildkit: bool, tmp_path: Path) -> None:
+    """LS501 on COPY ./src (line 11) before the RUN that installs and builds: the fix
+    keeps npm run build and the rm, the finding names the copied files; the
+    duplicates inside node_modules get no link advice."""
+    result, _ = _analyzed("welcome-to-docker", buildkit, tmp_path)
+    (f,) = _own(result, "LS501")
+    assert f.location is not None and f.location[1] == 11
+    assert f.message.startswith("line 11 (COPY ./src ./src) copies the source")
+    assert "RUN npm run build && rm -fr node_modules" in f.fix
+    assert f.paths[0] == "/app/src" and "/app/src/index.js" in f.paths
+    assert f.bytes > 0  # the bytes rebuilt, from the layers
+    _no_harmful_advice(result)
+    for dup in _own(result, "LS401"):
+        assert dup.fix.startswith("No fix is proposed"), dup.fix
+
+
+@BUILDERS
+def test_django_prod(buildkit: bool, tmp_path: Path) -> None:
+    """testdrivenio's Dockerfile.prod: wheels built in a builder stage, copied with
+    COPY --from, installed with pip install --no-cache, chown -R of the app home."""
+    result, text = _analyzed("django-prod", buildkit, tmp_path)
+    (archive,) = _own(result, "LS302")
+    assert (
+        "+RUN --mount=type=bind,from=builder,source=/usr/src/app/wheels,target=/wheels "
+        "pip install --no-cache /wheels/*"
+    ) in archive.fix
+    chown = [
+        f for f in _own(result, "LS102") if f.extra and dict(f.extra)["cause"] == "chown-later"
+    ]
+    assert chown and all("drop the recursive chown" not in f.fix for f in chown)
+    assert any("/home/app/web/staticfiles" in f.fix for f in chown)
+    (bust,) = _own(result, "LS501")  # the builder stage, from the Dockerfile
+    assert bust.location is not None and bust.location[1] == 22
+    assert "speeds up builds" in bust.message
+    _no_harmful_advice(result)
+    # The fixes: none in the builder stage (its bytes never reach the image),
+    # and pip's --no-cache is left alone.
+    df = parse(text)
+    _, _, tag = build("django-prod", buildkit=buildkit)
+    image = open_image_with_digests(tag, source="docker", options=SourceOptions())
+    fixes = plan(df, Evidence(analyze(image), map_image(image, df)))
+    assert fixes and all(f.line > 30 for f in fixes)
+    assert 56 not in [f.line for f in fixes]
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_verify_welcome_to_docker(builder: str, tmp_path: Path) -> None:
+    """fix --verify on COPY package*.json ./ then COPY ./src (it crashed touching a
+    glob); the npm fix removes the cache and the logs: measured == predicted."""
+    project, text, _ = build("welcome-to-docker", buildkit=builder == "buildkit")
+    ctx = tmp_path / "ctx"
+    for rel, data in project.files.items():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_bytes(data)
+    (ctx / "Dockerfile").write_text(text)
+    docker = _buildkit_docker() if builder == "buildkit" else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
+        keep=True, tag_prefix=f"{PREFIX}verify-welcome-{builder}-",
+    )  # fmt: skip
+    assert v.touched == "src/index.js"
+    assert [(f.kind, f.line) for f in fixes] == [("no-cache", 15)]
+    assert fixes[0].bytes > 0 and v.saved_bytes == fixes[0].bytes
+
+
+def test_failed_verify_build_prints_its_log_as_lines(busybox_base: str, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {busybox_base}\nRUN echo layerscope-first-line && echo layerscope-second && false\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--verify",
+         "--context", ".", "--builder", "classic", "--docker", _docker(), "--network", "none"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("layerscope: error: docker build of") for line in lines)
+    assert any(line.strip() == "layerscope-second" for line in lines), proc.stderr
+    assert "\\n" not in proc.stderr
+
+
+@BUILDERS
+def test_pip_bytecode_against_pythondontwritebytecode(buildkit: bool, tmp_path: Path) -> None:
+    """django-on-docker's dev Dockerfile sets PYTHONDONTWRITEBYTECODE 1, then pip
+    installs pip and the requirements: both layers hold the .pyc pip compiled
+    (the bytes counted from docker save), and the fix is pip install --no-compile."""
+    from .test_rules_real import layer_files
+
+    result, _ = _analyzed("django-dev", buildkit, tmp_path)
+    found = {f.location[1]: f for f in _own(result, "LS307") if f.location}
+    assert sorted(found) == [15, 17]
+    _, _, tag = build("django-dev", buildkit=buildkit)
+    for line, pip in ((15, "pip install --upgrade pip"), (17, "pip install -r requirements.txt")):
+        f = found[line]
+        assert f.layer is not None
+        files = layer_files(tag, tmp_path, f.layer)
+        pyc = sum(n for p, n in files.items() if p.endswith(".pyc") and "__pycache__/" in p)
+        assert f.bytes == pyc > 0
+        assert f"+RUN {pip.replace('install', 'install --no-compile')}" in f.fix

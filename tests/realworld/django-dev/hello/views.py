@@ -1,0 +1,5 @@
+import idna
+
+
+def main():
+    return idna.encode("example.com")

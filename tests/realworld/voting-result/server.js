@@ -1,0 +1,2 @@
+var isNumber = require("is-number");
+console.log("result", isNumber(process.env.PORT));

@@ -1,0 +1,2 @@
+const isNumber = require("is-number");
+console.log(isNumber(3));

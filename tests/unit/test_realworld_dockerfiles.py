@@ -1,0 +1,162 @@
+"""The Dockerfile checks and fixes on real Dockerfiles of public projects
+(tests/realworld), without an image: no LS501 on manifest-first copies, fix
+texts that keep every step, no fix for a stage the target does not build."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerscope.dockerfile.parser import Dockerfile, parse
+from layerscope.fix.planner import plan
+from layerscope.fix.verify import _source_dir, _touch
+from layerscope.rules.order import check_dockerfile
+from layerscope.shell.commands import split_commands
+from layerscope.shell.ecosystems import installs, is_manifest_source, pip_without_cache
+from layerscope.stages import roles
+from tests.realworld import ROOT, load
+
+
+def _df(name: str) -> Dockerfile:
+    return parse(load(name).dockerfile, f"{name}/Dockerfile")
+
+
+def _rules(name: str, target: str | None = None) -> list[tuple[str, int]]:
+    return [(f.rule, f.location[1]) for f in check_dockerfile(_df(name), target) if f.location]
+
+
+@pytest.mark.parametrize(
+    "source", ["package*.json", "./package*.json", "requirements*.txt", "Gemfile*", "go.*",
+               "requirements.txt", "*.csproj", "poetry.lock"],
+)  # fmt: skip
+def test_manifest_globs_are_manifests(source: str) -> None:
+    assert is_manifest_source(source)
+
+
+@pytest.mark.parametrize("source", ["*.json", "src*", "*", "pack*", "app.py", "src/", "."])
+def test_other_globs_are_not(source: str) -> None:
+    assert not is_manifest_source(source)
+
+
+@pytest.mark.parametrize("name", ["node-web-app", "voting-result", "voting-vote", "django-dev"])
+def test_manifest_first_is_no_cache_bust(name: str) -> None:
+    """COPY package*.json ./ (or requirements.txt), install, then COPY . .: no LS501."""
+    assert [r for r in _rules(name) if r[0] == "LS501"] == []
+
+
+def test_install_and_build_in_one_run_after_the_source() -> None:
+    """welcome-to-docker: manifests first, then src/ and public/, then one RUN that
+    installs, builds and removes node_modules. The fix moves the installs up and
+    keeps the build and the rm; it copies no manifest again (line 8 did)."""
+    (f,) = [f for f in check_dockerfile(_df("welcome-to-docker")) if f.rule == "LS501"]
+    assert f.location is not None and f.location[1] == 11  # COPY ./src ./src
+    assert f.fix.startswith(
+        "Install the dependencies before the source is copied, every other step kept: "
+        "RUN npm install && npm install -g serve; COPY ./src ./src; COPY ./public ./public; "
+        "RUN npm run build && rm -fr node_modules."
+    )
+    assert "separate stage" in f.fix  # the split keeps node_modules in a layer: said
+    assert "COPY package" not in f.fix and "./src/" not in f.fix
+
+
+def test_source_before_pip_wheel_in_a_builder_stage() -> None:
+    """django-on-docker Dockerfile.prod: COPY . before pip wheel -r requirements.txt
+    (pip install --upgrade pip and flake8 before it install named packages only)."""
+    df = _df("django-prod")
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS501"]
+    assert f.location is not None and f.location[1] == 22
+    assert "pip wheel" in f.message
+    assert f.fix.endswith(
+        "COPY ./requirements.txt .; RUN pip wheel --no-cache-dir --no-deps --wheel-dir "
+        "/usr/src/app/wheels -r requirements.txt; COPY . /usr/src/app/; "
+        "RUN flake8 --ignore=E501,F401 ."
+    )
+    assert "builder stage: the fix does not change the final image; it speeds up builds" in (
+        f.message
+    )
+
+
+def test_named_installs_do_not_read_manifests() -> None:
+    (a,) = installs("pip install --upgrade pip")
+    (b,) = installs("npm install -g serve")
+    (c,) = installs("pip wheel --wheel-dir /w -r requirements.txt")
+    (d,) = installs("npm ci")
+    assert a.named and b.named and not c.named and not d.named
+    assert c.manifests == ("requirements.txt",)
+
+
+def test_stage_roles() -> None:
+    df = _df("voting-vote")  # base, dev FROM base, final FROM base
+    r = roles(df)
+    assert r.final == {0, 2} and r.built == {0, 2}
+    assert roles(df, "dev").final == {0, 1}
+    prod = _df("django-prod")  # builder, final COPY --from=builder
+    r = roles(prod)
+    assert r.final == {1} and r.built == {0, 1} and r.builder(prod.stages[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "target"),
+    [("voting-vote", 18, "dev"), ("voting-result", 28, "development")],
+)
+def test_no_fix_for_a_stage_the_target_does_not_build(name: str, line: int, target: str) -> None:
+    """The dev stage's RUN (pip install watchdog, npm install -g nodemon) is fixed only
+    when the build's target is that stage."""
+    df = _df(name)
+    assert line not in [f.line for f in plan(df)]
+    assert line in [f.line for f in plan(df, target=target)]
+
+
+def test_builder_stage_gets_no_byte_fixes() -> None:
+    """django-prod: the builder's apt-get and pip lines get no no-cache fix (their
+    bytes never reach the image); the final stage's do."""
+    lines = {f.line for f in plan(_df("django-prod"))}
+    assert not lines & {16, 20, 21}
+    assert {52, 55} <= lines
+
+
+def test_pip_no_cache_abbreviation() -> None:
+    for text, want in [
+        ("pip install --no-cache /wheels/*", True),
+        ("pip install --no-cache-dir x", True),
+        ("pip install --no-cac x", True),
+        ("PIP_NO_CACHE_DIR=1 pip install x", True),
+        ("pip install --no-compile x", False),
+        ("pip install --no-c x", False),
+    ]:
+        (c,) = split_commands(text)
+        assert pip_without_cache(c) is want, text
+
+
+def test_check_passes_with_pip_no_cache(tmp_path: Path) -> None:
+    """The django-prod final stage's install line: --no-cache already keeps pip's cache
+    out, so there is nothing to fix and --check exits 0."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11\nCOPY --from=wheels /w /wheels\nRUN pip install --no-cache /wheels/*\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--check"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to fix" in proc.stderr
+
+
+def test_verify_touches_a_source_file_not_a_glob(tmp_path: Path) -> None:
+    """welcome-to-docker copies package*.json, then ./src: the touched file is in
+    src/; a COPY whose source is a glob or a file touches the context root."""
+    ctx = tmp_path / "ctx"
+    shutil.copytree(ROOT / "welcome-to-docker", ctx)
+    df = _df("welcome-to-docker")
+    assert _source_dir(df, None) == "src"
+    assert _touch(str(ctx), "src") == "src/index.js"
+    glob = parse("FROM x\nCOPY package*.json ./\nCOPY app*.js ./\nRUN npm ci\n")
+    assert _source_dir(glob, None) == ""
+    # Even when given a glob or a file, the touch lands in a real directory.
+    for under in ("package*.json", "package.json", "../x"):
+        rel = _touch(str(ctx), under)
+        assert (ctx / rel).is_file() and not rel.startswith(("package", ".."))
