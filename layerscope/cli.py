@@ -171,7 +171,7 @@ def run(argv: Sequence[str]) -> int:
     # The engine's images, for the base match, listed while the export is prepared.
     listing = (
         LocalImages(engine, options.engine_timeout)
-        if engine is not None and not args.base
+        if engine in ("docker", "podman") and not args.base
         else None
     )
 
