@@ -190,6 +190,8 @@ def _scan_layers(
     client: RegistryClient, layers: list[_Descriptor], name: str, options: SourceOptions
 ) -> list[ScannedBlob]:
     stop = threading.Event()
+    first_error: list[BaseException] = []  # what made the others stop
+    lock = threading.Lock()
 
     def scan(index: int, desc: _Descriptor) -> ScannedBlob:
         what = f"{name}: layer {index} ({desc.digest[:19]})"
@@ -200,12 +202,20 @@ def _scan_layers(
             except LimitExceededError:
                 raise
             except ArchiveError:
+                if stream.failure is not None:
+                    raise stream.failure from None  # a download error a decompressor wrapped
                 # Corrupt bytes usually fail to decompress before the digest
                 # is known: when the digest differs, that is the real cause.
                 stream.finish()
                 raise
             stream.finish()
             return blob
+        except BaseException as e:
+            with lock:
+                if not stop.is_set():
+                    first_error.append(e)
+                    stop.set()
+            raise
         finally:
             stream.abandon()
 
@@ -215,7 +225,12 @@ def _scan_layers(
         futures: list[Future[ScannedBlob]] = [pool.submit(scan, i, d) for i, d in enumerate(layers)]
         entries = done = 0
         for future in futures:
-            blob = future.result()
+            try:
+                blob = future.result()
+            except BaseException:
+                if first_error:
+                    raise first_error[0] from None
+                raise
             entries = count_entries(entries, blob, options, name)
             blobs.append(blob)
             done += blob.stored_bytes

@@ -373,6 +373,9 @@ class BlobStream:
         self._origin: Origin | None = None
         self._tries = 0
         self._stop = stop
+        # Why the stream gave up: raised again on every later read (a
+        # decompressor wraps the first raise in its own error).
+        self.failure: SourceError | None = None
 
     def _open(self) -> http.client.HTTPResponse:
         headers = {"Accept": "*/*"}
@@ -407,18 +410,22 @@ class BlobStream:
         self._resp = None
         self._tries += 1
         if self._tries >= MAX_ATTEMPTS:
-            raise SourceError(
+            self.failure = SourceError(
                 f"{self._name}: the registry connection broke off at byte {self.offset} of "
                 f"{self._size}, {MAX_ATTEMPTS} times ({why})"
             )
+            raise self.failure
         backoff(self._tries - 1)
 
     def read(self, n: int) -> bytes:
         n = min(n, self._size - self.offset)
         if n <= 0:
             return b""
+        if self.failure is not None:
+            raise self.failure
         if self._stop is not None and self._stop.is_set():
-            raise SourceError(f"{self._name}: stopped (another layer failed)")
+            self.failure = SourceError(f"{self._name}: stopped (another layer failed)")
+            raise self.failure
         while True:
             try:
                 resp = self._resp if self._resp is not None else self._open()
@@ -429,6 +436,9 @@ class BlobStream:
             except (OSError, http.client.HTTPException) as e:
                 self._cut(f"{type(e).__name__}: {e}")
                 continue
+            except SourceError as e:  # from the request: 404, refused, retries spent
+                self.failure = e
+                raise
             if not data:
                 self._cut("the response ended early")
                 continue
