@@ -184,7 +184,7 @@ class TokenService:
     issuer = "layerscope-test-issuer"
     service = "layerscope-test-registry"
 
-    def __init__(self, directory: Path, user: str, password: str) -> None:
+    def __init__(self, directory: Path, user: str, password: str, refresh_token: str = "") -> None:
         self.cert, self.key = self_signed(directory, "token", "DNS:token")
         self.kid = libtrust_key_id(self.cert)
         self.requests: list[dict[str, str]] = []
@@ -203,9 +203,26 @@ class TokenService:
                     self.send_response(401)
                     self.end_headers()
                     return
-                body = json.dumps(
-                    {"token": service.sign(query.get("scope", "")), "expires_in": 300}
-                ).encode()
+                self._grant(query.get("scope", ""))
+
+            def do_POST(self) -> None:
+                """The OAuth2 refresh-token grant (an ``identitytoken`` login)."""
+                size = int(self.headers.get("Content-Length") or 0)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(size).decode()))
+                service.requests.append({**form, "method": "POST"})
+                if (
+                    not refresh_token
+                    or form.get("grant_type") != "refresh_token"
+                    or form.get("refresh_token") != refresh_token
+                ):
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._grant(form.get("scope", ""), key="access_token")
+
+            def _grant(self, scope: str, key: str = "token") -> None:
+                body = json.dumps({key: service.sign(scope), "expires_in": 300}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -292,11 +309,23 @@ class FakeServer:
 class CuttingProxy:
     """Forwards GETs to ``upstream``; a blob response larger than
     ``min_bytes`` is cut (the socket closed) after half its body.
-    ``cuts`` bounds how many responses are cut (None: every one)."""
+    ``cuts`` bounds how many responses are cut (None: every one). The first
+    blob requests are answered with ``statuses`` instead (429 with
+    ``Retry-After: 1``), one each."""
 
-    def __init__(self, upstream: str, *, cuts: int | None, min_bytes: int = 4096) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        cuts: int | None,
+        min_bytes: int = 4096,
+        statuses: tuple[int, ...] = (),
+    ) -> None:
         self.cut_count = 0
         self.ranges: list[str] = []
+        self.refused: list[int] = []
+        pending = list(statuses)
+        lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -306,6 +335,17 @@ class CuttingProxy:
                 pass
 
             def do_GET(self) -> None:
+                if "/blobs/" in self.path:
+                    with lock:
+                        status = pending.pop(0) if pending else None
+                    if status is not None:
+                        proxy.refused.append(status)
+                        self.send_response(status)
+                        if status == 429:
+                            self.send_header("Retry-After", "1")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                 conn = http.client.HTTPConnection(upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 if "Range" in headers:

@@ -37,6 +37,7 @@ from .registries import (
 
 TAG = "ls-h14b/registry-img:1"
 USER, PASSWORD = "alice", "s3cret-pw"
+REFRESH = "refresh-token-of-alice"
 DOCKERFILE = """\
 FROM {base}
 RUN dd if=/dev/zero of=/big.bin bs=1000 count=120 && mkdir /app
@@ -127,7 +128,7 @@ def basic(image: str, work: Path) -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def token(image: str, work: Path) -> Iterator[tuple[Registry, TokenService]]:
     (work / "token").mkdir()
-    service = TokenService(work / "token", USER, PASSWORD)
+    service = TokenService(work / "token", USER, PASSWORD, refresh_token=REFRESH)
     reg = _start(work / "token" / "registry", auth=service.registry_auth())
     _skopeo_push(image, f"docker://{reg.host}/ls-h14b/app:1", "--dest-creds", f"{USER}:{PASSWORD}")
     yield reg, service
@@ -398,6 +399,23 @@ def test_token_auth_wrong_password(token: tuple[Registry, TokenService], tmp_pat
     )
 
 
+def test_token_auth_with_an_identity_token(
+    token: tuple[Registry, TokenService], expected: dict[str, Any], tmp_path: Path
+) -> None:
+    """`docker login` to an OAuth registry stores a refresh token, not a password."""
+    reg, service = token
+    config = tmp_path / "auth.json"
+    config.write_text(json.dumps({"auths": {reg.host: {"identitytoken": REFRESH}}}))
+    before = len(service.requests)
+    ref = f"{reg.host}/ls-h14b/app:1"
+    _same_image(_report(_cli(ref, env=_env(REGISTRY_AUTH_FILE=str(config)))), expected)
+    [asked] = service.requests[before:]
+    assert asked["method"] == "POST" and asked["grant_type"] == "refresh_token"
+    assert asked["scope"] == "repository:ls-h14b/app:pull"
+    config.write_text(json.dumps({"auths": {reg.host: {"identitytoken": "stale"}}}))
+    _one_line_error(_cli(ref, env=_env(REGISTRY_AUTH_FILE=str(config))), "refused")
+
+
 # --------------------------------------------------------------------------- platforms
 
 
@@ -490,6 +508,22 @@ def test_a_cut_blob_resumes_and_a_connection_that_keeps_dropping_fails(
         assert always.cut_count == 4
     finally:
         always.stop()
+
+
+def test_429_and_5xx_are_retried_with_backoff(anon: Registry, expected: dict[str, Any]) -> None:
+    proxy = CuttingProxy(anon.host, cuts=0, statuses=(429, 503, 502))
+    try:
+        _same_image(_report(_cli(f"{proxy.host}/ls-h14b/app:1", "--source", "registry")), expected)
+        assert proxy.refused == [429, 503, 502]
+    finally:
+        proxy.stop()
+    proxy = CuttingProxy(anon.host, cuts=0, statuses=(503,) * 4)
+    try:
+        _one_line_error(
+            _cli(f"{proxy.host}/ls-h14b/app:1", "--source", "registry"), "answered 503 4 times"
+        )
+    finally:
+        proxy.stop()
 
 
 def test_redirect_to_another_host_carries_no_credentials(
