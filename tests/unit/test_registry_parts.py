@@ -188,3 +188,27 @@ def test_credential_helpers(clean_env: Path, monkeypatch: pytest.MonkeyPatch) ->
     auth.write_text(json.dumps({"credsStore": "bad name;rm"}))
     with pytest.raises(SourceError, match="invalid credential helper"):
         find_credentials("x.com", "a")
+
+
+def test_help_and_readme_name_the_registry_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from layerscope.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    helptext = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    usage = readme.split("## Usage", 1)[1].split("```")[1]
+    for text in ("--insecure-registry HOST", "registry"):
+        assert text in helptext
+        assert text in usage
+
+
+def test_insecure_registry_flag_reaches_the_options() -> None:
+    import argparse
+
+    from layerscope.commands.reading import add_reading_arguments, reading_options
+
+    p = argparse.ArgumentParser()
+    add_reading_arguments(p)
+    args = p.parse_args(["--insecure-registry", "a:5000", "--insecure-registry", "b"])
+    assert reading_options(args).insecure_registries == ("a:5000", "b")
