@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import http.client
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -68,6 +69,8 @@ def read_registry_image(target: str, *, options: SourceOptions) -> Image:
     client = RegistryClient(ref, transport)
     try:
         return _read(client, target, options)
+    except (OSError, http.client.HTTPException) as e:  # a transport error not met before
+        raise SourceError(f"registry:{ref}: {type(e).__name__}: {e}") from None
     finally:
         transport.close()
 

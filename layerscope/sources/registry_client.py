@@ -118,7 +118,7 @@ class RegistryClient:
         from; any other final answer is an HttpStatusError."""
         home = self.origin()
         authed_with: str | None = None
-        attempt = 0
+        attempt = rounds = 0
         while True:
             origin, target = home, path
             auth = self._current_auth()
@@ -127,7 +127,7 @@ class RegistryClient:
                 sent["Authorization"] = auth
             try:
                 resp, origin = self._follow(origin, target, sent, home, what)
-            except TransientError as e:
+            except (TransientError, PlainHttpError) as e:
                 attempt += 1
                 if attempt >= MAX_ATTEMPTS:
                     raise SourceError(
@@ -140,7 +140,8 @@ class RegistryClient:
             body = resp.read(MAX_ERROR_BYTES)
             self._transport.drop(origin)
             if resp.status == 401 and origin == home:
-                if auth is not None and auth == authed_with:
+                rounds += 1
+                if (auth is not None and auth == authed_with) or rounds > 3:
                     raise SourceError(self._refused(what))
                 self._authenticate(resp.getheader("WWW-Authenticate") or "", what)
                 authed_with = self._current_auth()

@@ -163,8 +163,8 @@ class Transport:
             try:
                 if conn.sock is None:
                     conn.connect()
-                    assert conn.sock is not None
-                    conn.sock.settimeout(self.timeout)
+                    if conn.sock is not None:  # reads wait longer than the connect
+                        conn.sock.settimeout(self.timeout)
                 conn.request(method, path, body=body, headers=dict(headers))
                 return conn.getresponse()
             except ssl.SSLCertVerificationError as e:
@@ -175,6 +175,8 @@ class Transport:
                 ) from None
             except ssl.SSLError as e:
                 self.drop(origin)
+                if reused and not fresh:
+                    continue  # a kept-alive connection the server closed meanwhile
                 raise PlainHttpError(str(e)) from None
             except socket.gaierror:
                 self.drop(origin)
@@ -186,12 +188,12 @@ class Transport:
                 raise SourceError(
                     f"registry {where}: connection refused (is it running?)"
                 ) from None
+            except (http.client.InvalidURL, ValueError) as e:  # control characters in a path
+                self.drop(origin)
+                raise SourceError(f"registry {where}: invalid request ({e})") from None
             except (
                 ConnectionError,
-                http.client.RemoteDisconnected,
-                http.client.BadStatusLine,
-                http.client.IncompleteRead,
-                http.client.ImproperConnectionState,
+                http.client.HTTPException,  # resets, bad status lines, too many headers
                 TimeoutError,
             ) as e:
                 self.drop(origin)
