@@ -659,3 +659,20 @@ def test_plain_http_needs_insecure_registry_off_loopback(
         _same_image(ok, expected)
     finally:
         reg.stop()
+
+
+def test_a_registry_read_loads_no_engine_or_ui_library(anon: Registry) -> None:
+    code = (
+        "import io, contextlib, sys\nfrom layerscope.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main([{anon.host + '/ls-h14b/app:1'!r}, '--source', 'registry', "
+        "'--format', 'json'])\n"
+        "assert rc == 0, rc\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env()
+    )
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert not loaded & {"docker", "requests", "urllib3", "textual", "rich"}
