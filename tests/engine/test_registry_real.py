@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from .imagebuild import build_image, docker_save, skopeo_oci_layout
@@ -184,6 +185,14 @@ def _same_image(report: dict[str, Any], expected: dict[str, Any], *, same_id: bo
     assert layers(report) == layers(expected)
 
 
+def _schema() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("layerscope.report").joinpath("schema-v1.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 def _one_line_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert r.stdout == ""
@@ -227,6 +236,7 @@ def test_anonymous_registry_read_matches_docker_save(
     report = _report(_cli(ref, "--source", "registry"))
     _same_image(report, expected)
     assert report["image"]["reference"] == ref
+    jsonschema.validate(report, _schema())
     manifest = _manifest(anon, "ls-h14b/app", "1")
     assert [layer["compressed_bytes"] for layer in report["layers"]] == [
         d["size"] for d in manifest["layers"]
