@@ -93,6 +93,10 @@ def _base_flag(image: Image, base: str, options: SourceOptions) -> Boundary:
         base_image = open_image(base, source="auto", options=options)
         theirs = layer_digests(base_image)
         name = base
+    elif image.source == "registry":
+        from layerscope.sources.registry import registry_diff_ids
+
+        theirs, name = registry_diff_ids(base, options=options), base
     else:
         engine = _engine_of(image)
         client = _connect(engine)

@@ -13,8 +13,9 @@ import dataclasses
 import hashlib
 import http.client
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from layerscope.errors import ArchiveError, LimitExceededError, SourceError
 from layerscope.model import Image
@@ -29,12 +30,14 @@ from layerscope.sources.interface import (
     parse_json,
 )
 from layerscope.sources.oci import INDEX_TYPES, choose_manifest
-from layerscope.sources.registry_client import BlobStream, RegistryClient
+from layerscope.sources.registry_blob import BlobStream
+from layerscope.sources.registry_client import RegistryClient
 from layerscope.sources.registry_http import HttpStatusError, Transport
 from layerscope.sources.registry_ref import parse_reference
 
 MAX_MANIFEST_BYTES = 4 << 20  # what containers/image and the distribution spec allow
 DOWNLOADS = 3  # layers downloaded and scanned at once
+T = TypeVar("T")
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -62,20 +65,41 @@ class _Descriptor:
 
 def read_registry_image(target: str, *, options: SourceOptions) -> Image:
     """The image ``target`` names, read from its registry."""
+    return _with_client(target, options, _read)
+
+
+def registry_diff_ids(target: str, *, options: SourceOptions) -> list[str]:
+    """The layer diff_ids of ``target`` from its manifest and config only
+    (``--base`` for a registry image: no layer is downloaded)."""
+
+    def diff_ids(client: RegistryClient, _target: str, options: SourceOptions) -> list[str]:
+        config = _resolve(client, options)[2]
+        rootfs = config.get("rootfs") if isinstance(config, dict) else None
+        ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        return [str(x) for x in ids] if isinstance(ids, list) else []
+
+    return _with_client(target, options, diff_ids)
+
+
+def _with_client(
+    target: str, options: SourceOptions, fn: Callable[[RegistryClient, str, SourceOptions], T]
+) -> T:
     ref = parse_reference(target)
     transport = Transport(
         timeout=options.engine_timeout, insecure=frozenset(options.insecure_registries)
     )
-    client = RegistryClient(ref, transport)
     try:
-        return _read(client, target, options)
+        return fn(RegistryClient(ref, transport), target, options)
     except (OSError, http.client.HTTPException) as e:  # a transport error not met before
         raise SourceError(f"registry:{ref}: {type(e).__name__}: {e}") from None
     finally:
         transport.close()
 
 
-def _read(client: RegistryClient, target: str, options: SourceOptions) -> Image:
+def _resolve(
+    client: RegistryClient, options: SourceOptions
+) -> tuple[dict[str, Any], _Descriptor, Any]:
+    """The platform's manifest, its config descriptor and the parsed config."""
     ref = client.ref
     name = f"registry:{ref}"
     top = _manifest(client, ref.wanted, ref.digest, name)
@@ -105,7 +129,12 @@ def _read(client: RegistryClient, target: str, options: SourceOptions) -> Image:
         raise ArchiveError(
             f"{name}: config is {len(config_bytes)} bytes, its descriptor says {config_desc.size}"
         )
-    config = parse_json(config_bytes, f"{name}: config")
+    return manifest, config_desc, parse_json(config_bytes, f"{name}: config")
+
+
+def _read(client: RegistryClient, target: str, options: SourceOptions) -> Image:
+    name = f"registry:{client.ref}"
+    manifest, config_desc, config = _resolve(client, options)
     raw_layers = manifest.get("layers")
     if not isinstance(raw_layers, list):
         raise ArchiveError(f"{name}: manifest has no layers list")

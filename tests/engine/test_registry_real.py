@@ -686,3 +686,15 @@ def test_a_registry_read_loads_no_engine_or_ui_library(anon: Registry) -> None:
     assert r.returncode == 0, r.stderr
     loaded = set(r.stdout.split())
     assert not loaded & {"docker", "requests", "urllib3", "textual", "rich"}
+
+
+def test_base_flag_names_a_registry_image(anon: Registry, busybox_base: str) -> None:
+    """--base for a registry image reads only the base's manifest and config."""
+    base = f"{anon.host}/ls-h14b/base:1"
+    _skopeo_push(busybox_base, f"docker://{base}")
+    report = _report(_cli(f"{anon.host}/ls-h14b/app:1", "--source", "registry", "--base", base))
+    assert report["base"] == {"layer_count": 1, "reference": base, "signal": "base-flag"}
+    _one_line_error(
+        _cli(f"{anon.host}/ls-h14b/app:1", "--source", "registry", "--base", f"{base}x"),
+        "no manifest",
+    )
