@@ -124,6 +124,8 @@ class Layer:
     stored (maybe compressed) blob. ``size_bytes`` is the uncompressed tar
     stream length, ``compressed_bytes`` the stored blob length.
     ``history_index`` points into ``Image.history`` (None when unmatched).
+    ``download_bytes`` is what pulling the layer transfers, when the source
+    knows it (a registry's descriptor size); None when unknown.
     """
 
     index: int
@@ -134,6 +136,7 @@ class Layer:
     blob_digest: str = ""
     media_type: str = ""
     history_index: int | None = None
+    download_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,15 +50,18 @@ class Request:
 
     @property
     def engine(self) -> str | None:
-        """The engine the image is read from, None for a path."""
+        """Where the image streams from (``docker``, ``podman``, ``registry``), None for a
+        path. ``auto`` may ask the engine whether it has a registry-like reference:
+        compute it once."""
         return engine_of(self.target, self.source)
 
 
-def start(request: Request) -> LocalImages | None:
+def start(request: Request, engine: str | None = None) -> LocalImages | None:
     """Work that can overlap the read: the engine's images for the base match,
-    listed while the engine prepares its export. None when not needed."""
-    engine = request.engine
-    if engine is None or request.base or not request.attribute_base:
+    listed while the engine prepares its export. None when not needed.
+    ``engine`` is ``request.engine`` when the caller has it already."""
+    engine = engine or request.engine
+    if engine not in ("docker", "podman") or request.base or not request.attribute_base:
         return None
     from layerscope.base.resolve import LocalImages
 

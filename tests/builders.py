@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from layerscope.model import Entry, EntryType, Image, Layer
-from layerscope.sources import SourceOptions
 from layerscope.sources.archive import read_archive_stream
+from layerscope.sources.interface import SourceOptions
 from layerscope.tar.streams import bytes_stream
 
 

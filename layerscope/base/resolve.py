@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from layerscope.base.boundary import NO_BOUNDARY, Boundary, Signal, from_history, layer_digests
 from layerscope.base.boundary import prefix_length as _prefix
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
+from layerscope.sources.engine_query import connect as _connect
+from layerscope.sources.engine_query import engine_layers
 from layerscope.sources.interface import ENGINE_TIMEOUT, SourceOptions
 
 DEFAULT_TIMEOUT = ENGINE_TIMEOUT
@@ -33,43 +35,13 @@ DEFAULT_TIMEOUT = ENGINE_TIMEOUT
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["LocalImages", "engine_layers", "find_base", "from_dockerfile", "local_match"]
+__all__ = ["LocalImages", "find_base", "from_dockerfile", "local_match"]
 
 SCRATCH = "scratch"
 
 
 def _engine_of(image: Image) -> str:
     return "podman" if image.source == "podman" else "docker"
-
-
-def _connect(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
-    from layerscope.sources.daemon import _client, podman_socket
-
-    # A unix socket that is not there: say so without making a client (docker-py
-    # leaves the socket of a failed first request open).
-    host = os.environ.get("DOCKER_HOST") or (
-        "unix:///var/run/docker.sock" if engine == "docker" else podman_socket()
-    )
-    if host and host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
-        raise SourceError(f"cannot reach the {engine} engine at {host}: is it running?")
-    return _client(engine, timeout)
-
-
-def engine_layers(client: docker.DockerClient, reference: str) -> list[str] | None:
-    """The diff_ids of ``reference`` in the engine, or None when it has no such image."""
-    from docker.errors import APIError, ImageNotFound, NotFound
-
-    try:
-        info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
-    except (ImageNotFound, NotFound):
-        return None
-    except APIError as e:
-        if e.status_code in (400, 404):  # an invalid reference is not found either
-            return None
-        raise SourceError(f"the engine refused to inspect {reference!r}: {e}") from None
-    rootfs = info.get("RootFS") or {}
-    layers = rootfs.get("Layers") if isinstance(rootfs, dict) else None
-    return [str(x) for x in layers] if isinstance(layers, list) else []
 
 
 def _not_a_prefix(name: str, ours: Sequence[str], theirs: Sequence[str]) -> str:
@@ -93,6 +65,10 @@ def _base_flag(image: Image, base: str, options: SourceOptions) -> Boundary:
         base_image = open_image(base, source="auto", options=options)
         theirs = layer_digests(base_image)
         name = base
+    elif image.source == "registry":
+        from layerscope.sources.registry import registry_diff_ids
+
+        theirs, name = registry_diff_ids(base, options=options), base
     else:
         engine = _engine_of(image)
         client = _connect(engine)

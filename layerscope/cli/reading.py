@@ -19,7 +19,8 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         choices=SOURCES,
         default="auto",
         help=f"where {what} comes from (auto: an existing path is an archive or layout, "
-        "else an engine reference)",
+        "else an engine reference; a reference whose first component has a dot or a port, "
+        "or is localhost, is read from its registry when the engine does not have it)",
     )
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
     p.add_argument(
@@ -49,6 +50,14 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         help=f"give up when the engine stays silent this long (default {ENGINE_TIMEOUT:g})",
     )
     p.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow plain http (or TLS without certificate checks) to this registry "
+        "(host or host:port; repeatable; loopback registries need no flag)",
+    )
+    p.add_argument(
         "--verify-digests",
         action="store_true",
         help="hash every layer and check it against the config's diff_ids and the manifest's "
@@ -72,6 +81,7 @@ def reading_options(args: argparse.Namespace) -> SourceOptions:
             max_expansion=args.max_expansion,
             verify_digests=args.verify_digests,
             engine_timeout=args.engine_timeout,
+            insecure_registries=tuple(getattr(args, "insecure_registry", ())),
         ),
         args.limit,
     )

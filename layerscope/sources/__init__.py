@@ -2,7 +2,9 @@
 
 ``open_image(target, source=...)`` decides where ``target`` comes from:
 an existing path is an archive (``docker save``, ``oci-archive``, maybe
-compressed) or an OCI layout directory; anything else is an engine reference.
+compressed) or an OCI layout directory; anything else is an engine reference,
+or a registry's when it names its registry host (a first component with a dot
+or a port, or ``localhost``) and no engine has it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
 from layerscope.sources.interface import SourceOptions
 
-SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
+SOURCES = ("auto", "docker", "podman", "docker-archive", "oci", "registry")
 
 __all__ = ["SOURCES", "engine_of", "open_image", "split_archive_ref"]
 
@@ -34,13 +36,36 @@ def split_archive_ref(target: str) -> tuple[str, str]:
 
 
 def engine_of(target: str, source: str) -> str | None:
-    """The engine ``open_image`` would read ``target`` from, or None for a path."""
-    if source in ("docker", "podman"):
+    """The engine (or ``registry``) ``open_image`` would read ``target`` from,
+    or None for a path: whatever streams once rather than sits in a file."""
+    if source in ("docker", "podman", "registry"):
         return source
     if source != "auto":
         return None
     path, _ = split_archive_ref(target)
-    return None if os.path.exists(path) else "docker"
+    if os.path.exists(path):
+        return None
+    from layerscope.sources.registry_ref import looks_like_registry_ref
+
+    if looks_like_registry_ref(target) and not _engine_has(target):
+        return "registry"
+    return "docker"
+
+
+def _engine_has(reference: str) -> bool:
+    """Whether the Docker engine answers and has ``reference`` (auto's registry rule)."""
+    from layerscope.sources.engine_query import connect, engine_layers
+
+    try:
+        client = connect("docker", 10.0)
+    except SourceError:
+        return False
+    try:
+        return engine_layers(client, reference) is not None
+    except Exception:  # an engine that fails to answer has nothing to offer
+        return False
+    finally:
+        client.close()
 
 
 def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> Image:
@@ -51,6 +76,10 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
     from layerscope.gcpause import paused_gc
 
     with paused_gc():  # an image is a few hundred thousand acyclic tuples
+        if engine == "registry":
+            from layerscope.sources.registry import read_registry_image
+
+            return read_registry_image(target, options=options)
         if engine is not None:
             from layerscope.sources.daemon import read_engine_image
 

@@ -67,6 +67,9 @@ class SourceOptions:
     # and the manifest's blob digests (a full read of every byte).
     verify_digests: bool = False
     engine_timeout: float = ENGINE_TIMEOUT
+    # Registries reached over plain http (or TLS without certificate checks)
+    # besides loopback ones, as ``host`` or ``host:port`` (--insecure-registry).
+    insecure_registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

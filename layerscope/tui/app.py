@@ -251,7 +251,8 @@ def run_tui(request: Request) -> int:
     headless path does; the engine's images for the base match are listed while
     the engine prepares its export.
     """
-    listing = pipeline.start(request)
+    source = request.engine
+    listing = pipeline.start(request, source)
 
     def read(opts: SourceOptions) -> Image:
         return pipeline.read(request, opts)
@@ -259,7 +260,7 @@ def run_tui(request: Request) -> int:
     def finish(image: Image) -> Analysis:
         return pipeline.finish(image, request, listing)
 
-    total = None if request.engine is not None else input_size(request.target)
+    total = None if source is not None else input_size(request.target)
     loader = Loader(read, finish, request.options, bytes_total=total)
     app = LayerscopeApp(loader=loader, target=request.target)
     code = app.run()

@@ -21,7 +21,7 @@ from layerscope.fix.planner import plan
 from layerscope.fix.verify import verify
 from layerscope.pipeline import with_dockerfile
 from layerscope.rules import Finding
-from layerscope.sources import SourceOptions
+from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 
 from .imagebuild import _buildkit_docker, _docker

@@ -17,7 +17,7 @@ import pytest
 
 from layerscope.analysis import Analysis, analyze
 from layerscope.rules import Finding, Kind
-from layerscope.sources import SourceOptions
+from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 
 from .imagebuild import build_image, docker_save, image_exists

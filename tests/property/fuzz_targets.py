@@ -25,8 +25,8 @@ from collections.abc import Callable
 import zstandard
 
 from layerscope.errors import LayerscopeError
-from layerscope.sources import SourceOptions
 from layerscope.sources.archive import read_archive_stream
+from layerscope.sources.interface import SourceOptions
 from layerscope.sources.layerscan import scan_layer
 from layerscope.tar.reader import Limits
 from layerscope.tar.streams import bytes_stream, open_decompressed

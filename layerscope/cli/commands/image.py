@@ -125,10 +125,10 @@ def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Ana
     from layerscope import pipeline
     from layerscope.sources.size import input_size
 
-    listing = pipeline.start(request)
-    engine = request.engine is not None
-    size = None if engine else input_size(request.target)
-    with status.reading(what, engine=engine, size=size) as progress:
+    source = request.engine
+    listing = pipeline.start(request, source)
+    size = None if source is not None else input_size(request.target)
+    with status.reading(what, engine=source in ("docker", "podman"), size=size) as progress:
         options = dataclasses.replace(request.options, progress=progress)
         image = pipeline.read(request, options)
     return pipeline.finish(image, request, listing)
