@@ -96,7 +96,14 @@ def _safe_name(name: object, what: str) -> str:
 
 
 def _is_blob_path(path: str) -> bool:
-    return path.endswith("/layer.tar") or path == "layer.tar" or path.startswith("blobs/")
+    # containers/image's docker-archive (podman save, skopeo) stores each layer
+    # at the top as ``<hex>.tar``; ``<id>/layer.tar`` is then a symlink to it.
+    return (
+        path.endswith("/layer.tar")
+        or path == "layer.tar"
+        or path.startswith("blobs/")
+        or ("/" not in path and path.endswith(".tar"))
+    )
 
 
 def _looks_like_layer(head: bytes) -> bool:
@@ -309,7 +316,7 @@ def _digest_of(path: str) -> str:
     base = posixpath.basename(path)
     if base == "layer.tar":
         base = posixpath.basename(posixpath.dirname(path))
-    base = base.removesuffix(".json")
+    base = base.removesuffix(".json").removesuffix(".tar")
     return f"sha256:{base}" if len(base) == 64 else base
 
 
