@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "image",
         help="image reference in the engine, a `docker save` or OCI archive (.tar, .tar.gz), "
-        "or an OCI layout directory",
+        "an OCI layout or `dir:` directory, or `-` for an archive streamed on stdin "
+        "(docs/sources.md)",
     )
     from layerscope.commands.reading import add_reading_arguments
 

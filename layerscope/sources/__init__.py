@@ -2,7 +2,8 @@
 
 ``open_image(target, source=...)`` decides where ``target`` comes from:
 an existing path is an archive (``docker save``, ``oci-archive``, maybe
-compressed) or an OCI layout directory; anything else is an engine reference.
+compressed) or an OCI layout directory; ``-`` is an archive streamed on
+stdin; anything else is an engine reference.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def engine_of(target: str, source: str) -> str | None:
     """The engine ``open_image`` would read ``target`` from, or None for a path."""
     if source in ("docker", "podman"):
         return source
-    if source != "auto":
+    if source != "auto" or target == "-":
         return None
     path, _ = split_archive_ref(target)
     return None if os.path.exists(path) else "docker"
@@ -55,6 +56,10 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
             from layerscope.sources.daemon import read_engine_image
 
             return read_engine_image(target, engine=engine, options=options)
+        if target == "-":
+            from layerscope.sources.stdin import read_stdin_image
+
+            return read_stdin_image(options=options)
         return _read_path(target, "path" if source == "auto" else source, options)
 
 

@@ -76,7 +76,7 @@ def open_image_with_digests(
         return open_image(target, source=source, options=options)
     hashed = dataclasses.replace(options, digest_floor=floor)
     first = open_image(target, source=source, options=hashed)
-    if engine_of(target, source) is not None:
+    if engine_of(target, source) is not None or target == "-":
         return first  # a stream: every file at or above the floor is hashed
     sizes = candidate_sizes(first, floor)
     if not sizes:

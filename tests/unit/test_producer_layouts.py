@@ -1,0 +1,164 @@
+"""Layouts other producers write (podman, skopeo, buildah), crafted here with
+Python's tarfile; the real tools' output is read in tests/engine/test_producers_real.py."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from layerscope.errors import ArchiveError
+from layerscope.sources import SourceOptions
+from layerscope.sources.archive import read_archive_stream
+from layerscope.streams import FileStream
+from tests.builders import d, docker_archive, file, layer_tar, read_archive, wh
+
+LAYERS = [
+    layer_tar([d("tmp"), file("tmp/big", 4000), file("bin/sh", 100)]),
+    layer_tar([wh("tmp/big"), file("app/main.py", 30)]),
+]
+
+
+def _tar(members: list[tuple[str, bytes | str]]) -> bytes:
+    """A tar of ``(name, data)``; a str ``data`` makes a symlink to it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(data, str):
+                info.type = tarfile.SYMTYPE
+                info.linkname = data
+                t.addfile(info)
+            else:
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _config(layers: list[bytes]) -> bytes:
+    diff_ids = ["sha256:" + hashlib.sha256(raw).hexdigest() for raw in layers]
+    return json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": [{"created_by": f"/bin/sh -c step {i}"} for i in range(len(layers))],
+        }
+    ).encode()
+
+
+def cimage_archive(
+    layers: list[bytes], *, link: str | None = None, via_links: bool = False
+) -> bytes:
+    """What containers/image's docker-archive writer makes (podman save,
+    skopeo ``docker-archive:``): ``<hex>.tar`` layers at the top, each
+    ``<id>/layer.tar`` a symlink to one, ``manifest.json`` last.
+    ``link`` replaces the first symlink's target (hostile archives);
+    ``via_links``: the manifest names the symlinks instead of the layers."""
+    config = _config(layers)
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    members: list[tuple[str, bytes | str]] = []
+    names = []
+    for raw in layers:
+        hexpart = hashlib.sha256(raw).hexdigest()
+        members.append((f"{hexpart}.tar", raw))
+        names.append(f"{hexpart}.tar")
+    members.append((config_name, config))
+    for i, name in enumerate(names):
+        layer_id = f"{i + 1:064x}"
+        members.append((f"{layer_id}/layer.tar", link if link and i == 0 else f"../{name}"))
+        members.append((f"{layer_id}/VERSION", b"1.0"))
+    if via_links:
+        names = [f"{i + 1:064x}/layer.tar" for i in range(len(names))]
+    manifest = [{"Config": config_name, "RepoTags": ["localhost/x:1"], "Layers": names}]
+    members.append(("manifest.json", json.dumps(manifest).encode()))
+    members.append(("repositories", b"{}"))
+    return _tar(members)
+
+
+class _Pipe:
+    """A non-seekable file: what a shell pipe gives (no seek, no tell)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _read_stream(data: bytes) -> object:
+    return read_archive_stream(
+        FileStream(_Pipe(data), name="pipe"),  # type: ignore[arg-type]
+        name="pipe",
+        reference="",
+        source="stdin",
+        options=SourceOptions(),
+    )
+
+
+def test_containers_image_docker_archive_from_file_and_stream() -> None:
+    want = read_archive(docker_archive(LAYERS))
+    data = cimage_archive(LAYERS)
+    for image in (read_archive(data), _read_stream(data)):
+        assert [la.digest for la in image.layers] == [la.digest for la in want.layers]  # type: ignore[attr-defined]
+        assert [la.entries for la in image.layers] == [la.entries for la in want.layers]  # type: ignore[attr-defined]
+        assert [la.size_bytes for la in image.layers] == [len(raw) for raw in LAYERS]  # type: ignore[attr-defined]
+    image = read_archive(data)
+    assert image.layers[0].blob_digest == "sha256:" + hashlib.sha256(LAYERS[0]).hexdigest()
+    assert image.reference == "localhost/x:1"
+
+
+@pytest.mark.parametrize("link", ["../../etc/passwd", "../" * 10 + "etc/shadow"])
+def test_layer_symlink_out_of_the_archive_is_refused(link: str) -> None:
+    # The manifest names the symlinks, the first of which points above the root.
+    data = cimage_archive(LAYERS, link=link, via_links=True)
+    with pytest.raises(ArchiveError, match="outside the archive"):
+        read_archive(data)
+
+
+def test_manifest_naming_the_symlinks_reads_the_same() -> None:
+    a = read_archive(cimage_archive(LAYERS, via_links=True))
+    b = read_archive(cimage_archive(LAYERS))
+    assert [la.entries for la in a.layers] == [la.entries for la in b.layers]
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "layerscope", *args],
+        capture_output=True,
+        input=stdin,
+        timeout=60,
+        env={**os.environ, "CI": "true"},
+    )
+
+
+def test_stdin_reads_an_archive_stream(tmp_path: Path) -> None:
+    path = tmp_path / "a.tar"
+    path.write_bytes(cimage_archive(LAYERS))
+    from_file = json.loads(_cli(str(path), "--format", "json").stdout)
+    r = _cli("-", "--format", "json", stdin=path.read_bytes())
+    assert r.returncode == 0, r.stderr
+    from_stdin = json.loads(r.stdout)
+    assert from_stdin["image"]["source"] == "stdin"
+    assert from_file["image"]["source"] == "docker-archive"
+    assert from_stdin["summary"] == from_file["summary"]
+    assert from_stdin["layers"] == from_file["layers"]
+    assert from_stdin["findings"] == from_file["findings"]
+
+
+@pytest.mark.parametrize("data", [b"", b"not a tar at all" * 100])
+def test_stdin_bad_input_is_one_line_exit_2(data: bytes) -> None:
+    r = _cli("-", "--format", "json", stdin=data)
+    assert r.returncode == 2
+    lines = r.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("layerscope: error: stdin"), r.stderr
