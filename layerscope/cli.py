@@ -192,7 +192,8 @@ def run(argv: Sequence[str]) -> int:
             # Ask the engine for a matching local base only for an engine image:
             # an archive is analyzed without touching (or importing) the engine.
             local=image.source in ("docker", "podman"),
-            listing=listing,
+            # Made for the engine asked first: not Podman's when auto fell back to it.
+            listing=listing if image.source == engine else None,
         )
         result = attribute(result, boundary)
         verdicts = budget.judge(result, policy, limits, references=(args.image,))

@@ -53,8 +53,10 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
 
     with paused_gc():  # an image is a few hundred thousand acyclic tuples
         if engine is not None:
-            from layerscope.sources.daemon import read_engine_image
+            from layerscope.sources.daemon import read_any_engine, read_engine_image
 
+            if source == "auto":
+                return read_any_engine(target, options=options)
             return read_engine_image(target, engine=engine, options=options)
         if target == "-":
             from layerscope.sources.stdin import read_stdin_image

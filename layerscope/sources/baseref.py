@@ -43,13 +43,11 @@ def _engine_of(image: Image) -> str:
 
 
 def _connect(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
-    from layerscope.sources.daemon import _client, podman_socket
+    from layerscope.sources.daemon import _client, engine_url
 
     # A unix socket that is not there: say so without making a client (docker-py
     # leaves the socket of a failed first request open).
-    host = os.environ.get("DOCKER_HOST") or (
-        "unix:///var/run/docker.sock" if engine == "docker" else podman_socket()
-    )
+    host = engine_url(engine) or "unix:///var/run/docker.sock"
     if host and host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
         raise SourceError(f"cannot reach the {engine} engine at {host}: is it running?")
     return _client(engine, timeout)

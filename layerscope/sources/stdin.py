@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from typing import BinaryIO, cast
 
 from layerscope.errors import SourceError
 from layerscope.model import Image
@@ -44,7 +45,7 @@ def read_stdin_image(*, options: SourceOptions) -> Image:
         if empty:
             raise SourceError(f"{NAME}: empty input, not an image archive")
         return read_archive_stream(
-            FileStream(_NoSeek(f), name=NAME),
+            FileStream(cast(BinaryIO, _NoSeek(f)), name=NAME),
             name=NAME,
             reference="",
             source=NAME,

@@ -162,3 +162,22 @@ def test_stdin_bad_input_is_one_line_exit_2(data: bytes) -> None:
     assert r.returncode == 2
     lines = r.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("layerscope: error: stdin"), r.stderr
+
+
+def test_podman_socket_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerscope.errors import SourceError
+    from layerscope.sources.daemon import engine_url, podman_socket
+
+    sock = tmp_path / "podman" / "podman.sock"
+    sock.parent.mkdir()
+    sock.write_bytes(b"")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///docker.sock")  # Docker's: never Podman's
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    assert podman_socket() == f"unix://{sock}"
+    monkeypatch.setenv("CONTAINER_HOST", "unix:///elsewhere.sock")
+    assert engine_url("podman") == "unix:///elsewhere.sock"
+    assert engine_url("docker") == "unix:///docker.sock"
+    monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host/run/podman/podman.sock")
+    with pytest.raises(SourceError, match="only a unix:// socket"):
+        podman_socket()
