@@ -2,7 +2,7 @@
 
 ``open_image(target, source=...)`` decides where ``target`` comes from:
 an existing path is an archive (``docker save``, ``oci-archive``, maybe
-compressed) or an OCI layout directory; ``-`` is an archive streamed on
+compressed), an OCI layout directory or a ``dir:`` layout; ``-`` is an archive streamed on
 stdin; anything else is an engine reference.
 """
 
@@ -15,23 +15,28 @@ from layerscope.errors import SourceError, UsageError
 from layerscope.model import Image
 from layerscope.sources.interface import Progress, SourceOptions
 
-SOURCES = ("auto", "docker", "podman", "docker-archive", "oci")
+SOURCES = ("auto", "docker", "podman", "docker-archive", "oci", "dir")
 
 __all__ = ["SOURCES", "Progress", "SourceOptions", "engine_of", "open_image", "split_archive_ref"]
 
 
 def split_archive_ref(target: str) -> tuple[str, str]:
-    """``path.tar:tag`` (an image inside a multi-image archive) -> parts."""
+    """``path.tar:tag`` or ``layout-dir:tag`` (an image among several) -> parts."""
     if os.path.exists(target):
         return target, ""
     # The tag may hold colons itself (repo:tag, host:5000/repo:tag): the
     # archive is the shortest prefix before a colon that is a file.
     pos = target.find(":")
     while pos > 0:
-        if os.path.isfile(target[:pos]):
+        if os.path.isfile(target[:pos]) or _is_layout(target[:pos]):
             return target[:pos], target[pos + 1 :]
         pos = target.find(":", pos + 1)
     return target, ""
+
+
+def _is_layout(path: str) -> bool:
+    """A directory an image layout could be (``oci:DIR:tag`` as skopeo spells it)."""
+    return any(os.path.isfile(os.path.join(path, n)) for n in ("index.json", "manifest.json"))
 
 
 def engine_of(target: str, source: str) -> str | None:
@@ -78,6 +83,10 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
     except OSError as e:
         raise SourceError(f"{path}: {e.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
+        from layerscope.sources.dirlayout import is_dir_layout, read_dir_layout
+
+        if source == "dir" or (source != "oci" and is_dir_layout(path)):
+            return read_dir_layout(path, reference=ref, options=options)
         return read_layout(path, reference=ref, options=options)
     if not stat.S_ISREG(st.st_mode):
         raise SourceError(f"{path}: not a regular file or directory (a FIFO or device?)")

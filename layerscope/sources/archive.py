@@ -31,7 +31,7 @@ from layerscope.sources.interface import (
     count_entries,
     parse_json,
 )
-from layerscope.sources.oci import choose_manifest, layer_descriptors
+from layerscope.sources.oci import choose_manifest, layer_descriptors, layer_sizes, select_ref
 from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
 from layerscope.tarscan import TarReader
 
@@ -229,10 +229,12 @@ def image_from_walk(
         tags = entry.get("RepoTags") or []
         ref = reference or (tags[0] if tags and isinstance(tags[0], str) else "")
         descriptors = [("", "") for _ in layer_paths]
+        sizes: list[int | None] | None = None  # the manifest names no sizes
         source = source or "docker-archive"
     elif "index.json" in walk.jsons:
+        index, ref_name = select_ref(walk.jsons["index.json"], reference, name)
         man = choose_manifest(
-            walk.jsons["index.json"],
+            index,
             lambda digest: walk.jsons.get(_blob_path(digest, name)),
             options.platform,
             name,
@@ -240,8 +242,9 @@ def image_from_walk(
         config_digest = (man.get("config") or {}).get("digest")
         config_path = _blob_path(config_digest, name)
         descriptors = layer_descriptors(man, name)
+        sizes = layer_sizes(man)
         layer_paths = [_blob_path(d, name) for d, _ in descriptors]
-        ref = reference
+        ref = reference or (ref_name if "/" in ref_name else "")
         source = source or "oci"
     else:
         raise ArchiveError(f"{name}: not an image archive (no manifest.json or index.json)")
@@ -271,6 +274,8 @@ def image_from_walk(
         mt or ("tar" if b.compression == "none" else f"tar+{b.compression}")
         for b, (_, mt) in zip(blobs, descriptors, strict=True)
     ]
+    if sizes is None:  # a compressed blob's length is what a pull of it transfers
+        sizes = [None if b.compression == "none" else b.stored_bytes for b in blobs]
     image_id = _digest_of(config_path)
     return build_image(
         reference=ref,
@@ -282,6 +287,7 @@ def image_from_walk(
         media_types=media,
         warnings=warnings,
         expected_blob_digests=addressed,
+        download_sizes=sizes,
     )
 
 

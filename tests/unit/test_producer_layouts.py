@@ -181,3 +181,86 @@ def test_podman_socket_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host/run/podman/podman.sock")
     with pytest.raises(SourceError, match="only a unix:// socket"):
         podman_socket()
+
+
+def _dir_layout(root: Path, compress: str) -> Path:
+    """A ``dir:`` layout (skopeo ``dir:``, podman ``--format docker-dir``)
+    made from a crafted OCI layout: the manifest as ``manifest.json``, every
+    other blob named by its hex."""
+    from tests.unit.test_sources import _oci_files
+
+    files = _oci_files(LAYERS, compress)
+    index = json.loads(files["index.json"])
+    manifest_hex = index["manifests"][0]["digest"][7:]
+    root.mkdir()
+    (root / "version").write_text("Directory Transport Version: 1.1\n")
+    for name, data in files.items():
+        if name.startswith("blobs/sha256/"):
+            hexpart = name.rsplit("/", 1)[1]
+            (root / ("manifest.json" if hexpart == manifest_hex else hexpart)).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("compress", ["none", "gzip", "zstd"])
+def test_dir_layout(tmp_path: Path, compress: str) -> None:
+    from layerscope.sources import open_image
+    from tests.unit.test_sources import EXPECTED, _summary
+
+    root = _dir_layout(tmp_path / "d", compress)
+    image = open_image(str(root), options=SourceOptions())
+    assert image.source == "dir"
+    assert _summary(image) == EXPECTED
+    stored = [len((root / la.blob_digest[7:]).read_bytes()) for la in image.layers]
+    assert [la.download_bytes for la in image.layers] == stored
+    assert image.download_bytes == sum(stored)
+    assert open_image(str(root), source="dir", options=SourceOptions()).layers == image.layers
+
+
+def test_dir_layout_blob_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    from layerscope.sources import open_image
+
+    root = _dir_layout(tmp_path / "d", "gzip")
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"x" * 1000)
+    manifest = json.loads((root / "manifest.json").read_bytes())
+    victim = root / manifest["layers"][0]["digest"][7:]
+    victim.unlink()
+    victim.symlink_to(secret)
+    with pytest.raises(ArchiveError, match="outside the layout"):
+        open_image(str(root), options=SourceOptions())
+
+
+def test_download_bytes_of_docker_archives() -> None:
+    plain = read_archive(docker_archive(LAYERS))
+    assert [la.download_bytes for la in plain.layers] == [None, None]
+    assert plain.download_bytes is None
+    packed = read_archive(docker_archive(LAYERS, compress_layers=True))
+    assert [la.download_bytes for la in packed.layers] == [
+        la.compressed_bytes for la in packed.layers
+    ]
+    assert all(la.download_bytes < la.size_bytes for la in packed.layers)  # type: ignore[operator]
+
+
+def test_oci_ref_names_pick_the_image(tmp_path: Path) -> None:
+    from layerscope.errors import SourceError
+    from layerscope.sources import open_image
+    from tests.unit.test_sources import _oci_files, _tar_of, _write_dir
+
+    files = _oci_files(LAYERS, "gzip")
+    other = _oci_files(LAYERS[:1], "gzip")
+    index = json.loads(files["index.json"])
+    extra = json.loads(other["index.json"])["manifests"][0]
+    index["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+    extra["annotations"] = {"org.opencontainers.image.ref.name": "old"}
+    index["manifests"] = [extra, *index["manifests"]]
+    files = {**other, **files, "index.json": json.dumps(index).encode()}
+    root = _write_dir(tmp_path / "layout", files)
+    archive = tmp_path / "layout.tar"
+    archive.write_bytes(_tar_of(files))
+    for path in (root, archive):
+        assert len(open_image(f"{path}:latest", options=SourceOptions()).layers) == 2
+        assert len(open_image(f"{path}:old", options=SourceOptions()).layers) == 1
+        first = open_image(str(path), options=SourceOptions())  # the first named image
+        assert len(first.layers) == 1
+        with pytest.raises(SourceError, match=r"no image named 'nope' \(it names: latest, old\)"):
+            open_image(f"{path}:nope", options=SourceOptions())
