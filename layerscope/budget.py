@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from layerscope.analysis import Analysis, BudgetResult, Options
 from layerscope.base import Origin, Side, finding_origin, split
+from layerscope.errors import SourceError
 from layerscope.policy import Limit, Policy, ValueKind
 
 T = TypeVar("T")
@@ -37,6 +38,17 @@ class Budget(Generic[T]):
 
     def holds(self, actual: float, limit: float) -> bool:
         return actual >= limit if self.at_least else actual <= limit
+
+
+def _download(a: Analysis) -> int:
+    size = a.image.download_bytes
+    if size is None:
+        # An unknown figure is neither a pass nor a fail: say what can tell.
+        raise SourceError(
+            f"--max-download: {a.image.source} does not tell what pulling the image "
+            f"transfers (uncompressed layers); read an OCI layout, a dir: copy or a registry"
+        )
+    return size
 
 
 def _own(a: Analysis) -> Side:
@@ -84,6 +96,7 @@ IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
         "bytes of the biggest layer",
     ),
     Budget("max_layers", COUNT, lambda a: a.summary.layer_count, "number of layers"),
+    Budget("max_download", SIZE, _download, "bytes a pull transfers (compressed layers)"),
     # Own layers (built by the Dockerfile) and base layers (came with FROM).
     Budget("max_own_total", SIZE, lambda a: _own(a).total_bytes, "total bytes of own layers"),
     Budget("max_own_wasted", SIZE, lambda a: _own(a).wasted_bytes, "as max_wasted (own)"),
