@@ -13,11 +13,17 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from layerscope import __version__
 from layerscope.errors import LayerscopeError, UsageError
+
+if TYPE_CHECKING:
+    from layerscope.analysis import Analysis
+    from layerscope.model import Image
+    from layerscope.policy import Policy
+    from layerscope.sources import SourceOptions
 
 EXIT_OK = 0
 EXIT_BUDGET = 1
@@ -50,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     from layerscope.commands.reading import add_reading_arguments
 
     add_reading_arguments(p)
+    p.add_argument(
+        "--all-platforms",
+        action="store_true",
+        help="report every platform of a multi-platform index (one JSON document holding a "
+        "report per platform; docs/report.md); exit 1 when any platform breaks a budget",
+    )
     p.add_argument(
         "--base",
         metavar="IMAGE",
@@ -134,7 +146,7 @@ def _write_output(path: str, text: str) -> None:
 
 
 def _interactive(args: argparse.Namespace) -> bool:
-    if args.format or args.output or args.ci:
+    if args.format or args.output or args.ci or args.all_platforms:
         return False
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return False
@@ -155,13 +167,12 @@ def run(argv: Sequence[str]) -> int:
     import dataclasses
 
     from layerscope import budget
-    from layerscope.analysis import Analysis, analyze
+    from layerscope.analysis import analyze
     from layerscope.base import attribute
     from layerscope.commands import ci
     from layerscope.commands.reading import reading_options
-    from layerscope.model import Image
     from layerscope.report import render, summary
-    from layerscope.sources import SourceOptions, engine_of
+    from layerscope.sources import engine_of
     from layerscope.sources.baseref import LocalImages, find_base
     from layerscope.sources.rehash import open_image_with_digests
 
@@ -207,10 +218,31 @@ def run(argv: Sequence[str]) -> int:
             return open_image_with_digests(args.image, source=args.source, options=opts)
 
         return run_tui(args.image, source=args.source, options=options, finish=finish, read=read)
+    if args.all_platforms:
+        return _all_platforms(args, options, policy, finish)
     # Duplicate candidates get content digests (a second read only when sizes collide).
     result = finish(open_image_with_digests(args.image, source=args.source, options=options))
     ci.emit(args, result, policy, render, _write_output, summary.render)
     return EXIT_OK if result.passed else EXIT_BUDGET
+
+
+def _all_platforms(
+    args: argparse.Namespace,
+    options: SourceOptions,
+    policy: Policy,
+    finish: Callable[[Image], Analysis],
+) -> int:
+    """``--all-platforms``: analyze, judge and report every platform."""
+    from layerscope.commands import ci
+    from layerscope.report import platforms
+    from layerscope.sources.rehash import open_platform_images_with_digests
+
+    if args.platform:
+        raise UsageError("--platform and --all-platforms exclude each other")
+    images = open_platform_images_with_digests(args.image, source=args.source, options=options)
+    results = [finish(image) for image in images]
+    ci.emit(args, results, policy, platforms.render, _write_output, platforms.summary)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_BUDGET
 
 
 def _on_sigterm(signum: int, frame: object) -> NoReturn:

@@ -17,7 +17,15 @@ from layerscope.sources.interface import Progress, SourceOptions
 
 SOURCES = ("auto", "docker", "podman", "docker-archive", "oci", "dir")
 
-__all__ = ["SOURCES", "Progress", "SourceOptions", "engine_of", "open_image", "split_archive_ref"]
+__all__ = [
+    "SOURCES",
+    "Progress",
+    "SourceOptions",
+    "engine_of",
+    "open_image",
+    "open_platform_images",
+    "split_archive_ref",
+]
 
 
 def split_archive_ref(target: str) -> tuple[str, str]:
@@ -67,12 +75,35 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
             from layerscope.sources.stdin import read_stdin_image
 
             return read_stdin_image(options=options)
-        return _read_path(target, "path" if source == "auto" else source, options)
+        return _read_path(target, "path" if source == "auto" else source, options)[0]
 
 
-def _read_path(target: str, source: str, options: SourceOptions) -> Image:
-    from layerscope.sources.archive import read_archive_stream
-    from layerscope.sources.oci import read_layout
+def open_platform_images(target: str, *, source: str, options: SourceOptions) -> list[Image]:
+    """``--all-platforms``: one image per platform of a multi-platform index
+    (an archive is read once for all of them); one image for anything else."""
+    if source not in SOURCES:
+        raise UsageError(f"unknown --source {source!r} (choose from {', '.join(SOURCES)})")
+    from layerscope.union import paused_gc
+
+    with paused_gc():
+        if engine_of(target, source) is not None:
+            return [open_image(target, source=source, options=options)]
+        if target == "-":
+            from layerscope.sources.stdin import read_stdin_images
+
+            return read_stdin_images(options=options, all_platforms=True)
+        return _read_path(
+            target, "path" if source == "auto" else source, options, all_platforms=True
+        )
+
+
+def _read_path(
+    target: str, source: str, options: SourceOptions, *, all_platforms: bool = False
+) -> list[Image]:
+    import dataclasses
+
+    from layerscope.sources.archive import read_archive_platforms, read_archive_stream
+    from layerscope.sources.oci import layout_platforms, read_layout
     from layerscope.streams import FileStream
 
     path, ref = split_archive_ref(target)
@@ -83,11 +114,19 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
     except OSError as e:
         raise SourceError(f"{path}: {e.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        from layerscope.sources.dirlayout import is_dir_layout, read_dir_layout
+        from layerscope.sources.dirlayout import dir_platforms, is_dir_layout, read_dir_layout
 
-        if source == "dir" or (source != "oci" and is_dir_layout(path)):
-            return read_dir_layout(path, reference=ref, options=options)
-        return read_layout(path, reference=ref, options=options)
+        as_dir = source == "dir" or (source != "oci" and is_dir_layout(path))
+        read = read_dir_layout if as_dir else read_layout
+        platforms: list[str | None] = [options.platform]
+        if all_platforms:
+            platforms = [*(dir_platforms(path) if as_dir else layout_platforms(path, ref))] or [
+                options.platform
+            ]
+        return [
+            read(path, reference=ref, options=dataclasses.replace(options, platform=p))
+            for p in platforms
+        ]
     if not stat.S_ISREG(st.st_mode):
         raise SourceError(f"{path}: not a regular file or directory (a FIFO or device?)")
     if st.st_size == 0:
@@ -108,7 +147,8 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
         f.seek(0)
         if head.startswith(b"PK\x03\x04"):
             raise SourceError(f"{path}: a zip file, not a tar image archive")
-        return read_archive_stream(
+        read_archive = read_archive_platforms if all_platforms else read_archive_stream
+        found = read_archive(
             FileStream(f, name=path),
             name=path,
             reference=ref,
@@ -116,3 +156,4 @@ def _read_path(target: str, source: str, options: SourceOptions) -> Image:
             options=options,
             fd=f.fileno(),
         )
+        return found if isinstance(found, list) else [found]

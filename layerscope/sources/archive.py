@@ -31,7 +31,13 @@ from layerscope.sources.interface import (
     count_entries,
     parse_json,
 )
-from layerscope.sources.oci import choose_manifest, layer_descriptors, layer_sizes, select_ref
+from layerscope.sources.oci import (
+    choose_manifest,
+    index_platforms,
+    layer_descriptors,
+    layer_sizes,
+    select_ref,
+)
 from layerscope.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
 from layerscope.tarscan import TarReader
 
@@ -363,6 +369,45 @@ def read_archive_until_end(
     if kinds[0] != "none":
         discard_rest(plain)
     return image, walk.ended
+
+
+def read_archive_platforms(
+    stream: ByteStream,
+    *,
+    name: str,
+    reference: str,
+    source: str | None,
+    options: SourceOptions,
+    fd: int | None = None,
+) -> list[Image]:
+    """Every platform's image in an archive, from one pass over it (the walk
+    scans every blob; each platform's manifest then picks its own). An
+    archive without a multi-platform index gives its one image."""
+    import dataclasses
+
+    kinds: list[str] = []
+    plain = open_decompressed(
+        stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
+    )
+    walk = walk_archive(plain, name, options, fd=fd if kinds[0] == "none" else None)
+    platforms: list[str] = []
+    if "manifest.json" not in walk.jsons and "index.json" in walk.jsons:
+        index, _ = select_ref(walk.jsons["index.json"], reference, name)
+        platforms = index_platforms(index, lambda d: walk.jsons.get(_blob_path(d, name)), name)
+    wanted: list[str | None] = [*platforms] or [options.platform]
+    images = [
+        image_from_walk(
+            walk,
+            name=name,
+            reference=reference,
+            source=source,
+            options=dataclasses.replace(options, platform=p),
+        )
+        for p in wanted
+    ]
+    if kinds[0] != "none":
+        discard_rest(plain)
+    return images
 
 
 def discard_rest(stream: ByteStream) -> None:

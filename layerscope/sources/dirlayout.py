@@ -67,3 +67,14 @@ def read_dir_layout(root: str, *, reference: str, options: SourceOptions) -> Ima
         source="dir",
         options=options,
     )
+
+
+def dir_platforms(root: str) -> list[str]:
+    """The platforms a ``dir:`` copy of a manifest list offers (else none)."""
+    from layerscope.sources.oci import index_platforms
+
+    layout = _DirLayout(root)
+    manifest = layout.read_json("manifest.json", f"{root}: manifest.json")
+    if not isinstance(manifest, dict) or "manifests" not in manifest:
+        return []
+    return index_platforms(manifest, layout.instance_json, root)

@@ -46,6 +46,38 @@ def _platform_of(desc: dict[str, Any]) -> tuple[str, str, str] | None:
     return str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", "") or "")
 
 
+def _image_descriptors(index: dict[str, Any]) -> list[dict[str, Any]]:
+    """An index's descriptors that are images (attestations and signatures
+    ride along in indexes: not images)."""
+    return [
+        d
+        for d in index["manifests"]
+        if isinstance(d, dict)
+        and (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+        and _platform_of(d) != ("unknown", "unknown", "")
+    ]
+
+
+def index_platforms(
+    index: Any, get_json: Callable[[str], Any], name: str, depth: int = 0
+) -> list[str]:
+    """Every ``os/arch[/variant]`` an index (nested indexes too) offers, in
+    its order; empty when its manifests name no platform (one image)."""
+    if depth > MAX_INDEX_DEPTH:
+        raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        return []
+    out: list[str] = []
+    for d in _image_descriptors(index):
+        if d.get("mediaType") in INDEX_TYPES:
+            out += index_platforms(get_json(str(d.get("digest", ""))), get_json, name, depth + 1)
+            continue
+        p = _platform_of(d)
+        if p is not None and p[0] and p[1]:
+            out.append("/".join(x for x in p if x))
+    return list(dict.fromkeys(out))
+
+
 def choose_manifest(
     index: Any,
     get_json: Callable[[str], Any],
@@ -62,14 +94,7 @@ def choose_manifest(
         raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise ArchiveError(f"{name}: index.json has no manifests list")
-    descs = [d for d in index["manifests"] if isinstance(d, dict)]
-    # Attestations and signatures ride along in indexes: not images.
-    images = [
-        d
-        for d in descs
-        if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
-        and _platform_of(d) != ("unknown", "unknown", "")
-    ]
+    images = _image_descriptors(index)
     if not images:
         raise ArchiveError(f"{name}: index lists no image manifest")
     chosen = _pick_platform(images, platform, name)
@@ -250,6 +275,14 @@ class _Layout:
         if not sep or not alg.isalnum() or not hexpart.isalnum():
             return None  # not a digest: the caller reports it missing
         return self.read_json(self.blob_rel(alg, hexpart), f"{self.root}: blob {digest[:80]}")
+
+
+def layout_platforms(root: str, reference: str) -> list[str]:
+    """The platforms an OCI layout directory's index offers (see index_platforms)."""
+    layout = _Layout(root)
+    index = layout.read_json("index.json", f"{root}: index.json")
+    index, _ = select_ref(index, reference, root)
+    return index_platforms(index, layout.blob_json, root)
 
 
 def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:

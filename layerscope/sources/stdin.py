@@ -22,7 +22,12 @@ NAME = "stdin"
 
 def read_stdin_image(*, options: SourceOptions) -> Image:
     """The image whose archive arrives on standard input."""
-    from layerscope.sources.archive import read_archive_stream
+    return read_stdin_images(options=options, all_platforms=False)[0]
+
+
+def read_stdin_images(*, options: SourceOptions, all_platforms: bool) -> list[Image]:
+    """The image (``all_platforms``: every platform's) on standard input."""
+    from layerscope.sources.archive import read_archive_platforms, read_archive_stream
     from layerscope.streams import FileStream
 
     try:
@@ -44,13 +49,12 @@ def read_stdin_image(*, options: SourceOptions) -> Image:
             raise SourceError(f"{NAME}: cannot read: {e.strerror}") from None
         if empty:
             raise SourceError(f"{NAME}: empty input, not an image archive")
-        return read_archive_stream(
-            FileStream(cast(BinaryIO, _NoSeek(f)), name=NAME),
-            name=NAME,
-            reference="",
-            source=NAME,
-            options=options,
-        )
+        stream = FileStream(cast(BinaryIO, _NoSeek(f)), name=NAME)
+        if all_platforms:
+            return read_archive_platforms(
+                stream, name=NAME, reference="", source=NAME, options=options
+            )
+        return [read_archive_stream(stream, name=NAME, reference="", source=NAME, options=options)]
 
 
 class _NoSeek:

@@ -264,3 +264,39 @@ def test_oci_ref_names_pick_the_image(tmp_path: Path) -> None:
         assert len(first.layers) == 1
         with pytest.raises(SourceError, match=r"no image named 'nope' \(it names: latest, old\)"):
             open_image(f"{path}:nope", options=SourceOptions())
+
+
+def test_all_platforms_reports_each(tmp_path: Path) -> None:
+    from tests.unit.test_sources import _oci_files, _tar_of, _write_dir
+
+    files = _oci_files(LAYERS, "gzip", platforms=[("linux", "arm64"), ("linux", "amd64")])
+    root = _write_dir(tmp_path / "layout", files)
+    archive = tmp_path / "multi.tar"
+    archive.write_bytes(_tar_of(files))
+    single = json.loads(_cli(str(root), "--platform", "linux/arm64", "--format", "json").stdout)
+    for args, stdin in (([str(root)], None), ([str(archive)], None), (["-"], archive.read_bytes())):
+        r = _cli(*args, "--all-platforms", "--format", "json", stdin=stdin)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert [p["platform"] for p in doc["platforms"]] == ["linux/arm64", "linux/amd64"]
+        assert doc["passed"] is True
+        first = doc["platforms"][0]["report"]
+        assert first["summary"] == single["summary"]
+        assert first["findings"] == single["findings"]
+        assert [la["digest"] for la in first["layers"]] == [la["digest"] for la in single["layers"]]
+    sarif = json.loads(_cli(str(root), "--all-platforms", "--format", "sarif").stdout)
+    assert len(sarif["runs"]) == 2
+    table = _cli(str(root), "--all-platforms", "--format", "table").stdout.decode()
+    assert "=== platform linux/arm64 ===" in table and "=== platform linux/amd64 ===" in table
+    # A budget broken on any platform fails the run.
+    assert (
+        _cli(str(root), "--all-platforms", "--format", "json", "--max-total", "1").returncode == 1
+    )
+    r = _cli(str(root), "--platform", "linux/s390x", "--format", "json")
+    assert r.returncode == 2
+    assert r.stderr.decode().strip().splitlines() == [
+        f"layerscope: error: {root}: platform linux/s390x not in the image "
+        "(available: linux/amd64, linux/arm64)"
+    ]
+    r = _cli(str(root), "--platform", "linux/arm64", "--all-platforms")
+    assert r.returncode == 2 and b"exclude each other" in r.stderr
