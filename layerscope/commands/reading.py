@@ -17,8 +17,9 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         "--source",
         choices=SOURCES,
         default="auto",
-        help=f"where {what} comes from (auto: an existing path is an archive or layout, "
-        "else an engine reference)",
+        help=f"where {what} comes from (auto: `-` is an archive on stdin, an existing path "
+        "an archive or layout, anything else an image in Docker's engine, else Podman's; "
+        "docs/sources.md)",
     )
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
     p.add_argument(
