@@ -28,9 +28,11 @@ class Budget(Generic[T]):
 
     name: str
     kind: ValueKind
-    actual: Callable[[T], float]
+    # None: the figure is not known for this subject (see ``unknown``).
+    actual: Callable[[T], float | None]
     help: str
     at_least: bool = False
+    unknown: str = ""  # why a None figure cannot be judged
 
     @property
     def flag(self) -> str:
@@ -38,17 +40,6 @@ class Budget(Generic[T]):
 
     def holds(self, actual: float, limit: float) -> bool:
         return actual >= limit if self.at_least else actual <= limit
-
-
-def _download(a: Analysis) -> int:
-    size = a.image.download_bytes
-    if size is None:
-        # An unknown figure is neither a pass nor a fail: say what can tell.
-        raise SourceError(
-            f"--max-download: {a.image.source} does not tell what pulling the image "
-            f"transfers (uncompressed layers); read an OCI layout, a dir: copy or a registry"
-        )
-    return size
 
 
 def _own(a: Analysis) -> Side:
@@ -96,7 +87,14 @@ IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
         "bytes of the biggest layer",
     ),
     Budget("max_layers", COUNT, lambda a: a.summary.layer_count, "number of layers"),
-    Budget("max_download", SIZE, _download, "bytes a pull transfers (compressed layers)"),
+    Budget(
+        "max_download",
+        SIZE,
+        lambda a: a.image.download_bytes,
+        "bytes a pull transfers (compressed layers)",
+        unknown="the source does not tell what pulling the image transfers (its layers are "
+        "stored uncompressed); read an OCI layout, a dir: copy or a registry",
+    ),
     # Own layers (built by the Dockerfile) and base layers (came with FROM).
     Budget("max_own_total", SIZE, lambda a: _own(a).total_bytes, "total bytes of own layers"),
     Budget("max_own_wasted", SIZE, lambda a: _own(a).wasted_bytes, "as max_wasted (own)"),
@@ -200,6 +198,9 @@ def evaluate(
         if limit is None or limit.severity == "off":
             continue
         actual = b.actual(subject)
+        if actual is None:
+            # Neither a pass nor a fail: an input the budget cannot judge.
+            raise SourceError(f"{b.flag}: {b.unknown}")
         where = (origin or {}).get(b.name, "")
         out.append(
             BudgetResult(

@@ -396,8 +396,9 @@ def test_max_download_on_a_layout_and_on_the_engine(image: str, work: Path) -> N
     engine = layerscope(image, "--no-config", "--ci", "--max-download", "1G")
     assert engine.returncode == 2
     assert engine.stderr.decode().splitlines() == [
-        "layerscope: error: --max-download: docker does not tell what pulling the image "
-        "transfers (uncompressed layers); read an OCI layout, a dir: copy or a registry"
+        "layerscope: error: --max-download: the source does not tell what pulling the image "
+        "transfers (its layers are stored uncompressed); read an OCI layout, a dir: copy or "
+        "a registry"
     ]
 
 

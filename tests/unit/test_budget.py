@@ -193,5 +193,5 @@ def test_max_download_of_an_image_whose_download_is_unknown_is_an_error() -> Non
 
     plain = analyze(image_of([file("a", 10)]))  # docker save: plain tars
     assert plain.image.download_bytes is None
-    with pytest.raises(SourceError, match="--max-download: docker-archive does not tell"):
+    with pytest.raises(SourceError, match="--max-download: the source does not tell"):
         evaluate(IMAGE_BUDGETS, plain, {"max_download": Limit(1)})
