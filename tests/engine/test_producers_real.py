@@ -208,10 +208,15 @@ def _podman_save(fmt: str, name: str) -> Callable[[Path], tuple[list[str], bytes
     return make
 
 
-def _skopeo_case(transport: str, name: str, *flags: str) -> Callable[[Path], Path]:
+def _skopeo_case(
+    transport: str, name: str, *flags: str, tag: str = "latest"
+) -> Callable[[Path], Path]:
+    """``tag=""``: an OCI layout whose index names no image (no ref.name)."""
+
     def make(work: Path) -> Path:
         out = work / name
-        _skopeo(f"{transport}:{out}" + (":latest" if transport.startswith("oci") else ""), *flags)
+        named = transport.startswith("oci") and tag
+        _skopeo(f"{transport}:{out}" + (f":{tag}" if named else ""), *flags)
         return out
 
     return make
@@ -284,6 +289,9 @@ CASES: dict[str, Case] = {
         "docker-archive", "unknown", _path(_skopeo_case("docker-archive", "s-da.tar"))
     ),
     "skopeo-oci-gzip": Case("oci", "descriptors", _path(_skopeo_case("oci", "s-oci"))),
+    "skopeo-oci-no-ref-name": Case(
+        "oci", "descriptors", _path(_skopeo_case("oci", "s-oci-noref", tag=""))
+    ),
     "skopeo-oci-zstd": Case(
         "oci",
         "descriptors",
