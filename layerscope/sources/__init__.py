@@ -129,6 +129,8 @@ def _read_path(
         ]
     if not stat.S_ISREG(st.st_mode):
         raise SourceError(f"{path}: not a regular file or directory (a FIFO or device?)")
+    if source == "dir":
+        raise SourceError(f"{path}: --source dir reads a directory (skopeo dir:), not a file")
     if st.st_size == 0:
         raise SourceError(f"{path}: empty file, not an image archive")
     try:

@@ -53,6 +53,10 @@ def read_dir_layout(root: str, *, reference: str, options: SourceOptions) -> Ima
     manifest = layout.read_json("manifest.json", f"{root}: manifest.json")
     if manifest is None:
         raise SourceError(f"{root}: not a dir: layout (no manifest.json)")
+    if isinstance(manifest, list):
+        raise SourceError(
+            f"{root}: an unpacked docker save archive, not a dir: layout; pass the .tar itself"
+        )
     if not isinstance(manifest, dict):
         raise ArchiveError(f"{root}: manifest.json is not a JSON object")
     if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:

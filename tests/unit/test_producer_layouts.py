@@ -300,3 +300,20 @@ def test_all_platforms_reports_each(tmp_path: Path) -> None:
     ]
     r = _cli(str(root), "--platform", "linux/arm64", "--all-platforms")
     assert r.returncode == 2 and b"exclude each other" in r.stderr
+
+
+def test_dir_source_mistakes_are_one_line(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(docker_archive(LAYERS))
+    r = _cli(str(archive), "--source", "dir")
+    assert r.returncode == 2 and b"--source dir reads a directory" in r.stderr
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    with tarfile.open(archive) as t:
+        t.extractall(unpacked, filter="data")
+    r = _cli(str(unpacked))
+    assert r.returncode == 2
+    assert r.stderr.decode().strip().splitlines() == [
+        f"layerscope: error: {unpacked}: an unpacked docker save archive, not a dir: layout; "
+        "pass the .tar itself"
+    ]
