@@ -507,3 +507,19 @@ def test_multi_platform_index(multi_layout: Path, work: Path) -> None:
         assert comparable(by["linux/amd64"]) == comparable(amd)
         for report in by.values():
             jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_auto_reads_podman_when_docker_does_not_answer(
+    in_podman: str, expected: dict[str, Any], work: Path
+) -> None:
+    r = layerscope(
+        PODMAN_ONLY,
+        "--format",
+        "json",
+        "--no-config",
+        env={"DOCKER_HOST": f"unix://{work}/no-docker-here.sock"},
+    )
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["image"]["source"] == "podman"
+    assert comparable(got) == comparable(expected)
