@@ -126,6 +126,19 @@ def test_layer_symlink_out_of_the_archive_is_refused(link: str) -> None:
         read_archive(data)
 
 
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ("/etc/passwd", "missing from the archive"),  # a name in the archive, never the host's
+        (f"../{1:064x}/layer.tar", "link loop"),  # the link names itself
+        ("../manifest.json", "is JSON, not a layer tar"),
+    ],
+)
+def test_hostile_layer_symlinks(link: str, message: str) -> None:
+    with pytest.raises(ArchiveError, match=message):
+        read_archive(cimage_archive(LAYERS, link=link, via_links=True))
+
+
 def test_manifest_naming_the_symlinks_reads_the_same() -> None:
     a = read_archive(cimage_archive(LAYERS, via_links=True))
     b = read_archive(cimage_archive(LAYERS))
