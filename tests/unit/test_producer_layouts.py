@@ -330,3 +330,78 @@ def test_dir_source_mistakes_are_one_line(tmp_path: Path) -> None:
         f"layerscope: error: {unpacked}: an unpacked docker save archive, not a dir: layout; "
         "pass the .tar itself"
     ]
+
+
+class _Zeros(io.RawIOBase):
+    """``head``, then ``n`` zero bytes, then ``tail``, made as they are read."""
+
+    def __init__(self, head: bytes, n: int, tail: bytes) -> None:
+        self._parts = [head, n, tail]
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while self._parts and (size < 0 or len(out) < size):
+            part = self._parts[0]
+            want = (1 << 20) if size < 0 else size - len(out)
+            if isinstance(part, int):
+                take = min(want, part)
+                out += bytes(take)
+                self._parts[0] = part - take
+            else:
+                take = min(want, len(part))
+                out += part[:take]
+                self._parts[0] = part[take:]
+            if not self._parts[0]:
+                self._parts.pop(0)
+        return bytes(out)
+
+
+def test_stdin_stream_holds_no_layer_bytes(tmp_path: Path) -> None:
+    """A 256 MiB layer piped in, containers/image layout (manifest last): the
+    reader's peak memory stays far below the layer's size."""
+    big = 256 << 20
+    info = tarfile.TarInfo("big.bin")
+    info.size = big
+    head = info.tobuf(tarfile.PAX_FORMAT)
+    layer_size = len(head) + big + 1024  # no padding: 256 MiB is whole blocks
+    layer_name = "ab" * 32 + ".tar"
+    config = json.dumps(
+        {"os": "linux", "architecture": "amd64", "rootfs": {"diff_ids": ["sha256:" + "0" * 64]}}
+    ).encode()
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": [], "Layers": [layer_name]}]).encode()
+    code = (
+        "import resource, sys\n"
+        "from layerscope.cli import main\n"
+        "rc = main(['-', '--format', 'json', '-o', sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(out)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CI": "true"},
+    )
+    assert proc.stdin is not None
+    with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as t:
+        member = tarfile.TarInfo(layer_name)
+        member.size = layer_size
+        t.addfile(member, _Zeros(head, big, bytes(1024)))  # type: ignore[arg-type]
+        for name, data in (("c.json", config), ("manifest.json", manifest)):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            t.addfile(member, io.BytesIO(data))
+    proc.stdin.close()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    peak_kib = int(err.decode().strip().splitlines()[-1])
+    report = json.loads(out.read_text())
+    assert report["summary"]["total_bytes"] == big
+    assert report["layers"][0]["size_bytes"] == layer_size
+    assert peak_kib < 128 << 10, f"peak RSS {peak_kib} KiB for a {big >> 20} MiB layer"
