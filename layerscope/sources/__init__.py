@@ -69,13 +69,31 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
             from layerscope.sources.daemon import read_any_engine, read_engine_image
 
             if source == "auto":
-                return read_any_engine(target, options=options)
-            return read_engine_image(target, engine=engine, options=options)
-        if target == "-":
+                image = read_any_engine(target, options=options)
+            else:
+                image = read_engine_image(target, engine=engine, options=options)
+        elif target == "-":
             from layerscope.sources.stdin import read_stdin_image
 
-            return read_stdin_image(options=options)
-        return _read_path(target, "path" if source == "auto" else source, options)[0]
+            image = read_stdin_image(options=options)
+        else:
+            image = _read_path(target, "path" if source == "auto" else source, options)[0]
+    _check_platform(image, options.platform, "stdin" if target == "-" else target)
+    return image
+
+
+def _check_platform(image: Image, platform: str | None, name: str) -> None:
+    """``--platform`` on a single-platform source (an engine, a docker save,
+    a manifest without an index) must name the image's own platform: a
+    report of another one must not pass for it."""
+    if platform is None or not image.os or not image.architecture:
+        return
+    from layerscope.sources.interface import parse_platform
+
+    want = parse_platform(platform)
+    if (image.os, image.architecture) != want[:2] or (want[2] and image.variant != want[2]):
+        has = "/".join(p for p in (image.os, image.architecture, image.variant) if p)
+        raise SourceError(f"{name}: platform {platform} not in the image (available: {has})")
 
 
 def open_platform_images(target: str, *, source: str, options: SourceOptions) -> list[Image]:

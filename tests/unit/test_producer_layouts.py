@@ -405,3 +405,15 @@ def test_stdin_stream_holds_no_layer_bytes(tmp_path: Path) -> None:
     assert report["summary"]["total_bytes"] == big
     assert report["layers"][0]["size_bytes"] == layer_size
     assert peak_kib < 128 << 10, f"peak RSS {peak_kib} KiB for a {big >> 20} MiB layer"
+
+
+def test_platform_on_a_single_platform_archive_must_match(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(docker_archive(LAYERS))  # its config says linux/amd64
+    assert _cli(str(archive), "--platform", "linux/amd64", "--format", "json").returncode == 0
+    r = _cli(str(archive), "--platform", "linux/arm64/v8", "--format", "json")
+    assert r.returncode == 2
+    assert r.stderr.decode().strip().splitlines() == [
+        f"layerscope: error: {archive}: platform linux/arm64/v8 not in the image "
+        "(available: linux/amd64)"
+    ]
