@@ -432,6 +432,11 @@ def test_bad_inputs_one_line_exit_2(in_podman: str, work: Path) -> None:
         "not found in the docker engine",
         "nor in the podman engine",
     )
+    # The engine's image is linux/amd64 only: another platform is not silently it.
+    _one_line_exit_2(
+        layerscope(TAG, "--platform", "linux/arm64"),
+        "platform linux/arm64 not in the image (available: linux/amd64)",
+    )
     # A dir: copy that lost a layer, and one whose layer is a symlink out of it.
     broken = _skopeo_case("dir", "broken-dir")(work)
     manifest = json.loads((broken / "manifest.json").read_bytes())
