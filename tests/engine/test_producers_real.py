@@ -467,13 +467,15 @@ def multi_layout(work: Path, podman_service: str) -> Iterator[Path]:
     (ctx / "a.bin").write_bytes(APP_BIN)
     subprocess.run([buildah, "manifest", "rm", MULTI], capture_output=True, check=False)
     _run([buildah, "manifest", "create", MULTI], what="buildah manifest create", timeout=60)
+    built: list[str] = []  # the per-arch images (untagged: removed at the end)
     try:
         for arch in ("arm64", "amd64"):
-            _run(
+            out = _run(
                 [buildah, "build", "-q", "--arch", arch, "--manifest", MULTI, str(ctx)],
                 what=f"buildah build --arch {arch}",
                 timeout=300,
             )
+            built.append(out.split()[-1])
         layout = work / "multi"
         _run(
             [buildah, "manifest", "push", "-q", "--all", MULTI, f"oci:{layout}:latest"],
@@ -483,6 +485,8 @@ def multi_layout(work: Path, podman_service: str) -> Iterator[Path]:
         yield layout
     finally:
         subprocess.run([buildah, "manifest", "rm", MULTI], capture_output=True, check=False)
+        if built:
+            subprocess.run([buildah, "rmi", *built], capture_output=True, check=False)
 
 
 def test_multi_platform_index(multi_layout: Path, work: Path) -> None:
