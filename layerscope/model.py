@@ -123,6 +123,10 @@ class Layer:
     ``digest`` is the uncompressed diff_id; ``blob_digest`` the digest of the
     stored (maybe compressed) blob. ``size_bytes`` is the uncompressed tar
     stream length, ``compressed_bytes`` the stored blob length.
+    ``download_bytes`` is what pulling the layer transfers, where the source
+    knows it (a manifest descriptor's size, a compressed blob's length); None
+    when it does not (an engine's export, an uncompressed ``docker save``
+    layer), never an estimate.
     ``history_index`` points into ``Image.history`` (None when unmatched).
     ``download_bytes`` is what pulling the layer transfers, when the source
     knows it (a registry's descriptor size); None when unknown.
@@ -174,6 +178,14 @@ class Image:
     config: ImageConfig = field(default_factory=ImageConfig)
     variant: str = ""
     warnings: tuple[str, ...] = ()
+
+    @property
+    def download_bytes(self) -> int | None:
+        """What pulling every layer transfers; None unless every layer's is known."""
+        sizes = [layer.download_bytes for layer in self.layers]
+        if any(size is None for size in sizes):
+            return None
+        return sum(size for size in sizes if size is not None)
 
     def layer_history(self, layer: Layer) -> History | None:
         """The history entry that made ``layer``, if it could be matched."""

@@ -98,7 +98,8 @@ def finish(image: Image, request: Request, listing: LocalImages | None = None) -
             # Ask the engine for a matching local base only for an engine image:
             # an archive is analyzed without touching (or importing) the engine.
             local=image.source in ("docker", "podman"),
-            listing=listing,
+            # Made for the engine asked first: not Podman's when auto fell back to it.
+            listing=listing if listing is not None and listing.engine == image.source else None,
         )
         rows = listing.rows() if listing is not None else None
         local = [tag for _, tags, _ in rows or () for tag in tags]

@@ -184,6 +184,11 @@ class LocalImages:
         )
         self._thread.start()
 
+    @property
+    def engine(self) -> str:
+        """The engine whose images are listed."""
+        return self._engine
+
     def _run(self) -> None:
         try:
             client = _connect(self._engine, self._timeout)

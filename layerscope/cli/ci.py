@@ -16,7 +16,7 @@ from layerscope.errors import UsageError
 from layerscope.policy.file import Limit, Policy, ValueKind, parse_value
 
 if TYPE_CHECKING:
-    from layerscope.analysis import Analysis
+    pass
 
 _METAVAR = {ValueKind.SIZE: "SIZE", ValueKind.FRACTION: "PCT", ValueKind.COUNT: "N"}
 
@@ -103,13 +103,27 @@ def load(args: argparse.Namespace) -> Policy:
     return find_policy(os.getcwd(), KINDS)
 
 
-def emit(args: argparse.Namespace, result: Analysis, policy: Policy) -> None:
+def emit(
+    args: argparse.Namespace,
+    result: Any,
+    policy: Policy,
+    *,
+    render: Callable[[str, Any], str] | None = None,
+    summary: Callable[[Any], str] | None = None,
+) -> None:
     """Write every report ``-o`` asks for, the stdout report, and in CI mode
-    the short summary (to stdout when nothing else goes there, else stderr)."""
+    the short summary (to stdout when nothing else goes there, else stderr).
+    ``render`` and ``summary`` default to one analysis's reports; ``--all-platforms``
+    gives its own for a list of them."""
     import sys
 
     from layerscope.cli.output import plan_outputs, write_output, write_reports
-    from layerscope.report import EXTENSIONS, render, summary
+    from layerscope.report import EXTENSIONS
+    from layerscope.report import render as render_analysis
+    from layerscope.report import summary as summary_module
+
+    render = render or render_analysis
+    summary = summary or summary_module.render
 
     files, stdout_fmt = plan_outputs(args.output, args.format, EXTENSIONS)
     ci = ci_mode(args)
@@ -121,5 +135,5 @@ def emit(args: argparse.Namespace, result: Analysis, policy: Policy) -> None:
         if policy.path:
             kind = " (dive rules)" if policy.origin == "dive" else ""
             stream.write(f"policy: {policy.path}{kind}\n")
-        stream.write(summary.render(result))
+        stream.write(summary(result))
         stream.flush()

@@ -18,9 +18,10 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         "--source",
         choices=SOURCES,
         default="auto",
-        help=f"where {what} comes from (auto: an existing path is an archive or layout, "
-        "else an engine reference; a reference whose first component has a dot or a port, "
-        "or is localhost, is read from its registry when the engine does not have it)",
+        help=f"where {what} comes from (auto: `-` is an archive on stdin, an existing path "
+        "an archive or layout, a reference whose first component has a dot or a port, or is "
+        "localhost, an image in its registry when no engine has it, anything else an image "
+        "in Docker's engine, else Podman's; docs/sources.md)",
     )
     p.add_argument("--platform", help="os/arch[/variant] to pick from a multi-platform index")
     p.add_argument(

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import Origin, Side, finding_origin, split
+from layerscope.errors import SourceError
 from layerscope.policy.file import Limit, Policy, ValueKind
 from layerscope.rules.context import Options
 
@@ -28,9 +29,11 @@ class Budget(Generic[T]):
 
     name: str
     kind: ValueKind
-    actual: Callable[[T], float]
+    # None: the figure is not known for this subject (see ``unknown``).
+    actual: Callable[[T], float | None]
     help: str
     at_least: bool = False
+    unknown: str = ""  # why a None figure cannot be judged
 
     @property
     def flag(self) -> str:
@@ -85,6 +88,14 @@ IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
         "bytes of the biggest layer",
     ),
     Budget("max_layers", COUNT, lambda a: a.summary.layer_count, "number of layers"),
+    Budget(
+        "max_download",
+        SIZE,
+        lambda a: a.image.download_bytes,
+        "bytes a pull transfers (compressed layers)",
+        unknown="the source does not tell what pulling the image transfers (its layers are "
+        "stored uncompressed); read an OCI layout, a dir: copy or a registry",
+    ),
     # Own layers (built by the Dockerfile) and base layers (came with FROM).
     Budget("max_own_total", SIZE, lambda a: _own(a).total_bytes, "total bytes of own layers"),
     Budget("max_own_wasted", SIZE, lambda a: _own(a).wasted_bytes, "as max_wasted (own)"),
@@ -188,6 +199,9 @@ def evaluate(
         if limit is None or limit.severity == "off":
             continue
         actual = b.actual(subject)
+        if actual is None:
+            # Neither a pass nor a fail: an input the budget cannot judge.
+            raise SourceError(f"{b.flag}: {b.unknown}")
         where = (origin or {}).get(b.name, "")
         out.append(
             BudgetResult(

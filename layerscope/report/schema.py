@@ -1,8 +1,9 @@
 """The JSON report: a separate mapping from the analysis, so internals can
 change without breaking the people who script against the report.
 
-Schema version 1; ``schema-v1.json`` beside this module is its JSON Schema.
-Sizes are exact integers of bytes.
+Schema version 1.1 (``schema_version`` 1, ``schema_minor`` 1: fields are
+only ever added within a major version); ``schema-v1.json`` beside this
+module is its JSON Schema. Sizes are exact integers of bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from layerscope.names import json_text
 from layerscope.rules.types import Finding
 
 SCHEMA_VERSION = 1
+# 1: image.source dir/stdin/registry, layers[].download_bytes, summary.download_bytes.
+SCHEMA_MINOR = 1
 
 
 def finding_to_dict(f: Finding, origin: str = "own") -> dict[str, Any]:
@@ -66,6 +69,7 @@ def to_dict(result: Analysis) -> dict[str, Any]:
                 "media_type": layer.media_type,
                 "size_bytes": layer.size_bytes,
                 "compressed_bytes": layer.compressed_bytes,
+                "download_bytes": layer.download_bytes,
                 "created_by": json_text(h.created_by) if h else None,
                 "instruction": h.parsed.instruction.value if h else None,
                 "empty_layer": stats.entry_count == 0,
@@ -98,6 +102,7 @@ def to_dict(result: Analysis) -> dict[str, Any]:
     ]
     return {
         "schema_version": SCHEMA_VERSION,
+        "schema_minor": SCHEMA_MINOR,
         "tool": {"name": "layerscope", "version": __version__},
         "image": {
             "reference": json_text(image.reference),
@@ -117,6 +122,7 @@ def to_dict(result: Analysis) -> dict[str, Any]:
             "efficiency": s.efficiency,
             "layer_count": s.layer_count,
             "file_count": s.file_count,
+            "download_bytes": image.download_bytes,
             "base": _side(parts.base),
             "own": _side(parts.own),
         },

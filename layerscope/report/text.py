@@ -93,6 +93,13 @@ def render(result: Analysis) -> str:
         f"Reclaimable: {size(s.reclaimable_bytes)}",
         f"Efficiency:  {s.efficiency:.2%}",
     ]
+    # Shown only where the source knows it (never estimated).
+    download = image.download_bytes
+    if download is not None:
+        out.insert(3, f"Download:    {size(download)} ({download} bytes) to pull")
+    per_layer = any(layer.download_bytes is not None for layer in image.layers)
+    download_header = ["Download"] if per_layer else []
+    download_align = ("right",) if per_layer else ()
     if result.base_layer_count is not None:
         sides = split(result)
         named = f", {printable(result.base_reference)}" if result.base_reference else ""
@@ -111,6 +118,11 @@ def render(result: Analysis) -> str:
                 layer.index,
                 layer_origin(result, layer.index).value,
                 size(stats.content_bytes),
+                *(
+                    ["-" if layer.download_bytes is None else size(layer.download_bytes)]
+                    if per_layer
+                    else []
+                ),
                 size(stats.wasted_bytes) if stats.wasted_bytes else "-",
                 h.parsed.instruction.value if h else "?",
                 _short(h.parsed.args if h else "", COMMAND_WIDTH),
@@ -119,8 +131,8 @@ def render(result: Analysis) -> str:
     out.append(
         tabulate(
             rows,
-            headers=["#", "Origin", "Size", "Wasted", "Instr", "Command"],
-            colalign=("right", "left", "right", "right", "left", "left"),
+            headers=["#", "Origin", "Size", *download_header, "Wasted", "Instr", "Command"],
+            colalign=("right", "left", "right", *download_align, "right", "left", "left"),
         )
     )
     out.append("")

@@ -31,7 +31,13 @@ from layerscope.sources.interface import (
     parse_json,
 )
 from layerscope.sources.layerscan import normalize
-from layerscope.sources.oci import choose_manifest, layer_descriptors
+from layerscope.sources.oci import (
+    choose_manifest,
+    index_platforms,
+    layer_descriptors,
+    layer_sizes,
+    select_ref,
+)
 from layerscope.tar.reader import TarReader
 from layerscope.tar.streams import ByteStream, Prefixed, discard, open_decompressed, sniff
 
@@ -96,7 +102,14 @@ def _safe_name(name: object, what: str) -> str:
 
 
 def _is_blob_path(path: str) -> bool:
-    return path.endswith("/layer.tar") or path == "layer.tar" or path.startswith("blobs/")
+    # containers/image's docker-archive (podman save, skopeo) stores each layer
+    # at the top as ``<hex>.tar``; ``<id>/layer.tar`` is then a symlink to it.
+    return (
+        path.endswith("/layer.tar")
+        or path == "layer.tar"
+        or path.startswith("blobs/")
+        or ("/" not in path and path.endswith(".tar"))
+    )
 
 
 def _looks_like_layer(head: bytes) -> bool:
@@ -222,10 +235,12 @@ def image_from_walk(
         tags = entry.get("RepoTags") or []
         ref = reference or (tags[0] if tags and isinstance(tags[0], str) else "")
         descriptors = [("", "") for _ in layer_paths]
+        sizes: list[int | None] | None = None  # the manifest names no sizes
         source = source or "docker-archive"
     elif "index.json" in walk.jsons:
+        index, ref_name = select_ref(walk.jsons["index.json"], reference, name)
         man = choose_manifest(
-            walk.jsons["index.json"],
+            index,
             lambda digest: walk.jsons.get(_blob_path(digest, name)),
             options.platform,
             name,
@@ -233,8 +248,9 @@ def image_from_walk(
         config_digest = (man.get("config") or {}).get("digest")
         config_path = _blob_path(config_digest, name)
         descriptors = layer_descriptors(man, name)
+        sizes = layer_sizes(man)
         layer_paths = [_blob_path(d, name) for d, _ in descriptors]
-        ref = reference
+        ref = reference or (ref_name if "/" in ref_name else "")
         source = source or "oci"
     else:
         raise ArchiveError(f"{name}: not an image archive (no manifest.json or index.json)")
@@ -264,6 +280,8 @@ def image_from_walk(
         mt or ("tar" if b.compression == "none" else f"tar+{b.compression}")
         for b, (_, mt) in zip(blobs, descriptors, strict=True)
     ]
+    if sizes is None:  # a compressed blob's length is what a pull of it transfers
+        sizes = [None if b.compression == "none" else b.stored_bytes for b in blobs]
     image_id = _digest_of(config_path)
     return build_image(
         reference=ref,
@@ -275,6 +293,7 @@ def image_from_walk(
         media_types=media,
         warnings=warnings,
         expected_blob_digests=addressed,
+        download_sizes=sizes,
     )
 
 
@@ -309,7 +328,7 @@ def _digest_of(path: str) -> str:
     base = posixpath.basename(path)
     if base == "layer.tar":
         base = posixpath.basename(posixpath.dirname(path))
-    base = base.removesuffix(".json")
+    base = base.removesuffix(".json").removesuffix(".tar")
     return f"sha256:{base}" if len(base) == 64 else base
 
 
@@ -350,6 +369,45 @@ def read_archive_until_end(
     if kinds[0] != "none":
         discard_rest(plain)
     return image, walk.ended
+
+
+def read_archive_platforms(
+    stream: ByteStream,
+    *,
+    name: str,
+    reference: str,
+    source: str | None,
+    options: SourceOptions,
+    fd: int | None = None,
+) -> list[Image]:
+    """Every platform's image in an archive, from one pass over it (the walk
+    scans every blob; each platform's manifest then picks its own). An
+    archive without a multi-platform index gives its one image."""
+    import dataclasses
+
+    kinds: list[str] = []
+    plain = open_decompressed(
+        stream, name=name, max_ratio=options.max_expansion, on_kind=kinds.append
+    )
+    walk = walk_archive(plain, name, options, fd=fd if kinds[0] == "none" else None)
+    platforms: list[str] = []
+    if "manifest.json" not in walk.jsons and "index.json" in walk.jsons:
+        index, _ = select_ref(walk.jsons["index.json"], reference, name)
+        platforms = index_platforms(index, lambda d: walk.jsons.get(_blob_path(d, name)), name)
+    wanted: list[str | None] = [*platforms] or [options.platform]
+    images = [
+        image_from_walk(
+            walk,
+            name=name,
+            reference=reference,
+            source=source,
+            options=dataclasses.replace(options, platform=p),
+        )
+        for p in wanted
+    ]
+    if kinds[0] != "none":
+        discard_rest(plain)
+    return images
 
 
 def discard_rest(stream: ByteStream) -> None:

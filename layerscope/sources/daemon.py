@@ -174,8 +174,26 @@ class ChunkStream:
             n -= take
 
 
+class EngineDownError(SourceError):
+    """The engine did not answer (no socket, refused, timed out)."""
+
+
+class ImageMissingError(SourceError):
+    """The engine answered but has no such image."""
+
+
 def podman_socket() -> str | None:
-    """The Podman API socket to use when DOCKER_HOST is not set."""
+    """Podman's API socket: ``CONTAINER_HOST``, else the first of
+    ``$XDG_RUNTIME_DIR/podman/podman.sock`` and ``/run/podman/podman.sock``
+    that exists (``DOCKER_HOST`` names Docker's engine, never Podman's)."""
+    host = os.environ.get("CONTAINER_HOST")
+    if host:
+        if not host.startswith("unix://"):
+            raise SourceError(
+                f"CONTAINER_HOST={host[:80]}: only a unix:// socket is supported "
+                f"(forward a remote one: ssh -L /tmp/podman.sock:/run/podman/podman.sock HOST)"
+            )
+        return host
     candidates = []
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
@@ -187,20 +205,27 @@ def podman_socket() -> str | None:
     return None
 
 
+def engine_url(engine: str) -> str | None:
+    """Where ``engine`` listens: None means Docker's default socket."""
+    if engine == "podman":
+        url = podman_socket()
+        if url is None:
+            raise EngineDownError(
+                "no Podman socket found: start it with `systemctl --user start podman.socket` "
+                "(or `podman system service --time=0 unix:///run/podman/podman.sock &`), "
+                "or set CONTAINER_HOST=unix:///PATH"
+            )
+        return url
+    return os.environ.get("DOCKER_HOST") or None
+
+
 def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
     try:
         import docker
         from docker.errors import DockerException
     except ImportError:  # pragma: no cover - docker is a dependency
         raise SourceError("the docker Python package is not installed") from None
-    base_url = os.environ.get("DOCKER_HOST")
-    if engine == "podman" and not base_url:
-        base_url = podman_socket()
-        if base_url is None:
-            raise SourceError(
-                "no Podman socket found: start it with `systemctl --user start podman.socket` "
-                "or set DOCKER_HOST"
-            )
+    base_url = engine_url(engine)
     # The SDK hands the timeout to requests, which takes fractions of a second
     # too (the stubs say int).
     wait: Any = timeout
@@ -209,12 +234,15 @@ def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClien
             return docker.DockerClient(base_url=base_url, timeout=wait)
         return docker.from_env(timeout=wait)
     except DockerException as e:
-        raise SourceError(_engine_down(engine, e, timeout)) from None
+        raise EngineDownError(_engine_down(engine, e, timeout)) from None
 
 
 def _engine_down(engine: str, e: Exception, timeout: float = DEFAULT_TIMEOUT) -> str:
     text = str(e)
-    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    try:
+        where = engine_url(engine) or "the default socket"
+    except SourceError:
+        where = "the default socket"
     if "timed out" in text.lower() or "timeout" in type(e).__name__.lower():
         return (
             f"the {engine} engine at {where} did not answer within {timeout:g}s "
@@ -223,11 +251,11 @@ def _engine_down(engine: str, e: Exception, timeout: float = DEFAULT_TIMEOUT) ->
     if "Permission denied" in text or "PermissionError" in text:
         return (
             f"permission denied on the {engine} socket ({where}): run as a user in the "
-            f"docker group, or pass an archive made with `docker save`"
+            f"{engine} group, or pass an archive made with `{engine} save`"
         )
     return (
         f"cannot reach the {engine} engine at {where}: is it running? "
-        f"(or pass an archive made with `docker save`)"
+        f"(or pass an archive made with `{engine} save`)"
     )
 
 
@@ -266,14 +294,14 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
         try:
             info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
         except (ImageNotFound, NotFound):
-            raise SourceError(
+            raise ImageMissingError(
                 f"image {reference!r} not found in the {engine} engine "
                 f"(build or pull it first, or give the path of an archive)"
             ) from None
         except APIError as e:  # (an HTTPError too: before the transport errors)
             raise SourceError(f"{engine} engine refused to inspect {reference!r}: {e}") from None
         except (RequestException, DockerException) as e:  # timeout, reset, refused
-            raise SourceError(_engine_down(engine, e, timeout)) from None
+            raise EngineDownError(_engine_down(engine, e, timeout)) from None
         try:
             # Export by the inspected id: a tag moved in between cannot mix two images.
             chunks = _export(client, str(info.get("Id") or reference))
@@ -326,3 +354,24 @@ def read_engine_image(reference: str, *, engine: str, options: SourceOptions) ->
         config=image.config,
         warnings=image.warnings,
     )
+
+
+def read_any_engine(reference: str, *, options: SourceOptions) -> Image:
+    """``--source auto`` for a reference: Docker's engine, else Podman's.
+
+    Podman is asked when Docker has no such image or does not answer, and a
+    Podman socket exists; when neither has it, Docker's answer is the error.
+    """
+    try:
+        return read_engine_image(reference, engine="docker", options=options)
+    except (ImageMissingError, EngineDownError) as first:
+        try:
+            url = podman_socket()
+        except SourceError:
+            url = None
+        if url is None:
+            raise
+        try:
+            return read_engine_image(reference, engine="podman", options=options)
+        except (ImageMissingError, EngineDownError):
+            raise SourceError(f"{first} (nor in the podman engine at {url})") from None

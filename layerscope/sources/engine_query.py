@@ -16,13 +16,11 @@ __all__ = ["connect", "engine_layers"]
 
 def connect(engine: str, timeout: float = ENGINE_TIMEOUT) -> docker.DockerClient:
     """A client of ``engine`` (docker or podman); SourceError when its socket is missing."""
-    from layerscope.sources.daemon import _client, podman_socket
+    from layerscope.sources.daemon import _client, engine_url
 
     # A unix socket that is not there: say so without making a client (docker-py
     # leaves the socket of a failed first request open).
-    host = os.environ.get("DOCKER_HOST") or (
-        "unix:///var/run/docker.sock" if engine == "docker" else podman_socket()
-    )
+    host = engine_url(engine) or "unix:///var/run/docker.sock"
     if host and host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
         raise SourceError(f"cannot reach the {engine} engine at {host}: is it running?")
     return _client(engine, timeout)

@@ -144,12 +144,16 @@ def build_image(
     media_types: Sequence[str],
     warnings: list[str],
     expected_blob_digests: Sequence[str | None] | None = None,
+    download_sizes: Sequence[int | None] | None = None,
 ) -> Image:
     """Assemble the model from a parsed config and the scanned layer blobs.
 
     Blobs read with ``verify_digests`` are checked against the config's
     diff_ids and ``expected_blob_digests`` (the content addresses the
     manifest used, None where it named a blob by another kind of name).
+    ``download_sizes``: what the manifest says each blob weighs (None where
+    it says nothing); a blob stored at another length is reported and its
+    stored length used.
     """
     if not isinstance(config, dict):
         raise ArchiveError("image config is not a JSON object")
@@ -178,6 +182,13 @@ def build_image(
         if blob.diff_sha256 is not None:
             expected = expected_blob_digests[i] if expected_blob_digests is not None else None
             _verify(i, blob, diff_id, expected, warnings)
+        download = download_sizes[i] if download_sizes is not None else None
+        if download is not None and download != blob.stored_bytes:
+            warnings.append(
+                f"layer {i} ({blob_digests[i][:19]}): the manifest says {download} bytes, "
+                f"the blob holds {blob.stored_bytes}"
+            )
+            download = blob.stored_bytes
         layers.append(
             Layer(
                 index=i,
@@ -188,6 +199,7 @@ def build_image(
                 blob_digest=printable(blob_digests[i]),
                 media_type=printable(media_types[i]),
                 history_index=pairing[i],
+                download_bytes=download,
             )
         )
     cfg = config.get("config") or {}

@@ -46,6 +46,38 @@ def _platform_of(desc: dict[str, Any]) -> tuple[str, str, str] | None:
     return str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", "") or "")
 
 
+def _image_descriptors(index: dict[str, Any]) -> list[dict[str, Any]]:
+    """An index's descriptors that are images (attestations and signatures
+    ride along in indexes: not images)."""
+    return [
+        d
+        for d in index["manifests"]
+        if isinstance(d, dict)
+        and (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
+        and _platform_of(d) != ("unknown", "unknown", "")
+    ]
+
+
+def index_platforms(
+    index: Any, get_json: Callable[[str], Any], name: str, depth: int = 0
+) -> list[str]:
+    """Every ``os/arch[/variant]`` an index (nested indexes too) offers, in
+    its order; empty when its manifests name no platform (one image)."""
+    if depth > MAX_INDEX_DEPTH:
+        raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        return []
+    out: list[str] = []
+    for d in _image_descriptors(index):
+        if d.get("mediaType") in INDEX_TYPES:
+            out += index_platforms(get_json(str(d.get("digest", ""))), get_json, name, depth + 1)
+            continue
+        p = _platform_of(d)
+        if p is not None and p[0] and p[1]:
+            out.append("/".join(x for x in p if x))
+    return list(dict.fromkeys(out))
+
+
 def choose_manifest(
     index: Any,
     get_json: Callable[[str], Any],
@@ -62,14 +94,7 @@ def choose_manifest(
         raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise ArchiveError(f"{name}: index.json has no manifests list")
-    descs = [d for d in index["manifests"] if isinstance(d, dict)]
-    # Attestations and signatures ride along in indexes: not images.
-    images = [
-        d
-        for d in descs
-        if (d.get("annotations") or {}).get("vnd.docker.reference.type") != "attestation-manifest"
-        and _platform_of(d) != ("unknown", "unknown", "")
-    ]
+    images = _image_descriptors(index)
     if not images:
         raise ArchiveError(f"{name}: index lists no image manifest")
     chosen = _pick_platform(images, platform, name)
@@ -81,6 +106,41 @@ def choose_manifest(
     if chosen.get("mediaType") in INDEX_TYPES or blob.get("mediaType") in INDEX_TYPES:
         return choose_manifest(blob, get_json, platform, name, depth + 1)
     return blob
+
+
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+def select_ref(index: Any, reference: str, name: str) -> tuple[Any, str]:
+    """The index narrowed to the manifests tagged ``reference`` (their
+    ``org.opencontainers.image.ref.name``: a full name as podman writes it,
+    or a tag as skopeo and umoci do), and the name to report.
+
+    Without ``reference``, several differently named images are narrowed to
+    the first (and named); a layout whose manifests carry no names is left
+    whole: its descriptors are platforms of one image.
+    """
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        return index, reference
+    descs = [d for d in index["manifests"] if isinstance(d, dict)]
+    names = [str((d.get("annotations") or {}).get(REF_NAME) or "") for d in descs]
+    named = sorted({n for n in names if n})
+    if not named:
+        return index, reference
+    if reference:
+        keep = [
+            d
+            for d, n in zip(descs, names, strict=True)
+            if n and (n == reference or reference.endswith(":" + n) or n.endswith(":" + reference))
+        ]
+        if not keep:
+            raise SourceError(
+                f"{name}: no image named {reference!r} (it names: {', '.join(named)[:400]})"
+            )
+        return {**index, "manifests": keep}, reference
+    first = next(n for n in names if n)
+    keep = [d for d, n in zip(descs, names, strict=True) if n in ("", first)]
+    return {**index, "manifests": keep}, first
 
 
 def _pick_platform(descs: list[dict[str, Any]], platform: str | None, name: str) -> dict[str, Any]:
@@ -125,6 +185,17 @@ def layer_descriptors(manifest: dict[str, Any], name: str) -> list[tuple[str, st
     return out
 
 
+def layer_sizes(manifest: dict[str, Any]) -> list[int | None]:
+    """Each layer descriptor's ``size`` (what a pull transfers), None where absent."""
+    layers = manifest.get("layers")
+    out: list[int | None] = []
+    for d in layers if isinstance(layers, list) else []:
+        size = d.get("size") if isinstance(d, dict) else None
+        ok = isinstance(size, int) and not isinstance(size, bool) and size >= 0
+        out.append(size if ok else None)
+    return out
+
+
 class _Layout:
     """Blob access inside one OCI layout directory, never leaving it.
 
@@ -139,11 +210,17 @@ class _Layout:
     def __init__(self, root: str) -> None:
         self.root = os.path.realpath(root)
 
+    kind = "layout"
+
+    def blob_rel(self, alg: str, hexpart: str) -> str:
+        """Where a blob lives, relative to the root (both parts alphanumeric)."""
+        return os.path.join("blobs", alg, hexpart)
+
     def path(self, digest: str) -> str:
         alg, sep, hexpart = digest.partition(":")
         if not sep or not alg.isalnum() or not hexpart.isalnum():
             raise ArchiveError(f"{self.root}: invalid digest {digest[:80]!r}")
-        return self._inside(os.path.join("blobs", alg, hexpart))
+        return self._inside(self.blob_rel(alg, hexpart))
 
     def _inside(self, rel: str) -> str:
         full = os.path.realpath(os.path.join(self.root, rel))
@@ -197,9 +274,15 @@ class _Layout:
         alg, sep, hexpart = digest.partition(":") if isinstance(digest, str) else ("", "", "")
         if not sep or not alg.isalnum() or not hexpart.isalnum():
             return None  # not a digest: the caller reports it missing
-        return self.read_json(
-            os.path.join("blobs", alg, hexpart), f"{self.root}: blob {digest[:80]}"
-        )
+        return self.read_json(self.blob_rel(alg, hexpart), f"{self.root}: blob {digest[:80]}")
+
+
+def layout_platforms(root: str, reference: str) -> list[str]:
+    """The platforms an OCI layout directory's index offers (see index_platforms)."""
+    layout = _Layout(root)
+    index = layout.read_json("index.json", f"{root}: index.json")
+    index, _ = select_ref(index, reference, root)
+    return index_platforms(index, layout.blob_json, root)
 
 
 def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
@@ -207,8 +290,36 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
     layout = _Layout(root)
     index = layout.read_json("index.json", f"{root}: index.json")
     if index is None:
-        raise SourceError(f"{root}: not an OCI layout (no index.json)")
+        raise SourceError(
+            f"{root}: not an OCI layout (no index.json) nor a dir: layout (no manifest.json)"
+        )
+    index, ref_name = select_ref(index, reference, root)
     manifest = choose_manifest(index, layout.blob_json, options.platform, root)
+    return image_from_manifest(
+        layout,
+        manifest,
+        root=root,
+        reference=reference or _full_name(ref_name) or os.path.basename(os.path.normpath(root)),
+        source="oci",
+        options=options,
+    )
+
+
+def _full_name(ref_name: str) -> str:
+    """A ref.name that is a whole image name (podman's), not a bare tag."""
+    return ref_name if "/" in ref_name else ""
+
+
+def image_from_manifest(
+    layout: _Layout,
+    manifest: dict[str, Any],
+    *,
+    root: str,
+    reference: str,
+    source: str,
+    options: SourceOptions,
+) -> Image:
+    """The image one manifest describes, its blobs read from ``layout``."""
     config_digest = (manifest.get("config") or {}).get("digest", "")
     config = layout.blob_json(config_digest) if isinstance(config_digest, str) else None
     if config is None:
@@ -224,7 +335,9 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
         try:
             f = layout.open(path, f"{root}: layer {digest}")
         except FileNotFoundError:
-            raise ArchiveError(f"{root}: layer {digest} is missing from the layout") from None
+            raise ArchiveError(
+                f"{root}: layer {digest} is missing from the {layout.kind}"
+            ) from None
         with f:
             size = os.fstat(f.fileno()).st_size
             return scan_blob(FileStream(f, name=digest), size, f"{root}: {digest}", options)
@@ -242,13 +355,14 @@ def read_layout(root: str, *, reference: str, options: SourceOptions) -> Image:
             if options.progress is not None:
                 options.progress(Progress(done, len(blobs), len(descriptors)))
     return build_image(
-        reference=reference or os.path.basename(os.path.normpath(root)),
+        reference=reference,
         image_id=config_digest,
-        source="oci",
+        source=source,
         config=config,
         blobs=blobs,
         blob_digests=[d for d, _ in descriptors],
         media_types=[m for _, m in descriptors],
         warnings=[],
         expected_blob_digests=[d for d, _ in descriptors],
+        download_sizes=layer_sizes(manifest),
     )

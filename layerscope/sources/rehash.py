@@ -26,7 +26,7 @@ from collections import Counter
 
 from layerscope.errors import SourceError
 from layerscope.model import EntryType, Image
-from layerscope.sources import engine_of, open_image
+from layerscope.sources import engine_of, open_image, open_platform_images
 from layerscope.sources.interface import SourceOptions
 from layerscope.union import replay
 
@@ -34,7 +34,12 @@ from layerscope.union import replay
 # same floor (a test keeps the two equal without sources importing rules).
 MIN_FILE_BYTES = 4096
 
-__all__ = ["MIN_FILE_BYTES", "candidate_sizes", "open_image_with_digests"]
+__all__ = [
+    "MIN_FILE_BYTES",
+    "candidate_sizes",
+    "open_image_with_digests",
+    "open_platform_images_with_digests",
+]
 
 
 def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]:
@@ -77,7 +82,7 @@ def open_image_with_digests(
         return open_image(target, source=source, options=options)
     hashed = dataclasses.replace(options, digest_floor=floor)
     first = open_image(target, source=source, options=hashed)
-    if engine_of(target, source) is not None:
+    if engine_of(target, source) is not None or target == "-":
         return first  # a stream: every file at or above the floor is hashed
     sizes = candidate_sizes(first, floor)
     if not sizes:
@@ -90,3 +95,30 @@ def open_image_with_digests(
     if [layer.digest for layer in second.layers] != digests:
         raise SourceError(f"{target}: the image changed while it was read twice")
     return second
+
+
+def open_platform_images_with_digests(
+    target: str, *, source: str, options: SourceOptions, floor: int = MIN_FILE_BYTES
+) -> list[Image]:
+    """``--all-platforms``: :func:`open_image_with_digests` for each platform."""
+    if floor <= 0:
+        return open_platform_images(target, source=source, options=options)
+    hashed = dataclasses.replace(options, digest_floor=floor)
+    images = open_platform_images(target, source=source, options=hashed)
+    if engine_of(target, source) is not None or target == "-":
+        return images
+    out = []
+    for image in images:
+        sizes = candidate_sizes(image, floor)
+        if not sizes:
+            out.append(image)
+            continue
+        platform = options.platform
+        if len(images) > 1:
+            platform = "/".join(p for p in (image.os, image.architecture, image.variant) if p)
+        again = dataclasses.replace(hashed, want_digest=sizes.__contains__, platform=platform)
+        second = open_image(target, source=source, options=again)
+        if [layer.digest for layer in second.layers] != [layer.digest for layer in image.layers]:
+            raise SourceError(f"{target}: the image changed while it was read twice")
+        out.append(second)
+    return out

@@ -31,7 +31,11 @@ def result() -> Analysis:
         [file("app/bin", 6 * KIB)],
         [wh("tmp/junk")],
     )
-    return analyze(image)
+    # As an OCI layout would tell it: 1000, 2000 and 3000 bytes to pull.
+    layers = tuple(
+        dataclasses.replace(la, download_bytes=1000 * (la.index + 1)) for la in image.layers
+    )
+    return analyze(dataclasses.replace(image, layers=layers))
 
 
 def actuals(result: Analysis) -> dict[str, float]:
@@ -48,6 +52,7 @@ def test_every_image_budget_reads_its_figure(result: Analysis) -> None:
         "max_reclaimable": result.summary.reclaimable_bytes,
         "max_layer": 14 * KIB,
         "max_layers": 3,
+        "max_download": 6000,
         # No base known: every layer is own (layerscope.base.attribution).
         "max_own_total": 20 * KIB,
         "max_own_wasted": 4 * KIB,
@@ -72,6 +77,7 @@ def test_flags_are_the_documented_names() -> None:
         "--max-reclaimable",
         "--max-layer",
         "--max-layers",
+        "--max-download",
         "--max-own-total",
         "--max-own-wasted",
         "--max-own-reclaimable",
@@ -180,3 +186,12 @@ def test_growth_budgets() -> None:
         ("max_final_growth", 5, True),
         ("max_wasted_growth", -5, True),
     ]
+
+
+def test_max_download_of_an_image_whose_download_is_unknown_is_an_error() -> None:
+    from layerscope.errors import SourceError
+
+    plain = analyze(image_of([file("a", 10)]))  # docker save: plain tars
+    assert plain.image.download_bytes is None
+    with pytest.raises(SourceError, match="--max-download: the source does not tell"):
+        evaluate(IMAGE_BUDGETS, plain, {"max_download": Limit(1)})

@@ -38,9 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "image",
         help="image reference in the engine, a `docker save` or OCI archive (.tar, .tar.gz), "
-        "or an OCI layout directory",
+        "an OCI layout or `dir:` directory, or `-` for an archive streamed on stdin "
+        "(docs/sources.md)",
     )
     add_reading_arguments(p)
+    p.add_argument(
+        "--all-platforms",
+        action="store_true",
+        help="report every platform of a multi-platform index (one JSON document holding a "
+        "report per platform; docs/report.md); exit 1 when any platform breaks a budget",
+    )
     add_verbosity_arguments(p)
     p.add_argument(
         "--base",
@@ -79,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _interactive(args: argparse.Namespace) -> bool:
     from layerscope.cli.ci import in_ci_environment
 
-    if args.format or args.output or args.ci or in_ci_environment():
+    if args.format or args.output or args.ci or args.all_platforms or in_ci_environment():
         return False
     return sys.stdout.isatty() and sys.stdin.isatty()
 
@@ -110,6 +117,8 @@ def main(argv: Sequence[str]) -> int:
         from layerscope.tui.app import run_tui
 
         return run_tui(request)
+    if args.all_platforms:
+        return _all_platforms(args, request, status)
     result = read_and_finish(request, status, args.image)
     for warning in result.warnings:
         status.warn(warning)
@@ -132,3 +141,27 @@ def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Ana
         options = dataclasses.replace(request.options, progress=progress)
         image = pipeline.read(request, options)
     return pipeline.finish(image, request, listing)
+
+
+def _all_platforms(args: argparse.Namespace, request: pipeline.Request, status: Status) -> int:
+    """``--all-platforms``: analyze, judge and report every platform."""
+    from layerscope import pipeline
+    from layerscope.cli import ci
+    from layerscope.errors import UsageError
+    from layerscope.report import platforms
+    from layerscope.sources.rehash import open_platform_images_with_digests
+
+    if args.platform:
+        raise UsageError("--platform and --all-platforms exclude each other")
+    listing = pipeline.start(request)
+    images = open_platform_images_with_digests(
+        request.target, source=request.source, options=request.options
+    )
+    status.phase("source")
+    results = [pipeline.finish(image, request, listing) for image in images]
+    for result in results:
+        for warning in result.warnings:
+            status.warn(warning)
+    ci.emit(args, results, request.policy, render=platforms.render, summary=platforms.summary)
+    status.phase("report")
+    return EXIT_OK if all(r.passed for r in results) else EXIT_BUDGET
