@@ -372,11 +372,14 @@ def test_stdin_stream_holds_no_layer_bytes(tmp_path: Path) -> None:
         {"os": "linux", "architecture": "amd64", "rootfs": {"diff_ids": ["sha256:" + "0" * 64]}}
     ).encode()
     manifest = json.dumps([{"Config": "c.json", "RepoTags": [], "Layers": [layer_name]}]).encode()
+    # VmHWM: this process's own peak (ru_maxrss would carry the forking
+    # parent's across the exec: pytest's, after a long run).
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from layerscope.cli import main\n"
         "rc = main(['-', '--format', 'json', '-o', sys.argv[1]])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(status.split()[0], file=sys.stderr)\n"
         "sys.exit(rc)\n"
     )
     out = tmp_path / "r.json"
