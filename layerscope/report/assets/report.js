@@ -160,6 +160,23 @@
     }
     return out;
   }
+  // The layer that added most of a directory's visible bytes (for a directory
+  // too small to show its files), memoised per node.
+  var dominant = new WeakMap();
+  function mainLayer(node) {
+    if (dominant.has(node)) return dominant.get(node);
+    var per = {};
+    (function walk(n) {
+      if (isDir(n)) n[3].forEach(walk);
+      else if (!(n[3] & WASTED)) per[n[2]] = (per[n[2]] || 0) + n[1];
+    })(node);
+    var best = -1, most = -1;
+    Object.keys(per).forEach(function (k) {
+      if (per[k] > most || (per[k] === most && Number(k) < best)) { most = per[k]; best = Number(k); }
+    });
+    dominant.set(node, best);
+    return best;
+  }
   function join(path, name) {
     return path === "/" ? "/" + name : path + "/" + name;
   }
@@ -172,6 +189,7 @@
     if (isDir(n)) {
       lines.push(info.path + "/");
       lines.push(size(n[1]) + " (" + exact(n[1]) + ")");
+      if (mainLayer(n) >= 0) lines.push("mostly " + layerName(mainLayer(n)));
       if (n[2]) lines.push("hidden copies inside: " + size(n[2]) + " (" + exact(n[2]) + ")");
       lines.push("click to open");
       return lines.join("\n");
@@ -213,6 +231,7 @@
         });
         if (r.w > 24 && r.h > LABEL_H) d.appendChild(el("div", "lbl", label + "/  " + size(k[1])));
         if (depth < 8 && r.w > 24 && r.h > LABEL_H + 10) place(k, 0, LABEL_H, r.w - 2, r.h - LABEL_H - 2, d, depth + 1, childPath, sub);
+        else if (mainLayer(k) >= 0) d.style.backgroundColor = layerColor(mainLayer(k));
       } else {
         d.style.backgroundColor = layerColor(k[2]);
         if (k[3] & WASTED) d.classList.add("wasted");
