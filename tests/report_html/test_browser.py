@@ -163,3 +163,22 @@ def test_no_network_even_when_asked(browser: Any, tmp_path: Path) -> None:
     )
     assert blocked.startswith("refused")
     assert loaded.requests == [], "the policy refused it before any request left the page"
+
+
+def test_diff_page_draws(browser: Any, tmp_path: Path) -> None:
+    out = tmp_path / "diff.html"
+    samples = ROOT / "sample_images"
+    old, new = samples / "removed-later.tar.gz", samples / "package-caches.tar.gz"
+    assert main(["diff", str(old), str(new), "-o", str(out)]) == 0
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(out.as_uri())
+    page.wait_for_selector("#diff-dirs")
+    dirs = page.inner_text("#diff-dirs")
+    assert "/root/.cache" in dirs and "+200.0 KiB" in dirs and "-300.0 KiB" in dirs
+    assert page.locator("#diff-layers tr").count() == 4  # a header and three changed layers
+    assert page.locator("#new-findings tr").count() == 3
+    assert page.title().startswith("layerscope diff: layerscope-sample/removed-later:latest")
+    assert errors == []

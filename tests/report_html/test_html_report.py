@@ -156,3 +156,28 @@ def test_format_html_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code = main([str(ROOT / "sample_images" / "overwritten.tar.gz"), "--format", "html"])
     assert code == 0
     assert capsys.readouterr().out.rstrip().endswith("</html>")
+
+
+def test_diff_page(tmp_path: Path) -> None:
+    """``layerscope diff -o x.html``: growth per layer and per directory."""
+    out = tmp_path / "diff.html"
+    samples = ROOT / "sample_images"
+    code = main(
+        [
+            "diff",
+            str(samples / "removed-later.tar.gz"),
+            str(samples / "package-caches.tar.gz"),
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data: Any = embedded(out.read_text(encoding="utf-8"))
+    assert data["kind"] == "diff"
+    old, new = data["old"], data["new"]
+    assert new["reclaimable"] - old["reclaimable"] == 204_800
+    grown = {d["path"]: d["new"] - d["old"] for d in data["directories"]}
+    assert grown == {"/opt/tool": -307_200, "/root/.cache": 204_800, "/usr/lib": 102_400}
+    assert [f["rule"] for f in data["new_findings"]] == ["LS201", "LS205"]
+    assert [f["rule"] for f in data["gone_findings"]] == ["LS101"]
+    assert [layer["status"] for layer in data["layers"]] == ["same", "changed", "changed", "added"]

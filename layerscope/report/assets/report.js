@@ -423,11 +423,91 @@
     DATA.warnings.forEach(function (w) { add(document.body, el("div", "warn-line", w)); });
   }
 
-  header();
-  summary();
-  budgets();
-  treemap();
-  layers();
-  findings();
-  warnings();
+  // -- layerscope diff ------------------------------------------------------------------
+  function signed(n) {
+    return (n > 0 ? "+" : "") + size(n);
+  }
+  function growthBar(growth, max) {
+    var bar = el("div", "growth");
+    var half = el("div", "half neg"), other = el("div", "half pos");
+    var fill = el("span", growth < 0 ? "shrink" : "grow");
+    fill.style.width = (max ? (100 * Math.abs(growth)) / max : 0) + "%";
+    (growth < 0 ? half : other).appendChild(fill);
+    return add(bar, half, other);
+  }
+  function growthTable(id, rows, first) {
+    var max = 0;
+    rows.forEach(function (r) { max = Math.max(max, Math.abs(r.new - r.old)); });
+    var t = el("table", "bars");
+    t.id = id;
+    t.appendChild(add(el("tr"), el("th", null, first), el("th", "num", "Old"), el("th", "num", "New"),
+      el("th", "num", "Growth"), el("th", null, "")));
+    rows.forEach(function (r) {
+      var barCell = add(el("td"), growthBar(r.new - r.old, max));
+      barCell.style.width = "35%";
+      var g = el("td", "num", signed(r.new - r.old));
+      g.title = exact(r.new - r.old);
+      add(t, add(el("tr"), r.label, numCell(r.old), numCell(r.new), g, barCell));
+    });
+    return t;
+  }
+  function findingList(title, items, id) {
+    add(document.body, el("h2", null, title + " (" + items.length + ")"));
+    if (!items.length) return;
+    var t = el("table");
+    t.id = id;
+    t.appendChild(add(el("tr"), el("th", "num", "Bytes"), el("th", null, "Rule"), el("th", null, "What and where")));
+    items.forEach(function (f) {
+      var what = add(el("td"), el("div", null, f.message), el("div", "mono path", f.path));
+      if (f.fix) add(what, add(el("details"), el("summary", null, "fix"), fixBlock(f.fix)));
+      add(t, add(el("tr"), numCell(f.bytes), add(el("td"), el("code", null, f.rule), el("div", "sub", f.kind)), what));
+    });
+    document.body.appendChild(t);
+  }
+  function diffPage() {
+    var o = DATA.old, n = DATA.new;
+    var title = "layerscope diff: " + (o.reference || o.id) + " \u2192 " + (n.reference || n.id);
+    document.title = title;
+    var h = el("h1", null, title);
+    if (DATA.budgets.length) h.appendChild(el("span", "badge " + (DATA.passed ? "ok" : "FAIL"), DATA.passed ? "passed" : "failed"));
+    add(document.body, h, el("div", "sub", [o.id, n.id, DATA.tool].join(" \u00b7 ")));
+    var rows = [["Total", "total"], ["Final", "final"], ["Wasted", "wasted"], ["Reclaimable", "reclaimable"]].map(function (p) {
+      return { label: el("td", null, p[0]), old: o[p[1]], new: n[p[1]] };
+    });
+    add(document.body, el("h2", null, "Summary"), growthTable("diff-summary", rows, ""));
+    budgets();
+    var changed = DATA.layers.filter(function (l) { return l.status !== "same"; });
+    add(document.body, el("h2", null, "Growth per layer"),
+      el("div", "sub", (DATA.layers.length - changed.length) + " layer(s) identical in both images, " + changed.length + " changed."));
+    if (changed.length) {
+      document.body.appendChild(growthTable("diff-layers", changed.map(function (l) {
+        var label = add(el("td"), el("div", null, "#" + l.index + " " + l.status), el("div", "mono cmd", l.command));
+        return { label: label, old: l.old, new: l.new };
+      }), "Layer"));
+    }
+    add(document.body, el("h2", null, "Growth per directory"));
+    if (DATA.directories === null) {
+      add(document.body, el("p", "empty", "Not known: the old side is a JSON report, which holds no file tree."));
+    } else if (!DATA.directories.length) {
+      add(document.body, el("p", "empty", "No directory changed."));
+    } else {
+      document.body.appendChild(growthTable("diff-dirs", DATA.directories.map(function (d) {
+        return { label: el("td", "mono path", d.path), old: d.old, new: d.new };
+      }), "Directory"));
+    }
+    findingList("New findings", DATA.new_findings, "new-findings");
+    findingList("Gone findings", DATA.gone_findings, "gone-findings");
+  }
+
+  if (DATA.kind === "diff") {
+    diffPage();
+  } else {
+    header();
+    summary();
+    budgets();
+    treemap();
+    layers();
+    findings();
+    warnings();
+  }
 })();
