@@ -392,9 +392,9 @@
       }
       if (f.fix) add(what, add(el("details"), el("summary", null, "fix"), fixBlock(f.fix)));
       var layer = f.layer === null ? "" : "#" + f.layer + (f.hidden_by !== null ? " \u2192 #" + f.hidden_by : "");
-      var tr = add(el("tr"), numCell(f.bytes), add(el("td"), el("code", null, f.rule), el("div", "sub", f.kind + ", " + f.severity)),
+      var tr = add(el("tr"), numCell(f.bytes), add(el("td", "nowrap"), el("code", null, f.rule), el("div", "sub", f.kind), el("div", "sub", f.severity)),
         add(el("td"), el("div", null, layer), el("span", "origin " + f.origin, f.origin)), what,
-        el("td", "sub", f.reclaimable ? "reclaimable" : ""));
+        el("td", "sub nowrap", f.reclaimable ? "reclaimable" : ""));
       tr.setAttribute("data-rule", f.rule);
       tr.setAttribute("data-layer", f.layer === null ? "" : String(f.layer));
       tr.className = "finding";
