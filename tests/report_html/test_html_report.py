@@ -181,3 +181,17 @@ def test_diff_page(tmp_path: Path) -> None:
     assert [f["rule"] for f in data["new_findings"]] == ["LS201", "LS205"]
     assert [f["rule"] for f in data["gone_findings"]] == ["LS101"]
     assert [layer["status"] for layer in data["layers"]] == ["same", "changed", "changed", "added"]
+
+
+def test_findings_point_into_the_dockerfile(tmp_path: Path) -> None:
+    sample = ROOT / "sample_images" / "package-caches"
+    out = tmp_path / "r.html"
+    code = main([f"{sample}.tar.gz", "--dockerfile", str(sample / "Dockerfile"), "-o", str(out)])
+    assert code == 0
+    data: Any = embedded(out.read_text(encoding="utf-8"))
+    assert data["dockerfile"] == str(sample / "Dockerfile")
+    lines = (sample / "Dockerfile").read_text().splitlines()
+    for f in data["findings"]:
+        assert f["location"]["file"] == str(sample / "Dockerfile")
+        assert lines[f["location"]["line"] - 1].startswith("RUN")
+    assert any(line.startswith("+RUN") for line in data["findings"][0]["fix"].split("\n"))
