@@ -195,3 +195,16 @@ def test_findings_point_into_the_dockerfile(tmp_path: Path) -> None:
         assert f["location"]["file"] == str(sample / "Dockerfile")
         assert lines[f["location"]["line"] - 1].startswith("RUN")
     assert any(line.startswith("+RUN") for line in data["findings"][0]["fix"].split("\n"))
+
+
+def test_budget_failures_come_first(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    sample = ROOT / "sample_images" / "removed-later.tar.gz"
+    args = ["--no-config", "--max-total", "1GiB", "--max-layers", "1", "-o", str(out)]
+    assert main([str(sample), *args]) == 1
+    data: Any = embedded(out.read_text(encoding="utf-8"))
+    assert [(b["name"], b["verdict"]) for b in data["budgets"]] == [
+        ("max_layers", "FAIL"),
+        ("max_total", "ok"),
+    ]
+    assert data["passed"] is False
