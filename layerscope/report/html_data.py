@@ -35,6 +35,11 @@ DATA_VERSION = 1
 MAX_LEAVES = 20_000
 MAX_FINDINGS = 500
 MAX_FINDING_PATHS = 20
+# A hostile layer may nest directories thousands deep and name a file with
+# 64 KiB: files deeper than MAX_DEPTH are summed at that depth, and a name
+# longer than MAX_NAME characters is cut (the bytes stay exact).
+MAX_DEPTH = 48
+MAX_NAME = 255
 
 WASTED = 1  # a hidden copy: stored by ``layer``, hidden by a later layer
 CACHE = 2  # a package cache still in the final filesystem
@@ -45,6 +50,12 @@ SUBTREE = 8  # an aggregate of a whole subdirectory (``name`` is its name)
 def text(value: str) -> str:
     """One line of image text, safe to show: escapes for controls and raw bytes."""
     return printable(value)
+
+
+def name(value: str) -> str:
+    """A file or directory name for the treemap: printable, cut to MAX_NAME."""
+    shown = printable(value)
+    return shown if len(shown) <= MAX_NAME else shown[: MAX_NAME - 1] + "…"
 
 
 def lines(value: str) -> str:
@@ -88,6 +99,14 @@ def _split(files: list[File], max_leaves: int) -> tuple[list[File], list[File]]:
     Only the sizes are sorted in full: a sort of 200,000 keyed tuples costs
     a second, of their ints a tenth of that.
     """
+    deep = [f for f in files if f[0].count("/") >= MAX_DEPTH]
+    if deep:
+        files = [f for f in files if f[0].count("/") < MAX_DEPTH]
+    kept, small = _biggest(files, max_leaves)
+    return kept, small + deep
+
+
+def _biggest(files: list[File], max_leaves: int) -> tuple[list[File], list[File]]:
     if len(files) <= max_leaves:
         return [f for f in files if f[1] > 0], [f for f in files if f[1] <= 0]
     cut = sorted((f[1] for f in files), reverse=True)[max_leaves - 1]
@@ -105,7 +124,7 @@ def _spot(root: _Dir, parent: str) -> tuple[_Dir, str]:
     node = root
     if not parent:
         return node, ""
-    for part in parent.split("/"):
+    for part in parent.split("/", MAX_DEPTH)[:MAX_DEPTH]:
         child = node.dirs.get(part)
         if child is None:
             return node, part
@@ -119,14 +138,14 @@ def build_tree(files: Iterable[File], max_leaves: int = MAX_LEAVES) -> list[Any]
     kept, small = _split(list(files), max_leaves)
     root = _Dir()
     for path, size, layer, flags in kept:
-        *parents, name = path.split("/")
+        *parents, base = path.split("/")
         node = root
         for part in parents:
             child = node.dirs.get(part)
             if child is None:
                 child = node.dirs[part] = _Dir()
             node = child
-        node.leaves.append([text(name), size, layer, flags, 1])
+        node.leaves.append([name(base), size, layer, flags, 1])
     # Sum the small files per (directory, flags, layer) first, then place each sum.
     sums: dict[tuple[str, int, int], list[int]] = {}
     for path, size, layer, flags in small:
@@ -152,17 +171,17 @@ def build_tree(files: Iterable[File], max_leaves: int = MAX_LEAVES) -> list[Any]
     return _emit("/", root)
 
 
-def _emit(name: str, node: _Dir) -> list[Any]:
-    kids: list[list[Any]] = [_emit(text(n), d) for n, d in node.dirs.items()]
+def _emit(label: str, node: _Dir) -> list[Any]:
+    kids: list[list[Any]] = [_emit(name(n), d) for n, d in node.dirs.items()]
     kids.extend(node.leaves)
     for (sub, flags), (size, files, per_layer) in node.rest.items():
         layer = min(per_layer, key=lambda i: (-per_layer[i], i))
         kind = AGGREGATE | (SUBTREE if sub else 0)
-        kids.append([text(sub), size, layer, flags | kind, files])
+        kids.append([name(sub), size, layer, flags | kind, files])
     kids.sort(key=_order)
     size = sum(k[1] for k in kids)
     wasted = sum(_wasted(k) for k in kids)
-    return [name, size, wasted, kids]
+    return [label, size, wasted, kids]
 
 
 def _wasted(node: list[Any]) -> int:

@@ -17,6 +17,8 @@ from layerscope.report.html import embed
 from layerscope.report.html_data import (
     AGGREGATE,
     CACHE,
+    MAX_DEPTH,
+    MAX_NAME,
     SUBTREE,
     WASTED,
     build_tree,
@@ -208,3 +210,27 @@ def test_budget_failures_come_first(tmp_path: Path) -> None:
         ("max_total", "ok"),
     ]
     assert data["passed"] is False
+
+
+def test_deep_paths_and_long_names_are_bounded() -> None:
+    """A hostile layer: 3,000 directories deep, a 20,000-character name."""
+    deep = "/".join(["d"] * 3000)
+    entries = [
+        Entry(f"{deep}/f", EntryType.FILE, size=500),
+        Entry("top/" + "n" * 20_000, EntryType.FILE, size=700),
+        Entry("top/ok", EntryType.FILE, size=10),
+    ]
+    result = analyze(entries_image(entries))
+    data: Any = embedded(render("html", result))
+    tree = data["tree"]
+    assert tree[1] == 1210
+
+    def depth(node: list[Any]) -> int:
+        return 1 + max((depth(k) for k in node[3]), default=0) if len(node) == 4 else 0
+
+    assert depth(tree) <= MAX_DEPTH + 1
+    leaves = _leaves(tree)
+    assert sum(n[1] for _, n in leaves) == 1210
+    assert max(len(n[0]) for _, n in leaves) == MAX_NAME
+    deepest = [n for _, n in leaves if n[1] == 500]
+    assert deepest == [["d", 500, 0, AGGREGATE | SUBTREE, 1]]
