@@ -69,7 +69,7 @@ def page(data: Any) -> str:
         "default-src 'none'; "
         f"script-src 'sha256-{_sha256(js)}'; "
         f"style-src 'sha256-{_sha256(css)}'; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
+        "base-uri 'none'; form-action 'none'"
     )
     return _TEMPLATE.format(csp=csp, css=css, js=js, data=embed(data))
 

@@ -190,8 +190,12 @@ def _wasted(node: list[Any]) -> int:
     return int(node[1]) if node[3] & WASTED else 0
 
 
-def _order(node: list[Any]) -> tuple[int, str, int]:
-    return (-node[1], node[0], 0 if len(node) == 4 else node[3] + 1)
+def _order(node: list[Any]) -> tuple[int, str, int, int]:
+    # Biggest first; a directory before a leaf of the same name and size;
+    # then by flags and layer, so that equal names never tie.
+    if len(node) == 4:
+        return (-node[1], node[0], 0, 0)
+    return (-node[1], node[0], node[3] + 1, node[2])
 
 
 def _side(side: Side) -> dict[str, Any]:
