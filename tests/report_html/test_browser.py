@@ -112,6 +112,12 @@ def test_treemap_drill_down_breadcrumbs_and_filter(browser: Any, tmp_path: Path)
     page.locator("#treemap .tm:not(.dir)").first.hover()
     tip = page.inner_text("#tip")
     assert " bytes)" in tip and "layer " in tip
+    # Escape goes up one level, Enter opens a focused directory again.
+    page.keyboard.press("Escape")
+    assert page.locator("#crumbs button").count() == 1
+    page.locator('#treemap > .tm.dir[data-depth="0"]').first.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#crumbs button").count() == 2
     # Back to the root.
     page.locator("#crumbs button").first.click()
     assert page.locator("#crumbs button").count() == 1

@@ -228,7 +228,17 @@
           e.stopPropagation();
           tm.stack = sub;
           draw();
+          tm.box.focus();
         });
+        if (depth === 0) {
+          d.tabIndex = 0;
+          d.addEventListener("keydown", function (e) {
+            if (e.key !== "Enter" && e.key !== " ") return;
+            e.preventDefault();
+            e.stopPropagation();
+            d.click();
+          });
+        }
         if (r.w > 24 && r.h > LABEL_H) d.appendChild(el("div", "lbl", label + "/  " + size(k[1])));
         if (depth < 8 && r.w > 24 && r.h > LABEL_H + 10) place(k, 0, LABEL_H, r.w - 2, r.h - LABEL_H - 2, d, depth + 1, childPath, sub);
         else if (mainLayer(k) >= 0) d.style.backgroundColor = layerColor(mainLayer(k));
@@ -271,7 +281,8 @@
   function treemap() {
     add(document.body, el("h2", null, "Where the bytes are"),
       el("div", "sub", "The final filesystem plus the hidden copies (stored by a layer, hidden by a later one), " +
-        "by directory, sized by bytes and coloured by the layer that added each file. Click a directory to open it."));
+        "by directory, sized by bytes and coloured by the layer that added each file. Click a directory (or Tab to it " +
+        "and press Enter) to open it; Escape goes back up."));
     tm.crumbs = el("nav");
     tm.crumbs.id = "crumbs";
     tm.box = el("div");
@@ -307,6 +318,16 @@
       tm.tip.style.top = Math.max(0, y) + "px";
     });
     tm.box.addEventListener("mouseleave", function () { tm.tip.style.display = "none"; });
+    // Escape or Backspace: up one directory.
+    tm.box.tabIndex = -1;
+    tm.box.addEventListener("keydown", function (e) {
+      if ((e.key === "Escape" || e.key === "Backspace") && tm.stack.length > 1) {
+        e.preventDefault();
+        tm.stack = tm.stack.slice(0, -1);
+        draw();
+        tm.box.focus();
+      }
+    });
     var pending = 0;
     window.addEventListener("resize", function () {
       clearTimeout(pending);
