@@ -87,7 +87,7 @@
         numCell(side.wasted), numCell(side.reclaimable), el("td", "num", side.findings)));
     });
     var note = s.base_layers === null ? "Where the base image ends is unknown: every layer counts as own." : "";
-    add(document.body, t, el("div", "sub", note));
+    add(document.body, t, el("div", "note", note));
   }
   function numCell(n) {
     var td = el("td", "num", size(n));
@@ -280,7 +280,7 @@
   }
   function treemap() {
     add(document.body, el("h2", null, "Where the bytes are"),
-      el("div", "sub", "The final filesystem plus the hidden copies (stored by a layer, hidden by a later one), " +
+      el("div", "note", "The final filesystem plus the hidden copies (stored by a layer, hidden by a later one), " +
         "by directory, sized by bytes and coloured by the layer that added each file. Click a directory (or Tab to it " +
         "and press Enter) to open it; Escape goes back up."));
     tm.crumbs = el("nav");
@@ -360,7 +360,7 @@
       add(t, add(el("tr"), el("td", "num", l.index), add(el("td"), el("span", "origin " + l.origin, l.origin)),
         barCell, numCell(l.bytes), numCell(l.wasted), cmd));
     });
-    add(document.body, el("h2", null, "Layers"), el("div", "sub", "Each layer's bytes: kept in the final image, " +
+    add(document.body, el("h2", null, "Layers"), el("div", "note", "Each layer's bytes: kept in the final image, " +
       "and hatched, hidden by a later layer (stored and downloaded for nothing)."), t);
   }
 
