@@ -234,3 +234,19 @@ def test_deep_paths_and_long_names_are_bounded() -> None:
     assert max(len(n[0]) for _, n in leaves) == MAX_NAME
     deepest = [n for _, n in leaves if n[1] == 500]
     assert deepest == [["d", 500, 0, AGGREGATE | SUBTREE, 1]]
+
+
+def test_diff_page_against_a_baseline_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON baseline holds no file tree: the page says so (directories null)."""
+    samples = ROOT / "sample_images"
+    baseline = tmp_path / "old.json"
+    assert main([str(samples / "removed-later.tar.gz"), "-o", str(baseline)]) == 0
+    out = tmp_path / "diff.htm"
+    new = str(samples / "package-caches.tar.gz")
+    assert main(["diff", "--baseline", str(baseline), new, "-o", str(out)]) == 0
+    capsys.readouterr()
+    data: Any = embedded(out.read_text(encoding="utf-8"))
+    assert data["directories"] is None
+    assert data["new"]["total"] == 2_596_746
