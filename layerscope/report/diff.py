@@ -171,11 +171,15 @@ def render_markdown(d: Diff) -> str:
 
 
 def render(fmt: str, d: Diff) -> str:
-    """``table``, ``json`` or ``markdown``."""
+    """``table``, ``json``, ``markdown`` or ``html``."""
+    if fmt == "html":
+        from layerscope.report.html_diff import render as render_html
+
+        return render_html(d)
     if fmt == "json":
         return json.dumps(to_dict(d), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
         return render_markdown(d)
     if fmt == "table":
         return render_table(d)
-    raise UsageError(f"layerscope diff has no {fmt} format (table, json, markdown)")
+    raise UsageError(f"layerscope diff has no {fmt} format (table, json, markdown, html)")

@@ -36,13 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_reading_arguments(p, what="the images")
     add_verbosity_arguments(p)
-    p.add_argument("--format", choices=("table", "json", "markdown"), help="stdout format")
+    p.add_argument("--format", choices=("table", "json", "markdown", "html"), help="stdout format")
     p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
         action="append",
-        help="write the diff to FILE (.json, .md; others: --format or table); repeatable",
+        help="write the diff to FILE (.json, .md, .html; others: --format or table); repeatable",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, (*GROWTH_BUDGETS, *IMAGE_BUDGETS))
@@ -126,7 +126,8 @@ def main(argv: Sequence[str]) -> int:
     new_result = side("NEW", new_ref, attribute_base=True)
     diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
 
-    files, stdout_fmt = plan_outputs(args.output, args.format, {".json": "json", ".md": "markdown"})
+    extensions = {".json": "json", ".md": "markdown", ".html": "html", ".htm": "html"}
+    files, stdout_fmt = plan_outputs(args.output, args.format, extensions)
     write_reports(diff, files, stdout_fmt, policy, render, write_output)
     if stdout_fmt is None and ci.ci_mode(args):
         sys.stdout.write(render("table", diff))

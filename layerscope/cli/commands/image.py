@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="FILE",
         action="append",
-        help="write a report to FILE, its format from the extension (.json, .md, .sarif; "
-        "others: --format or table); repeat for several",
+        help="write a report to FILE, its format from the extension (.json, .md, .sarif, "
+        ".html; others: --format or table); repeat for several",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, IMAGE_BUDGETS)
