@@ -64,19 +64,23 @@ def engine_of(target: str, source: str) -> str | None:
 
 
 def _engine_has(reference: str) -> bool:
-    """Whether the Docker engine answers and has ``reference`` (auto's registry rule)."""
+    """Whether Docker's engine, or else Podman's, answers and has ``reference`` (auto's
+    registry rule: Podman names its local images ``localhost/...``)."""
     from layerscope.sources.engine_query import connect, engine_layers
 
-    try:
-        client = connect("docker", 10.0)
-    except SourceError:
-        return False
-    try:
-        return engine_layers(client, reference) is not None
-    except Exception:  # an engine that fails to answer has nothing to offer
-        return False
-    finally:
-        client.close()
+    for engine in ("docker", "podman"):
+        try:
+            client = connect(engine, 10.0)
+        except SourceError:
+            continue
+        try:
+            if engine_layers(client, reference) is not None:
+                return True
+        except Exception:  # an engine that fails to answer has nothing to offer
+            continue
+        finally:
+            client.close()
+    return False
 
 
 def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> Image:
@@ -90,7 +94,13 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
         if engine == "registry":
             from layerscope.sources.registry import read_registry_image
 
-            return read_registry_image(target, options=options)
+            try:
+                return read_registry_image(target, options=options)
+            except SourceError as e:
+                if source != "auto":
+                    raise
+                # auto chose the registry because no engine had the image: say both.
+                raise SourceError(f"{e}; nor is it in the docker or podman engine") from None
         if engine is not None:
             from layerscope.sources.daemon import read_any_engine, read_engine_image
 

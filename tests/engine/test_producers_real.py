@@ -427,8 +427,15 @@ def test_bad_inputs_one_line_exit_2(in_podman: str, work: Path) -> None:
         layerscope("x:1", "--source", "podman", env={"CONTAINER_HOST": "unix:///nonexistent"}),
         "cannot reach the podman engine at unix:///nonexistent",
     )
+    # auto: no engine has a reference that names a host (Podman's localhost/...), so it
+    # goes to that registry, and the one line says both (docs/sources.md).
     _one_line_exit_2(
         layerscope("localhost/layerscope-test/no-such:1"),
+        "registry localhost",
+        "nor is it in the docker or podman engine",
+    )
+    _one_line_exit_2(
+        layerscope("layerscope-test/no-such:1"),
         "not found in the docker engine",
         "nor in the podman engine",
     )
