@@ -115,8 +115,8 @@ def base_fix(
         return (
             f"Your layer {f.hidden_by} installs packages, and every install rewrites the "
             f"package database that {name} ships ({f.bytes:,} bytes here): the base's copy "
-            "stays in the image whatever you do. Install all your packages in one RUN so it "
-            "is paid once."
+            "stays in the image whatever you do, and it is paid once as long as all your "
+            "packages are installed in one RUN."
         )
     if own_hider:
         head = (

@@ -26,7 +26,7 @@ from layerscope.rules.ecosystems import (
     concern,
     install_of,
     installs,
-    is_manifest,
+    is_manifest_file,
     is_manifest_source,
 )
 from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
@@ -90,7 +90,7 @@ def _manifest_only(u: Unit) -> bool:
     if u.kind not in (Instruction.COPY, Instruction.ADD) or not u.sources or u.from_stage:
         return False
     if u.files is not None:
-        return bool(u.files) and all(is_manifest(f) for f in u.files)
+        return bool(u.files) and all(is_manifest_file(f) for f in u.files)
     return all(is_manifest_source(s) for s in u.sources)
 
 

@@ -160,3 +160,41 @@ def test_verify_touches_a_source_file_not_a_glob(tmp_path: Path) -> None:
     for under in ("package*.json", "package.json", "../x"):
         rel = _touch(str(ctx), under)
         assert (ctx / rel).is_file() and not rel.startswith(("package", ".."))
+
+
+def test_go_multistage_from_the_docker_docs() -> None:
+    """docker/docker-gs-ping Dockerfile.multistage: go mod download before COPY *.go,
+    a test stage the release target does not build: nothing to report or fix."""
+    df = _df("go-multistage")
+    r = roles(df)
+    assert r.final == {2} and r.built == {0, 2}  # run-test-stage (1) is not built
+    assert check_dockerfile(df) == [] and plan(df) == []
+    # Built as the test stage, its FROM chain is the image; still nothing wrong.
+    assert roles(df, "run-test-stage").final == {0, 1}
+    assert check_dockerfile(df, "run-test-stage") == []
+
+
+def test_java_maven_wrapper_is_copied_with_the_manifests() -> None:
+    """The Docker docs' Java guide: COPY .mvn/ .mvn and COPY mvnw pom.xml ./ before
+    ./mvnw dependency:resolve is the manifest-first pattern (it was an LS501 whose
+    fix added a download step before any pom.xml was copied)."""
+    df = _df("java-maven")
+    assert check_dockerfile(df) == []
+    assert plan(df, context=str(ROOT / "java-maven")) == []
+    assert roles(df).built == {0, 2, 3} and roles(df).final == {3}  # not development
+
+
+def test_java_without_the_manifest_first_gets_no_download_step_before_its_pom() -> None:
+    """Source first, pom.xml later, then an install that builds the project: the
+    patcher must not add a dependency download above the COPY of pom.xml."""
+    df = parse(
+        "FROM maven\nWORKDIR /app\nCOPY src ./src\nCOPY mvnw pom.xml ./\nRUN ./mvnw package\n"
+    )
+    for fix in plan(df):
+        assert fix.kind != "reorder"
+
+
+def test_apt_heavy_buildpack_style() -> None:
+    """One RUN: update, install, remove the lists: nothing to fix in the text."""
+    df = _df("apt-heavy")
+    assert check_dockerfile(df) == [] and plan(df) == []
