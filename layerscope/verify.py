@@ -391,13 +391,28 @@ def _read_engine(tag: str) -> Analysis:
     return analyze(open_image(tag, source="docker", options=SourceOptions()))
 
 
+def _saving(s: FixSaving) -> str:
+    """One fix's measured saving, next to what the first image predicted."""
+    line = f"  line {s.fix.line} {s.fix.kind}: saves {s.saved_bytes} bytes"
+    if not s.fix.bytes:
+        return line
+    if s.fix.bytes == s.saved_bytes:
+        return line + " (as predicted)"
+    gap = s.saved_bytes - s.fix.bytes
+    return (
+        f"{line} (predicted {s.fix.bytes}, {'+' if gap > 0 else ''}{gap}: the rebuilt steps "
+        "wrote other bytes than in the first build, such as fresh package lists, logs or "
+        "newer package versions)"
+    )
+
+
 def report(v: Verification) -> str:
     """The verification for people (plain text lines)."""
     lines = [
         f"verify ({v.builder} builder): original {v.original_bytes} bytes, patched "
         f"{v.patched_bytes} bytes, saved {v.saved_bytes} bytes",
     ]
-    lines.extend(f"  line {s.fix.line} {s.fix.kind}: saves {s.saved_bytes} bytes" for s in v.fixes)
+    lines.extend(_saving(s) for s in v.fixes)
     for label, r in (("original", v.original_rebuild), ("patched", v.patched_rebuild)):
         reuse = "reused" if r.dependency_cached else "rebuilt"
         if r.dependency_steps == 0:

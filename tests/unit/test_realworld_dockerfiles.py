@@ -198,3 +198,16 @@ def test_apt_heavy_buildpack_style() -> None:
     """One RUN: update, install, remove the lists: nothing to fix in the text."""
     df = _df("apt-heavy")
     assert check_dockerfile(df) == [] and plan(df) == []
+
+
+def test_verify_report_sets_measured_against_predicted() -> None:
+    from layerscope.patch_model import Fix
+    from layerscope.verify import FixSaving, Rebuild, Verification, report
+
+    fix = Fix("no-cache", "LS210", 15, "keep the npm cache out", (), bytes=4000)
+    same = FixSaving(fix, 10_000, 4000)
+    short = FixSaving(Fix("no-cache", "LS201", 3, "apt", (), bytes=5000), 10_000, 4900)
+    r = Rebuild(5, 3, 1, True)
+    text = report(Verification("classic", 14_000, 10_000, (same, short), "src/a.js", r, r))
+    assert "line 15 no-cache: saves 4000 bytes (as predicted)" in text
+    assert "line 3 no-cache: saves 4900 bytes (predicted 5000, -100: the rebuilt steps" in text
