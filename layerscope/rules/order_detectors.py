@@ -94,8 +94,12 @@ def _manifest_only(u: Unit) -> bool:
     return all(is_manifest_source(s) for s in u.sources)
 
 
+_HASHED = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]{16,}(?: in)?")
+
+
 def _step_text(u: Unit) -> str:
-    return f"{u.kind.value} {short(u.text, 100)}"
+    """The step as a Dockerfile line; a classic builder's hashed source as ``<src>``."""
+    return f"{u.kind.value} {short(_HASHED.sub('<src>', u.text), 100)}"
 
 
 def _reordered(
