@@ -421,3 +421,10 @@ def test_table_report_puts_the_base_findings_into_one(app: Analysis) -> None:
     # One numbered item for all of them, the biggest's fix shown under it.
     numbered = [x for x in fixes.splitlines() if x[:5].strip().rstrip(".").isdigit()]
     assert len(numbered) == len(r.findings) - len(base) + 1
+
+
+def test_markdown_report_labels_base_findings(app: Analysis) -> None:
+    r = attribute(app, Boundary(3, Signal.FLAG, "python:3.12"))
+    items = [x for x in render("markdown", r).splitlines() if x[:1].isdigit() and ". **" in x]
+    base = sum(1 for f in r.findings[: len(items)] if finding_origin(r, f) is Origin.BASE)
+    assert base and sum("(base image)" in x for x in items) == base
