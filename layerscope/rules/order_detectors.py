@@ -26,11 +26,12 @@ from layerscope.rules.ecosystems import (
     concern,
     install_of,
     installs,
+    is_clean_subcommand,
     is_manifest_file,
     is_manifest_source,
 )
 from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
-from layerscope.shell import has_flag, split_commands, unwrap
+from layerscope.shell import SimpleCommand, has_flag, split_commands, unwrap
 
 _VOLATILE_NAME = re.compile(
     r"(?:\A|_)(?:BUILD_?(?:DATE|TIME|TIMESTAMP|NUMBER|ID)|GIT_?(?:SHA|COMMIT|HASH|REF|REVISION)"
@@ -129,25 +130,46 @@ def _reordered(
             continue
         moved: list[str] = []
         kept: list[str] = []
+        other = False  # a command that is no install, index update or cleanup
         for c in split_commands(u.text):
             inst = install_of(c)
-            text = " ".join(unwrap(c).argv)
-            if inst is not None and (j, inst.command) in bust_cmds and not inst.needs_source:
+            inner = unwrap(c)
+            text = " ".join([*(f"{k}={v}" for k, v in inner.env), *inner.argv])
+            install = inst is not None and (j, inst.command) in bust_cmds
+            if (install and inst is not None and not inst.needs_source) or _index_update(inner):
                 moved.append(text)
-            elif inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
-                before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
-                kept.append(text)
             else:
+                if inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
+                    before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
+                other = other or not _housekeeping(inner)
                 kept.append(text)
-        if moved and not kept:
-            before.append(_step_text(u))
-        else:
-            if moved:
-                before.append("RUN " + short(" && ".join(moved), 100))
-                split = True
+        if moved and not other:
+            before.append(_step_text(u))  # installs and cleanups only: the RUN moves
+        elif moved:  # installs, then a build: the installs go first, the rest stays
+            before.append("RUN " + short(" && ".join(moved), 100))
             after.append("RUN " + short(" && ".join(kept), 100))
+            split = True
+        else:
+            after.append(_step_text(u))
     ordered = [*dict.fromkeys(before), _step_text(units[src]), *after]
     return ordered, split
+
+
+_INDEX = {"apt-get": "update", "apt": "update", "apk": "update", "dnf": "makecache",
+          "yum": "makecache"}  # fmt: skip
+_HOUSEKEEPING = frozenset(
+    {"set", "true", ":", "rm", "echo", "mkdir", "cd", "export", "ln", "printf", "test", "["}
+)
+
+
+def _index_update(c: SimpleCommand) -> bool:
+    return len(c.argv) > 1 and _INDEX.get(c.name) == c.argv[1]
+
+
+def _housekeeping(c: SimpleCommand) -> bool:
+    """A command that moves with the installs it follows: shell plumbing, a cache clean."""
+    sub = c.argv[1] if len(c.argv) > 1 else ""
+    return c.name in _HOUSEKEEPING or is_clean_subcommand(c.name, sub)
 
 
 def _copy_paths(copy: Unit) -> tuple[tuple[str, ...], int]:

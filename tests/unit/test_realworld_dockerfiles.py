@@ -211,3 +211,24 @@ def test_verify_report_sets_measured_against_predicted() -> None:
     text = report(Verification("classic", 14_000, 10_000, (same, short), "src/a.js", r, r))
     assert "line 15 no-cache: saves 4000 bytes (as predicted)" in text
     assert "line 3 no-cache: saves 4900 bytes (predicted 5000, -100: the rebuilt steps" in text
+
+
+def test_ls501_fix_moves_whole_installs_and_keeps_env_and_updates() -> None:
+    """An apt RUN (update, install, cleanup) moves whole; a Go build keeps its
+    CGO_ENABLED=0 and gets go mod download before the source."""
+    apt = parse(
+        "FROM x\nWORKDIR /app\nCOPY . .\n"
+        "RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+        "RUN pip install -r requirements.txt\n"
+    )
+    (f,) = check_dockerfile(apt)
+    assert f.fix.endswith(
+        "COPY requirements.txt ./; RUN apt-get update && apt-get install -y curl && "
+        "rm -rf /var/lib/apt/lists/*; RUN pip install -r requirements.txt; COPY . ."
+    )
+    go = parse("FROM golang\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /out ./cmd\n")
+    (g,) = check_dockerfile(go)
+    assert g.fix.endswith(
+        "COPY go.mod go.sum ./; RUN go mod download; COPY . .; "
+        "RUN CGO_ENABLED=0 go build -o /out ./cmd"
+    )
