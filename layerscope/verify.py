@@ -342,6 +342,9 @@ def verify(
             touched = _touch(ctx, under)
             progress(f"changed {touched}; building both again")
             again_original, _ = run(df.text, "original-rebuild")
+            # A fresh change for the patched build too: else the stages both
+            # files share (a builder stage) come from the rebuild just made.
+            _touch(ctx, under)
             again_patched, _ = run(patched_text, "patched-rebuild")
         finally:
             if not keep:

@@ -212,3 +212,32 @@ def test_apt_heavy_fix_verifies(builder: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert [(f.kind, f.line) for f in fixes] == [("no-cache", 3)]
     assert v.saved_bytes == fixes[0].bytes == cache.bytes
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_verify_rebuilds_compare_fresh_changes(
+    builder: str, busybox_base: str, tmp_path: Path
+) -> None:
+    """The install sits in a builder stage the patch leaves alone (the fix is in the
+    final stage). After the source change each rebuild must see a change of its
+    own: the patched rebuild must not reuse the original rebuild's builder stage
+    and report the install as reused."""
+    text = (
+        f"FROM {busybox_base} AS build\nWORKDIR /src\nCOPY . .\n"
+        "RUN pip install -r requirements.txt || mkdir -p /out && cp app.py /out/\n"
+        f"FROM {busybox_base}\nRUN mkdir /tmp/x && dd if=/dev/zero of=/tmp/x/big bs=1k count=64\n"
+        "RUN rm -rf /tmp/x\nCOPY --from=build /out /app\n"
+    )
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "requirements.txt").write_text("idna==3.7\n")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    docker = _buildkit_docker() if builder == "buildkit" else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(tmp_path), builder=builder, docker=docker,
+        network="none", keep=True, tag_prefix=f"{PREFIX}verify-fresh-{builder}-",
+    )  # fmt: skip
+    assert [f.kind for f in fixes] == ["merge-cleanup"]
+    assert v.saved_bytes == 64 * 1024
+    assert v.touched == "app.py"
+    for r in (v.original_rebuild, v.patched_rebuild):
+        assert r.dependency_steps == 1 and not r.dependency_cached
