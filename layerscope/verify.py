@@ -257,15 +257,25 @@ def _touch(context: str, under: str) -> str:
     return rel
 
 
-def _dependency_steps(df: Dockerfile, built: Built) -> list[str]:
-    """The build's RUN steps that install dependencies (by their text)."""
-    wanted = [s for s in df.steps() if s.kind.value == "RUN" and installs(s.script)]
+def _dependency_steps(df: Dockerfile, built: Built, target: str | None = None) -> list[str]:
+    """The build's RUN steps that install dependencies (by their text), in the
+    stages the target needs (the classic builder also runs the others)."""
+    from layerscope.stages import roles
+
+    needed = roles(df, target).built
+    wanted = [
+        s
+        for stage in df.stages
+        if stage.index in needed
+        for s in stage.steps
+        if s.kind.value == "RUN" and installs(s.script)
+    ]
     keys = [" ".join(s.args.split())[:60] for s in wanted]
     return [step for step in built.steps if any(k and k in " ".join(step.split()) for k in keys)]
 
 
-def _rebuild(df: Dockerfile, built: Built) -> Rebuild:
-    deps = _dependency_steps(df, built)
+def _rebuild(df: Dockerfile, built: Built, target: str | None = None) -> Rebuild:
+    deps = _dependency_steps(df, built, target)
     return Rebuild(
         steps=len(built.steps),
         cached=len(built.cached),
@@ -356,8 +366,8 @@ def verify(
             patched_bytes=patched.summary.total_bytes,
             fixes=tuple(savings),
             touched=touched,
-            original_rebuild=_rebuild(df, again_original),
-            patched_rebuild=_rebuild(patched_df, again_patched),
+            original_rebuild=_rebuild(df, again_original, target),
+            patched_rebuild=_rebuild(patched_df, again_patched, target),
         ),
         list(fixes),
     )

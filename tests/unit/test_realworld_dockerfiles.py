@@ -232,3 +232,19 @@ def test_ls501_fix_moves_whole_installs_and_keeps_env_and_updates() -> None:
         "COPY go.mod go.sum ./; RUN go mod download; COPY . .; "
         "RUN CGO_ENABLED=0 go build -o /out ./cmd"
     )
+
+
+def test_verify_counts_the_installs_of_the_stages_the_target_needs() -> None:
+    """voting-result with the classic builder runs the development stage too; its
+    npm install -g nodemon after COPY . . must not make the production build's
+    npm ci look rebuilt."""
+    from layerscope.verify import Built, _rebuild
+
+    df = _df("voting-result")
+    ci = "RUN npm ci  && npm cache clean --force  && mv /app/node_modules /node_modules"
+    steps = (ci, "COPY . .", "RUN npm install -g nodemon")
+    built = Built("t", steps, cached=(ci,))
+    r = _rebuild(df, built)
+    assert (r.dependency_steps, r.dependency_cached) == (1, True)
+    dev = _rebuild(df, built, "development")
+    assert (dev.dependency_steps, dev.dependency_cached) == (2, False)
