@@ -141,11 +141,20 @@ def base_fix(
             "installing your requirements needs a newer pip, drop the pip upgrade (or run it "
             "in a build stage that makes wheels, as the final image only needs them installed)."
         )
+    if own_hider and f.kind is Kind.OVERWRITTEN_LATER:
+        # A changed file (a user added to /etc/passwd, a config edited): the
+        # change is the point of the step, only the base's old copy is extra.
+        return (
+            f"Your layer {f.hidden_by} stores a new version of files that {name} ships in "
+            f"{layer}; the base's copy stays in the image ({f.bytes:,} bytes). That is the "
+            "cost of changing them and nothing to drop: if the base is large, "
+            f"{suggestion(reference, local)}"
+        )
     if own_hider:
         head = (
             f"Your layer {f.hidden_by} hides files that {name} stored in {layer}: the base's "
-            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. Drop the "
-            "deletion or overwrite if it only cleans up the base, and"
+            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. If the "
+            "deletion only cleans up the base, it can go; and"
         )
     else:
         head = (

@@ -245,3 +245,22 @@ def test_lock_file_rewritten_by_npm_install_says_npm_ci() -> None:
     (f,) = of(result, "LS102")
     assert "use npm ci" in f.fix and "/app/package-lock.json" in f.fix
     assert "drop the earlier copy" not in f.fix
+
+
+def test_copied_file_changed_by_a_run_and_copied_again() -> None:
+    """django-on-docker: COPY ./entrypoint.sh ., RUN sed -i ..., RUN chmod +x, then
+    COPY . . brings it again. No advice to drop the COPY the RUN needs."""
+    result = run(
+        [file("app/entrypoint.sh", 2 * KB)],
+        [file("app/entrypoint.sh", 2 * KB - 10)],
+        [file("app/entrypoint.sh", 2 * KB, mode=0o644), file("app/main.py", 1 * KB)],
+        history=[
+            "COPY ./entrypoint.sh . # buildkit",
+            "RUN /bin/sh -c sed -i 's/\\r$//g' /app/entrypoint.sh # buildkit",
+            "COPY . . # buildkit",
+        ],
+    )
+    fixes = {(f.layer, f.hidden_by): f.fix for f in of(result, "LS102")}
+    assert fixes[(0, 1)].startswith("Layer 1 changes /app right after layer 0 copied it in")
+    assert fixes[(1, 2)].startswith("The COPY of layer 2 replaces /app again, undoing")
+    assert all("drop the earlier copy" not in fix for fix in fixes.values())

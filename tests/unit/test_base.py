@@ -451,3 +451,18 @@ def test_pip_upgrade_over_the_base_pip_says_so() -> None:
     for f in hidden:
         assert f.fix.startswith("Your layer 1 upgrades pip: it stores a second pip"), f.fix
         assert "drop the pip upgrade" in f.fix and "Drop the deletion" not in f.fix
+
+
+def test_base_file_changed_by_your_layer_is_not_to_drop() -> None:
+    """RUN adduser rewrites the base's /etc/passwd: the base copy stays, and the
+    fix must not say to drop the step."""
+    layers = [
+        [file("bin/sh", 10 * KIB), file("etc/passwd", 4 * KIB)],
+        [file("etc/passwd", 4 * KIB + 40)],
+    ]
+    history = [IMPORTED, nop_c('CMD ["sh"]', ts(1)), run_c("adduser --system app", ts(5))]
+    img = read_archive(docker_archive([layer_tar(m) for m in layers], history))
+    r = attribute(analyze(img), Boundary(1, Signal.FLAG, "python:3.12"))
+    (f,) = [f for f in r.findings if f.rule == "LS102"]
+    assert f.fix.startswith("Your layer 1 stores a new version of files that python:3.12")
+    assert "nothing to drop" in f.fix and "Drop" not in f.fix
