@@ -188,6 +188,10 @@ def attribute(result: Analysis, boundary: Boundary, local: Sequence[str] = ()) -
     for f in out.findings:
         if finding_origin(out, f) is Origin.BASE:
             own_hider = f.hidden_by is not None and not is_base_layer(out, f.hidden_by)
+            hider = ""
+            if own_hider and f.hidden_by is not None:
+                h = image.layer_history(image.layers[f.hidden_by])
+                hider = h.parsed.args if h is not None else ""
             f = replace(
                 f,
                 fix=base_fix(
@@ -197,6 +201,7 @@ def attribute(result: Analysis, boundary: Boundary, local: Sequence[str] = ()) -
                     base_side.wasted_bytes,
                     base_side.reclaimable_bytes,
                     local,
+                    hider,
                 ),
                 location=boundary.from_location or f.location,
             )

@@ -62,6 +62,21 @@ def slimmer_variants(reference: str) -> tuple[str, ...]:
     return (*out, distroless)
 
 
+def _upgrades_pip(command: str) -> bool:
+    """``pip install --upgrade pip`` (or ``-U``, ``python -m pip``) in ``command``."""
+    from layerscope.shell.commands import split_commands, unwrap
+
+    for c in split_commands(command):
+        argv = list(unwrap(c).argv)
+        if argv and argv[0].rsplit("/", 1)[-1].startswith("python") and argv[1:3] == ["-m", "pip"]:
+            argv = argv[2:]
+        if not argv or not argv[0].rsplit("/", 1)[-1].startswith("pip"):
+            continue
+        if "install" in argv and ({"-U", "--upgrade"} & set(argv)) and "pip" in argv[2:]:
+            return True
+    return False
+
+
 def _normal(reference: str) -> str:
     repo, tag = _split_reference(reference)
     repo = repo.removeprefix("docker.io/").removeprefix("library/")
@@ -99,11 +114,12 @@ def base_fix(
     wasted: int,
     reclaimable: int,
     local: Sequence[str] = (),
+    hider: str = "",
 ) -> str:
     """The fix for a finding in a base layer. ``own_hider``: a layer of the
-    image's own hides the base's bytes; ``wasted``/``reclaimable``: the
-    base's totals; ``local``: the engine's image references (a slimmer base
-    is named only when it is one of them)."""
+    image's own hides the base's bytes (``hider``: that layer's command);
+    ``wasted``/``reclaimable``: the base's totals; ``local``: the engine's
+    image references (a slimmer base is named only when it is one of them)."""
     name = reference or "the base image"
     layer = "a base layer" if f.layer is None else f"layer {f.layer}"
     if f.kind is Kind.CACHE_BUST:
@@ -115,14 +131,30 @@ def base_fix(
         return (
             f"Your layer {f.hidden_by} installs packages, and every install rewrites the "
             f"package database that {name} ships ({f.bytes:,} bytes here): the base's copy "
-            "stays in the image whatever you do. Install all your packages in one RUN so it "
-            "is paid once."
+            "stays in the image whatever you do, and it is paid once as long as all your "
+            "packages are installed in one RUN."
+        )
+    if own_hider and _upgrades_pip(hider):
+        return (
+            f"Your layer {f.hidden_by} upgrades pip: it stores a second pip while the one "
+            f"{name} ships stays in {layer} ({f.bytes:,} bytes, hidden but not freed). Unless "
+            "installing your requirements needs a newer pip, drop the pip upgrade (or run it "
+            "in a build stage that makes wheels, as the final image only needs them installed)."
+        )
+    if own_hider and f.kind is Kind.OVERWRITTEN_LATER:
+        # A changed file (a user added to /etc/passwd, a config edited): the
+        # change is the point of the step, only the base's old copy is extra.
+        return (
+            f"Your layer {f.hidden_by} stores a new version of files that {name} ships in "
+            f"{layer}; the base's copy stays in the image ({f.bytes:,} bytes). That is the "
+            "cost of changing them and nothing to drop: if the base is large, "
+            f"{suggestion(reference, local)}"
         )
     if own_hider:
         head = (
             f"Your layer {f.hidden_by} hides files that {name} stored in {layer}: the base's "
-            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. Drop the "
-            "deletion or overwrite if it only cleans up the base, and"
+            f"copy stays in the image, so the {f.bytes:,} bytes are not saved. If the "
+            "deletion only cleans up the base, it can go; and"
         )
     else:
         head = (

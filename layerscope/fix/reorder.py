@@ -93,7 +93,9 @@ def reorder(
             continue
         found = _movable_install(step)
         if found is None:
-            dep = [i for i in installs(step.script) if i.needs_source]
+            # Only a RUN installs: a COPY's operands (mvnw pom.xml ./) are no command.
+            script = step.script if step.kind is Instruction.RUN else ""
+            dep = [i for i in installs(script) if i.needs_source]
             if dep and dep[0].ecosystem in _DEP_STEP_OK and dep[0].ecosystem not in installed:
                 needs_dep_step.append((j, dep[0]))
             break
@@ -111,6 +113,8 @@ def reorder(
     files = _manifests(deps, source, dest_abs, wds, stage, window, copy, ev, context)
     if deps and files is None:
         return
+    if needs_dep_step and not window and not files:
+        return  # a download step needs its manifests copied before it
     flags = [f for f in copy.flags if f.startswith(("--chown", "--chmod", "--link"))]
     head = " ".join([copy.keyword, *flags])
     eol = t.eol

@@ -257,15 +257,25 @@ def _touch(context: str, under: str) -> str:
     return rel
 
 
-def _dependency_steps(df: Dockerfile, built: Built) -> list[str]:
-    """The build's RUN steps that install dependencies (by their text)."""
-    wanted = [s for s in df.steps() if s.kind.value == "RUN" and installs(s.script)]
+def _dependency_steps(df: Dockerfile, built: Built, target: str | None = None) -> list[str]:
+    """The build's RUN steps that install dependencies (by their text), in the
+    stages the target needs (the classic builder also runs the others)."""
+    from layerscope.stages import roles
+
+    needed = roles(df, target).built
+    wanted = [
+        s
+        for stage in df.stages
+        if stage.index in needed
+        for s in stage.steps
+        if s.kind.value == "RUN" and installs(s.script)
+    ]
     keys = [" ".join(s.args.split())[:60] for s in wanted]
     return [step for step in built.steps if any(k and k in " ".join(step.split()) for k in keys)]
 
 
-def _rebuild(df: Dockerfile, built: Built) -> Rebuild:
-    deps = _dependency_steps(df, built)
+def _rebuild(df: Dockerfile, built: Built, target: str | None = None) -> Rebuild:
+    deps = _dependency_steps(df, built, target)
     return Rebuild(
         steps=len(built.steps),
         cached=len(built.cached),
@@ -342,6 +352,9 @@ def verify(
             touched = _touch(ctx, under)
             progress(f"changed {touched}; building both again")
             again_original, _ = run(df.text, "original-rebuild")
+            # A fresh change for the patched build too: else the stages both
+            # files share (a builder stage) come from the rebuild just made.
+            _touch(ctx, under)
             again_patched, _ = run(patched_text, "patched-rebuild")
         finally:
             if not keep:
@@ -353,8 +366,8 @@ def verify(
             patched_bytes=patched.summary.total_bytes,
             fixes=tuple(savings),
             touched=touched,
-            original_rebuild=_rebuild(df, again_original),
-            patched_rebuild=_rebuild(patched_df, again_patched),
+            original_rebuild=_rebuild(df, again_original, target),
+            patched_rebuild=_rebuild(patched_df, again_patched, target),
         ),
         list(fixes),
     )
@@ -392,13 +405,28 @@ def _read_engine(tag: str) -> Analysis:
     return analyze(open_image(tag, source="docker", options=SourceOptions()))
 
 
+def _saving(s: FixSaving) -> str:
+    """One fix's measured saving, next to what the first image predicted."""
+    line = f"  line {s.fix.line} {s.fix.kind}: saves {s.saved_bytes} bytes"
+    if not s.fix.bytes:
+        return line
+    if s.fix.bytes == s.saved_bytes:
+        return line + " (as predicted)"
+    gap = s.saved_bytes - s.fix.bytes
+    return (
+        f"{line} (predicted {s.fix.bytes}, {'+' if gap > 0 else ''}{gap}: the rebuilt steps "
+        "wrote other bytes than in the first build, such as fresh package lists, logs or "
+        "newer package versions)"
+    )
+
+
 def report(v: Verification) -> str:
     """The verification for people (plain text lines)."""
     lines = [
         f"verify ({v.builder} builder): original {v.original_bytes} bytes, patched "
         f"{v.patched_bytes} bytes, saved {v.saved_bytes} bytes",
     ]
-    lines.extend(f"  line {s.fix.line} {s.fix.kind}: saves {s.saved_bytes} bytes" for s in v.fixes)
+    lines.extend(_saving(s) for s in v.fixes)
     for label, r in (("original", v.original_rebuild), ("patched", v.patched_rebuild)):
         reuse = "reused" if r.dependency_cached else "rebuilt"
         if r.dependency_steps == 0:

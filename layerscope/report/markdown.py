@@ -12,6 +12,7 @@ import html
 import re
 
 from layerscope.analysis import Analysis
+from layerscope.base.attribution import rank
 from layerscope.names import printable
 from layerscope.report.summary import relation, size, verdict
 
@@ -64,6 +65,10 @@ def _budgets(result: Analysis) -> list[str]:
     return out
 
 
+# Bytes in your own layers need no label; the others say what they are.
+_LABELS = {0: "", 1: " (rebuild cost, not bytes in the image)", 2: " (base image)"}
+
+
 def _findings(result: Analysis) -> list[str]:
     if not result.findings:
         return ["", "No waste found."]
@@ -77,8 +82,10 @@ def _findings(result: Analysis) -> list[str]:
         where = ""
         if f.location is not None:
             where = f" ({code(f.location[0])} line {f.location[1]})"
+        label = _LABELS[rank(result, f)]
         out.append(
-            f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{layer}{where}: {text(f.message)}"
+            f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{label}{layer}{where}: "
+            f"{text(f.message)}"
         )
         if f.paths:
             more = f" and {f.path_count - len(f.paths)} more" if f.path_count > len(f.paths) else ""

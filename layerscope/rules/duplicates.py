@@ -21,7 +21,7 @@ from itertools import compress, count, repeat
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import scan as cache_scan
-from layerscope.rules.common import describe, is_run, severity_for, top_paths
+from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
 from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named
@@ -103,8 +103,18 @@ _PACKAGE_TREE = re.compile(
 
 def _tree(ctx: RuleContext, root: str) -> dict[str, tuple[object, ...]] | None:
     """What is visible at ``root``: relative path -> (type, size, digest, owner,
-    mode, link) for it and everything under it; None when a file's content is
-    not known (no digest) or something is a link (it may point anywhere)."""
+    mode) for it and everything under it; None when a file's content is not
+    known (no digest) or something is a link (it may point anywhere). One
+    search of all paths per root, remembered for the analysis."""
+    trees: dict[str, dict[str, tuple[object, ...]] | None] = memo(
+        ctx, "duplicates.trees", lambda _ctx: {}
+    )
+    if root not in trees:
+        trees[root] = _read_tree(ctx, root)
+    return trees[root]
+
+
+def _read_tree(ctx: RuleContext, root: str) -> dict[str, tuple[object, ...]] | None:
     final = ctx.union.final
     fp = ctx.paths
     out: dict[str, tuple[object, ...]] = {}

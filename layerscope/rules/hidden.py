@@ -461,6 +461,18 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 by,
                 f"Store only the final version of {where}: make both changes in one RUN",
             )
+        elif is_copy(ctx, layer) and is_run(ctx, by):
+            fix = (
+                f"Layer {by} changes {where} right after layer {layer} copied it in: make the "
+                "change in the build context (commit the file as the image needs it) so the "
+                "COPY brings the final version and the RUN is not needed"
+            )
+        elif is_copy(ctx, by):
+            fix = (
+                f"The COPY of layer {by} replaces {where} again, undoing what layer {layer} "
+                "made or changed there: copy it once, after the steps that need it, or keep "
+                "it out of the later COPY (.dockerignore)"
+            )
         else:
             fix = f"Store {where} once: drop the earlier copy in layer {layer} or merge the steps"
         yield _finding("LS102", Kind.OVERWRITTEN_LATER, layer, by, cause, key, group, msg, fix)

@@ -19,7 +19,7 @@ from layerscope.model import Builder, Instruction
 from layerscope.rules.common import TOP_PATHS, severity_for, short
 from layerscope.rules.order_units import URL, Unit, busting_copy, cost, needless, rebuilt
 from layerscope.rules.types import Finding, Kind, Severity
-from layerscope.shell.commands import has_flag, split_commands, unwrap
+from layerscope.shell.commands import SimpleCommand, has_flag, split_commands, unwrap
 from layerscope.shell.ecosystems import (
     DEPENDENCY_STEP,
     MANIFESTS,
@@ -28,7 +28,8 @@ from layerscope.shell.ecosystems import (
     concern,
     install_of,
     installs,
-    is_manifest,
+    is_clean_subcommand,
+    is_manifest_file,
     is_manifest_source,
 )
 
@@ -90,12 +91,16 @@ def _manifest_only(u: Unit) -> bool:
     if u.kind not in (Instruction.COPY, Instruction.ADD) or not u.sources or u.from_stage:
         return False
     if u.files is not None:
-        return bool(u.files) and all(is_manifest(f) for f in u.files)
+        return bool(u.files) and all(is_manifest_file(f) for f in u.files)
     return all(is_manifest_source(s) for s in u.sources)
 
 
+_HASHED = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]{16,}(?: in)?")
+
+
 def _step_text(u: Unit) -> str:
-    return f"{u.kind.value} {short(u.text, 100)}"
+    """The step as a Dockerfile line; a classic builder's hashed source as ``<src>``."""
+    return f"{u.kind.value} {short(_HASHED.sub('<src>', u.text), 100)}"
 
 
 def _reordered(
@@ -125,25 +130,46 @@ def _reordered(
             continue
         moved: list[str] = []
         kept: list[str] = []
+        other = False  # a command that is no install, index update or cleanup
         for c in split_commands(u.text):
             inst = install_of(c)
-            text = " ".join(unwrap(c).argv)
-            if inst is not None and (j, inst.command) in bust_cmds and not inst.needs_source:
+            inner = unwrap(c)
+            text = " ".join([*(f"{k}={v}" for k, v in inner.env), *inner.argv])
+            install = inst is not None and (j, inst.command) in bust_cmds
+            if (install and inst is not None and not inst.needs_source) or _index_update(inner):
                 moved.append(text)
-            elif inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
-                before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
-                kept.append(text)
             else:
+                if inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
+                    before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
+                other = other or not _housekeeping(inner)
                 kept.append(text)
-        if moved and not kept:
-            before.append(_step_text(u))
-        else:
-            if moved:
-                before.append("RUN " + short(" && ".join(moved), 100))
-                split = True
+        if moved and not other:
+            before.append(_step_text(u))  # installs and cleanups only: the RUN moves
+        elif moved:  # installs, then a build: the installs go first, the rest stays
+            before.append("RUN " + short(" && ".join(moved), 100))
             after.append("RUN " + short(" && ".join(kept), 100))
+            split = True
+        else:
+            after.append(_step_text(u))
     ordered = [*dict.fromkeys(before), _step_text(units[src]), *after]
     return ordered, split
+
+
+_INDEX = {"apt-get": "update", "apt": "update", "apk": "update", "dnf": "makecache",
+          "yum": "makecache"}  # fmt: skip
+_HOUSEKEEPING = frozenset(
+    {"set", "true", ":", "rm", "echo", "mkdir", "cd", "export", "ln", "printf", "test", "["}
+)
+
+
+def _index_update(c: SimpleCommand) -> bool:
+    return len(c.argv) > 1 and _INDEX.get(c.name) == c.argv[1]
+
+
+def _housekeeping(c: SimpleCommand) -> bool:
+    """A command that moves with the installs it follows: shell plumbing, a cache clean."""
+    sub = c.argv[1] if len(c.argv) > 1 else ""
+    return c.name in _HOUSEKEEPING or is_clean_subcommand(c.name, sub)
 
 
 def _copy_paths(copy: Unit) -> tuple[tuple[str, ...], int]:

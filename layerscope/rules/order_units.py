@@ -18,7 +18,7 @@ from layerscope.dockerfile.parser import Step
 from layerscope.model import Builder, EntryType, Instruction
 from layerscope.rules.common import short
 from layerscope.rules.context import RuleContext
-from layerscope.shell.ecosystems import any_manifest, is_manifest, is_manifest_source
+from layerscope.shell.ecosystems import any_manifest, is_manifest_file, is_manifest_source
 
 _LAYER_KINDS = (Instruction.RUN, Instruction.COPY, Instruction.ADD)
 URL = re.compile(r"(?i)\A(?:https?|ftp)://")
@@ -64,7 +64,7 @@ def is_source_copy(u: Unit) -> bool:
     if any(URL.match(s) for s in u.sources) or u.from_stage:
         return False
     if u.files is not None:
-        if not u.files or all(is_manifest(f) for f in u.files):
+        if not u.files or all(is_manifest_file(f) for f in u.files):
             return False
     elif all(is_manifest_source(s) for s in u.sources):
         return False

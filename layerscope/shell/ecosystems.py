@@ -26,6 +26,7 @@ __all__ = [
     "installs",
     "is_clean_subcommand",
     "is_manifest",
+    "is_manifest_file",
     "is_manifest_source",
     "pip_without_cache",
 ]
@@ -107,17 +108,31 @@ def is_manifest(path: str) -> bool:
     return _MANIFEST_NAME.match(name) is not None
 
 
+# Build tool wrappers and their settings, copied with the manifests so the
+# dependency download can run (``COPY .mvn/ .mvn`` + ``COPY mvnw pom.xml ./``).
+_BUILD_TOOL_FILES = frozenset(
+    {".mvn", "mvnw", "mvnw.cmd", "gradlew", "gradlew.bat", "gradle", ".yarn", ".yarnrc.yml"}
+)
 _CONCRETE_MANIFESTS = tuple(p for p in _ALL_MANIFESTS if "*" not in p)
 _GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def is_manifest_file(path: str) -> bool:
+    """A file a dependency download needs: a manifest or lock file, or a file of
+    a build tool's wrapper (``.mvn/wrapper/maven-wrapper.properties``, ``mvnw``)."""
+    return is_manifest(path) or any(part in _BUILD_TOOL_FILES for part in path.split("/"))
 
 
 def is_manifest_source(source: str) -> bool:
     """True when a COPY source names manifest files only: a manifest name, or a
     glob such as ``package*.json``, ``requirements*.txt``, ``Gemfile*`` or
     ``go.*`` whose literal start (3 characters or more) belongs to a manifest
-    name and that matches some manifest name. ``*.json`` or ``src*`` do not."""
+    name and that matches some manifest name, or a build tool's wrapper
+    (``mvnw``, ``.mvn/``, ``gradlew``). ``*.json`` or ``src*`` do not."""
     name = posixpath.basename(source.rstrip("/"))
     if is_manifest(name) or name in _ALL_MANIFESTS:  # ``*.csproj`` as written
+        return True
+    if name in _BUILD_TOOL_FILES:
         return True
     if _GLOB_CHARS.search(name) is None:
         return False

@@ -33,12 +33,9 @@ def cached(name: str, dockerfile: str, files: dict[str, bytes], *, buildkit: boo
         h.update(key.encode() + b"\0" + data)
     tag = f"{PREFIX}rw-{name}:{h.hexdigest()[:12]}"
     if not image_exists(tag):
-        text = dockerfile
-        build_args = None
-        if target is not None:
-            # build_image has no --target: keep the file up to the target stage.
-            text = _up_to(dockerfile, target)
-        build_image(tag, text, files, buildkit=buildkit, network=network, build_args=build_args)
+        # build_image has no --target: keep the file up to the target stage.
+        text = dockerfile if target is None else _up_to(dockerfile, target)
+        build_image(tag, text, files, buildkit=buildkit, network=network)
     return tag
 
 
@@ -89,6 +86,7 @@ def bases() -> dict[str, str]:
         "node:16": node,
         "python:3.11-slim": python,
         "python:3.11.4-slim-buster": python,
+        "debian:bookworm": debian,
     }
 
 

@@ -182,3 +182,62 @@ def test_pip_bytecode_against_pythondontwritebytecode(buildkit: bool, tmp_path: 
         pyc = sum(n for p, n in files.items() if p.endswith(".pyc") and "__pycache__/" in p)
         assert f.bytes == pyc > 0
         assert f"+RUN {pip.replace('install', 'install --no-compile')}" in f.fix
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_apt_heavy_fix_verifies(builder: str, tmp_path: Path) -> None:
+    """buildpack-deps style: one RUN updates, installs and removes the lists. On a
+    base without the official images' docker-clean hook the .debs and pkgcache
+    stay in /var/cache/apt: LS201 counts them (from docker save), the patch adds
+    apt-get clean, and --verify measures exactly the predicted bytes. The base's
+    package database rewrite is the base's, with no 'drop' advice."""
+    from .test_rules_real import layer_files
+
+    buildkit = builder == "buildkit"
+    result, text = _analyzed("apt-heavy", buildkit, tmp_path)
+    (cache,) = _own(result, "LS201")
+    _, _, tag = build("apt-heavy", buildkit=buildkit)
+    assert cache.layer is not None
+    files = layer_files(tag, tmp_path, cache.layer)
+    assert cache.bytes == sum(n for p, n in files.items() if p.startswith("var/cache/apt/"))
+    for f in _own(result, "LS102"):
+        assert "drop" not in f.fix.lower() and "slim" not in f.fix, f.fix
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(text)
+    docker = _buildkit_docker() if buildkit else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
+        keep=True, tag_prefix=f"{PREFIX}verify-apt-{builder}-",
+    )  # fmt: skip
+    assert [(f.kind, f.line) for f in fixes] == [("no-cache", 3)]
+    assert v.saved_bytes == fixes[0].bytes == cache.bytes
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_verify_rebuilds_compare_fresh_changes(
+    builder: str, busybox_base: str, tmp_path: Path
+) -> None:
+    """The install sits in a builder stage the patch leaves alone (the fix is in the
+    final stage). After the source change each rebuild must see a change of its
+    own: the patched rebuild must not reuse the original rebuild's builder stage
+    and report the install as reused."""
+    text = (
+        f"FROM {busybox_base} AS build\nWORKDIR /src\nCOPY . .\n"
+        "RUN pip install -r requirements.txt || mkdir -p /out && cp app.py /out/\n"
+        f"FROM {busybox_base}\nRUN mkdir /tmp/x && dd if=/dev/zero of=/tmp/x/big bs=1k count=64\n"
+        "RUN rm -rf /tmp/x\nCOPY --from=build /out /app\n"
+    )
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "requirements.txt").write_text("idna==3.7\n")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    docker = _buildkit_docker() if builder == "buildkit" else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(tmp_path), builder=builder, docker=docker,
+        network="none", keep=True, tag_prefix=f"{PREFIX}verify-fresh-{builder}-",
+    )  # fmt: skip
+    assert [f.kind for f in fixes] == ["merge-cleanup"]
+    assert v.saved_bytes == 64 * 1024
+    assert v.touched == "app.py"
+    for r in (v.original_rebuild, v.patched_rebuild):
+        assert r.dependency_steps == 1 and not r.dependency_cached

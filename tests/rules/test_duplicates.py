@@ -235,3 +235,40 @@ def test_copies_installed_by_the_os_package_manager_are_the_packagers(tmp_path: 
         tmp_path, layer, history=["/bin/sh -c cp -r /usr/share/nodejs/a /usr/share/nodejs/b"]
     )
     assert [f.bytes for f in of(by_hand, "LS401")] == [len(data)]
+
+
+def _two_trees(tmp_path: Path, extra: Sequence[F], kept: str, dup: str) -> Analysis:
+    tree = {f"m{i}.js": blob(f"module{i}", 30 * KB + i) for i in range(3)}
+    return analyzed(
+        tmp_path,
+        [*(file(f"{kept}/{n}", b) for n, b in tree.items())],
+        [*(file(f"{dup}/{n}", b) for n, b in tree.items()), *extra],
+        history=["/bin/sh -c make", "/bin/sh -c cp -r /x /y"],
+    )
+
+
+def test_a_link_is_proposed_between_identical_trees(tmp_path: Path) -> None:
+    (f,) = of(_two_trees(tmp_path, [], "opt/a", "srv/b"), "LS401")
+    assert "symlink /srv/b to /opt/a" in f.fix
+
+
+def test_no_link_when_the_trees_differ(tmp_path: Path) -> None:
+    """The copy's directory also holds a file of its own: a link would lose it."""
+    result = _two_trees(tmp_path, [file("srv/b/own.cfg", b"x" * 10)], "opt/a", "srv/b")
+    (f,) = of(result, "LS401")
+    assert f.fix.startswith("No fix is proposed") and "not identical trees" in f.fix
+    assert "symlink" not in f.fix and "ln -s" not in f.fix
+
+
+@pytest.mark.parametrize(
+    ("kept", "dup"),
+    [
+        ("usr/lib/node_modules/@types/node", "app/node_modules/@types/node"),
+        ("usr/lib/python3/dist-packages/pip", "usr/local/lib/python3.11/dist-packages/pip"),
+        ("node_modules/@types/node", "node_modules/@types/node/ts4.8"),
+    ],
+)
+def test_no_link_in_package_trees_or_into_itself(tmp_path: Path, kept: str, dup: str) -> None:
+    (f,) = of(_two_trees(tmp_path, [], kept, dup), "LS401")
+    assert f.fix.startswith("No fix is proposed"), f.fix
+    assert "ln -s" not in f.fix and "symlink" not in f.fix

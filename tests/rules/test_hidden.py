@@ -8,7 +8,7 @@ import pytest
 
 from layerscope.rules.common import top_paths
 from layerscope.rules.hidden import _common_dir
-from tests.builders import d, file, wh
+from tests.builders import F, d, file, wh
 
 from .helpers import cause, of, run
 
@@ -197,3 +197,70 @@ def test_top_paths_picks_the_biggest_then_by_path() -> None:
     assert top_paths(items) == expected == ("/a", "/b", "/f0006", "/f0013", "/f0020")
     assert top_paths(iter(items), 3) == expected[:3]
     assert top_paths([], 5) == () and top_paths(items, 0) == ()
+
+
+def test_chown_that_also_owns_made_directories_says_to_keep_it() -> None:
+    """django-on-docker: mkdir staticfiles in an earlier RUN, COPY . $APP_HOME, then
+    chown -R app:app $APP_HOME. COPY --chown covers the copied files only."""
+    copied = [file(f"home/app/web/m{i}.py", 4 * KB) for i in range(3)]
+    owned = [file(f"home/app/web/m{i}.py", 4 * KB, uid=100, gid=101) for i in range(3)]
+    made = F("home/app/web/staticfiles", "dir", mode=0o755, uid=100, gid=101)
+    result = run(
+        [F("home/app/web/staticfiles", "dir", mode=0o755)],
+        copied,
+        [made, *owned],
+        history=[
+            "RUN /bin/sh -c mkdir -p /home/app/web/staticfiles # buildkit",
+            "COPY . /home/app/web # buildkit",
+            "RUN /bin/sh -c chown -R app:app /home/app/web # buildkit",
+        ],
+    )
+    (f,) = of(result, "LS102")
+    assert cause(f) == "chown-later"
+    assert "+COPY --chown=100:101 . /home/app/web" in f.fix
+    assert "drop the recursive chown" not in f.fix
+    assert "keep a chown in layer 2 for the 1 path(s)" in f.fix
+    assert "/home/app/web/staticfiles" in f.fix
+
+
+def test_manifest_copied_first_and_again_with_the_source_is_not_reported() -> None:
+    lock = b'{"lockfileVersion": 3}\n' * 40
+    result = run(
+        [file("app/package.json", 2 * KB), file("app/package-lock.json", lock)],
+        [file("app/node_modules/x/index.js", 3 * KB)],
+        [file("app/package.json", 2 * KB), file("app/package-lock.json", lock),
+         file("app/server.js", 1 * KB)],
+        history=["COPY package*.json ./ # buildkit", "RUN /bin/sh -c npm ci # buildkit",
+                 "COPY . . # buildkit"],
+    )  # fmt: skip
+    assert of(result, "LS102") == []
+
+
+def test_lock_file_rewritten_by_npm_install_says_npm_ci() -> None:
+    result = run(
+        [file("app/package.json", 2 * KB), file("app/package-lock.json", 3 * KB)],
+        [file("app/package-lock.json", 3 * KB + 40), file("app/node_modules/x/i.js", 3 * KB)],
+        history=["COPY package*.json ./ # buildkit", "RUN /bin/sh -c npm install # buildkit"],
+    )
+    (f,) = of(result, "LS102")
+    assert "use npm ci" in f.fix and "/app/package-lock.json" in f.fix
+    assert "drop the earlier copy" not in f.fix
+
+
+def test_copied_file_changed_by_a_run_and_copied_again() -> None:
+    """django-on-docker: COPY ./entrypoint.sh ., RUN sed -i ..., RUN chmod +x, then
+    COPY . . brings it again. No advice to drop the COPY the RUN needs."""
+    result = run(
+        [file("app/entrypoint.sh", 2 * KB)],
+        [file("app/entrypoint.sh", 2 * KB - 10)],
+        [file("app/entrypoint.sh", 2 * KB, mode=0o644), file("app/main.py", 1 * KB)],
+        history=[
+            "COPY ./entrypoint.sh . # buildkit",
+            "RUN /bin/sh -c sed -i 's/\\r$//g' /app/entrypoint.sh # buildkit",
+            "COPY . . # buildkit",
+        ],
+    )
+    fixes = {(f.layer, f.hidden_by): f.fix for f in of(result, "LS102")}
+    assert fixes[(0, 1)].startswith("Layer 1 changes /app right after layer 0 copied it in")
+    assert fixes[(1, 2)].startswith("The COPY of layer 2 replaces /app again, undoing")
+    assert all("drop the earlier copy" not in fix for fix in fixes.values())

@@ -418,3 +418,48 @@ def test_table_report_puts_the_base_findings_into_one(app: Analysis) -> None:
     # One numbered item for all of them, the biggest's fix shown under it.
     numbered = [x for x in fixes.splitlines() if x[:5].strip().rstrip(".").isdigit()]
     assert len(numbered) == len(r.findings) - len(base) + 1
+
+
+def test_markdown_report_labels_base_findings(app: Analysis) -> None:
+    r = attribute(app, Boundary(3, Signal.FLAG, "python:3.12"))
+    items = [x for x in render("markdown", r).splitlines() if x[:1].isdigit() and ". **" in x]
+    base = sum(1 for f in r.findings[: len(items)] if finding_origin(r, f) is Origin.BASE)
+    assert base and sum("(base image)" in x for x in items) == base
+
+
+def test_pip_upgrade_over_the_base_pip_says_so() -> None:
+    """python images ship pip; RUN pip install --upgrade pip deletes it (the base
+    layer keeps it) and stores a second one: the fix says to drop the upgrade,
+    not to 'drop the deletion'."""
+    site = "usr/local/lib/python3.12/site-packages"
+    layers = [
+        [file("bin/sh", 10 * KIB), file(f"{site}/pip/_internal.py", 64 * KIB)],
+        [wh(f"{site}/pip"), file(f"{site}/pip/_internal.py", 70 * KIB)],
+    ]
+    history = [
+        IMPORTED,
+        nop_c('CMD ["python3"]', ts(1)),
+        run_c("pip install --upgrade pip", ts(5)),
+    ]
+    img = read_archive(docker_archive([layer_tar(m) for m in layers], history))
+    r = attribute(analyze(img), Boundary(1, Signal.FLAG, "python:3.12"))
+    hidden = [f for f in r.findings if f.layer == 0 and f.hidden_by == 1]
+    assert hidden
+    for f in hidden:
+        assert f.fix.startswith("Your layer 1 upgrades pip: it stores a second pip"), f.fix
+        assert "drop the pip upgrade" in f.fix and "Drop the deletion" not in f.fix
+
+
+def test_base_file_changed_by_your_layer_is_not_to_drop() -> None:
+    """RUN adduser rewrites the base's /etc/passwd: the base copy stays, and the
+    fix must not say to drop the step."""
+    layers = [
+        [file("bin/sh", 10 * KIB), file("etc/passwd", 4 * KIB)],
+        [file("etc/passwd", 4 * KIB + 40)],
+    ]
+    history = [IMPORTED, nop_c('CMD ["sh"]', ts(1)), run_c("adduser --system app", ts(5))]
+    img = read_archive(docker_archive([layer_tar(m) for m in layers], history))
+    r = attribute(analyze(img), Boundary(1, Signal.FLAG, "python:3.12"))
+    (f,) = [f for f in r.findings if f.rule == "LS102"]
+    assert f.fix.startswith("Your layer 1 stores a new version of files that python:3.12")
+    assert "nothing to drop" in f.fix and "Drop" not in f.fix

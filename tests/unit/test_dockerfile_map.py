@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from layerscope.dockerfile.layer_map import locate, map_image
 from layerscope.dockerfile.parser import parse
 from layerscope.model import Image
@@ -192,3 +194,28 @@ def test_heredoc_runs_match_buildkit_history() -> None:
     mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
     assert {i: s.line for i, s in mapping.by_history.items()} == {1: 2, 2: 6, 3: 9}
     assert mapping.inexact == ()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile_expose", "recorded", "exact"),
+    [
+        ("EXPOSE 80", "EXPOSE map[80/tcp:{}]", True),  # BuildKit
+        ("EXPOSE 80", "/bin/sh -c #(nop)  EXPOSE 80", True),  # classic
+        ("EXPOSE 443/udp 80", "EXPOSE map[443/udp:{} 80/tcp:{}]", True),
+        ("EXPOSE $PORT", "EXPOSE map[80/tcp:{}]", True),  # ENV PORT 80 before it
+        ("EXPOSE 8080", "EXPOSE map[80/tcp:{}]", False),
+    ],
+)
+def test_expose_pairs_with_buildkit_port_maps(
+    dockerfile_expose: str, recorded: str, exact: bool
+) -> None:
+    dockerfile = f"FROM busybox\nENV PORT 80\n{dockerfile_expose}\nRUN echo hi > /hi\n"
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        ("ENV PORT=80", True),
+        (recorded, True),
+        ("RUN /bin/sh -c echo hi > /hi # buildkit", False),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert mapping.by_history[2].line == 3
+    assert (mapping.inexact == ()) is exact

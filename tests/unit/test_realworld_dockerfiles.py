@@ -160,3 +160,91 @@ def test_verify_touches_a_source_file_not_a_glob(tmp_path: Path) -> None:
     for under in ("package*.json", "package.json", "../x"):
         rel = _touch(str(ctx), under)
         assert (ctx / rel).is_file() and not rel.startswith(("package", ".."))
+
+
+def test_go_multistage_from_the_docker_docs() -> None:
+    """docker/docker-gs-ping Dockerfile.multistage: go mod download before COPY *.go,
+    a test stage the release target does not build: nothing to report or fix."""
+    df = _df("go-multistage")
+    r = roles(df)
+    assert r.final == {2} and r.built == {0, 2}  # run-test-stage (1) is not built
+    assert check_dockerfile(df) == [] and plan(df) == []
+    # Built as the test stage, its FROM chain is the image; still nothing wrong.
+    assert roles(df, "run-test-stage").final == {0, 1}
+    assert check_dockerfile(df, "run-test-stage") == []
+
+
+def test_java_maven_wrapper_is_copied_with_the_manifests() -> None:
+    """The Docker docs' Java guide: COPY .mvn/ .mvn and COPY mvnw pom.xml ./ before
+    ./mvnw dependency:resolve is the manifest-first pattern (it was an LS501 whose
+    fix added a download step before any pom.xml was copied)."""
+    df = _df("java-maven")
+    assert check_dockerfile(df) == []
+    assert plan(df, context=str(ROOT / "java-maven")) == []
+    assert roles(df).built == {0, 2, 3} and roles(df).final == {3}  # not development
+
+
+def test_java_without_the_manifest_first_gets_no_download_step_before_its_pom() -> None:
+    """Source first, pom.xml later, then an install that builds the project: the
+    patcher must not add a dependency download above the COPY of pom.xml."""
+    df = parse(
+        "FROM maven\nWORKDIR /app\nCOPY src ./src\nCOPY mvnw pom.xml ./\nRUN ./mvnw package\n"
+    )
+    for fix in plan(df):
+        assert fix.kind != "reorder"
+
+
+def test_apt_heavy_buildpack_style() -> None:
+    """One RUN: update, install, remove the lists: nothing to fix in the text."""
+    df = _df("apt-heavy")
+    assert check_dockerfile(df) == [] and plan(df) == []
+
+
+def test_verify_report_sets_measured_against_predicted() -> None:
+    from layerscope.fix.model import Fix
+    from layerscope.fix.verify import FixSaving, Rebuild, Verification, report
+
+    fix = Fix("no-cache", "LS210", 15, "keep the npm cache out", (), bytes=4000)
+    same = FixSaving(fix, 10_000, 4000)
+    short = FixSaving(Fix("no-cache", "LS201", 3, "apt", (), bytes=5000), 10_000, 4900)
+    r = Rebuild(5, 3, 1, True)
+    text = report(Verification("classic", 14_000, 10_000, (same, short), "src/a.js", r, r))
+    assert "line 15 no-cache: saves 4000 bytes (as predicted)" in text
+    assert "line 3 no-cache: saves 4900 bytes (predicted 5000, -100: the rebuilt steps" in text
+
+
+def test_ls501_fix_moves_whole_installs_and_keeps_env_and_updates() -> None:
+    """An apt RUN (update, install, cleanup) moves whole; a Go build keeps its
+    CGO_ENABLED=0 and gets go mod download before the source."""
+    apt = parse(
+        "FROM x\nWORKDIR /app\nCOPY . .\n"
+        "RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+        "RUN pip install -r requirements.txt\n"
+    )
+    (f,) = check_dockerfile(apt)
+    assert f.fix.endswith(
+        "COPY requirements.txt ./; RUN apt-get update && apt-get install -y curl && "
+        "rm -rf /var/lib/apt/lists/*; RUN pip install -r requirements.txt; COPY . ."
+    )
+    go = parse("FROM golang\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /out ./cmd\n")
+    (g,) = check_dockerfile(go)
+    assert g.fix.endswith(
+        "COPY go.mod go.sum ./; RUN go mod download; COPY . .; "
+        "RUN CGO_ENABLED=0 go build -o /out ./cmd"
+    )
+
+
+def test_verify_counts_the_installs_of_the_stages_the_target_needs() -> None:
+    """voting-result with the classic builder runs the development stage too; its
+    npm install -g nodemon after COPY . . must not make the production build's
+    npm ci look rebuilt."""
+    from layerscope.fix.verify import Built, _rebuild
+
+    df = _df("voting-result")
+    ci = "RUN npm ci  && npm cache clean --force  && mv /app/node_modules /node_modules"
+    steps = (ci, "COPY . .", "RUN npm install -g nodemon")
+    built = Built("t", steps, cached=(ci,))
+    r = _rebuild(df, built)
+    assert (r.dependency_steps, r.dependency_cached) == (1, True)
+    dev = _rebuild(df, built, "development")
+    assert (dev.dependency_steps, dev.dependency_cached) == (2, False)

@@ -1,0 +1,7 @@
+package app;
+
+public class Main {
+    public static void main(String[] args) {
+        System.out.println("petclinic");
+    }
+}
