@@ -19,6 +19,9 @@ from layerscope.comparison import Diff, compare, load_report, snapshot
 from layerscope.errors import EXIT_BUDGET, EXIT_OK, UsageError
 
 
+DIFF_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from layerscope.cli import ci
     from layerscope.cli.parser import Parser
@@ -40,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="FILE",
         action="append",
-        help="write the diff to FILE (.json, .md; others: --format or table); repeatable",
+        help="write the diff to FILE (.json, .md; others: --format or table; `-` is stdout); "
+        "repeatable",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, (*GROWTH_BUDGETS, *IMAGE_BUDGETS))
@@ -93,6 +97,7 @@ def main(argv: Sequence[str]) -> int:
 
     args = build_parser().parse_args(argv)
     old_ref, new_ref = _split(args)
+    files, stdout_fmt = plan_outputs(args.output, args.format, DIFF_EXTENSIONS, "layerscope diff")
     policy = ci.load(args)
     options = reading_options(args)
 
@@ -120,8 +125,13 @@ def main(argv: Sequence[str]) -> int:
     new_result = side(new_ref, attribute_base=True)
     diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
 
-    files, stdout_fmt = plan_outputs(args.output, args.format, {".json": "json", ".md": "markdown"})
-    write_reports(diff, files, stdout_fmt, policy, render, write_output)
+    errors = write_reports(diff, files, stdout_fmt, policy, render, write_output)
     if stdout_fmt is None and ci.ci_mode(args):
+        sys.stdout.write(ci.policy_line(policy))
         sys.stdout.write(render("table", diff))
+        sys.stdout.flush()
+    sys.stderr.writelines(ci.budget_lines(diff.budgets))
+    sys.stderr.flush()
+    if errors:
+        raise UsageError("; ".join(errors))
     return EXIT_OK if diff.passed else EXIT_BUDGET

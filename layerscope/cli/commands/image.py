@@ -24,9 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = Parser(
         prog="layerscope",
+        usage="%(prog)s [options] IMAGE\n"
+        "       %(prog)s diff [options] OLD NEW     compare two images (diff --help)\n"
+        "       %(prog)s fix --dockerfile PATH IMAGE  fix the Dockerfile (fix --help)",
         description="Find the wasted bytes in a container image and how to fix the Dockerfile.",
-        epilog="Compare two images: layerscope diff OLD NEW (see layerscope diff --help). "
-        "Budgets, policy files and CI jobs: docs/ci.md.",
+        epilog="Commands: `layerscope diff OLD NEW` compares two images or a baseline report "
+        "with an image, with growth budgets (layerscope diff --help); `layerscope fix` writes "
+        "the Dockerfile fixes (layerscope fix --help). Budgets, policy files and CI jobs: "
+        "docs/ci.md.",
     )
     p.add_argument(
         "image",
@@ -59,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="FILE",
         action="append",
-        help="write a report to FILE, its format from the extension (.json, .md, .sarif; "
-        "others: --format or table); repeat for several",
+        help="write a report to FILE, its format from the extension (.json, .md, .sarif, "
+        ".xml for junit; others: --format or table); `-` is stdout; repeat for several",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, IMAGE_BUDGETS)
@@ -84,6 +89,7 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.cli.reading import reading_options
     from layerscope.policy import budgets
 
+    planned = ci.plan(args)  # a bad -o is refused before any work
     request = pipeline.Request(
         target=args.image,
         options=reading_options(args),
@@ -102,5 +108,5 @@ def main(argv: Sequence[str]) -> int:
     result = pipeline.run(request)
     for warning in result.warnings:
         print(f"layerscope: warning: {warning}", file=sys.stderr)
-    ci.emit(args, result, request.policy)
+    ci.emit(args, result, request.policy, planned)
     return EXIT_OK if result.passed else EXIT_BUDGET

@@ -1,0 +1,93 @@
+"""GitHub Actions' own outputs, used when ``GITHUB_ACTIONS=true``.
+
+- One ``::error`` annotation (``::warning`` for a ``warn`` level) per broken
+  budget and per finding of a rule the policy sets to ``fail``, with the
+  Dockerfile file and line when known (paths relative to the workspace).
+  Written to stderr: the runner reads workflow commands from both streams,
+  and stdout may carry a report.
+- The markdown report appended to ``$GITHUB_STEP_SUMMARY``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from layerscope.analysis import Analysis
+from layerscope.base.attribution import Origin, finding_origin
+from layerscope.names import printable
+from layerscope.report.summary import relation, verdict
+from layerscope.report.where import budget_location, relative, repository_root
+
+MAX_ANNOTATIONS = 50  # GitHub shows 10 per kind per step; keep the log short too
+
+
+def active() -> bool:
+    """True inside a GitHub Actions job."""
+    return os.environ.get("GITHUB_ACTIONS", "").strip().lower() == "true"
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(kind: str, message: str, title: str, where: tuple[str, int] | None) -> str:
+    props = []
+    if where is not None:
+        rel = relative(where[0], repository_root())
+        if rel is not None:
+            props += [f"file={_prop(rel)}", f"line={where[1]}"]
+    props.append(f"title={_prop(title)}")
+    return f"::{kind} {','.join(props)}::{_data(printable(message))}\n"
+
+
+def annotations(result: Analysis) -> list[str]:
+    """The workflow commands for ``result`` (no more than MAX_ANNOTATIONS)."""
+    out = []
+    for b in result.budgets:
+        if b.passed:
+            continue
+        kind = "error" if verdict(b) == "FAIL" else "warning"
+        out.append(
+            _command(kind, f"{b.name}: {relation(b)}", f"layerscope budget {b.name}",
+                     budget_location(result, b))
+        )
+    failing = {
+        b.name.removeprefix("rule:")
+        for b in result.budgets
+        if b.name.startswith("rule:") and b.severity == "fail"
+    }
+    for f in result.findings:
+        if f.rule in failing and finding_origin(result, f) is Origin.OWN:
+            out.append(
+                _command("error", f"{f.message} Fix: {f.fix}" if f.fix else f.message,
+                         f"layerscope {f.rule}", f.location)
+            )
+    if len(out) > MAX_ANNOTATIONS:
+        more = len(out) - MAX_ANNOTATIONS
+        out = [*out[:MAX_ANNOTATIONS], f"::notice::{more} more annotation(s) not shown\n"]
+    return out
+
+
+def publish(result: Analysis) -> list[str]:
+    """Annotations and the step summary when inside GitHub Actions; returns
+    the errors met (a step summary that cannot be written)."""
+    if not active():
+        return []
+    sys.stderr.writelines(annotations(result))
+    sys.stderr.flush()
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return []
+    from layerscope.report import markdown
+
+    try:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(markdown.render(result) + "\n")
+    except OSError as e:
+        return [f"cannot append to $GITHUB_STEP_SUMMARY {target}: {e.strerror or e}"]
+    return []
