@@ -45,7 +45,7 @@ def _command(kind: str, message: str, title: str, where: tuple[str, int] | None)
     return f"::{kind} {','.join(props)}::{_data(printable(message))}\n"
 
 
-def annotations(result: Analysis) -> list[str]:
+def workflow_commands(result: Analysis) -> list[str]:
     """The workflow commands for ``result`` (no more than MAX_ANNOTATIONS)."""
     out = []
     for b in result.budgets:
@@ -53,20 +53,28 @@ def annotations(result: Analysis) -> list[str]:
             continue
         kind = "error" if verdict(b) == "FAIL" else "warning"
         out.append(
-            _command(kind, f"{b.name}: {relation(b)}", f"layerscope budget {b.name}",
-                     budget_location(result, b))
+            _command(
+                kind,
+                f"{b.name}: {relation(b)}",
+                f"layerscope budget {b.name}",
+                budget_location(result, b),
+            )
         )
     failing = {
         b.name.removeprefix("rule:")
         for b in result.budgets
         if b.name.startswith("rule:") and b.severity == "fail"
     }
-    for f in result.findings:
-        if f.rule in failing and finding_origin(result, f) is Origin.OWN:
-            out.append(
-                _command("error", f"{f.message} Fix: {f.fix}" if f.fix else f.message,
-                         f"layerscope {f.rule}", f.location)
-            )
+    out.extend(
+        _command(
+            "error",
+            f"{f.message} Fix: {f.fix}" if f.fix else f.message,
+            f"layerscope {f.rule}",
+            f.location,
+        )
+        for f in result.findings
+        if f.rule in failing and finding_origin(result, f) is Origin.OWN
+    )
     if len(out) > MAX_ANNOTATIONS:
         more = len(out) - MAX_ANNOTATIONS
         out = [*out[:MAX_ANNOTATIONS], f"::notice::{more} more annotation(s) not shown\n"]
@@ -78,7 +86,7 @@ def publish(result: Analysis) -> list[str]:
     the errors met (a step summary that cannot be written)."""
     if not active():
         return []
-    sys.stderr.writelines(annotations(result))
+    sys.stderr.writelines(workflow_commands(result))
     sys.stderr.flush()
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:

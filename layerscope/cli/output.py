@@ -13,7 +13,6 @@ from typing import Any
 from layerscope.errors import UsageError
 from layerscope.policy.file import Policy
 
-
 # Every report extension any command knows: a command that lacks the format
 # refuses the file instead of writing another format into it.
 KNOWN_EXTENSIONS = {

@@ -30,7 +30,8 @@ def _dockerfile(path: str) -> object | None:
         return None
 
 
-def _from_line(path: str) -> int | None:
+def from_line(path: str) -> int | None:
+    """The ``FROM`` line the image's base came in by (None if unreadable)."""
     from layerscope.dockerfile.parser import Dockerfile
 
     df = _dockerfile(path)
@@ -67,14 +68,12 @@ def budget_location(result: Analysis, b: BudgetResult) -> tuple[str, int] | None
     line: int | None = None
     if b.name.startswith("rule:"):
         rule = b.name.removeprefix("rule:")
-        line = next(
-            (f.location[1] for f in result.findings if f.rule == rule and f.location), None
-        )
+        line = next((f.location[1] for f in result.findings if f.rule == rule and f.location), None)
     elif b.name in PER_LAYER and result.layers:
         biggest = max(result.layers, key=lambda s: s.content_bytes)
         line = _layer_line(result, path, biggest.index)
     if line is None:
-        line = _from_line(path)
+        line = from_line(path)
     return path, max(1, line or 1)
 
 

@@ -18,7 +18,6 @@ from layerscope.analysis import Analysis
 from layerscope.comparison import Diff, compare, load_report, snapshot
 from layerscope.errors import EXIT_BUDGET, EXIT_OK, UsageError
 
-
 DIFF_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown"}
 
 
