@@ -1,0 +1,323 @@
+"""Issue 16: a CI run never passes or fails without saying why.
+
+Each test names the item of the issue it pins down; every one failed before
+the fix. The runs are real CLI processes on the sample archives."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerscope.analysis import BudgetResult
+from layerscope.policy.budgets import KINDS
+from layerscope.policy.file import Limit, find_policy, load_policy, parse_size
+from layerscope.report.summary import relation
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "sample_images"
+CACHES = SAMPLES / "package-caches.tar.gz"  # own layers 50% wasted, LS201 + LS205
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CI", "GITHUB_ACTIONS") and "GITHUB" not in k
+    }
+    base["PYTHONPATH"] = str(REPO)
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "layerscope", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=base,
+        check=False,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout: a folder with .git and the sample's Dockerfile."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    shutil.copy(SAMPLES / "package-caches" / "Dockerfile", root / "Dockerfile")
+    return root
+
+
+# 1. A non-UTF-8 policy file is a config error (exit 2, one line), not a traceback.
+def test_non_utf8_policy_exits_2_with_one_line(repo: Path) -> None:
+    (repo / ".layerscope.toml").write_bytes(b"\xff\xfe")
+    out = _cli(str(CACHES), "--ci", cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1
+    assert "not UTF-8" in out.stderr and "Traceback" not in out.stderr
+
+
+# 2. An unknown rule ID is refused: it would never fail.
+def test_unknown_rule_id_is_refused(repo: Path) -> None:
+    (repo / ".layerscope.toml").write_text('[rules]\nLS999 = "fail"\n')
+    out = _cli(str(CACHES), "--ci", cwd=repo)
+    assert out.returncode == 2
+    assert "LS999 is not a layerscope rule" in out.stderr
+
+
+# 3. .dive-ci: the rules the file leaves out get dive's defaults.
+def test_dive_defaults_fill_what_the_file_leaves_out(repo: Path) -> None:
+    dive = repo / ".dive-ci"
+    dive.write_text("rules:\n  highestWastedBytes: 20MB\n")
+    assert load_policy(dive, KINDS).limits == {
+        "max_wasted": Limit(20_000_000),
+        "min_efficiency": Limit(0.9),
+        "max_wasted_percent": Limit(0.1),
+    }
+    out = _cli(str(CACHES), "--ci", cwd=repo)
+    assert out.returncode == 1  # as dive: 50% of the own layers wasted > 10%
+    assert "FAIL  max_wasted_percent" in out.stdout
+    dive.write_text("")
+    empty = _cli(str(CACHES), "--ci", cwd=repo)
+    assert empty.returncode == 1
+    assert "none set" not in empty.stdout
+
+
+# 4. A flow-style .dive-ci is YAML too.
+def test_flow_style_dive_ci(repo: Path) -> None:
+    dive = repo / ".dive-ci"
+    dive.write_text(
+        "rules: {lowestEfficiency: 0.95, highestWastedBytes: disabled, "
+        "highestUserWastedPercent: '0.20'}\n"
+    )
+    assert load_policy(dive, KINDS).limits == {
+        "min_efficiency": Limit(0.95),
+        "max_wasted_percent": Limit(0.20),
+    }
+    dive.write_text("rules: [oops\n")
+    out = _cli(str(CACHES), "--ci", cwd=repo)
+    assert out.returncode == 2 and "not valid YAML" in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+# 5. + "every failing budget on stderr in every mode".
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "table"],
+        ["-o", "r.json"],
+        ["--format", "json", "-o", "r.md"],
+        ["--ci"],
+        ["--ci", "--format", "sarif"],
+    ],
+)
+def test_broken_budgets_are_on_stderr_whatever_the_output(repo: Path, args: list[str]) -> None:
+    (repo / ".layerscope.toml").write_text('[budgets]\nmax_wasted_percent = "5%"\nmax_layers = 2\n')
+    out = _cli(str(CACHES), *args, cwd=repo)
+    assert out.returncode == 1
+    lines = [x for x in out.stderr.splitlines() if x.startswith("layerscope: budget failed:")]
+    assert len(lines) == 2, out.stderr
+    assert lines[0].startswith("layerscope: budget failed: max_wasted_percent 50.00% > 5.00%")
+    assert lines[1].startswith("layerscope: budget failed: max_layers 4 > 2")
+    assert str(repo / ".layerscope.toml") in lines[0]
+
+
+# 7. One bad -o does not lose the others.
+def test_every_writable_output_is_written(repo: Path) -> None:
+    out = _cli(
+        str(CACHES),
+        "--no-config",
+        "-o",
+        "ok.json",
+        "-o",
+        "missing/x.md",
+        "-o",
+        "ok.sarif",
+        cwd=repo,
+    )
+    assert out.returncode == 2
+    assert "missing/x.md" in out.stderr
+    assert json.loads((repo / "ok.json").read_text())["passed"] is True
+    assert json.loads((repo / "ok.sarif").read_text())["version"] == "2.1.0"
+
+
+# 8. diff refuses a format it cannot write instead of writing a table into it.
+def test_diff_refuses_sarif(repo: Path) -> None:
+    out = _cli("diff", str(CACHES), str(CACHES), "--no-config", "-o", "d.sarif", cwd=repo)
+    assert out.returncode == 2
+    assert "cannot write sarif" in out.stderr
+    assert not (repo / "d.sarif").exists()
+
+
+# 9. -o - is stdout.
+def test_dash_is_stdout(repo: Path) -> None:
+    out = _cli(str(CACHES), "--no-config", "--format", "json", "-o", "-", cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["passed"] is True
+    assert not (repo / "-").exists()
+    both = _cli(str(CACHES), "--no-config", "-o", "-", "-o", "r.md", cwd=repo)
+    assert both.stdout.startswith("layerscope") or "Layer" in both.stdout
+    assert (repo / "r.md").read_text().startswith("## layerscope")
+    assert not (repo / "-").exists()
+
+
+# 10. Markdown: fixes keep their lines, own-layer figures, a relative
+# Dockerfile path, hidden findings counted, the diff's budgets as a table.
+def test_markdown_fixes_figures_paths(repo: Path) -> None:
+    out = _cli(
+        str(CACHES),
+        "--no-config",
+        "--dockerfile",
+        str(repo / "Dockerfile"),
+        "--format",
+        "markdown",
+        "--max-wasted-percent",
+        "5%",
+        cwd=repo,
+    )
+    md = out.stdout
+    assert "| Own wasted | 300.0 KiB (50.0%) |" in md
+    assert str(repo) not in md  # the path is the checkout's: `Dockerfile`
+    assert "<code>Dockerfile</code> line" in md
+    fence = md.index("     ```\n")
+    block = md[fence : md.index("     ```\n", fence + 1)]
+    assert "\n     -RUN mkdir -p /var/lib/apt/lists" in block
+
+
+def test_markdown_counts_findings_it_does_not_show() -> None:
+    from layerscope.analysis import analyze
+    from layerscope.report import markdown
+    from tests.builders import file, image_of, wh
+
+    result = analyze(image_of([file("a", 5000)], [wh("a")], history=["RUN a", "RUN b"]))
+    many = dataclasses.replace(result, findings=result.findings * 400)
+    text = markdown.render(many)
+    total = len(many.findings)
+    assert f"{total - 100} more finding(s) not shown here (of {total})" in text
+
+
+def test_diff_markdown_budgets_are_a_table(repo: Path) -> None:
+    out = _cli(
+        "diff",
+        str(SAMPLES / "duplicates.tar.gz"),
+        str(CACHES),
+        "--no-config",
+        "--max-layers",
+        "2",
+        "--format",
+        "markdown",
+        cwd=repo,
+    )
+    assert out.returncode == 1
+    assert "| ❌ | `max_layers` | 4 &gt; 2 |" in out.stdout
+    assert "```" not in out.stdout
+
+
+# 11. Messages say what was compared.
+def test_messages() -> None:
+    near = BudgetResult("max_total", limit=2_621_439, actual=2_621_440, passed=False)
+    assert relation(near) == "2621440 B > 2621439 B"
+    with pytest.raises(ValueError, match="whole number of bytes"):
+        parse_size("1.5")
+    assert parse_size("1.5MB") == 1_500_000
+
+
+def test_message_and_flag_values(repo: Path) -> None:
+    _cli(str(CACHES), "--no-config", "--max-wasted-percent", "5%", "-o", "r.json", cwd=repo)
+    [b] = json.loads((repo / "r.json").read_text())["budgets"]
+    assert "5% or 0.05" not in b["message"]
+    for flag, value in (("--max-total", "1.5"), ("--max-wasted-percent", "inf")):
+        bad = _cli(str(CACHES), "--no-config", flag, value, cwd=repo)
+        assert bad.returncode == 2, (flag, bad.stderr)
+        assert bad.stderr.count("\n") == 1
+
+
+# 13. The policy search stops at the repository root and says what applied.
+def test_policy_above_the_repository_is_not_applied(repo: Path) -> None:
+    (repo.parent / ".layerscope.toml").write_text("[budgets]\nmax_layers = 1\n")
+    sub = repo / "sub"
+    sub.mkdir()
+    assert find_policy(sub, KINDS).path == ""
+    out = _cli(str(CACHES), "--ci", cwd=sub)
+    assert out.returncode == 0, out.stdout
+    (repo / ".layerscope.toml").write_text("[budgets]\nmax_layers = 9\n")
+    out = _cli(str(CACHES), "--ci", cwd=sub)
+    assert f"policy: {repo / '.layerscope.toml'}, found upward from {sub}" in out.stdout
+    assert f"stops at the repository root {repo}" in out.stdout
+
+
+# 14. --help names the subcommands.
+def test_help_names_diff_and_fix(tmp_path: Path) -> None:
+    out = _cli("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    usage = out.stdout.split("\n\n")[0]  # the usage block, not a passing mention
+    assert "layerscope diff [options] OLD NEW" in usage
+    assert "layerscope fix --dockerfile PATH IMAGE" in usage
+
+
+# --budget-level: warn or fail from the command line, flag beats file.
+def test_budget_level_from_the_command_line(repo: Path) -> None:
+    (repo / ".layerscope.toml").write_text('[budgets]\nmax_layers = 2\n[rules]\nLS201 = "fail"\n')
+    failing = _cli(str(CACHES), "--ci", cwd=repo)
+    assert failing.returncode == 1
+    assert "budget failed: rule:LS201" in failing.stderr
+    eased = _cli(
+        str(CACHES),
+        "--ci",
+        "--budget-level",
+        "max_layers=warn",
+        "--budget-level",
+        "LS201=warn",
+        cwd=repo,
+    )
+    assert eased.returncode == 0, eased.stderr
+    assert "layerscope: budget warning: max_layers 4 > 2" in eased.stderr
+    stricter = _cli(
+        str(CACHES),
+        "--no-config",
+        "--max-final",
+        "1kB",
+        "--budget-level",
+        "max-final=warn",
+        cwd=repo,
+    )
+    assert stricter.returncode == 0 and "budget warning: max_final" in stricter.stderr
+    for bad in ("max_total=warn", "max_totl=warn", "max_layers=maybe", "LS999=warn"):
+        out = _cli(str(CACHES), "--ci", "--budget-level", bad, cwd=repo)
+        assert out.returncode == 2, (bad, out.stderr)
+        assert out.stderr.count("\n") == 1
+
+
+# GitHub Actions: annotations and the step summary.
+def test_github_actions_outputs(repo: Path) -> None:
+    summary = repo / "summary.md"
+    (repo / ".layerscope.toml").write_text('[budgets]\nmax_layers = 2\n[rules]\nLS205 = "fail"\n')
+    out = _cli(
+        str(CACHES),
+        "--dockerfile",
+        "Dockerfile",
+        "--format",
+        "json",
+        cwd=repo,
+        env={
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_WORKSPACE": str(repo),
+        },
+    )
+    assert out.returncode == 1
+    json.loads(out.stdout)  # stdout keeps the report clean
+    errors = [x for x in out.stderr.splitlines() if x.startswith("::error ")]
+    assert any(
+        x.startswith("::error file=Dockerfile,line=5,title=layerscope budget max_layers::")
+        for x in errors
+    ), errors
+    assert any("title=layerscope LS205" in x and "file=Dockerfile,line=6" in x for x in errors)
+    assert summary.read_text().startswith("## layerscope: ")
