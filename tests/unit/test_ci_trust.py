@@ -321,3 +321,66 @@ def test_github_actions_outputs(repo: Path) -> None:
     ), errors
     assert any("title=layerscope LS205" in x and "file=Dockerfile,line=6" in x for x in errors)
     assert summary.read_text().startswith("## layerscope: ")
+
+
+# 6. SARIF: policy levels, budgets as results, %SRCROOT%, fingerprints.
+def _github_constraints(doc: dict[str, object]) -> None:
+    """What GitHub's code scanning documents it needs of an upload."""
+    [run] = doc["runs"]  # type: ignore[index]
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert len(rules) == len(set(rules))
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]] == res["ruleId"]
+        assert 1 <= len(res["locations"]) <= 10
+        artifact = res["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert artifact["uri"] and "://" not in artifact["uri"].split("/")[0].rstrip(":")
+        assert res["partialFingerprints"]
+        assert res["level"] in ("error", "warning", "note")
+
+
+def test_sarif_follows_the_policy_and_reports_budgets(repo: Path) -> None:
+    from tests.unit.test_sarif import validate_sarif
+
+    (repo / ".layerscope.toml").write_text(
+        '[budgets]\nmax_layers = 2\nmax_layer = "1kB"\n[rules]\nLS201 = "fail"\nLS205 = "warn"\n'
+    )
+    runs = []
+    for name in ("a.sarif", "b.sarif"):
+        out = _cli(str(CACHES), "--dockerfile", "Dockerfile", "-o", name, cwd=repo)
+        assert out.returncode == 1
+        runs.append(json.loads((repo / name).read_text()))
+    doc = runs[0]
+    validate_sarif(doc)
+    _github_constraints(doc)
+    run = doc["runs"][0]
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["LS201"]["level"] == "error"  # a note by severity, fail by policy
+    assert by_rule["LS205"]["level"] == "warning"
+    layers = by_rule["budget/max_layers"]
+    loc = layers["locations"][0]["physicalLocation"]
+    assert loc == {
+        "artifactLocation": {"uri": "Dockerfile", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 5},  # FROM
+    }
+    biggest = by_rule["budget/max_layer"]["locations"][0]["physicalLocation"]
+    assert biggest["region"]["startLine"] == 5  # the biggest layer is the base's: FROM
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == f"file://{repo}/"
+    # The same alerts next run.
+    prints = [
+        sorted(json.dumps(r["partialFingerprints"]) for r in d["runs"][0]["results"]) for d in runs
+    ]
+    assert prints[0] == prints[1]
+
+
+def test_sarif_without_a_dockerfile_is_about_the_image(repo: Path) -> None:
+    from tests.unit.test_sarif import validate_sarif
+
+    out = _cli(str(CACHES), "--no-config", "--max-layers", "2", "--format", "sarif", cwd=repo)
+    doc = json.loads(out.stdout)
+    validate_sarif(doc)
+    _github_constraints(doc)
+    for res in doc["runs"][0]["results"]:
+        loc = res["locations"][0]
+        assert "region" not in loc["physicalLocation"]
+        assert loc["logicalLocations"][-1]["name"] == "layerscope-sample/package-caches:latest"
+    assert "originalUriBaseIds" not in doc["runs"][0]
