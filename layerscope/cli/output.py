@@ -24,6 +24,11 @@ KNOWN_EXTENSIONS = {
 }
 
 
+# Formats whose files carry another format's extension: with --format, the
+# file takes it (a Code Quality report is a .json, SARIF may be one too).
+_WRITTEN_AS = {"codequality": (".json",), "sarif": (".json",)}
+
+
 def plan_outputs(
     outputs: Sequence[str] | None,
     fmt: str | None,
@@ -32,8 +37,9 @@ def plan_outputs(
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Which format each ``-o FILE`` gets, and which format (if any) goes to stdout.
 
-    A file's extension decides (``.json``, ``.md``, ``.sarif``); other files
-    take ``--format``, else the table. ``--format`` not taken by any file
+    A file's extension decides (``.json``, ``.md``, ``.sarif``, ``.xml``);
+    other files take ``--format``, else the table (``--format codequality``
+    or ``sarif`` also takes a ``.json`` file). ``--format`` not taken by any file
     goes to stdout, and with no ``-o`` at all so does the table. ``-o -`` is
     stdout (``--format``, else the table), never a file named ``-``. An
     extension of a format ``command`` cannot write is a usage error.
@@ -53,6 +59,8 @@ def plan_outputs(
         seen.add(real)
         ext = os.path.splitext(path)[1].lower()
         chosen = extensions.get(ext)
+        if fmt is not None and ext in _WRITTEN_AS.get(fmt, ()):
+            chosen = fmt  # --format codequality -o gl-code-quality.json
         if chosen is None and ext in KNOWN_EXTENSIONS:
             raise UsageError(
                 f"-o {path}: {command} cannot write {KNOWN_EXTENSIONS[ext]} "

@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from layerscope.analysis import Analysis
 
-FORMATS = ("table", "json", "markdown", "sarif")
+FORMATS = ("table", "json", "markdown", "sarif", "junit", "codequality")
 # ``-o FILE`` picks the format from these extensions (others: --format, else table).
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif"}
+EXTENSIONS = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".sarif": "sarif",
+    ".xml": "junit",
+}
 
 
 def render(fmt: str, result: Analysis) -> str:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -384,3 +385,77 @@ def test_sarif_without_a_dockerfile_is_about_the_image(repo: Path) -> None:
         assert "region" not in loc["physicalLocation"]
         assert loc["logicalLocations"][-1]["name"] == "layerscope-sample/package-caches:latest"
     assert "originalUriBaseIds" not in doc["runs"][0]
+
+
+# --format junit and --format codequality, checked against their documented shapes.
+def check_junit(text: str) -> ET.Element:
+    """JUnit XML as GitLab and Jenkins read it (no XSD package on PyPI: the
+    documented shape): testsuites > testsuite[name,tests,failures] >
+    testcase[name,classname] > failure[message]?; counts add up."""
+    root = ET.fromstring(text)
+    assert root.tag == "testsuites"
+    for suite in root:
+        assert suite.tag == "testsuite" and suite.get("name")
+        cases = list(suite)
+        assert all(c.tag == "testcase" and c.get("name") and c.get("classname") for c in cases)
+        assert int(suite.get("tests", "-1")) == len(cases)
+        failures = [c for c in cases if c.find("failure") is not None]
+        assert int(suite.get("failures", "-1")) == len(failures)
+        for c in failures:
+            assert c.find("failure").get("message")  # type: ignore[union-attr]
+        for c in cases:
+            assert {x.tag for x in c} <= {"failure", "system-out", "skipped", "error"}
+    return root
+
+
+def check_codequality(text: str) -> list[dict[str, object]]:
+    import jsonschema
+
+    doc = json.loads(text)
+    schema = json.loads((REPO / "tests" / "data" / "codequality-schema.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(doc)
+    prints = [i["fingerprint"] for i in doc]
+    assert len(prints) == len(set(prints))  # GitLab drops repeats
+    return doc  # type: ignore[no-any-return]
+
+
+def test_junit_and_codequality(repo: Path) -> None:
+    (repo / ".layerscope.toml").write_text(
+        '[budgets]\nmax_layers = 2\nmax_total = "1GB"\nmax_final = { limit = "1kB", '
+        'severity = "warn" }\n[rules]\nLS201 = "fail"\n'
+    )
+    out = _cli(
+        str(CACHES),
+        "--dockerfile",
+        "Dockerfile",
+        "-o",
+        "j.xml",
+        "-o",
+        "cq.json",
+        "--format",
+        "codequality",
+        cwd=repo,
+    )
+    assert out.returncode == 1, out.stderr
+    root = check_junit((repo / "j.xml").read_text())
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert set(cases) == {"max_total", "max_final", "max_layers", "rule:LS201"}
+    assert cases["max_layers"].find("failure") is not None
+    assert cases["rule:LS201"].find("failure") is not None
+    assert cases["max_total"].find("failure") is None
+    assert "warning" in (cases["max_final"].findtext("system-out") or "")
+    issues = check_codequality((repo / "cq.json").read_text())
+    by_check = {str(i["check_name"]): i for i in issues}
+    assert by_check["LS201"]["severity"] == "critical"  # fail by policy
+    assert by_check["budget/max_layers"]["location"] == {
+        "path": "Dockerfile",
+        "lines": {"begin": 5},
+    }
+    assert by_check["budget/max_final"]["severity"] == "minor"
+    # No budget at all: still a valid report with one passing case.
+    none = _cli(str(CACHES), "--no-config", "--format", "junit", cwd=repo)
+    assert [c.get("name") for c in check_junit(none.stdout).iter("testcase")] == ["budgets"]
+    hostile = _cli(
+        str(SAMPLES / "leftovers.tar.gz"), "--no-config", "--format", "codequality", cwd=repo
+    )
+    assert check_codequality(hostile.stdout)
