@@ -79,6 +79,7 @@ def to_dict(d: Diff) -> dict[str, Any]:
             "gone": [_finding(f) for f in d.gone_findings],
         },
         "budgets": [budget_to_dict(b) for b in d.budgets],
+        "baseline_missing": d.baseline_missing,
         "passed": d.passed,
     }
 

@@ -459,3 +459,74 @@ def test_junit_and_codequality(repo: Path) -> None:
         str(SAMPLES / "leftovers.tar.gz"), "--no-config", "--format", "codequality", cwd=repo
     )
     assert check_codequality(hostile.stdout)
+
+
+# --baseline PATH with --baseline-missing ok|error; the diff JSON schema.
+def diff_schema_check(doc: dict[str, object]) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("layerscope.report").joinpath("schema-diff-v1.json").read_text("utf-8")
+    )
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+def test_baseline_missing_and_the_diff_schema(repo: Path) -> None:
+    missing = _cli("diff", "--baseline", "base.json", str(CACHES), "--no-config", cwd=repo)
+    assert missing.returncode == 2
+    assert "--baseline base.json: no such file" in missing.stderr
+    first = _cli(
+        "diff",
+        "--baseline",
+        "base.json",
+        "--baseline-missing",
+        "ok",
+        str(CACHES),
+        "--no-config",
+        "--max-growth",
+        "0",
+        "--max-layers",
+        "2",
+        "--format",
+        "json",
+        cwd=repo,
+    )
+    assert first.returncode == 1  # NEW's own budget still judges
+    doc = json.loads(first.stdout)
+    diff_schema_check(doc)
+    assert doc["baseline_missing"] is True
+    assert [b["name"] for b in doc["budgets"]] == ["max_layers"]  # no growth budget
+    assert "baseline base.json not found" in first.stderr
+    # The next run has its baseline: a report of the image.
+    _cli(str(SAMPLES / "duplicates.tar.gz"), "--no-config", "-o", "base.json", cwd=repo)
+    second = _cli(
+        "diff",
+        "--baseline",
+        "base.json",
+        "--baseline-missing",
+        "ok",
+        str(CACHES),
+        "--no-config",
+        "--max-growth",
+        "0",
+        "-o",
+        "d.json",
+        cwd=repo,
+    )
+    assert second.returncode == 1
+    doc = json.loads((repo / "d.json").read_text())
+    diff_schema_check(doc)
+    assert doc["baseline_missing"] is False and doc["directories"] is None
+    assert doc["budgets"][0]["name"] == "max_growth"
+    images = _cli(
+        "diff",
+        str(SAMPLES / "duplicates.tar.gz"),
+        str(CACHES),
+        "--no-config",
+        "--format",
+        "json",
+        cwd=repo,
+    )
+    diff_schema_check(json.loads(images.stdout))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="OLD NEW, or NEW with --baseline")
     p.add_argument("--baseline", metavar="REPORT", help="OLD is this JSON report of a past run")
+    p.add_argument(
+        "--baseline-missing",
+        choices=("ok", "error"),
+        default="error",
+        help="when the --baseline file does not exist (a branch's first run): `ok` judges NEW "
+        "alone (no growth budgets) and says so on stderr; `error` (default) exits 2",
+    )
     from layerscope.cli.reading import add_reading_arguments
 
     add_reading_arguments(p, what="the images")
@@ -62,7 +70,12 @@ def _split(args: argparse.Namespace) -> tuple[str | None, str]:
 
 
 def judge(
-    diff: Diff, new: Analysis, policy: Any, args: argparse.Namespace, refs: tuple[str, ...]
+    diff: Diff,
+    new: Analysis,
+    policy: Any,
+    args: argparse.Namespace,
+    refs: tuple[str, ...],
+    growth_budgets: bool = True,
 ) -> Diff:
     """The growth budgets and NEW's own budgets, from the policy and the flags."""
     from layerscope.cli import ci
@@ -79,7 +92,7 @@ def judge(
         new_wasted=diff.new.wasted_bytes,
     )
     verdicts = (
-        *budget.evaluate(budget.GROWTH_BUDGETS, growth, limits, origin),
+        *(budget.evaluate(budget.GROWTH_BUDGETS, growth, limits, origin) if growth_budgets else ()),
         *budget.evaluate(budget.IMAGE_BUDGETS, new, limits, origin),
         *budget.rule_results(new, policy),
     )
@@ -115,14 +128,28 @@ def main(argv: Sequence[str]) -> int:
     baseline = args.baseline
     if old_ref is not None and old_ref.endswith(".json"):
         baseline, old_ref = old_ref, None
-    if baseline:
+    missing = bool(baseline) and not os.path.exists(baseline)
+    if missing and args.baseline_missing == "error":
+        raise UsageError(
+            f"--baseline {baseline}: no such file (--baseline-missing ok for a first run)"
+        )
+    if baseline and not missing:
         old = load_report(baseline)
-    else:
-        assert old_ref is not None
+    elif old_ref is not None:
         old = snapshot(side(old_ref, attribute_base=False))
     # NEW's waste budgets judge its own layers, as `layerscope IMAGE` does.
     new_result = side(new_ref, attribute_base=True)
-    diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
+    new = snapshot(new_result)
+    if missing:
+        print(
+            f"layerscope: note: baseline {baseline} not found (--baseline-missing ok): "
+            "NEW is judged alone, no growth budget",
+            file=sys.stderr,
+        )
+        old = new
+    diff = judge(compare(old, new), new_result, policy, args, (new_ref,), not missing)
+    if missing:
+        diff = dataclasses.replace(diff, baseline_missing=True)
 
     errors = write_reports(diff, files, stdout_fmt, policy, render, write_output)
     if stdout_fmt is None and ci.ci_mode(args):
