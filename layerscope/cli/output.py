@@ -27,6 +27,7 @@ KNOWN_EXTENSIONS = {
 # Formats whose files carry another format's extension: with --format, the
 # file takes it (a Code Quality report is a .json, SARIF may be one too).
 _WRITTEN_AS = {"codequality": (".json",), "sarif": (".json",)}
+_ALL_FORMATS = ("table", "json", "markdown", "sarif", "junit", "codequality")
 
 
 def plan_outputs(
@@ -53,13 +54,20 @@ def plan_outputs(
                 raise UsageError("-o - given twice")
             to_stdout = True
             continue
+        named, colon, rest = path.partition(":")
+        forced = None
+        if colon and rest and named in _ALL_FORMATS:
+            # -o codequality:gl-code-quality-report.json names the format outright.
+            if named not in {*extensions.values(), "table"}:
+                raise UsageError(f"-o {path}: {command} cannot write {named}")
+            forced, path = named, rest
         real = os.path.realpath(path)
         if real in seen:
             raise UsageError(f"-o {path} given twice")
         seen.add(real)
         ext = os.path.splitext(path)[1].lower()
-        chosen = extensions.get(ext)
-        if fmt is not None and ext in _WRITTEN_AS.get(fmt, ()):
+        chosen = forced or extensions.get(ext)
+        if forced is None and fmt is not None and ext in _WRITTEN_AS.get(fmt, ()):
             chosen = fmt  # --format codequality -o gl-code-quality.json
         if chosen is None and ext in KNOWN_EXTENSIONS:
             raise UsageError(

@@ -530,3 +530,26 @@ def test_baseline_missing_and_the_diff_schema(repo: Path) -> None:
         cwd=repo,
     )
     diff_schema_check(json.loads(images.stdout))
+
+
+def test_format_prefix_and_growth_only(repo: Path) -> None:
+    out = _cli(
+        str(CACHES),
+        "--no-config",
+        "--max-layers",
+        "2",
+        "-o",
+        "report.json",
+        "-o",
+        "codequality:gl-code-quality-report.json",
+        cwd=repo,
+    )
+    assert out.returncode == 1
+    assert json.loads((repo / "report.json").read_text())["schema_version"] == 1
+    check_codequality((repo / "gl-code-quality-report.json").read_text())
+    bad = _cli("diff", str(CACHES), str(CACHES), "-o", "sarif:d.json", cwd=repo)
+    assert bad.returncode == 2 and "cannot write sarif" in bad.stderr
+    (repo / ".layerscope.toml").write_text('[budgets]\nmax_layers = 2\nmax_growth = "1GB"\n')
+    once = _cli("diff", str(CACHES), str(CACHES), "--growth-only", "--format", "json", cwd=repo)
+    assert once.returncode == 0, once.stderr
+    assert [b["name"] for b in json.loads(once.stdout)["budgets"]] == ["max_growth"]

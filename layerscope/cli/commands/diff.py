@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="OLD NEW, or NEW with --baseline")
     p.add_argument("--baseline", metavar="REPORT", help="OLD is this JSON report of a past run")
     p.add_argument(
+        "--growth-only",
+        action="store_true",
+        help="judge only the growth budgets, not NEW's own (when `layerscope NEW` already "
+        "judges them in the same job, so a failure is reported once)",
+    )
+    p.add_argument(
         "--baseline-missing",
         choices=("ok", "error"),
         default="error",
@@ -93,8 +99,8 @@ def judge(
     )
     verdicts = (
         *(budget.evaluate(budget.GROWTH_BUDGETS, growth, limits, origin) if growth_budgets else ()),
-        *budget.evaluate(budget.IMAGE_BUDGETS, new, limits, origin),
-        *budget.rule_results(new, policy),
+        *(() if args.growth_only else budget.evaluate(budget.IMAGE_BUDGETS, new, limits, origin)),
+        *(() if args.growth_only else budget.rule_results(new, policy)),
     )
     return dataclasses.replace(diff, budgets=verdicts)
 
