@@ -209,9 +209,9 @@ def policy_line(policy: Policy) -> str:
 def plan(args: argparse.Namespace) -> tuple[list[tuple[str, str]], str | None]:
     """The ``-o`` files and the stdout format, checked before any work."""
     from layerscope.cli.output import plan_outputs
-    from layerscope.report import EXTENSIONS
+    from layerscope.report import EXTENSIONS, FORMATS
 
-    files, stdout_fmt = plan_outputs(args.output, args.format, EXTENSIONS)
+    files, stdout_fmt = plan_outputs(args.output, args.format, EXTENSIONS, formats=FORMATS)
     if ci_mode(args) and args.format is None and "-" not in (args.output or []):
         stdout_fmt = None
     return files, stdout_fmt

@@ -35,6 +35,7 @@ def plan_outputs(
     fmt: str | None,
     extensions: dict[str, str],
     command: str = "layerscope",
+    formats: Sequence[str] = (),
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Which format each ``-o FILE`` gets, and which format (if any) goes to stdout.
 
@@ -58,7 +59,7 @@ def plan_outputs(
         forced = None
         if colon and rest and named in _ALL_FORMATS:
             # -o codequality:gl-code-quality-report.json names the format outright.
-            if named not in {*extensions.values(), "table"}:
+            if named not in {*extensions.values(), "table", *formats}:
                 raise UsageError(f"-o {path}: {command} cannot write {named}")
             forced, path = named, rest
         real = os.path.realpath(path)
