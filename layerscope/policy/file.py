@@ -360,6 +360,8 @@ def _dive_values(path: Path) -> dict[str, str]:
         line = f":{where.line + 1}" if where is not None else ""
         problem = getattr(e, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a .dive-ci: nested too deeply") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):

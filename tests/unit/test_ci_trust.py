@@ -553,3 +553,20 @@ def test_format_prefix_and_growth_only(repo: Path) -> None:
     once = _cli("diff", str(CACHES), str(CACHES), "--growth-only", "--format", "json", cwd=repo)
     assert once.returncode == 0, once.stderr
     assert [b["name"] for b in json.loads(once.stdout)["budgets"]] == ["max_growth"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [1, 2]\n", "`rules:` must be a mapping"),
+        ("- a\n", "expected a mapping"),
+        ("rules: {lowestEfficiency: yes}\n", "is not a number"),
+        ("{? {a: 1} : 2}\n", "not valid YAML"),
+        ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+)
+def test_hostile_dive_ci_is_one_line(repo: Path, text: str, message: str) -> None:
+    (repo / ".dive-ci").write_text(text)
+    out = _cli(str(CACHES), "--ci", cwd=repo)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and message in out.stderr
