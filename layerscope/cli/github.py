@@ -5,7 +5,8 @@
   Dockerfile file and line when known (paths relative to the workspace).
   Written to stderr: the runner reads workflow commands from both streams,
   and stdout may carry a report.
-- The markdown report appended to ``$GITHUB_STEP_SUMMARY``.
+- The markdown report appended to ``$GITHUB_STEP_SUMMARY`` (the diff's,
+  for ``layerscope diff``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import Origin, finding_origin
+from layerscope.comparison import Diff
 from layerscope.names import printable
 from layerscope.report.summary import relation, verdict
 from layerscope.report.where import budget_location, relative, repository_root
@@ -81,6 +83,35 @@ def workflow_commands(result: Analysis) -> list[str]:
     return out
 
 
+def publish_diff(diff: Diff) -> list[str]:
+    """For ``layerscope diff``: an annotation per broken budget (about the
+    image, no file) and the diff's markdown in the step summary."""
+    if not active():
+        return []
+    from layerscope.report.diff import render_markdown
+
+    for b in diff.budgets:
+        if not b.passed:
+            kind = "error" if verdict(b) == "FAIL" else "warning"
+            sys.stderr.write(
+                _command(kind, f"{b.name}: {relation(b)}", f"layerscope budget {b.name}", None)
+            )
+    sys.stderr.flush()
+    return _append_summary(render_markdown(diff))
+
+
+def _append_summary(text: str) -> list[str]:
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return []
+    try:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    except OSError as e:
+        return [f"cannot append to $GITHUB_STEP_SUMMARY {target}: {e.strerror or e}"]
+    return []
+
+
 def publish(result: Analysis) -> list[str]:
     """Annotations and the step summary when inside GitHub Actions; returns
     the errors met (a step summary that cannot be written)."""
@@ -88,14 +119,6 @@ def publish(result: Analysis) -> list[str]:
         return []
     sys.stderr.writelines(workflow_commands(result))
     sys.stderr.flush()
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return []
     from layerscope.report import markdown
 
-    try:
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(markdown.render(result) + "\n")
-    except OSError as e:
-        return [f"cannot append to $GITHUB_STEP_SUMMARY {target}: {e.strerror or e}"]
-    return []
+    return _append_summary(markdown.render(result))

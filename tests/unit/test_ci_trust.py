@@ -570,3 +570,20 @@ def test_hostile_dive_ci_is_one_line(repo: Path, text: str, message: str) -> Non
     out = _cli(str(CACHES), "--ci", cwd=repo)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and message in out.stderr
+
+
+def test_github_actions_outputs_of_a_diff(repo: Path) -> None:
+    summary = repo / "summary.md"
+    out = _cli(
+        "diff",
+        str(SAMPLES / "duplicates.tar.gz"),
+        str(CACHES),
+        "--no-config",
+        "--max-growth",
+        "1kB",
+        cwd=repo,
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert out.returncode == 1
+    assert "::error title=layerscope budget max_growth::max_growth: +" in out.stderr
+    assert summary.read_text().startswith("## layerscope diff: ")

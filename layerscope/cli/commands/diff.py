@@ -162,6 +162,9 @@ def main(argv: Sequence[str]) -> int:
         sys.stdout.write(ci.policy_line(policy))
         sys.stdout.write(render("table", diff))
         sys.stdout.flush()
+    from layerscope.cli import github
+
+    errors += github.publish_diff(diff)
     sys.stderr.writelines(ci.budget_lines(diff.budgets))
     sys.stderr.flush()
     if errors:
