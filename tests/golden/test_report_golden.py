@@ -13,11 +13,18 @@ from layerscope.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "reports"
-SUFFIX = {"table": "txt", "json": "json", "markdown": "md", "sarif": "sarif"}
+SUFFIX = {
+    "table": "txt",
+    "json": "json",
+    "markdown": "md",
+    "sarif": "sarif",
+    "junit": "junit.xml",
+    "codequality": "codequality.json",
+}
 SAMPLES = sorted(p.name.removesuffix(".tar.gz") for p in (ROOT / "sample_images").glob("*.tar.gz"))
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "sarif"])
+@pytest.mark.parametrize("fmt", list(SUFFIX))
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_golden(sample: str, fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
