@@ -11,7 +11,6 @@ about the image.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from layerscope.analysis import Analysis, BudgetResult
 
@@ -19,7 +18,6 @@ from layerscope.analysis import Analysis, BudgetResult
 PER_LAYER = {"max_layer"}
 
 
-@lru_cache(maxsize=8)
 def _dockerfile(path: str) -> object | None:
     from layerscope.dockerfile.parser import load
     from layerscope.errors import LayerscopeError
