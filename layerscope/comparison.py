@@ -98,6 +98,9 @@ class Diff:
     new_findings: tuple[FindingInfo, ...]
     gone_findings: tuple[FindingInfo, ...]
     budgets: tuple[BudgetResult, ...] = ()
+    # ``--baseline PATH`` that did not exist (``--baseline-missing ok``): NEW
+    # is compared with itself and judged alone, no growth budget.
+    baseline_missing: bool = False
 
     @property
     def passed(self) -> bool:

@@ -13,25 +13,71 @@ from typing import Any
 from layerscope.errors import UsageError
 from layerscope.policy.file import Policy
 
+# Every report extension any command knows: a command that lacks the format
+# refuses the file instead of writing another format into it.
+KNOWN_EXTENSIONS = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".sarif": "sarif",
+    ".xml": "junit",
+}
+
+
+# Formats whose files carry another format's extension: with --format, the
+# file takes it (a Code Quality report is a .json, SARIF may be one too).
+_WRITTEN_AS = {"codequality": (".json",), "sarif": (".json",)}
+_ALL_FORMATS = ("table", "json", "markdown", "sarif", "junit", "codequality")
+
 
 def plan_outputs(
-    outputs: Sequence[str] | None, fmt: str | None, extensions: dict[str, str]
+    outputs: Sequence[str] | None,
+    fmt: str | None,
+    extensions: dict[str, str],
+    command: str = "layerscope",
+    formats: Sequence[str] = (),
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Which format each ``-o FILE`` gets, and which format (if any) goes to stdout.
 
-    A file's extension decides (``.json``, ``.md``, ``.sarif``); other files
-    take ``--format``, else the table. ``--format`` not taken by any file
-    goes to stdout, and with no ``-o`` at all so does the table.
+    A file's extension decides (``.json``, ``.md``, ``.sarif``, ``.xml``);
+    other files take ``--format``, else the table (``--format codequality``
+    or ``sarif`` also takes a ``.json`` file). ``--format`` not taken by any file
+    goes to stdout, and with no ``-o`` at all so does the table. ``-o -`` is
+    stdout (``--format``, else the table), never a file named ``-``. An
+    extension of a format ``command`` cannot write is a usage error.
     """
     files: list[tuple[str, str]] = []
     seen: set[str] = set()
+    to_stdout = False
     for path in outputs or []:
+        if path == "-":
+            if to_stdout:
+                raise UsageError("-o - given twice")
+            to_stdout = True
+            continue
+        named, colon, rest = path.partition(":")
+        forced = None
+        if colon and rest and named in _ALL_FORMATS:
+            # -o codequality:gl-code-quality-report.json names the format outright.
+            if named not in {*extensions.values(), "table", *formats}:
+                raise UsageError(f"-o {path}: {command} cannot write {named}")
+            forced, path = named, rest
         real = os.path.realpath(path)
         if real in seen:
             raise UsageError(f"-o {path} given twice")
         seen.add(real)
         ext = os.path.splitext(path)[1].lower()
-        files.append((path, extensions.get(ext) or fmt or "table"))
+        chosen = forced or extensions.get(ext)
+        if forced is None and fmt is not None and ext in _WRITTEN_AS.get(fmt, ()):
+            chosen = fmt  # --format codequality -o gl-code-quality.json
+        if chosen is None and ext in KNOWN_EXTENSIONS:
+            raise UsageError(
+                f"-o {path}: {command} cannot write {KNOWN_EXTENSIONS[ext]} "
+                f"(its formats: {', '.join(sorted(set(extensions.values()) | {'table'}))})"
+            )
+        files.append((path, chosen or fmt or "table"))
+    if to_stdout:
+        return files, fmt or "table"
     if fmt is not None:
         return files, None if any(f == fmt for _, f in files) else fmt
     return files, None if files else "table"
@@ -44,16 +90,24 @@ def write_reports(
     policy: Policy,
     render: Callable[[str, Any], str],
     write: Callable[[str, str], None],
-) -> None:
+) -> list[str]:
     """Render ``result`` into every ``-o`` file (as ``plan_outputs`` planned),
-    print the policy's notes on stderr, then the stdout report if there is one."""
+    print the policy's notes on stderr, then the stdout report if there is one.
+
+    A file that cannot be written does not stop the others: the reasons are
+    returned (the caller exits 2 after writing everything it can)."""
+    errors: list[str] = []
     for path, fmt in files:
-        write(path, render(fmt, result))
+        try:
+            write(path, render(fmt, result))
+        except UsageError as e:
+            errors.append(str(e))
     for note in policy.notes:
         print(f"layerscope: note: {note}", file=sys.stderr)
     if stdout_fmt is not None:
         sys.stdout.write(render(stdout_fmt, result))
         sys.stdout.flush()
+    return errors
 
 
 def write_output(path: str, text: str) -> None:

@@ -66,7 +66,7 @@ IMAGE_BUDGETS: tuple[Budget[Analysis], ...] = (
         "max_wasted_percent",
         FRACTION,
         lambda a: _own(a).wasted_fraction,
-        "wasted / total of own layers (5% or 0.05)",
+        "wasted / total of own layers",
     ),
     Budget(
         "min_efficiency",

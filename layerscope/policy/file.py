@@ -93,14 +93,20 @@ def parse_size(value: object) -> int:
     if isinstance(value, float):
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{value!r} is not a size")
-        return round(value)
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number of bytes (write e.g. 1.5MB)")
+        return int(value)
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a size")
     m = _SIZE.match(value)
     unit = m.group(2).lower() if m else ""
     if m is None or unit not in _UNITS:
         raise ValueError(f"{value!r} is not a size (write e.g. 300MB, 1.5GiB or 1048576)")
-    return round(float(m.group(1)) * _UNITS[unit])
+    number = float(m.group(1))
+    if _UNITS[unit] == 1 and not number.is_integer():
+        # `--max-total 1.5` is a slip for 1.5MB or 1.5GB, not a 2-byte limit.
+        raise ValueError(f"{value!r} is not a whole number of bytes (write e.g. 1.5MB)")
+    return round(number * _UNITS[unit])
 
 
 def parse_fraction(value: object) -> float:
@@ -113,6 +119,8 @@ def parse_fraction(value: object) -> float:
         number = float(text[:-1] if percent else text)
     except ValueError:
         raise ValueError(f"{value!r} is not a fraction (write e.g. 5% or 0.05)") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a number between 0% and 100%")
     if percent:
         number /= 100
     elif number > 1:
@@ -180,6 +188,8 @@ class Policy:
     rules: Mapping[str, RulePolicy] = field(default_factory=dict)
     min_bytes: int | None = None
     notes: tuple[str, ...] = ()
+    # Why this file applies (``--config``, or where the upward search found it).
+    reason: str = ""
 
 
 def _limit(path: str, key: str, kind: ValueKind, raw: object) -> Limit:
@@ -237,10 +247,19 @@ def _budgets(
 def _rules(path: str, table: object) -> dict[str, RulePolicy]:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [rules] must be a table")
+    from layerscope.rules import all_rules
+
+    known = sorted(r.id for r in all_rules())
     out: dict[str, RulePolicy] = {}
     for rule_id, raw in table.items():
         if not RULE_ID.match(rule_id):
             raise ConfigError(f"{path}: [rules] {rule_id!r} is not a rule ID like LS101")
+        if rule_id not in known:
+            # A typo must not pass silently: `LS999 = "fail"` would never fail.
+            raise ConfigError(
+                f"{path}: [rules] {rule_id} is not a layerscope rule (known: {known[0]} to "
+                f"{known[-1]}, see docs/rules.md)"
+            )
         level, floor = raw, None
         if isinstance(raw, dict):
             if set(raw) - {"level", "min_bytes"}:
@@ -291,6 +310,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
@@ -312,34 +333,59 @@ DIVE_RULES = {
 }
 
 
+# What dive assumes for a rule its .dive-ci leaves out (dive 0.13: the CI
+# config's defaults); ``highestWastedBytes`` is off unless set.
+DIVE_DEFAULTS = {
+    "lowestEfficiency": "0.9",
+    "highestWastedBytes": "disabled",
+    "highestUserWastedPercent": "0.1",
+}
+
+
 def _dive_values(path: Path) -> dict[str, str]:
-    """The ``rules:`` mapping of a .dive-ci file (the flat YAML subset dive uses)."""
+    """The ``rules:`` mapping of a .dive-ci file, parsed as the YAML it is
+    (block or flow style), with dive's default for every rule left out."""
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    values: dict[str, str] = {}
-    in_rules = False
-    for number, line in enumerate(text.splitlines(), 1):
-        body = line.split("#", 1)[0].rstrip()
-        if not body.strip() or body.strip() == "---":
-            continue
-        key, sep, value = body.strip().partition(":")
-        if not sep:
-            raise ConfigError(f"{path}:{number}: expected `key: value`")
-        if not line[:1].isspace():
-            in_rules = key == "rules"
-            continue
-        if in_rules:
-            values[key.strip()] = value.strip().strip("\"'")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read: the file is not UTF-8 text") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a .dive-ci: nested too deeply") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with a `rules:` key")
+    rules = document.get("rules")
+    if rules is None:
+        rules = {}
+    if not isinstance(rules, dict):
+        raise ConfigError(f"{path}: `rules:` must be a mapping")
+    values = dict(DIVE_DEFAULTS)
+    for key, value in rules.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+            raise ConfigError(f"{path}: rule {key}: {value!r} is not a number, size or `disabled`")
+        values[str(key)] = "" if value is None else str(value).strip()
     return values
 
 
 def dive_policy(path: Path) -> Policy:
-    """A policy from dive's ``.dive-ci`` rules (``disabled`` rules are skipped)."""
+    """A policy from dive's ``.dive-ci`` rules (``disabled`` rules are skipped;
+    rules the file leaves out get dive's defaults, as dive applies them)."""
     limits: dict[str, Limit] = {}
     notes = []
-    for key, value in _dive_values(path).items():
+    values = _dive_values(path)
+    for key, value in values.items():
         if key not in DIVE_RULES:
             notes.append(f"{path}: dive rule {key!r} has no layerscope equivalent; ignored")
             continue
@@ -372,21 +418,49 @@ def load_policy(path: str | os.PathLike[str], kinds: Mapping[str, ValueKind]) ->
     return policy_from_table(str(p), _read_toml(p), kinds)
 
 
+def repository_root(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest directory from ``start`` upward that holds ``.git`` (a
+    folder, or the file of a worktree or submodule), else None."""
+    here = Path(start).resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
 def find_policy(start: str | os.PathLike[str], kinds: Mapping[str, ValueKind]) -> Policy:
     """The first layerscope policy from ``start`` upward, else the nearest
-    ``.dive-ci``, else an empty policy."""
+    ``.dive-ci``, else an empty policy. The search stops at the repository
+    root (the first directory holding ``.git``): a policy above a checkout
+    belongs to someone else."""
+    import dataclasses
+
     here = Path(start).resolve()
+    root = repository_root(here)
+    chain = [here, *here.parents]
+    if root is not None:
+        chain = chain[: chain.index(root) + 1]
+    limit = f"repository root {root}" if root is not None else "filesystem root"
     dive: Path | None = None
-    for directory in (here, *here.parents):
+    found: Policy | None = None
+    for directory in chain:
         candidate = directory / POLICY_FILE
         if candidate.is_file():
-            return load_policy(candidate, kinds)
+            found = load_policy(candidate, kinds)
+            break
         candidate = directory / PYPROJECT
         if candidate.is_file():
             table = _pyproject_table(candidate)
             if table is not None:
-                return policy_from_table(str(candidate), table, kinds)
+                found = policy_from_table(str(candidate), table, kinds)
+                break
         candidate = directory / DIVE_FILE
         if dive is None and candidate.is_file():
             dive = candidate
-    return dive_policy(dive) if dive is not None else Policy()
+    if found is None and dive is not None:
+        found = dive_policy(dive)
+    if found is None:
+        return Policy(reason=f"no policy file from {here} up to the {limit}")
+    return dataclasses.replace(
+        found, reason=f"found upward from {here} (the search stops at the {limit})"
+    )

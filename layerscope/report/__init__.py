@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from layerscope.analysis import Analysis
 
-FORMATS = ("table", "json", "markdown", "sarif", "html")
+FORMATS = ("table", "json", "markdown", "sarif", "html", "junit", "codequality")
 # ``-o FILE`` picks the format from these extensions (others: --format, else table).
 EXTENSIONS = {
     ".json": "json",
@@ -18,6 +18,7 @@ EXTENSIONS = {
     ".sarif": "sarif",
     ".html": "html",
     ".htm": "html",
+    ".xml": "junit",
 }
 
 

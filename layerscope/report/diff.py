@@ -8,7 +8,7 @@ from typing import Any
 from layerscope.comparison import Diff, FindingInfo, Snapshot
 from layerscope.errors import UsageError
 from layerscope.names import json_text, printable
-from layerscope.report.markdown import code, text
+from layerscope.report.markdown import budget_table, code, text
 from layerscope.report.schema import budget_to_dict
 from layerscope.report.summary import signed_size, size, verdict_lines
 
@@ -79,6 +79,7 @@ def to_dict(d: Diff) -> dict[str, Any]:
             "gone": [_finding(f) for f in d.gone_findings],
         },
         "budgets": [budget_to_dict(b) for b in d.budgets],
+        "baseline_missing": d.baseline_missing,
         "passed": d.passed,
     }
 
@@ -141,8 +142,7 @@ def render_markdown(d: Diff) -> str:
     ):
         old, new = getattr(d.old, key), getattr(d.new, key)
         out.append(f"| {label} | {size(old)} | {size(new)} | {signed_size(g[key])} |")
-    if d.budgets:
-        out += ["", "### Budgets", "", "```", *verdict_lines(d.budgets, d.passed), "```"]
+    out += budget_table(d.budgets)
     changed = [x for x in d.layers if x.status != "same"]
     out += ["", f"<details><summary>Layers ({len(changed)} changed)</summary>", ""]
     out += ["| # | Status | Old | New | Growth | Command |", "|---:|---|---:|---:|---:|---|"]

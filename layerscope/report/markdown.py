@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from layerscope.analysis import Analysis
+from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import rank
 from layerscope.names import printable
 from layerscope.report.summary import relation, size, verdict
@@ -46,7 +46,7 @@ def _row(cells: list[str]) -> str:
 def _figures(result: Analysis) -> list[str]:
     s = result.summary
     wasted_pct = s.wasted_bytes / s.total_bytes if s.total_bytes else 0.0
-    return [
+    out = [
         "| | |",
         "|---|---:|",
         _row(["Total", f"{size(s.total_bytes)} in {s.layer_count} layers"]),
@@ -55,14 +55,51 @@ def _figures(result: Analysis) -> list[str]:
         _row(["Reclaimable", size(s.reclaimable_bytes)]),
         _row(["Efficiency", f"{s.efficiency:.1%}"]),
     ]
+    if result.base_layer_count:
+        # Waste budgets judge the own layers: their figures belong beside the image's.
+        from layerscope.base.attribution import split
+
+        own = split(result).own
+        out += [
+            _row(
+                [
+                    f"Own layers ({own.layer_count}, after {result.base_layer_count} base)",
+                    f"{size(own.total_bytes)}",
+                ]
+            ),
+            _row(["Own wasted", f"{size(own.wasted_bytes)} ({own.wasted_fraction:.1%})"]),
+            _row(["Own efficiency", f"{own.efficiency:.1%}"]),
+        ]
+    return out
+
+
+def budget_table(budgets: tuple[BudgetResult, ...]) -> list[str]:
+    """The budget verdicts as a markdown table (the image's and the diff's)."""
+    if not budgets:
+        return []
+    out = ["", "### Budgets", "", "| | Budget | Actual vs limit |", "|---|---|---|"]
+    out.extend(_row([_ICON[verdict(b)], f"`{b.name}`", text(relation(b))]) for b in budgets)
+    return out
 
 
 def _budgets(result: Analysis) -> list[str]:
-    if not result.budgets:
-        return []
-    out = ["", "### Budgets", "", "| | Budget | Actual vs limit |", "|---|---|---|"]
-    out.extend(_row([_ICON[verdict(b)], f"`{b.name}`", text(relation(b))]) for b in result.budgets)
-    return out
+    return budget_table(result.budgets)
+
+
+def _shown_path(path: str) -> str:
+    """A Dockerfile path as the reader's checkout names it (relative to the
+    repository root when inside it)."""
+    from layerscope.report.where import relative, repository_root
+
+    return relative(path, repository_root()) or path
+
+
+def fenced(body: str, info: str = "") -> list[str]:
+    """``body`` in a code fence longer than any backtick run inside it."""
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = [printable(line) for line in body.splitlines()]
+    return [f"{fence}{info}", *lines, fence]
 
 
 # Bytes in your own layers need no label; the others say what they are.
@@ -81,7 +118,7 @@ def _findings(result: Analysis) -> list[str]:
         layer = "" if f.layer is None else f" in layer {f.layer}"
         where = ""
         if f.location is not None:
-            where = f" ({code(f.location[0])} line {f.location[1]})"
+            where = f" ({code(_shown_path(f.location[0]))} line {f.location[1]})"
         label = _LABELS[rank(result, f)]
         out.append(
             f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{label}{layer}{where}: "
@@ -90,9 +127,14 @@ def _findings(result: Analysis) -> list[str]:
         if f.paths:
             more = f" and {f.path_count - len(f.paths)} more" if f.path_count > len(f.paths) else ""
             out.append(f"   - paths: {', '.join(code(p, 120) for p in f.paths)}{more}")
-        if f.fix:
+        if f.fix and "\n" in f.fix.strip():
+            # A multi-line fix (a diff, a rewritten RUN) keeps its lines.
+            out.append("   - fix:")
+            out += ["", *("     " + line for line in fenced(f.fix.strip("\n"))), ""]
+        elif f.fix:
             out.append(f"   - fix: {text(f.fix, 600)}")
     rest = result.findings[TOP_FINDINGS:MAX_FINDINGS]
+    hidden = len(result.findings) - TOP_FINDINGS - len(rest)
     if rest:
         out += ["", f"<details><summary>More findings ({len(rest)})</summary>", ""]
         out += ["| Bytes | Rule | Kind | Layer | Path |", "|---:|---|---|---:|---|"]
@@ -109,6 +151,12 @@ def _findings(result: Analysis) -> list[str]:
             for f in rest
         )
         out += ["", "</details>"]
+    if hidden > 0:
+        out += [
+            "",
+            f"{hidden} more finding(s) not shown here (of {len(result.findings)}): "
+            "every finding is in the JSON and SARIF reports.",
+        ]
     return out
 
 

@@ -51,8 +51,17 @@ def relation(b: BudgetResult) -> str:
         return f"{b.message.split(';')[0]} ({size(b.actual)})"
     ops = (">=", "<") if b.name.startswith("min_") else ("<=", ">")
     op = ops[0] if b.passed else ops[1]
-    actual = budget_value(b.name, b.actual, signed="growth" in b.name)
-    return f"{actual} {op} {budget_value(b.name, b.limit)}"
+    growth = "growth" in b.name
+    actual = budget_value(b.name, b.actual, signed=growth)
+    limit = budget_value(b.name, b.limit)
+    if b.actual != b.limit and actual.lstrip("+") == limit:
+        # Rounded alike, yet different: show what was compared.
+        kind = KINDS.get(b.name, ValueKind.SIZE)
+        if kind is ValueKind.FRACTION:
+            return f"{b.actual:.6%} {op} {b.limit:.6%}"
+        sign = "+" if growth and b.actual > 0 else ""
+        return f"{sign}{int(b.actual)} B {op} {int(b.limit)} B"
+    return f"{actual} {op} {limit}"
 
 
 def verdict(b: BudgetResult) -> str:

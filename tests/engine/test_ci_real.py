@@ -287,6 +287,14 @@ def test_dive_ci_import(waste_image: str, tmp_path: Path) -> None:
     assert "FAIL  max_wasted" in out.stdout
     assert "max_wasted_percent" not in out.stdout
     dive.write_text("rules:\n  highestWastedBytes: 1MB\n  highestUserWastedPercent: 0.9\n")
+    # As dive does, the rule left out gets dive's default (lowestEfficiency 0.9).
+    defaulted = layerscope(waste_image, "--ci", cwd=tmp_path)
+    assert defaulted.returncode == 1
+    assert "FAIL  min_efficiency" in defaulted.stdout
+    dive.write_text(
+        "rules:\n  highestWastedBytes: 1MB\n  highestUserWastedPercent: 0.9\n"
+        "  lowestEfficiency: disabled\n"
+    )
     assert layerscope(waste_image, "--ci", cwd=tmp_path).returncode == 0
     # A layerscope policy beside it takes precedence.
     (tmp_path / ".layerscope.toml").write_text("[budgets]\nmax_layers = 1\n")
@@ -335,8 +343,11 @@ def test_several_outputs_markdown_sarif_and_json(waste_image: str, tmp_path: Pat
     sarif = json.loads((tmp_path / "report.sarif").read_text())
     jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(sarif)
     results = sarif["runs"][0]["results"]
-    assert len(results) == len(data["findings"])
-    assert {r["ruleId"] for r in results} == {f["rule"] for f in data["findings"]}
+    # One result per finding and one per broken budget.
+    assert len(results) == len(data["findings"]) + 1
+    assert {r["ruleId"] for r in results} == {f["rule"] for f in data["findings"]} | {
+        "budget/max_wasted"
+    }
 
     assert (tmp_path / "report.txt").read_text().startswith("Image:")
 
@@ -381,4 +392,4 @@ def test_diff_of_two_builds(diff_images: tuple[str, str], tmp_path: Path) -> Non
     assert md.returncode == 1, md.stdout + md.stderr
     html = MarkdownIt("commonmark").enable("table").render((tmp_path / "diff.md").read_text())
     assert "❌ failed" in html
-    assert "FAIL  max_growth" in html
+    assert "<td>❌</td>\n<td><code>max_growth</code></td>" in html  # a budget table row

@@ -24,6 +24,8 @@ SUFFIX = {
     "markdown": "md",
     "sarif": "sarif",
     "html": "html-data.json",
+    "junit": "junit.xml",
+    "codequality": "codequality.json",
 }
 SAMPLES = sorted(p.name.removesuffix(".tar.gz") for p in (ROOT / "sample_images").glob("*.tar.gz"))
 

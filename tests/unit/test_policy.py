@@ -98,7 +98,7 @@ max_layer = "100MB"
 [rules]
 LS101 = "fail"
 LS102 = { level = "warn", min_bytes = "1MB" }
-LS103 = "off"
+LS201 = "off"
 """
 
 
@@ -123,7 +123,7 @@ def test_load_policy_file(tmp_path: Path) -> None:
     assert {k: (r.level, r.min_bytes) for k, r in p.rules.items()} == {
         "LS101": ("fail", None),
         "LS102": ("warn", 1_000_000),
-        "LS103": ("off", None),
+        "LS201": ("off", None),
     }
 
 
@@ -214,11 +214,12 @@ def test_dive_ci_disabled_and_unknown_rules(tmp_path: Path) -> None:
     path = tmp_path / ".dive-ci"
     path.write_text("rules:\n  lowestEfficiency: disabled\n  someFutureRule: 3\n")
     p = load_policy(path, KINDS)
-    assert p.limits == {}
+    # The rule left out gets dive's default, as dive applies it.
+    assert p.limits == {"max_wasted_percent": Limit(0.1)}
     assert any("someFutureRule" in n for n in p.notes)
     path.write_text("rules:\n  highestUserWastedPercent: 1.5\n")
     p = load_policy(path, KINDS)
-    assert p.limits == {"max_wasted_percent": Limit(1.0)}
+    assert p.limits == {"max_wasted_percent": Limit(1.0), "min_efficiency": Limit(0.9)}
     assert any("above 1" in n for n in p.notes)
     path.write_text("rules:\n  highestWastedBytes: lots\n")
     with pytest.raises(ConfigError, match="highestWastedBytes"):

@@ -59,11 +59,9 @@ def test_sarif_validates_with_one_result_per_finding(result: Analysis) -> None:
         assert res["properties"]["bytes"] == f.bytes
         [loc] = res["locations"]
         assert loc["logicalLocations"][0]["name"] == f"layer {f.layer}"
-        # No Dockerfile known: the conventional name, line 1 (code scanning needs a file).
-        assert loc["physicalLocation"] == {
-            "artifactLocation": {"uri": "Dockerfile"},
-            "region": {"startLine": 1},
-        }
+        # No Dockerfile known: the result is about the image, not a made-up line 1.
+        assert "region" not in loc["physicalLocation"]
+        assert loc["logicalLocations"][-1]["name"] == (result.image.reference or result.image.id)
     assert run["properties"]["summary"]["total_bytes"] == result.summary.total_bytes
 
 
@@ -76,11 +74,12 @@ def test_dockerfile_locations_are_physical(result: Analysis) -> None:
     validate_sarif(doc)
     locs = [r["locations"][0]["physicalLocation"] for r in doc["runs"][0]["results"]]
     assert locs[0] == {
-        "artifactLocation": {"uri": "docker/My%20Dockerfile"},
+        "artifactLocation": {"uri": "docker/My%20Dockerfile", "uriBaseId": "%SRCROOT%"},
         "region": {"startLine": 7},
     }
-    # Without a line of its own, a finding points at the Dockerfile's first line.
-    assert locs[1]["region"] == {"startLine": 1}
+    assert doc["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"].endswith("/")
+    # The Dockerfile cannot be read here: no line of its own -> the image.
+    assert "region" not in locs[1]
 
 
 def test_invalid_sarif_is_caught() -> None:

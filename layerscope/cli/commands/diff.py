@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,14 @@ from typing import Any
 from layerscope.analysis import Analysis
 from layerscope.comparison import Diff, compare, load_report, snapshot
 from layerscope.errors import EXIT_BUDGET, EXIT_OK, UsageError
+
+DIFF_EXTENSIONS = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="OLD NEW, or NEW with --baseline")
     p.add_argument("--baseline", metavar="REPORT", help="OLD is this JSON report of a past run")
+    p.add_argument(
+        "--growth-only",
+        action="store_true",
+        help="judge only the growth budgets, not NEW's own (when `layerscope NEW` already "
+        "judges them in the same job, so a failure is reported once)",
+    )
+    p.add_argument(
+        "--baseline-missing",
+        choices=("ok", "error"),
+        default="error",
+        help="when the --baseline file does not exist (a branch's first run): `ok` judges NEW "
+        "alone (no growth budgets) and says so on stderr; `error` (default) exits 2",
+    )
     from layerscope.cli.reading import add_reading_arguments
 
     add_reading_arguments(p, what="the images")
@@ -42,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         metavar="FILE",
         action="append",
-        help="write the diff to FILE (.json, .md, .html; others: --format or table); repeatable",
+        help="write the diff to FILE (.json, .md, .html; others: --format or table; `-` is "
+        "stdout); repeatable",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, (*GROWTH_BUDGETS, *IMAGE_BUDGETS))
@@ -61,7 +84,12 @@ def _split(args: argparse.Namespace) -> tuple[str | None, str]:
 
 
 def judge(
-    diff: Diff, new: Analysis, policy: Any, args: argparse.Namespace, refs: tuple[str, ...]
+    diff: Diff,
+    new: Analysis,
+    policy: Any,
+    args: argparse.Namespace,
+    refs: tuple[str, ...],
+    growth_budgets: bool = True,
 ) -> Diff:
     """The growth budgets and NEW's own budgets, from the policy and the flags."""
     from layerscope.cli import ci
@@ -78,9 +106,9 @@ def judge(
         new_wasted=diff.new.wasted_bytes,
     )
     verdicts = (
-        *budget.evaluate(budget.GROWTH_BUDGETS, growth, limits, origin),
-        *budget.evaluate(budget.IMAGE_BUDGETS, new, limits, origin),
-        *budget.rule_results(new, policy),
+        *(budget.evaluate(budget.GROWTH_BUDGETS, growth, limits, origin) if growth_budgets else ()),
+        *(() if args.growth_only else budget.evaluate(budget.IMAGE_BUDGETS, new, limits, origin)),
+        *(() if args.growth_only else budget.rule_results(new, policy)),
     )
     return dataclasses.replace(diff, budgets=verdicts)
 
@@ -97,6 +125,7 @@ def main(argv: Sequence[str]) -> int:
 
     args = build_parser().parse_args(argv)
     old_ref, new_ref = _split(args)
+    files, stdout_fmt = plan_outputs(args.output, args.format, DIFF_EXTENSIONS, "layerscope diff")
     policy = ci.load(args)
     options = reading_options(args)
     status = Status(args)
@@ -117,19 +146,41 @@ def main(argv: Sequence[str]) -> int:
     baseline = args.baseline
     if old_ref is not None and old_ref.endswith(".json"):
         baseline, old_ref = old_ref, None
-    if baseline:
+    missing = bool(baseline) and not os.path.exists(baseline)
+    if missing and args.baseline_missing == "error":
+        raise UsageError(
+            f"--baseline {baseline}: no such file (--baseline-missing ok for a first run)"
+        )
+    if baseline and not missing:
         old = load_report(baseline)
-    else:
-        assert old_ref is not None
+    elif old_ref is not None:
         old = snapshot(side("OLD", old_ref, attribute_base=False))
     # NEW's waste budgets judge its own layers, as `layerscope IMAGE` does.
     new_result = side("NEW", new_ref, attribute_base=True)
-    diff = judge(compare(old, snapshot(new_result)), new_result, policy, args, (new_ref,))
+    new = snapshot(new_result)
+    if missing:
+        if not status.quiet:
+            print(
+                f"layerscope: note: baseline {baseline} not found (--baseline-missing ok): "
+                "NEW is judged alone, no growth budget",
+                file=sys.stderr,
+            )
+        old = new
+    diff = judge(compare(old, new), new_result, policy, args, (new_ref,), not missing)
+    if missing:
+        diff = dataclasses.replace(diff, baseline_missing=True)
 
-    extensions = {".json": "json", ".md": "markdown", ".html": "html", ".htm": "html"}
-    files, stdout_fmt = plan_outputs(args.output, args.format, extensions)
-    write_reports(diff, files, stdout_fmt, policy, render, write_output)
+    errors = write_reports(diff, files, stdout_fmt, policy, render, write_output)
     if stdout_fmt is None and ci.ci_mode(args):
+        sys.stdout.write(ci.policy_line(policy))
         sys.stdout.write(render("table", diff))
+        sys.stdout.flush()
+    from layerscope.cli import github
+
+    errors += github.publish_diff(diff)
+    sys.stderr.writelines(ci.budget_lines(diff.budgets))
+    sys.stderr.flush()
     status.phase("report")
+    if errors:
+        raise UsageError("; ".join(errors))
     return EXIT_OK if diff.passed else EXIT_BUDGET

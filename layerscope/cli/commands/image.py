@@ -31,9 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = Parser(
         prog="layerscope",
+        usage="%(prog)s [options] IMAGE\n"
+        "       %(prog)s diff [options] OLD NEW     compare two images (diff --help)\n"
+        "       %(prog)s fix --dockerfile PATH IMAGE  fix the Dockerfile (fix --help)",
         description="Find the wasted bytes in a container image and how to fix the Dockerfile.",
-        epilog="Compare two images: layerscope diff OLD NEW (see layerscope diff --help). "
-        "Budgets, policy files and CI jobs: docs/ci.md.",
+        epilog="Commands: `layerscope diff OLD NEW` compares two images or a baseline report "
+        "with an image, with growth budgets (layerscope diff --help); `layerscope fix` writes "
+        "the Dockerfile fixes (layerscope fix --help). Budgets, policy files and CI jobs: "
+        "docs/ci.md.",
     )
     p.add_argument(
         "image",
@@ -75,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         action="append",
         help="write a report to FILE, its format from the extension (.json, .md, .sarif, "
-        ".html; others: --format or table); repeat for several",
+        ".html, .xml for junit; others: --format or table); `-` is stdout; repeat for several",
     )
     ci.add_ci_arguments(p)
     ci.add_budget_arguments(p, IMAGE_BUDGETS)
@@ -101,6 +106,7 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.policy import budgets
 
     status = Status(args)
+    planned = ci.plan(args)  # a bad -o is refused before any work
     request = pipeline.Request(
         target=args.image,
         options=reading_options(args),
@@ -122,7 +128,7 @@ def main(argv: Sequence[str]) -> int:
     result = read_and_finish(request, status, args.image)
     for warning in result.warnings:
         status.warn(warning)
-    ci.emit(args, result, request.policy)
+    ci.emit(args, result, request.policy, planned)
     status.phase("report")
     return EXIT_OK if result.passed else EXIT_BUDGET
 
