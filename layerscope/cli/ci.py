@@ -16,7 +16,7 @@ from layerscope.errors import UsageError
 from layerscope.policy.file import Limit, Policy, ValueKind, parse_value
 
 if TYPE_CHECKING:
-    from layerscope.analysis import Analysis, BudgetResult
+    from layerscope.analysis import BudgetResult
 
 _METAVAR = {ValueKind.SIZE: "SIZE", ValueKind.FRACTION: "PCT", ValueKind.COUNT: "N"}
 
