@@ -1,0 +1,116 @@
+"""Every parser of image-controlled history text runs in linear time.
+
+Each string is 1 MB, shaped against one of the patterns that used to
+backtrack (lazy ``=\\S*?``, ``[^#]*?\\s*#``, ``\\s+(?=NAME=)``, ambiguous shell
+options, ``.*?`` globs): quadratic or worse, those took minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from layerscope.dockerfile.layer_map import _matches
+from layerscope.history import exec_form_args, match_layers, parse_created_by
+
+MB = 1 << 20
+BUDGET = 0.5  # seconds for one 1 MB string, on a loaded 2-core machine
+
+
+def _fill(head: str, unit: str, tail: str = "") -> str:
+    return head + unit * ((MB - len(head) - len(tail)) // len(unit)) + tail
+
+
+HISTORY = {
+    "classic-copy-equals": _fill("/bin/sh -c #(nop) COPY ", "="),
+    "classic-copy-hex-run": _fill("/bin/sh -c #(nop) COPY =", "a", "!"),
+    "classic-copy-hex-words": _fill("/bin/sh -c #(nop) COPY ", "=" + "a" * 40 + " ", "in"),
+    "classic-copy-dir-words": _fill("/bin/sh -c #(nop) ADD ", "x=dir:", "q"),
+    "nop-spaces": _fill("a", " ", "b"),
+    "nop-no-marker": _fill("a", " #(no", "b"),
+    "build-args-spaces": _fill("|9 a=b", " ", "="),
+    "build-args-pairs": _fill("|2 ", "a="),
+    "build-args-names": _fill("|3 ", " a" * 10, "="),
+    "shell-options": _fill("/bin/sh", " -o", " x"),
+    "shell-options-after-args": _fill("|1 a=b /bin/sh", " -o", " x"),
+    "shell-option-words": _fill("bash", " -o a", " -q"),
+    "shell-paths": _fill("", "/a", "zz -c x"),
+    "powershell-options": _fill("powershell", " -x"),
+    "buildkit-run-flags": _fill("RUN ", "--a ", "x # buildkit"),
+    "buildkit-run-flag-values": _fill("RUN --m=", "=", " x # buildkit"),
+    "buildkit-marker-runs": _fill("", " # buildkit"),
+    "buildkit-marker-spaces": _fill("RUN x # buildkit:", " ", "y"),
+    "keyword-run": _fill("", "A", "!"),
+    "exec-form": _fill("CMD ", "["),
+    "copy-exec-form": _fill("COPY ", "["),
+    "tabs-and-spaces": _fill("RUN", " \t"),
+}
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(2):  # the better of two: the machine is shared
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("text", HISTORY.values(), ids=list(HISTORY))
+def test_created_by_parses_in_linear_time(text: str) -> None:
+    assert len(text) >= MB - 64
+    for comment in (None, "buildkit.dockerfile.v0"):
+        took = _timed(lambda c=comment: parse_created_by(text, c))
+        assert took < BUDGET, f"{took:.2f}s"
+
+
+@pytest.mark.parametrize("text", HISTORY.values(), ids=list(HISTORY))
+def test_history_entries_pair_in_linear_time(text: str) -> None:
+    entry = {"created_by": text, "comment": text, "created": text}
+    took = _timed(lambda: match_layers([entry], 1))
+    assert took < BUDGET, f"{took:.2f}s"
+
+
+def test_exec_form_args_of_a_megabyte() -> None:
+    assert _timed(lambda: exec_form_args("[" * MB)) < BUDGET
+
+
+GLOBS = {
+    "three-unknowns-no-match": ("a\x00b\x00c", _fill("a", "b", "x")),
+    "repeated-parts": ("\x00a\x00a\x00b", "a" * MB),
+    "many-unknowns": ("\x00".join(["ab"] * 50), "ab" * (MB // 2)),
+    "prefix-longer": ("x" * MB + "\x00", "x" * (MB - 1)),
+}
+
+
+@pytest.mark.parametrize(("pattern", "text"), GLOBS.values(), ids=list(GLOBS))
+def test_layer_map_glob_is_linear(pattern: str, text: str) -> None:
+    assert _timed(lambda: _matches(pattern, text)) < BUDGET
+
+
+def test_layer_map_glob_answers() -> None:
+    u = "\x00"
+    assert _matches(f"a{u}c", "abc") and _matches(f"a{u}c", "ac")
+    assert not _matches(f"a{u}c", "ab") and not _matches(f"ab{u}bc", "abc")
+    assert _matches(f"{u}a{u}b{u}", "xxaxxbxx") and not _matches(f"{u}b{u}a{u}", "ab")
+    assert _matches("plain", "plain") and not _matches("plain", "plains")
+    assert _matches(f"x{u}y{u}z", "xyz") and not _matches(f"x{u}yy{u}z", "xyz")
+
+
+def test_rewritten_parsers_read_what_they_read_before() -> None:
+    p = parse_created_by("/bin/sh -c #(nop) COPY --chown=1000:1000dir:abc123 in /app ")
+    assert (p.instruction.value, p.source, p.dest) == ("COPY", "dir:abc123", "/app")
+    p = parse_created_by("/bin/sh -c #(nop) ADD " + "f" * 64 + " in /x ")
+    assert (p.source, p.dest) == ("f" * 64, "/x")
+    p = parse_created_by("/bin/sh -c #(nop)  CMD [\"sh\"]")
+    assert (p.instruction.value, p.args) == ("CMD", '["sh"]')
+    p = parse_created_by("RUN --mount=type=cache,target=/x --network=none make # buildkit")
+    assert p.flags == ("--mount=type=cache,target=/x", "--network=none") and p.args == "make"
+    p = parse_created_by("RUN /bin/sh -c echo hi # buildkit:sha256:abc")
+    assert (p.builder.value, p.args) == ("buildkit", "echo hi")
+    p = parse_created_by("|2 A=1 B=x y /bin/bash -o pipefail -c make")
+    assert p.build_args == (("A", "1"), ("B", "x y")) and p.shell == "/bin/bash -o pipefail -c"
+    assert parse_created_by("echo a # buildkitx").builder.value != "buildkit"
+    assert parse_created_by("a#(nop) COPY x").instruction.value == "UNKNOWN"
