@@ -65,16 +65,19 @@ _HEX = "0123456789abcdefABCDEF"
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _RUN_FLAG = re.compile(r"--[a-z][\w-]*(?:=\S*)?(?:\s+|\Z)")
 # A shell prefix: POSIX shells with options ending in a ``-c`` flag (``/bin/sh
-# -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell. An ``-o``
-# option's argument never starts with ``-``: that keeps the three option forms
-# disjoint, so a long run of ``-o -o ...`` is read once, not in exponentially
-# many ways, before the match fails.
+# -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell. Options
+# are whole words, an ``-o`` option's argument never starts with ``-`` and a
+# short option ends in any letter but ``c``: the option forms and the final
+# ``-c`` word are then disjoint, so the options are taken possessively (``*+``),
+# in one pass, instead of being re-split in exponentially many ways when the
+# match fails.
 # The leading look-ahead names every possible first character: ``search`` then
 # skips runs of other characters at C speed instead of trying each position.
 _SHELL = re.compile(
     r"""(?=[/a-zA-Z])(?<!\S)(?P<shell>
         (?:/usr/bin/env\s+)?(?:(?:/[\w.+-]+)*/)?(?:ba|da|a|z|k|mk)?sh
-        (?:\s+(?:[-+][A-Za-z]*o\s+\w[\w-]*|--[\w-]+|[-+][A-Za-z]+))*?
+        (?:\s+(?:[-+][A-Za-z]*o\s+\w[\w-]*|--[\w-]+|\+[A-Za-z]+|-[A-Za-z]*[A-Zabd-z])
+           (?=\s|\Z))*+
         \s+-[A-Za-z]*c
       | (?i:cmd(?:\.exe)?\s+/s\s+/c)
       | (?i:(?:powershell|pwsh)(?:\.exe)?(?:\s+-\w+)*?\s+-c(?:ommand)?)

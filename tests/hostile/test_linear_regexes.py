@@ -114,3 +114,12 @@ def test_rewritten_parsers_read_what_they_read_before() -> None:
     assert p.build_args == (("A", "1"), ("B", "x y")) and p.shell == "/bin/bash -o pipefail -c"
     assert parse_created_by("echo a # buildkitx").builder.value != "buildkit"
     assert parse_created_by("a#(nop) COPY x").instruction.value == "UNKNOWN"
+    for line, shell in [
+        ("/bin/sh -oc make", "/bin/sh -oc"),
+        ("bash -lc make", "bash -lc"),
+        ("/bin/bash -e -o pipefail -x -c make", "/bin/bash -e -o pipefail -x -c"),
+        ("sh -o -c make", "sh -o -c"),
+        ("sh +x --norc -c make", "sh +x --norc -c"),
+    ]:
+        p = parse_created_by(line)
+        assert (p.shell, p.args) == (shell, "make"), line
