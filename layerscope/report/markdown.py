@@ -82,7 +82,7 @@ def _findings(result: Analysis) -> list[str]:
         )
         if f.paths:
             more = f" and {f.path_count - len(f.paths)} more" if f.path_count > len(f.paths) else ""
-            out.append(f"   - paths: {', '.join(code(p, 120) for p in f.paths)}{more}")
+            out.append(f"   - paths: {', '.join(code(printable(p), 120) for p in f.paths)}{more}")
         if f.fix:
             out.append(f"   - fix: {text(f.fix, 600)}")
     rest = result.findings[TOP_FINDINGS:MAX_FINDINGS]
@@ -96,7 +96,7 @@ def _findings(result: Analysis) -> list[str]:
                     f"`{f.rule}`",
                     f.kind.value,
                     "" if f.layer is None else str(f.layer),
-                    code(f.paths[0], 120) if f.paths else "",
+                    code(printable(f.paths[0]), 120) if f.paths else "",
                 ]
             )
             for f in rest

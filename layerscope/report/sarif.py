@@ -20,7 +20,7 @@ from urllib.parse import quote
 from layerscope import __version__
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import finding_origin
-from layerscope.names import json_text
+from layerscope.names import json_text, printable, safe_json
 from layerscope.report.schema import budget_to_dict, finding_to_dict
 from layerscope.rules import Finding, Severity, all_rules
 
@@ -66,7 +66,7 @@ def _fingerprint(f: Finding) -> str:
 
 
 def _result(f: Finding, index: int, dockerfile: str | None, origin: str) -> dict[str, Any]:
-    message = json_text(f.message)
+    message = printable(f.message)  # for people: a newline in a name is shown as \n
     if f.fix:
         message += f" Fix: {json_text(f.fix)}"
     props = finding_to_dict(f, origin)
@@ -139,4 +139,4 @@ def to_sarif(result: Analysis) -> dict[str, Any]:
 
 def render(result: Analysis) -> str:
     """The SARIF log as JSON text."""
-    return json.dumps(to_sarif(result), indent=2, ensure_ascii=False) + "\n"
+    return safe_json(json.dumps(to_sarif(result), indent=2, ensure_ascii=False)) + "\n"

@@ -30,6 +30,7 @@ from layerscope.sources.interface import (
     count_entries,
     parse_json,
 )
+from layerscope.sources.jsonshape import DOCKER_MANIFEST, check
 from layerscope.sources.layerscan import normalize
 from layerscope.sources.oci import choose_manifest, layer_descriptors
 from layerscope.tar.reader import TarReader
@@ -99,6 +100,12 @@ def _is_blob_path(path: str) -> bool:
     return path.endswith("/layer.tar") or path == "layer.tar" or path.startswith("blobs/")
 
 
+def _looks_like_json(head: bytes) -> bool:
+    """A JSON document may start with whitespace (pretty-printed)."""
+    text = head.lstrip(b" \t\r\n")
+    return text[:1] in (b"{", b"[") or (len(head) == 512 and not text)
+
+
 def _looks_like_layer(head: bytes) -> bool:
     if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd":
         return True
@@ -160,7 +167,7 @@ def _walk(
                 data = reader.data_stream()
                 head = data.read(min(m.size, 512))
                 data = Prefixed(head, data)
-            if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
+            if _looks_like_json(head) and m.size <= MAX_JSON_BYTES:
                 walk.jsons.add(path, data.read(m.size), f"{name}: {path}")
                 continue
             if not _looks_like_layer(head):
@@ -211,6 +218,7 @@ def image_from_walk(
     warnings: list[str] = []
     manifest = walk.jsons.get("manifest.json")
     if manifest is not None:
+        manifest = check(manifest, DOCKER_MANIFEST, f"{name}: manifest.json")
         if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
             raise ArchiveError(f"{name}: manifest.json is not a list of images")
         entry = _pick_docker_entry(manifest, reference, name, warnings)

@@ -28,6 +28,7 @@ from layerscope.sources.interface import (
     parse_json,
     parse_platform,
 )
+from layerscope.sources.jsonshape import OCI_DOCUMENT, check
 from layerscope.tar.streams import FileStream
 
 INDEX_TYPES = frozenset(
@@ -43,7 +44,7 @@ def _platform_of(desc: dict[str, Any]) -> tuple[str, str, str] | None:
     p = desc.get("platform")
     if not isinstance(p, dict):
         return None
-    return str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", "") or "")
+    return p.get("os") or "", p.get("architecture") or "", p.get("variant") or ""
 
 
 def choose_manifest(
@@ -60,6 +61,7 @@ def choose_manifest(
     """
     if depth > MAX_INDEX_DEPTH:
         raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
+    index = check(index, OCI_DOCUMENT, f"{name}: index" + (".json" if depth == 0 else ""))
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise ArchiveError(f"{name}: index.json has no manifests list")
     descs = [d for d in index["manifests"] if isinstance(d, dict)]
@@ -78,6 +80,7 @@ def choose_manifest(
         raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is missing from the archive")
     if not isinstance(blob, dict):
         raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is not a JSON object")
+    blob = dict(check(blob, OCI_DOCUMENT, f"{name}: manifest {chosen.get('digest')}"))
     if chosen.get("mediaType") in INDEX_TYPES or blob.get("mediaType") in INDEX_TYPES:
         return choose_manifest(blob, get_json, platform, name, depth + 1)
     return blob

@@ -104,7 +104,7 @@ def test_rewritten_parsers_read_what_they_read_before() -> None:
     assert (p.instruction.value, p.source, p.dest) == ("COPY", "dir:abc123", "/app")
     p = parse_created_by("/bin/sh -c #(nop) ADD " + "f" * 64 + " in /x ")
     assert (p.source, p.dest) == ("f" * 64, "/x")
-    p = parse_created_by("/bin/sh -c #(nop)  CMD [\"sh\"]")
+    p = parse_created_by('/bin/sh -c #(nop)  CMD ["sh"]')
     assert (p.instruction.value, p.args) == ("CMD", '["sh"]')
     p = parse_created_by("RUN --mount=type=cache,target=/x --network=none make # buildkit")
     assert p.flags == ("--mount=type=cache,target=/x", "--network=none") and p.args == "make"
