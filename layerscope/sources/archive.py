@@ -107,7 +107,7 @@ def _looks_like_json(head: bytes) -> bool:
 
 
 def _looks_like_layer(head: bytes) -> bool:
-    if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd":
+    if sniff(head) != "none":  # gzip, zstd (a skippable frame first too)
         return True
     if head.count(0) == len(head):  # empty, or an empty tar's zero blocks
         return True
