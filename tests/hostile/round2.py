@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -19,13 +18,12 @@ from typing import Any
 
 import zstandard
 
-from tests.hostile.corpus import READ, REFUSED, SIMPLE, _archive, _paths, _warned, case
+from tests.hostile.corpus import READ, REFUSED, SIMPLE, _archive, case
 from tests.hostile.tarcraft import (
     BLOCK,
     END,
     Blob,
     config_json,
-    docker_archive,
     header,
     member,
     pad,
@@ -296,3 +294,198 @@ for _fmt in ("table", "markdown", "sarif"):
             fmt,
         ]
     )
+
+
+# -- tar metadata: only what Go keeps, bounded ------------------------------------------
+
+
+def _rechecksum(hdr: bytes, patches: dict[int, bytes]) -> bytes:
+    """``hdr`` (a header block, maybe followed by its data) with bytes of the
+    header replaced at offsets and its checksum made right again."""
+    h = bytearray(hdr[:BLOCK])
+    for at, data in patches.items():
+        h[at : at + len(data)] = data
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h) + hdr[BLOCK:]
+
+
+def _pax_body(records: dict[str, str]) -> bytes:
+    return pax_member(records)[BLOCK:]
+
+
+def _removed(path: str, size: int) -> Callable[[Json], None]:
+    """The report finds ``path`` removed later, ``size`` bytes."""
+
+    def check(report: Json) -> None:
+        hits = [f for f in report["findings"] if path in f["paths"]]
+        assert hits and hits[0]["bytes"] == size, report["findings"]
+        assert all(f["bytes"] >= 0 for f in report["findings"])
+        assert all(layer["content_bytes"] >= 0 for layer in report["layers"])
+
+    return check
+
+
+def _pax_chain_layer(count: int) -> bytes:
+    """gzip: ``count`` pax headers of ~1 MiB each, then one 1 MiB file. The
+    chunk is compressed once and repeated (multi-member gzip)."""
+    filler = bytes(random_letters(4096)) * 255
+    chunk = pax_member({"LAYERSCOPE.filler": filler.decode()})
+    assert len(chunk) < (1 << 20) + 2 * BLOCK
+    last = pax_member({"path": "chain/last"})
+    data = bytes(1 << 20)
+    tail = last + header("chain/ignored", size=len(data)) + data + END
+    one = gzip.compress(chunk, compresslevel=6, mtime=0)
+    return one * count + gzip.compress(tail, mtime=0)
+
+
+def random_letters(n: int) -> bytes:
+    import random
+
+    r = random.Random(19)
+    return bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+
+def _pax_chain(d: Path, count: int) -> list[str]:
+    return _archive(d, [_pax_chain_layer(count), tar(member("chain/.wh.last"))])
+
+
+case(
+    "pax-chain-1200-headers-of-1mb",
+    READ,
+    check=_removed("/chain/last", 1 << 20),
+    cpu_seconds=30,
+    max_rss_mb=400,
+    tags=frozenset({"slow"}),
+)(lambda d: _pax_chain(d, 1200))
+case("pax-chain-meta-limit", REFUSED, r"bytes of tar metadata .*max-meta-bytes", max_rss_mb=300)(
+    lambda d: [*_pax_chain(d, 80), "--limit", "max-meta-bytes=64M"]
+)
+
+
+@case("pax-chain-only-last-header-counts", READ, check=_removed("/plain", 100))
+def _(d: Path) -> list[str]:
+    chain = pax_member({"path": "from-first-header", "uid": "7"}) + pax_member({"mtime": "5"})
+    layer = tar(chain + header("plain", size=100) + bytes(100) + pad(100))
+    return _archive(d, [layer, tar(member(".wh.plain"))])
+
+
+@case("pax-global-header-not-applied", READ, check=_removed("/data/blob", 1 << 20))
+def _(d: Path) -> list[str]:
+    blob = member("data/blob", bytes(1 << 20))
+    glob = _rechecksum(pax_member({"path": "elsewhere/x"}), {156: b"g"})
+    return _archive(d, [tar(member("data/", typ=b"5"), blob), tar(glob, member("data/.wh.blob"))])
+
+
+@case("pax-global-header-95k-records", READ, cpu_seconds=25, max_rss_mb=400)
+def _(d: Path) -> list[str]:
+    records = {f"{i:x}": "" for i in range(95_000)}  # under the 1 MiB header limit
+    glob = _rechecksum(pax_member(records), {156: b"g"})
+    files = b"".join(header(f"f{i:06d}") for i in range(60_000))
+    return _archive(d, [glob + files + END])
+
+
+@case("pax-global-header-drops-pending-local", READ, check=_removed("/kept", 10))
+def _(d: Path) -> list[str]:
+    local = pax_member({"path": "renamed"})
+    glob = _rechecksum(pax_member({"comment": "g"}), {156: b"g"})
+    layer = tar(local, glob, header("kept", size=10) + bytes(10) + pad(10))
+    return _archive(d, [layer, tar(member(".wh.kept"))])
+
+
+# -- sizes: realsize and sparse maps under the same limits as sizes -------------------
+
+
+def _old_sparse(realsize_field: bytes, fragments: list[tuple[int, int]], data: int = 0) -> bytes:
+    patches = {483: realsize_field}
+    for i, (off, length) in enumerate(fragments):
+        patches[386 + 24 * i] = b"%011o\x00" % off
+        patches[398 + 24 * i] = b"%011o\x00" % length
+    return _rechecksum(header("sparse.img", size=data, typ=b"S"), patches) + bytes(data) + pad(data)
+
+
+_NEGATIVE = b"\xff" * 12  # base-256: -1
+
+
+def _waste_10mib() -> bytes:
+    return tar(member("big", bytes(10 << 20)))
+
+
+@case("sparse-negative-realsize", REFUSED, r"sparse member declares an impossible size -1")
+def _(d: Path) -> list[str]:
+    return _archive(d, [tar(_old_sparse(_NEGATIVE, []))])
+
+
+@case("sparse-negative-realsize-hides-waste", REFUSED, r"impossible size", max_rss_mb=300)
+def _(d: Path) -> list[str]:
+    layers: list[bytes | Blob] = [
+        _waste_10mib(),
+        tar(member(".wh.big"), _old_sparse(_NEGATIVE, [])),
+    ]
+    return [*_archive(d, layers), "--max-wasted", "1M", "--ci"]
+
+
+@case("sparse-realsize-2-pow-70", REFUSED, r"impossible size 1180591620717411303424")
+def _(d: Path) -> list[str]:
+    pax = pax_member({"GNU.sparse.realsize": str(1 << 70), "GNU.sparse.major": "0"})
+    return _archive(d, [tar(pax + member("sparse.img", b"x" * 10))])
+
+
+@case("sparse-map-past-realsize", REFUSED, r"invalid sparse map")
+def _(d: Path) -> list[str]:
+    return _archive(d, [tar(_old_sparse(b"%011o\x00" % 100, [(50, 80)], data=512))])
+
+
+@case("sparse-map-overlapping", REFUSED, r"invalid sparse map")
+def _(d: Path) -> list[str]:
+    pax = pax_member({"GNU.sparse.size": "100", "GNU.sparse.map": "0,50,40,10"})
+    return _archive(d, [tar(pax + member("s", bytes(60)))])
+
+
+def _sparse_size(size: int) -> Callable[[Json], None]:
+    def check(report: Json) -> None:
+        assert report["layers"][0]["content_bytes"] == size, report["layers"][0]
+
+    return check
+
+
+@case("sparse-valid-old-gnu", READ, check=_sparse_size(1 << 20))
+def _(d: Path) -> list[str]:
+    return _archive(d, [tar(_old_sparse(b"%011o\x00" % (1 << 20), [(0, 512)], data=512))])
+
+
+# -- a lone zero block --------------------------------------------------------------------
+
+_ZERO = bytes(BLOCK)
+
+
+@case("zero-block-then-members", REFUSED, r"lone zero block in mid-archive")
+def _(d: Path) -> list[str]:
+    layer = member("a", b"1") + _ZERO + member("hidden", bytes(1 << 20)) + END
+    return _archive(d, [layer])
+
+
+@case("zero-block-then-end-of-stream", READ, check=_sparse_size(1))
+def _(d: Path) -> list[str]:
+    return _archive(d, [member("a", b"1") + _ZERO])
+
+
+# -- zstd skippable frames -------------------------------------------------------------
+
+
+def _skippable(payload: bytes, magic: int = 0x184D2A50) -> bytes:
+    return struct.pack("<II", magic, len(payload)) + payload
+
+
+@case("zstd-skippable-frame-first", READ, check=_sparse_size(len(b"hello world\n")))
+def _(d: Path) -> list[str]:
+    z = zstandard.ZstdCompressor()
+    layer = _skippable(b"metadata") + z.compress(SIMPLE[:1024]) + _skippable(b"", 0x184D2A5F)
+    layer += z.compress(SIMPLE[1024:])
+    return _archive(d, [layer])
+
+
+@case("zstd-skippable-frame-first-oci", READ, check=_sparse_size(len(b"hello world\n")))
+def _(d: Path) -> list[str]:
+    layer = _skippable(b"x" * 100, 0x184D2A55) + zstandard.ZstdCompressor().compress(SIMPLE)
+    return _oci(d, [layer])
