@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerscope.errors import ArchiveError, LimitExceededError
+from layerscope.errors import ArchiveError, LayerscopeError, LimitExceededError
 from layerscope.model import Image
 from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
 from layerscope.sources.interface import (
@@ -136,6 +136,8 @@ def _walk(
     stored: set[str] = set()  # paths of non-directory members seen
     entries = 0  # in all layers scanned so far
     for m in reader:
+        if m.type == ord("g"):  # a pax global header: an entry that names no file
+            continue
         path = normalize(m.name)
         walk.members.add(path)
         if m.type != ord("5"):
@@ -216,7 +218,14 @@ def image_from_walk(
     """``source`` None: named after the layout found (docker-archive or oci)."""
     """Assemble the image a walk's manifest describes."""
     warnings: list[str] = []
-    manifest = walk.jsons.get("manifest.json")
+    manifest_path = "manifest.json"
+    if manifest_path in walk.links:  # the classic `docker load` follows it
+        manifest_path = _resolve(walk, manifest_path, name)
+        warnings.append(
+            f"{name}: manifest.json is a link to {manifest_path[:80]!r}: read through the "
+            "link, as the classic `docker load` reads it"
+        )
+    manifest = walk.jsons.get(manifest_path)
     if manifest is not None:
         manifest = check(manifest, DOCKER_MANIFEST, f"{name}: manifest.json")
         if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
@@ -231,6 +240,8 @@ def image_from_walk(
         ref = reference or (tags[0] if tags and isinstance(tags[0], str) else "")
         descriptors = [("", "") for _ in layer_paths]
         source = source or "docker-archive"
+        if "index.json" in walk.jsons:
+            _compare_index(walk, name, options, config_path, layer_paths, warnings)
     elif "index.json" in walk.jsons:
         man = choose_manifest(
             walk.jsons["index.json"],
@@ -284,6 +295,43 @@ def image_from_walk(
         warnings=warnings,
         expected_blob_digests=addressed,
     )
+
+
+def _compare_index(
+    walk: _Walk,
+    name: str,
+    options: SourceOptions,
+    config_path: str,
+    layer_paths: list[str],
+    warnings: list[str],
+) -> None:
+    """Docker 25+ writes both index.json and manifest.json. The classic image
+    store loads manifest.json's image, the containerd store index.json's: say
+    so when they differ (the caller analyzes manifest.json's)."""
+    said = "analyzing manifest.json's image, the one the classic `docker load` loads"
+    try:
+        man = choose_manifest(
+            walk.jsons["index.json"],
+            lambda digest: walk.jsons.get(_blob_path(digest, name)),
+            options.platform,
+            name,
+        )
+        index_config = _resolve(
+            walk, _blob_path((man.get("config") or {}).get("digest"), name), name
+        )
+        index_layers = [
+            _resolve(walk, _blob_path(d, name), name) for d, _ in layer_descriptors(man, name)
+        ]
+    except LayerscopeError as e:
+        warnings.append(f"{name}: index.json names no readable image ({e}): {said}")
+        return
+    ours = [_resolve(walk, p, name) for p in layer_paths]
+    if index_config != _resolve(walk, config_path, name) or index_layers != ours:
+        warnings.append(
+            f"{name}: index.json and manifest.json name different images (configs "
+            f"{_digest_of(index_config)[:19]} and {_digest_of(config_path)[:19]}): {said}; "
+            "the containerd image store loads index.json's"
+        )
 
 
 def _pick_docker_entry(

@@ -18,7 +18,7 @@ from typing import Any
 
 import zstandard
 
-from tests.hostile.corpus import READ, REFUSED, SIMPLE, _archive, case
+from tests.hostile.corpus import READ, REFUSED, SIMPLE, _archive, _warned, case
 from tests.hostile.tarcraft import (
     BLOCK,
     END,
@@ -489,3 +489,85 @@ def _(d: Path) -> list[str]:
 def _(d: Path) -> list[str]:
     layer = _skippable(b"x" * 100, 0x184D2A55) + zstandard.ZstdCompressor().compress(SIMPLE)
     return _oci(d, [layer])
+
+
+# -- Docker 25+: index.json and manifest.json ------------------------------------------
+
+
+def _docker25(d: Path, *, disagree: bool = False, link: bool = False) -> list[str]:
+    """What Docker 25+ `docker save` writes: an OCI layout plus manifest.json.
+    ``disagree``: manifest.json names another image than index.json;
+    ``link``: manifest.json is a symlink member to the real document."""
+    classic = tar(member("classic", bytes(4096)))
+    other = tar(member("containerd", bytes(8192)))
+    members: dict[str, bytes] = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}'}
+
+    def image(layer: bytes) -> tuple[str, str]:
+        cfg = config_json([sha256(layer)])
+        man = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "config": {"mediaType": MEDIA_CONFIG, "digest": sha256(cfg), "size": len(cfg)},
+            "layers": [{"mediaType": MEDIA_LAYER, "digest": sha256(layer), "size": len(layer)}],
+        }
+        raw = json.dumps(man).encode()
+        for blob in (layer, cfg, raw):
+            members[f"blobs/sha256/{sha256(blob)[7:]}"] = blob
+        return sha256(raw), sha256(cfg)
+
+    index_manifest, _ = image(other if disagree else classic)
+    _, classic_cfg = image(classic)
+    desc = {"mediaType": MEDIA_MANIFEST, "digest": index_manifest, "size": 1}
+    members["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [desc]}).encode()
+    entry = {
+        "Config": f"blobs/sha256/{classic_cfg[7:]}",
+        "RepoTags": ["d25:latest"],
+        "Layers": [f"blobs/sha256/{sha256(classic)[7:]}"],
+    }
+    doc = json.dumps([entry]).encode()
+    out = [(k, Blob.of(v)) for k, v in members.items()]
+    if link:
+        out.append(("real-manifest.json", Blob.of(doc)))
+    else:
+        out.append(("manifest.json", Blob.of(doc)))
+    write_tar(d / "img.tar", out)
+    if link:  # a symlink member, appended before the end-of-archive blocks
+        data = (d / "img.tar").read_bytes()[: -len(END)]
+        lnk = member("manifest.json", typ=b"2", link="real-manifest.json")
+        (d / "img.tar").write_bytes(data + lnk + END)
+    return [str(d / "img.tar"), "--format", "json"]
+
+
+def _classic_loaded(pattern: str) -> Callable[[Json], None]:
+    warned = _warned(pattern)
+
+    def check(report: Json) -> None:
+        warned(report)
+        assert report["layers"][0]["content_bytes"] == 4096, report["layers"]
+
+    return check
+
+
+case("docker25-agreeing-no-warning", READ, check=lambda r: _no_warnings(r))(_docker25)
+case(
+    "docker25-index-and-manifest-disagree",
+    READ,
+    check=_classic_loaded(r"index\.json and manifest\.json name different images.*classic"),
+)(lambda d: _docker25(d, disagree=True))
+case("docker25-manifest-is-a-link", READ, check=_classic_loaded(r"manifest\.json is a link"))(
+    lambda d: _docker25(d, link=True)
+)
+
+
+def _no_warnings(report: Json) -> None:
+    assert report["warnings"] == [], report["warnings"]
+    assert report["layers"][0]["content_bytes"] == 4096
+
+
+def _ci_says(text: str) -> None:
+    assert "name different images" in text and "classic" in text, text
+
+
+case("docker25-disagree-in-ci-output", READ, check=_ci_says, tags=frozenset({"text"}))(
+    lambda d: [_docker25(d, disagree=True)[0], "--ci"]
+)
