@@ -24,6 +24,7 @@ from tests.hostile.tarcraft import (
     END,
     Blob,
     config_json,
+    fifo,
     header,
     member,
     pad,
@@ -571,3 +572,102 @@ def _ci_says(text: str) -> None:
 case("docker25-disagree-in-ci-output", READ, check=_ci_says, tags=frozenset({"text"}))(
     lambda d: [_docker25(d, disagree=True)[0], "--ci"]
 )
+
+
+# -- -o never writes over the input ---------------------------------------------------
+
+_OVERWRITE = r"refusing to overwrite it"
+
+
+def _o(d: Path, target: Callable[[Path, list[str]], str]) -> list[str]:
+    args = _archive(d, [SIMPLE])
+    return [*args, "-o", target(d, args)]
+
+
+case("output-is-the-input-archive", REFUSED, _OVERWRITE)(lambda d: _o(d, lambda d, a: a[0]))
+case("output-is-the-input-relative", REFUSED, _OVERWRITE)(
+    lambda d: _o(d, lambda d, a: str(d / ".." / "in" / "img.tar"))
+)
+
+
+@case("output-symlink-to-the-input", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    (d / "report.json").symlink_to(d / "img.tar")
+    return [*_archive(d, [SIMPLE]), "-o", str(d / "report.json")]
+
+
+@case("output-hard-link-to-the-input", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    args = _archive(d, [SIMPLE])
+    (d / "report.json").hardlink_to(d / "img.tar")
+    return [*args, "-o", str(d / "report.json")]
+
+
+@case("output-is-the-archive-of-a-tag-reference", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    args = _archive(d, [SIMPLE])
+    return [f"{args[0]}:hostile:latest", "--format", "json", "-o", args[0]]
+
+
+def _layout_out(rel: str) -> Callable[[Path], list[str]]:
+    def build(d: Path) -> list[str]:
+        args = _oci(d, [SIMPLE])
+        return [*args, "-o", str(d / "layout" / rel) if rel else str(d / "layout")]
+
+    return build
+
+
+case("output-is-the-layout-index", REFUSED, _OVERWRITE)(_layout_out("index.json"))
+case("output-inside-the-layout", REFUSED, _OVERWRITE)(_layout_out("blobs/new-report.md"))
+case("output-is-the-layout-itself", REFUSED, _OVERWRITE)(_layout_out(""))
+
+
+@case("output-is-the-dockerfile", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    (d / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    args = _archive(d, [SIMPLE])
+    return [*args, "--dockerfile", str(d / "Dockerfile"), "-o", str(d / "Dockerfile")]
+
+
+# -- --dockerfile: a regular file, bounded, quoted briefly -----------------------------
+
+
+def _with_dockerfile(d: Path, dockerfile: str | Path) -> list[str]:
+    return [*_archive(d, [SIMPLE]), "--dockerfile", str(dockerfile)]
+
+
+case("dockerfile-dev-zero", REFUSED, r"not a regular file")(
+    lambda d: _with_dockerfile(d, "/dev/zero")
+)
+case("dockerfile-fifo", REFUSED, r"not a regular file")(
+    lambda d: _with_dockerfile(d, fifo(d / "Dockerfile"))
+)
+
+
+def _continuations(d: Path, count: int, unit: str = "  a \\\n") -> Path:
+    path = d / "Dockerfile"
+    with open(path, "w") as f:
+        f.write("FROM scratch\nRUN step \\\n")
+        f.write(unit * count)
+        f.write("  0\n")
+    return path
+
+
+case("dockerfile-14-mb", REFUSED, r"larger than 1 MiB")(
+    lambda d: _with_dockerfile(d, _continuations(d, 2_000_000, "  a \\\n  \\\n"))
+)
+# 200,000 continuation lines joined into the history's own "step 0": mapped, no warning.
+case("dockerfile-1-mb-of-continuations", READ, cpu_seconds=20, max_rss_mb=500)(
+    lambda d: _with_dockerfile(d, _continuations(d, 200_000, "   \\\n"))
+)
+
+
+@case("dockerfile-proc-environ-quoted-briefly", REFUSED, r"^.{0,400}$")
+def _(d: Path) -> list[str]:
+    return _with_dockerfile(d, "/proc/self/environ")
+
+
+@case("dockerfile-long-first-word-quoted-briefly", REFUSED, r"X{40,79}… before the first FROM$")
+def _(d: Path) -> list[str]:
+    (d / "Dockerfile").write_text("x" * 100_000 + "\nFROM scratch\n")
+    return _with_dockerfile(d, d / "Dockerfile")
