@@ -77,9 +77,8 @@ def _findings(result: Analysis) -> list[str]:
         where = ""
         if f.location is not None:
             where = f" ({code(f.location[0])} line {f.location[1]})"
-        out.append(
-            f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{layer}{where}: {text(f.message)}"
-        )
+        message = text(printable(f.message))  # escape first: a newline in a name shows as \n
+        out.append(f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{layer}{where}: {message}")
         if f.paths:
             more = f" and {f.path_count - len(f.paths)} more" if f.path_count > len(f.paths) else ""
             out.append(f"   - paths: {', '.join(code(printable(p), 120) for p in f.paths)}{more}")

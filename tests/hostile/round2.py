@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -671,3 +672,62 @@ def _(d: Path) -> list[str]:
 def _(d: Path) -> list[str]:
     (d / "Dockerfile").write_text("x" * 100_000 + "\nFROM scratch\n")
     return _with_dockerfile(d, d / "Dockerfile")
+
+
+# -- names with line breaks and tabs, shown escaped in markdown and SARIF --------------
+
+_BREAKING = ["pkg/new\nline.tgz", "pkg/tab\there.tgz", "pkg/para\u2029graph.tgz"]
+
+
+def _breaking_names(d: Path) -> str:
+    big = [member(n, bytes(1 << 20)) for n in _BREAKING]
+    gone = [member("pkg/.wh." + n[4:]) for n in _BREAKING]
+    return _archive(d, [tar(*big), tar(*gone)])[0]
+
+
+def _markdown_escaped(text: str) -> None:
+    # A fix's text (a diff, flattened onto one line) is the rules' to escape.
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("- fix:"))
+    for shown in (r"new\\+nline\.tgz", r"tab\\+there\.tgz", r"para\\+u2029graph\.tgz"):
+        assert re.search(shown, text), (shown, text)
+    for other in ("new line.tgz", "tab here.tgz", "para graph.tgz"):
+        assert other not in text, other
+
+
+def _sarif_escaped(report: Json) -> None:
+    # The message, before the fix's diff (whose line breaks are its own).
+    messages = [r["message"]["text"].split(" Fix: ")[0] for r in report["runs"][0]["results"]]
+    joined = "\n".join(messages)
+    for shown in ("new\\nline.tgz", "tab\\there.tgz", "para\\u2029graph.tgz"):
+        assert shown in joined, (shown, messages)
+    assert not any(c in m for m in messages for c in "\n\t\u2029"), messages
+
+
+case("names-breaking-markdown", READ, check=_markdown_escaped, tags=frozenset({"text"}))(
+    lambda d: [_breaking_names(d), "--format", "markdown"]
+)
+case("names-breaking-sarif", READ, check=_sarif_escaped)(
+    lambda d: [_breaking_names(d), "--format", "sarif"]
+)
+
+
+def _path_bytes(report: Json) -> None:
+    import base64
+
+    found = [f for f in report["findings"] if "path_bytes" in f]
+    assert found, report["findings"]
+    for f in found:
+        assert len(f["path_bytes"]) == len(f["paths"])
+        for text, raw in zip(f["paths"], f["path_bytes"], strict=True):
+            if raw is not None:
+                exact = base64.b64decode(raw)
+                assert exact.startswith(b"/raw/") and b"\\x" not in exact, exact
+                assert "\\x" in text
+
+
+@case("names-not-utf8-path-bytes", READ, check=_path_bytes)
+def _(d: Path) -> list[str]:
+    raw = [b"raw/\xff\xfe-latin1-\xe9", b"raw/\x9b31m"]
+    big = [header(n, size=1 << 20) + bytes(1 << 20) for n in raw]
+    gone = [member(b"raw/.wh." + n[4:]) for n in raw]
+    return _archive(d, [tar(*big), tar(*gone)])
