@@ -731,3 +731,16 @@ def _(d: Path) -> list[str]:
     big = [header(n, size=1 << 20) + bytes(1 << 20) for n in raw]
     gone = [member(b"raw/.wh." + n[4:]) for n in raw]
     return _archive(d, [tar(*big), tar(*gone)])
+
+
+@case("diff-output-is-the-baseline", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    args = _archive(d, [SIMPLE])
+    (d / "old.json").write_text("{}")
+    return ["diff", args[0], "--baseline", str(d / "old.json"), "-o", str(d / "old.json")]
+
+
+@case("diff-output-is-the-new-image", REFUSED, _OVERWRITE)
+def _(d: Path) -> list[str]:
+    args = _archive(d, [SIMPLE])
+    return ["diff", args[0], args[0], "-o", args[0]]

@@ -92,6 +92,10 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.report.diff import render
 
     args = build_parser().parse_args(argv)
+    from layerscope.cli.input_guard import refuse_overwriting_inputs
+
+    inputs = [*args.images, args.baseline, getattr(args, "config", None)]
+    refuse_overwriting_inputs(args.output, inputs)  # before anything is read or written
     old_ref, new_ref = _split(args)
     policy = ci.load(args)
     options = reading_options(args)
