@@ -150,6 +150,16 @@ def _fail(value: Any, shape: Shape, what: str, path: str) -> ArchiveError:
     return ArchiveError(f"{what}: {where} must be {_WANT[shape.kind]}, not {got}")
 
 
+_ZERO: dict[str, Any] = {"str": "", "int": 0, "bool": False}
+
+
+def _item(value: Any, shape: Shape, what: str, path: str) -> Any:
+    """A list item or map value: Go reads ``null`` there as the zero value."""
+    if value is None:
+        return _ZERO.get(shape.kind)
+    return _check(value, shape, what, path)
+
+
 def _check(value: Any, shape: Shape, what: str, path: str) -> Any:
     kind = shape.kind
     if value is None or kind == "any":
@@ -178,7 +188,7 @@ def _check(value: Any, shape: Shape, what: str, path: str) -> Any:
         item = shape.item
         if item.kind in ("any", "str") and all(type(v) is str for v in value):
             return value  # the common case, without a call per item
-        return [_check(v, item, what, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_item(v, item, what, f"{path}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, dict):
         raise _fail(value, shape, what, path)
     if kind == "map":
@@ -188,7 +198,7 @@ def _check(value: Any, shape: Shape, what: str, path: str) -> Any:
             item.kind == "str" and all(type(v) is str for v in value.values())
         ):
             return value
-        return {k: _check(v, item, what, f"{path}.{k[:40]}") for k, v in value.items()}
+        return {k: _item(v, item, what, f"{path}.{k[:40]}") for k, v in value.items()}
     return _object(value, shape, what, path)
 
 

@@ -124,7 +124,7 @@ def layer_descriptors(manifest: dict[str, Any], name: str) -> list[tuple[str, st
     for d in layers:
         if not isinstance(d, dict) or not isinstance(d.get("digest"), str):
             raise ArchiveError(f"{name}: manifest has a layer without a digest")
-        out.append((d["digest"], str(d.get("mediaType", ""))))
+        out.append((d["digest"], d.get("mediaType") or ""))
     return out
 
 
