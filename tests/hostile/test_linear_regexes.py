@@ -123,3 +123,25 @@ def test_rewritten_parsers_read_what_they_read_before() -> None:
     ]:
         p = parse_created_by(line)
         assert (p.shell, p.args) == (shell, "make"), line
+
+
+def test_dockerfile_mapping_of_megabyte_history_is_linear() -> None:
+    from layerscope.dockerfile.layer_map import map_image
+    from layerscope.dockerfile.parser import parse
+    from tests.builders import file, image_of
+
+    dockerfile = parse(
+        "FROM scratch\nARG A\nARG B\nRUN echo $A x $B y $A z\nCOPY $A /dst/$B/\n"
+        'ENV K=$A L=$B\nCMD ["a", "b"]\nWORKDIR /w/$A/$B\n'
+    )
+    texts = [
+        _fill("/bin/sh -c echo ", "x "),
+        _fill("|2 A=1 B=2 /bin/sh -c echo ", "x y z "),
+        _fill("/bin/sh -c #(nop) COPY dir:abc in /dst/", "a/"),
+        _fill("/bin/sh -c #(nop) COPY ", "=", " in /dst/x/"),
+        _fill("/bin/sh -c #(nop)  ENV K=", "x L="),
+        _fill('/bin/sh -c #(nop)  CMD ["a" ', '"b" '),
+        _fill("/bin/sh -c #(nop) WORKDIR /w/", "a/b/"),
+    ]
+    image = image_of(*([file("f", b"x")] for _ in texts), history=texts)
+    assert _timed(lambda: map_image(image, dockerfile)) < BUDGET * len(texts)
