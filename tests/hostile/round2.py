@@ -744,3 +744,27 @@ def _(d: Path) -> list[str]:
 def _(d: Path) -> list[str]:
     args = _archive(d, [SIMPLE])
     return ["diff", args[0], args[0], "-o", args[0]]
+
+
+# -- history text that used to backtrack for minutes ---------------------------------
+
+_SLOW_HISTORY = {
+    "history-copy-120k-equals": "/bin/sh -c #(nop) COPY " + "=" * 120_000,
+    "history-nop-300k-spaces": "a" + " " * 300_000 + "b",
+    "history-build-args-100k-spaces": "|9 a=b" + " " * 100_000 + "=",
+    "history-shell-options-100k": "/bin/sh" + " -o" * 100_000 + " x",
+    "history-copy-1mb-hex": "/bin/sh -c #(nop) COPY =" + "a" * (1 << 20) + "!",
+}
+
+
+def _history_of(text: str) -> Callable[[Json], None]:
+    def check(report: Json) -> None:
+        assert report["history"][0]["created_by"] == text
+
+    return check
+
+
+for _name, _text in _SLOW_HISTORY.items():
+    case(_name, READ, check=_history_of(_text), cpu_seconds=8)(
+        lambda d, t=_text: _docker(d, _docker_manifest(), _config_with(history=[{"created_by": t}]))
+    )
