@@ -51,22 +51,33 @@ BUILDKIT_COMMENT = "buildkit.dockerfile.v0"
 BUILDKIT_FILLER_COMMENT = "buildkit.exporter.image.v0"
 
 _KEYWORDS = {i.value: i for i in Instruction if i is not Instruction.UNKNOWN}
-_BUILDKIT_SUFFIX = re.compile(r"\s# buildkit(?::\S*)?\s*\Z")
-_NOP = re.compile(r"(?P<shell>[^#]*?)\s*#\(nop\)\s*(?P<rest>.*)\Z", re.DOTALL)
 _KEYWORD = re.compile(r"(?P<kw>[A-Z]+)(?:\s+(?P<rest>.*))?\Z", re.DOTALL)
 _BUILD_ARGS = re.compile(r"\|(?P<count>\d+)(?:\s+|\Z)")
-_PAIR_START = re.compile(r"\s+(?=[A-Za-z_][A-Za-z0-9_]*=)")
+# The look-behind starts a match only at the first space of a run: without it each
+# space of a long run would start a scan of the rest of the run (quadratic).
+_PAIR_START = re.compile(r"(?<!\s)\s+(?=[A-Za-z_][A-Za-z0-9_]*=)")
 _CLASSIC_HASH = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]+\Z")
-_CLASSIC_COPY = re.compile(
-    r"(?:\A|\s|=\S*?)(?:(?:dir|file|multi):[0-9a-zA-Z]+|[0-9a-fA-F]{32,}) in "
-)
+# A word followed by " in ": starts only where a word starts, so each word is
+# scanned once (the classic COPY/ADD ``<hash> in <dest>`` form).
+_WORD_BEFORE_IN = re.compile(r"(?<!\S)(\S*) in ")
+_HASH_PREFIXES = ("dir:", "file:", "multi:")
+_HEX = "0123456789abcdefABCDEF"
+_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _RUN_FLAG = re.compile(r"--[a-z][\w-]*(?:=\S*)?(?:\s+|\Z)")
 # A shell prefix: POSIX shells with options ending in a ``-c`` flag (``/bin/sh
-# -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell.
+# -c``, ``/bin/bash -o pipefail -c``, ``bash -lc``), cmd and PowerShell. Options
+# are whole words, an ``-o`` option's argument never starts with ``-`` and a
+# short option ends in any letter but ``c``: the option forms and the final
+# ``-c`` word are then disjoint, so the options are taken possessively (``*+``),
+# in one pass, instead of being re-split in exponentially many ways when the
+# match fails.
+# The leading look-ahead names every possible first character: ``search`` then
+# skips runs of other characters at C speed instead of trying each position.
 _SHELL = re.compile(
-    r"""(?<!\S)(?P<shell>
+    r"""(?=[/a-zA-Z])(?<!\S)(?P<shell>
         (?:/usr/bin/env\s+)?(?:(?:/[\w.+-]+)*/)?(?:ba|da|a|z|k|mk)?sh
-        (?:\s+(?:[-+][A-Za-z]*o\s+[\w-]+|--[\w-]+|[-+][A-Za-z]+))*?
+        (?:\s+(?:[-+][A-Za-z]*o\s+\w[\w-]*|--[\w-]+|\+[A-Za-z]+|-[A-Za-z]*[A-Zabd-z])
+           (?=\s|\Z))*+
         \s+-[A-Za-z]*c
       | (?i:cmd(?:\.exe)?\s+/s\s+/c)
       | (?i:(?:powershell|pwsh)(?:\.exe)?(?:\s+-\w+)*?\s+-c(?:ommand)?)
@@ -88,14 +99,14 @@ def parse_created_by(created_by: str, comment: str | None = None) -> ParsedComma
     fallback = _builder_from_comment(comment)
     if not text:
         return ParsedCommand(Instruction.UNKNOWN, "", fallback)
-    suffix = _BUILDKIT_SUFFIX.search(created_by)
-    if suffix is not None:
-        body = created_by[: suffix.start()].strip()
+    body_end = _buildkit_suffix(created_by)
+    if body_end is not None:
+        body = created_by[:body_end].strip()
         parsed = _parse_instruction(body, Builder.BUILDKIT)
         return parsed or ParsedCommand(Instruction.UNKNOWN, body, Builder.BUILDKIT)
-    nop = _NOP.match(created_by)
+    nop = _split_nop(created_by)
     if nop is not None:
-        prefix = nop["shell"].strip()
+        prefix, nop_rest = nop
         lead = _SHELL.match(prefix)
         exact = not prefix or (lead is not None and lead.end() == len(prefix))
         # PowerShell SHELLs usually carry a script ("-Command $ErrorAction...;"),
@@ -103,16 +114,39 @@ def parse_created_by(created_by: str, comment: str | None = None) -> ParsedComma
         # POSIX shells it must be exact, or a RUN that echoes "#(nop)" misreads.
         windows = lead is not None and lead["shell"].lower().startswith(("powershell", "pwsh"))
         if exact or windows:
-            parsed = _parse_nop(nop["rest"])
+            parsed = _parse_nop(nop_rest)
             if parsed is not None:
                 return parsed
             if exact:
-                return ParsedCommand(Instruction.UNKNOWN, nop["rest"].strip(), Builder.CLASSIC)
+                return ParsedCommand(Instruction.UNKNOWN, nop_rest.strip(), Builder.CLASSIC)
     if _BUILD_ARGS.match(text) or _SHELL.match(text):
         build_args, shell, command = _split_run(text)
         return ParsedCommand(Instruction.RUN, command, Builder.CLASSIC, build_args, shell)
     parsed = _parse_instruction(text, fallback)
     return parsed or ParsedCommand(Instruction.UNKNOWN, text, fallback)
+
+
+def _buildkit_suffix(text: str) -> int | None:
+    """Where a trailing `` # buildkit`` (or ``# buildkit:<digest>``) marker
+    starts, else None. The marker is in the last word, so only the last
+    ``# buildkit`` can be it: string scans, linear on any input."""
+    stripped = text.rstrip()
+    at = stripped.rfind("# buildkit")
+    if at < 1 or not stripped[at - 1].isspace():
+        return None
+    tail = stripped[at + len("# buildkit") :]
+    if tail and (tail[0] != ":" or len(tail.split(None, 1)) > 1):
+        return None
+    return at - 1
+
+
+def _split_nop(text: str) -> tuple[str, str] | None:
+    """``(shell, rest)`` around a classic ``#(nop)`` marker, when the first ``#``
+    of ``text`` starts one; else None."""
+    hash_at = text.find("#")
+    if hash_at < 0 or not text.startswith("#(nop)", hash_at):
+        return None
+    return text[:hash_at].strip(), text[hash_at + 6 :].lstrip()
 
 
 def hides_heredoc(parsed: ParsedCommand) -> bool:
@@ -232,9 +266,11 @@ def _parse_instruction(body: str, builder: Builder) -> ParsedCommand | None:
     if instruction is not Instruction.RUN:
         return ParsedCommand(instruction, rest, builder)
     flags: list[str] = []
-    while (flag := _RUN_FLAG.match(rest)) is not None:
+    pos = 0
+    while (flag := _RUN_FLAG.match(rest, pos)) is not None:
         flags.append(flag.group().strip())
-        rest = rest[flag.end() :]
+        pos = flag.end()
+    rest = rest[pos:]
     build_args, shell, command = _split_run(rest)
     return ParsedCommand(Instruction.RUN, command, builder, build_args, shell, tuple(flags))
 
@@ -292,7 +328,7 @@ def _pair(word: str) -> tuple[str, str]:
 
 def _parse_copy(instruction: Instruction, rest: str, builder: Builder) -> ParsedCommand:
     """COPY/ADD arguments: classic ``<hash> in <dest>`` or Dockerfile form."""
-    if _CLASSIC_COPY.search(rest):
+    if _has_classic_hash(rest):
         body, _, dest = rest.partition(" in ")
         dest = dest.removesuffix(" ")
         flags: list[str] = []
@@ -323,6 +359,25 @@ def _parse_copy(instruction: Instruction, rest: str, builder: Builder) -> Parsed
     return ParsedCommand(instruction, rest, builder, flags=tuple(flags), source=source, dest=dest)
 
 
+def _has_classic_hash(rest: str) -> bool:
+    """True when a classic ``<hash> in `` appears: a word ending in
+    ``dir:``/``file:``/``multi:`` plus letters and digits, or in 32+ hex digits,
+    followed by `` in ``. The hash is the whole word, or follows an ``=``
+    in it (``--chown=1000:1000dir:...``, before moby 28)."""
+    for match in _WORD_BEFORE_IN.finditer(rest):
+        word = match[1]
+        tail = len(word) - len(word.rstrip(_ALNUM))
+        head = word[: len(word) - tail]
+        if tail and head.endswith(_HASH_PREFIXES):
+            start = len(head) - len(next(p for p in _HASH_PREFIXES if head.endswith(p)))
+            if start == 0 or "=" in word[:start]:
+                return True
+        hex_tail = len(word) - len(word.rstrip(_HEX))
+        if hex_tail >= 32 and (hex_tail == len(word) or "=" in word):
+            return True
+    return False
+
+
 def exec_form_args(text: str) -> list[str] | None:
     """The strings of an exec-form (JSON array) argument text, ``["a", "/b"]``,
     else None. An empty array counts: ``CMD []`` is exec form."""
@@ -331,7 +386,7 @@ def exec_form_args(text: str) -> list[str] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[..." nests past the parser's stack
         return None
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value

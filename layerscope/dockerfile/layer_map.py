@@ -165,8 +165,21 @@ def _matches(pattern: str, text: str) -> bool:
     """``pattern`` (normalised, ``_UNKNOWN`` marking unknown values) matches ``text``."""
     if _UNKNOWN not in pattern:
         return pattern == text
-    regex = ".*?".join(re.escape(part) for part in pattern.split(_UNKNOWN))
-    return re.fullmatch(regex, text, re.DOTALL) is not None
+    # A glob with ``*`` only: the first part is a prefix, the last a suffix, and
+    # each part between is taken at its leftmost place. Linear in ``text``,
+    # where a regex of lazy ``.*?`` would backtrack polynomially on image text.
+    first, *middle, last = pattern.split(_UNKNOWN)
+    if len(first) + len(last) > len(text) or not text.startswith(first):
+        return False
+    if not text.endswith(last):
+        return False
+    pos, end = len(first), len(text) - len(last)
+    for part in middle:
+        at = text.find(part, pos, end)
+        if at < 0:
+            return False
+        pos = at + len(part)
+    return True
 
 
 def _pair_cost(step: Step, h: History, build_args: Mapping[str, str]) -> float:

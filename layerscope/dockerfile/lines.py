@@ -15,8 +15,22 @@ from dataclasses import dataclass
 from layerscope.dockerfile.words import heredoc_marks, split_flags
 from layerscope.errors import ConfigError
 from layerscope.history import exec_form_args
+from layerscope.names import printable
 
-__all__ = ["DockerfileError", "Heredoc", "LineReader"]
+__all__ = ["MAX_DOCKERFILE_BYTES", "DockerfileError", "Heredoc", "LineReader", "quote"]
+
+# A Dockerfile is text a person wrote: nothing real comes near this, and the
+# shell rules read every RUN several times (docs/security.md).
+MAX_DOCKERFILE_BYTES = 1 << 20
+QUOTE_WIDTH = 80
+
+
+def quote(text: str, width: int = QUOTE_WIDTH) -> str:
+    """``text`` for an error line: control characters escaped, at most
+    ``width`` characters (a Dockerfile may be anything, even a secret)."""
+    shown = printable(text[: width + 1])
+    return shown if len(shown) <= width else shown[: width - 1] + "…"
+
 
 _DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*\Z")
 _HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
@@ -74,11 +88,15 @@ class LineReader:
             return
         key = m.group(1).lower()
         if state.get(key):
-            raise DockerfileError(f"{self.path}: only one {key} parser directive can be used")
+            raise DockerfileError(
+                f"{quote(self.path, 200)}: only one {key} parser directive can be used"
+            )
         state[key] = True
         if key == "escape":
             if m.group(2) not in ("\\", "`"):
-                raise DockerfileError(f"{self.path}: invalid escape token {m.group(2)!r}")
+                raise DockerfileError(
+                    f"{quote(self.path, 200)}: invalid escape token {quote(m.group(2))!r}"
+                )
             self.escape = m.group(2)
             self._continuation = self._continuation_re()
 
@@ -99,6 +117,7 @@ class LineReader:
             if end and not line:
                 continue
             empty_continuation = False
+            parts = [line]  # joined once: adding to a string per line is quadratic
             while not end and i < len(lines):
                 nxt = lines[i].rstrip("\r\n")
                 i += 1
@@ -108,7 +127,8 @@ class LineReader:
                     empty_continuation = True
                     continue
                 part, end = self._trim(nxt)
-                line += part
+                parts.append(part)
+            line = "".join(parts)
             if empty_continuation:
                 self.warnings.append(f"line {start}: empty continuation line")
             docs: list[Heredoc] = []
@@ -120,7 +140,8 @@ class LineReader:
                     while True:
                         if i >= len(lines):
                             raise DockerfileError(
-                                f"{self.path}:{start}: unterminated heredoc {name!r}"
+                                f"{quote(self.path, 200)}:{start}: unterminated heredoc "
+                                f"{quote(name)!r}"
                             )
                         candidate = lines[i].rstrip("\r\n")
                         i += 1

@@ -24,10 +24,17 @@ image layers with instructions in :mod:`layerscope.dockerfile.layer_map`.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from layerscope.dockerfile.lines import DockerfileError, Heredoc, LineReader
+from layerscope.dockerfile.lines import (
+    MAX_DOCKERFILE_BYTES,
+    DockerfileError,
+    Heredoc,
+    LineReader,
+    quote,
+)
 from layerscope.dockerfile.words import (
     HEREDOC,
     env_pairs,
@@ -166,7 +173,7 @@ class Dockerfile:
             return self.stages[-1]
         stage = self.stage_named(name)
         if stage is None:
-            raise DockerfileError(f"{self.path}: no build stage named {name!r}")
+            raise DockerfileError(f"{self.path}: no build stage named {quote(name)!r}")
         return stage
 
     def chain(self, target: str | None = None) -> list[Step]:
@@ -187,16 +194,31 @@ class Dockerfile:
 
 
 def load(path: str) -> Dockerfile:
-    """Read and parse the Dockerfile at ``path``."""
+    """Read and parse the Dockerfile at ``path``: a regular file of at most
+    :data:`MAX_DOCKERFILE_BYTES`, read once (``/dev/zero``, a FIFO or a huge
+    file is refused before it is read)."""
+    shown = quote(path, 200)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        # O_NONBLOCK: a FIFO must not block the open; fstat is the check that counts.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
-        raise DockerfileError(f"cannot read Dockerfile {path}: {e.strerror}") from None
+        raise DockerfileError(f"cannot read Dockerfile {shown}: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DockerfileError(f"{shown}: the Dockerfile is not a regular file")
+        os.set_blocking(fd, True)
+        try:
+            raw = f.read(MAX_DOCKERFILE_BYTES + 1)  # /proc files claim size 0: read, bounded
+        except OSError as e:
+            raise DockerfileError(f"cannot read Dockerfile {shown}: {e.strerror}") from None
+    if len(raw) > MAX_DOCKERFILE_BYTES:
+        raise DockerfileError(
+            f"{shown}: Dockerfile larger than {MAX_DOCKERFILE_BYTES >> 20} MiB (not a Dockerfile?)"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DockerfileError(f"{path}: not a UTF-8 text file") from None
+        raise DockerfileError(f"{shown}: not a UTF-8 text file") from None
     return parse(text, path)
 
 
@@ -268,7 +290,7 @@ def _build(
             )
             continue
         if current is None and kind is not Instruction.ARG:
-            raise DockerfileError(f"{path}:{start}: {keyword} before the first FROM")
+            raise DockerfileError(f"{path}:{start}: {quote(keyword)} before the first FROM")
         scope = global_env if current is None else current.env
         jlist = exec_form_args(args) if keyword in _JSON_FORMS else None
         step = Step(

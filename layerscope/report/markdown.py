@@ -120,13 +120,13 @@ def _findings(result: Analysis) -> list[str]:
         if f.location is not None:
             where = f" ({code(_shown_path(f.location[0]))} line {f.location[1]})"
         label = _LABELS[rank(result, f)]
+        message = text(printable(f.message))  # escape first: a newline in a name shows as \n
         out.append(
-            f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{label}{layer}{where}: "
-            f"{text(f.message)}"
+            f"{i}. **{size(f.bytes)}** `{f.rule}` {f.kind.value}{label}{layer}{where}: {message}"
         )
         if f.paths:
             more = f" and {f.path_count - len(f.paths)} more" if f.path_count > len(f.paths) else ""
-            out.append(f"   - paths: {', '.join(code(p, 120) for p in f.paths)}{more}")
+            out.append(f"   - paths: {', '.join(code(printable(p), 120) for p in f.paths)}{more}")
         if f.fix and "\n" in f.fix.strip():
             # A multi-line fix (a diff, a rewritten RUN) keeps its lines.
             out.append("   - fix:")
@@ -145,7 +145,7 @@ def _findings(result: Analysis) -> list[str]:
                     f"`{f.rule}`",
                     f.kind.value,
                     "" if f.layer is None else str(f.layer),
-                    code(f.paths[0], 120) if f.paths else "",
+                    code(printable(f.paths[0]), 120) if f.paths else "",
                 ]
             )
             for f in rest

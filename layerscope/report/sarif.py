@@ -30,7 +30,7 @@ from urllib.parse import quote
 from layerscope import __version__
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import finding_origin
-from layerscope.names import json_text
+from layerscope.names import json_text, printable, safe_json
 from layerscope.report.schema import budget_to_dict, finding_to_dict
 from layerscope.report.summary import relation
 from layerscope.report.where import budget_location, from_line, relative, repository_root
@@ -107,7 +107,7 @@ def _fingerprint(f: Finding) -> str:
 def _result(
     f: Finding, index: int, result: Analysis, origin: str, levels: dict[str, str], root: str
 ) -> dict[str, Any]:
-    message = json_text(f.message)
+    message = printable(f.message)  # for people: a newline in a name is shown as \n
     if f.fix:
         message += f" Fix: {json_text(f.fix)}"
     props = finding_to_dict(f, origin)
@@ -249,4 +249,4 @@ def to_sarif(result: Analysis) -> dict[str, Any]:
 
 def render(result: Analysis) -> str:
     """The SARIF log as JSON text."""
-    return json.dumps(to_sarif(result), indent=2, ensure_ascii=False) + "\n"
+    return safe_json(json.dumps(to_sarif(result), indent=2, ensure_ascii=False)) + "\n"

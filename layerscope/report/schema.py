@@ -13,7 +13,7 @@ from typing import Any
 from layerscope import __version__
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import Side, finding_origin, layer_origin, split
-from layerscope.names import json_text
+from layerscope.names import json_text, raw_bytes
 from layerscope.rules.types import Finding
 
 SCHEMA_VERSION = 1
@@ -31,6 +31,7 @@ def finding_to_dict(f: Finding, origin: str = "own") -> dict[str, Any]:
         "layer": f.layer,
         "hidden_by": f.hidden_by,
         "paths": [json_text(p) for p in f.paths],
+        **_path_bytes(f.paths),
         "path_count": f.path_count,
         "ecosystem": f.ecosystem,
         "reclaimable": f.reclaimable,
@@ -42,6 +43,14 @@ def finding_to_dict(f: Finding, origin: str = "own") -> dict[str, Any]:
         else {"file": json_text(f.location[0]), "line": f.location[1]},
         **{k: json_text(v) for k, v in f.extra},
     }
+
+
+def _path_bytes(paths: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``path_bytes``: each path's exact bytes in base64 where it is not UTF-8
+    (its ``paths`` text shows those bytes as ``\\xNN``), else null; only
+    when some path needs it."""
+    raw = [raw_bytes(p) for p in paths]
+    return {"path_bytes": raw} if any(r is not None for r in raw) else {}
 
 
 def _side(side: Side) -> dict[str, int]:
@@ -95,7 +104,7 @@ def to_dict(result: Analysis) -> dict[str, Any]:
             "args": json_text(h.parsed.args),
             "builder": h.parsed.builder.value,
             "empty_layer": h.empty_layer,
-            "created": h.created,
+            "created": json_text(h.created) if h.created is not None else None,
             "layer": layer_of.get(i),
         }
         for i, h in enumerate(image.history)

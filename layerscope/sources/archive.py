@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from layerscope.errors import ArchiveError, LimitExceededError
+from layerscope.errors import ArchiveError, LayerscopeError, LimitExceededError
 from layerscope.model import Image
 from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
 from layerscope.sources.interface import (
@@ -30,6 +30,7 @@ from layerscope.sources.interface import (
     count_entries,
     parse_json,
 )
+from layerscope.sources.jsonshape import DOCKER_MANIFEST, check
 from layerscope.sources.layerscan import normalize
 from layerscope.sources.oci import (
     choose_manifest,
@@ -112,8 +113,14 @@ def _is_blob_path(path: str) -> bool:
     )
 
 
+def _looks_like_json(head: bytes) -> bool:
+    """A JSON document may start with whitespace (pretty-printed)."""
+    text = head.lstrip(b" \t\r\n")
+    return text[:1] in (b"{", b"[") or (len(head) == 512 and not text)
+
+
 def _looks_like_layer(head: bytes) -> bool:
-    if head[:2] == b"\x1f\x8b" or head[:4] == b"\x28\xb5\x2f\xfd":
+    if sniff(head) != "none":  # gzip, zstd (a skippable frame first too)
         return True
     if head.count(0) == len(head):  # empty, or an empty tar's zero blocks
         return True
@@ -142,6 +149,8 @@ def _walk(
     stored: set[str] = set()  # paths of non-directory members seen
     entries = 0  # in all layers scanned so far
     for m in reader:
+        if m.type == ord("g"):  # a pax global header: an entry that names no file
+            continue
         path = normalize(m.name)
         walk.members.add(path)
         if m.type != ord("5"):
@@ -173,7 +182,7 @@ def _walk(
                 data = reader.data_stream()
                 head = data.read(min(m.size, 512))
                 data = Prefixed(head, data)
-            if head[:1] in (b"{", b"[") and m.size <= MAX_JSON_BYTES:
+            if _looks_like_json(head) and m.size <= MAX_JSON_BYTES:
                 walk.jsons.add(path, data.read(m.size), f"{name}: {path}")
                 continue
             if not _looks_like_layer(head):
@@ -222,8 +231,16 @@ def image_from_walk(
     """``source`` None: named after the layout found (docker-archive or oci)."""
     """Assemble the image a walk's manifest describes."""
     warnings: list[str] = []
-    manifest = walk.jsons.get("manifest.json")
+    manifest_path = "manifest.json"
+    if manifest_path in walk.links:  # the classic `docker load` follows it
+        manifest_path = _resolve(walk, manifest_path, name)
+        warnings.append(
+            f"{name}: manifest.json is a link to {manifest_path[:80]!r}: read through the "
+            "link, as the classic `docker load` reads it"
+        )
+    manifest = walk.jsons.get(manifest_path)
     if manifest is not None:
+        manifest = check(manifest, DOCKER_MANIFEST, f"{name}: manifest.json")
         if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
             raise ArchiveError(f"{name}: manifest.json is not a list of images")
         entry = _pick_docker_entry(manifest, reference, name, warnings)
@@ -237,6 +254,8 @@ def image_from_walk(
         descriptors = [("", "") for _ in layer_paths]
         sizes: list[int | None] | None = None  # the manifest names no sizes
         source = source or "docker-archive"
+        if "index.json" in walk.jsons:
+            _compare_index(walk, name, options, config_path, layer_paths, warnings)
     elif "index.json" in walk.jsons:
         index, ref_name = select_ref(walk.jsons["index.json"], reference, name)
         man = choose_manifest(
@@ -295,6 +314,43 @@ def image_from_walk(
         expected_blob_digests=addressed,
         download_sizes=sizes,
     )
+
+
+def _compare_index(
+    walk: _Walk,
+    name: str,
+    options: SourceOptions,
+    config_path: str,
+    layer_paths: list[str],
+    warnings: list[str],
+) -> None:
+    """Docker 25+ writes both index.json and manifest.json. The classic image
+    store loads manifest.json's image, the containerd store index.json's: say
+    so when they differ (the caller analyzes manifest.json's)."""
+    said = "analyzing manifest.json's image, the one the classic `docker load` loads"
+    try:
+        man = choose_manifest(
+            walk.jsons["index.json"],
+            lambda digest: walk.jsons.get(_blob_path(digest, name)),
+            options.platform,
+            name,
+        )
+        index_config = _resolve(
+            walk, _blob_path((man.get("config") or {}).get("digest"), name), name
+        )
+        index_layers = [
+            _resolve(walk, _blob_path(d, name), name) for d, _ in layer_descriptors(man, name)
+        ]
+    except LayerscopeError as e:
+        warnings.append(f"{name}: index.json names no readable image ({e}): {said}")
+        return
+    ours = [_resolve(walk, p, name) for p in layer_paths]
+    if index_config != _resolve(walk, config_path, name) or index_layers != ours:
+        warnings.append(
+            f"{name}: index.json and manifest.json name different images (configs "
+            f"{_digest_of(index_config)[:19]} and {_digest_of(config_path)[:19]}): {said}; "
+            "the containerd image store loads index.json's"
+        )
 
 
 def _pick_docker_entry(

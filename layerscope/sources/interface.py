@@ -13,6 +13,7 @@ from layerscope.errors import ArchiveError, LimitExceededError, UsageError
 from layerscope.history import match_layers
 from layerscope.model import Image, ImageConfig, Layer
 from layerscope.names import printable
+from layerscope.sources.jsonshape import CONFIG, check
 from layerscope.sources.layerscan import DigestFilter, LayerScan
 from layerscope.tar.reader import DEFAULT_LIMITS, Limits
 from layerscope.tar.streams import MAX_EXPANSION
@@ -100,11 +101,20 @@ def parse_json(data: bytes, what: str) -> Any:
     if values > MAX_JSON_VALUES:
         raise LimitExceededError(f"{what} holds more than {MAX_JSON_VALUES} JSON values")
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # Go reads invalid UTF-8 in a string as U+FFFD
+        text = data.decode("utf-8", "replace")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError:
         raise ArchiveError(f"{what} is not valid JSON") from None
     except RecursionError:
         raise ArchiveError(f"{what} nests JSON too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are Python's extensions; Go's JSON has none."""
+    raise ValueError(name)
 
 
 def host_platform() -> tuple[str, str, str]:
@@ -157,6 +167,7 @@ def build_image(
     """
     if not isinstance(config, dict):
         raise ArchiveError("image config is not a JSON object")
+    config = check(config, CONFIG, "image config")
     rootfs = config.get("rootfs") or {}
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list):

@@ -18,6 +18,7 @@ LIMIT_NAMES = (
     "max-path-bytes",
     "max-header-bytes",
     "max-file-bytes",
+    "max-meta-bytes",
     "max-layers",
 )
 _IMAGE_WIDE = ("max-entries", "max-layers")  # SourceOptions fields; the rest are Limits'

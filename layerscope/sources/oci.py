@@ -28,6 +28,7 @@ from layerscope.sources.interface import (
     parse_json,
     parse_platform,
 )
+from layerscope.sources.jsonshape import OCI_DOCUMENT, check
 from layerscope.tar.streams import FileStream
 
 INDEX_TYPES = frozenset(
@@ -43,7 +44,7 @@ def _platform_of(desc: dict[str, Any]) -> tuple[str, str, str] | None:
     p = desc.get("platform")
     if not isinstance(p, dict):
         return None
-    return str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", "") or "")
+    return p.get("os") or "", p.get("architecture") or "", p.get("variant") or ""
 
 
 def _image_descriptors(index: dict[str, Any]) -> list[dict[str, Any]]:
@@ -92,6 +93,7 @@ def choose_manifest(
     """
     if depth > MAX_INDEX_DEPTH:
         raise ArchiveError(f"{name}: index nesting deeper than {MAX_INDEX_DEPTH}")
+    index = check(index, OCI_DOCUMENT, f"{name}: index" + (".json" if depth == 0 else ""))
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         raise ArchiveError(f"{name}: index.json has no manifests list")
     images = _image_descriptors(index)
@@ -103,6 +105,7 @@ def choose_manifest(
         raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is missing from the archive")
     if not isinstance(blob, dict):
         raise ArchiveError(f"{name}: manifest {chosen.get('digest')} is not a JSON object")
+    blob = dict(check(blob, OCI_DOCUMENT, f"{name}: manifest {chosen.get('digest')}"))
     if chosen.get("mediaType") in INDEX_TYPES or blob.get("mediaType") in INDEX_TYPES:
         return choose_manifest(blob, get_json, platform, name, depth + 1)
     return blob
@@ -120,6 +123,8 @@ def select_ref(index: Any, reference: str, name: str) -> tuple[Any, str]:
     the first (and named); a layout whose manifests carry no names is left
     whole: its descriptors are platforms of one image.
     """
+    # Checked by shape before its descriptors are read (choose_manifest checks it again).
+    index = check(index, OCI_DOCUMENT, f"{name}: index.json")
     if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
         return index, reference
     descs = [d for d in index["manifests"] if isinstance(d, dict)]
@@ -181,7 +186,7 @@ def layer_descriptors(manifest: dict[str, Any], name: str) -> list[tuple[str, st
     for d in layers:
         if not isinstance(d, dict) or not isinstance(d.get("digest"), str):
             raise ArchiveError(f"{name}: manifest has a layer without a digest")
-        out.append((d["digest"], str(d.get("mediaType", ""))))
+        out.append((d["digest"], d.get("mediaType") or ""))
     return out
 
 

@@ -3,7 +3,8 @@
  * plus layerscan's conversion would.
  *
  * It handles the common cases only: ustar/GNU/v7 headers with octal fields,
- * pax extended headers ('x'/'X': path, linkpath, size, uid, gid, mtime) and
+ * pax extended headers ('x'/'X': path, linkpath, size, uid, gid, mtime; the last
+ * of a chain replaces the others) and
  * GNU long names/links ('L'/'K'). Anything else (a global pax header,
  * sparse files, base-256 numbers, a checksum that needs the signed variant,
  * malformed fields, limits, end of archive) is handed back as SLOW with the
@@ -416,6 +417,8 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     goto finish;
                 }
                 if (typ == 'x' || typ == 'X') {
+                    /* only the last local pax header counts, as in Go's reader */
+                    memset(&px, 0, sizeof(px));
                     if (parse_pax(h + BLOCK, (Py_ssize_t)size, &px) < 0)
                         goto slow;
                 } else {

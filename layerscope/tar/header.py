@@ -21,6 +21,10 @@ class Limits:
     max_header_bytes: int = 1 << 20  # one pax or GNU long-name header
     max_members: int = 4_000_000  # per tar stream (an entry costs ~400 bytes)
     max_file_bytes: int = 1 << 50  # a declared size beyond this is refused (1 PiB)
+    # All pax and GNU long-name headers and sparse-map blocks of one tar stream
+    # together: the engine keeps only the last of a chain, so memory stays
+    # bounded; this bounds the time spent reading them.
+    max_meta_bytes: int = 2 << 30
 
 
 DEFAULT_LIMITS = Limits()
@@ -165,4 +169,53 @@ def apply_pax(
         realsize = number("GNU.sparse.realsize", size)
     elif "GNU.sparse.size" in pax:
         realsize = number("GNU.sparse.size", size)
+    if realsize != size:
+        check_realsize(realsize, limits, name)
+    if "GNU.sparse.map" in pax:
+        values = pax["GNU.sparse.map"].split(",")
+        try:
+            numbers = [int(v) for v in values] if values != [""] else []
+        except ValueError:
+            raise ArchiveError(f"{name}: invalid pax GNU.sparse.map") from None
+        if len(numbers) % 2:
+            raise ArchiveError(f"{name}: invalid pax GNU.sparse.map (odd count)")
+        check_sparse_map(list(zip(numbers[::2], numbers[1::2], strict=True)), realsize, name)
     return mname, link, size, realsize, uid, gid, mtime
+
+
+def check_realsize(realsize: int, limits: Limits, name: str) -> None:
+    """A sparse file's logical size, held to the limits of any size."""
+    if realsize < 0 or realsize > limits.max_file_bytes:
+        raise LimitExceededError(
+            f"{name}: sparse member declares an impossible size {realsize} "
+            f"(over {limits.max_file_bytes} or negative: --limit max-file-bytes=N)"
+        )
+
+
+def check_sparse_map(entries: list[tuple[int, int]], realsize: int, name: str) -> None:
+    """Sparse data fragments ``(offset, length)`` must lie in order within the
+    file, without overlap (Go's tar reader refuses anything else)."""
+    end = 0
+    for offset, length in entries:
+        if offset < 0 or length < 0 or offset < end or offset + length > realsize:
+            raise ArchiveError(
+                f"{name}: invalid sparse map (fragment {offset}+{length} of a {realsize}-byte file)"
+            )
+        end = offset + length
+
+
+def old_gnu_sparse(block: bytes, start: int, count: int, name: str) -> list[tuple[int, int]]:
+    """The ``(offset, length)`` entries of an old GNU sparse header or extension
+    block: ``count`` slots of 24 bytes from ``start``; an empty slot ends them."""
+    out = []
+    for i in range(count):
+        at = start + 24 * i
+        if block[at] == 0:
+            break
+        out.append(
+            (
+                num(block[at : at + 12], "sparse offset", name),
+                num(block[at + 12 : at + 24], "sparse length", name),
+            )
+        )
+    return out

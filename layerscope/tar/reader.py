@@ -23,8 +23,11 @@ from layerscope.tar.header import (
     Limits,
     Member,
     apply_pax,
+    check_realsize,
     check_signed,
+    check_sparse_map,
     num,
+    old_gnu_sparse,
     parse_pax,
     text,
 )
@@ -37,6 +40,7 @@ FastScan = Callable[
     [Buffer, int, list[Any], tuple[object, ...], int], tuple[int, int, int, int, int]
 ]
 SlowMember = Callable[[Member], int]  # converts one member; returns 1 if it was skipped
+_MAX_FILL = 16 << 20  # bytes the buffer may grow to for the accelerator (see fast_walk)
 
 
 class TarReader:
@@ -62,7 +66,7 @@ class TarReader:
         self._ahead = memoryview(b"")
         self._left = 0  # unread data bytes of the current member
         self._pad = 0  # padding after the current member's data
-        self._gpax: dict[str, str] = {}  # pax global headers seen so far
+        self.meta_bytes = 0  # pax and long-name headers and sparse maps read so far
         self.consumed = 0  # bytes of the stream walked so far
         self.members = 0
         # False until the end-of-archive marker is read: a stream that just
@@ -200,7 +204,11 @@ class TarReader:
         ``slow(member)``. Returns the count of members skipped by either."""
         skipped = 0
         limit = self._limits.max_members
-        while not self._gpax:  # a global pax header: the accelerator knows none
+        # The accelerator wants a member's headers whole in the buffer: a chain
+        # of pax headers longer than this is left to the reader, which keeps
+        # only the last one instead of buffering them all.
+        max_fill = max(_MAX_FILL, 4 * self._limits.max_header_bytes)
+        while True:
             self._finish_member()
             status, pos, need, members, passed = scan(
                 self._buf, self._pos, out, ctx, limit - self.members
@@ -208,15 +216,12 @@ class TarReader:
             self.members += members
             skipped += passed
             self._skip(pos - self._pos)
-            if status == 0 and self._fill(need):
+            if status == 0 and need <= max_fill and self._fill(need):
                 continue
             m = self.next_member()  # the member the accelerator declined
             if m is None:
                 return skipped
             skipped += slow(m)
-        for m in self:
-            skipped += slow(m)
-        return skipped
 
     # -- iteration -------------------------------------------------------
     def __iter__(self) -> Iterator[Member]:
@@ -231,7 +236,6 @@ class TarReader:
         the end of the archive."""
         limits = self._limits
         name = self._name
-        gpax = self._gpax
         pax: dict[str, str] | None = None
         longname: bytes | None = None
         longlink: bytes | None = None
@@ -243,7 +247,7 @@ class TarReader:
                     return None  # EOF without end-of-archive blocks: as tarfile does
                 raise ArchiveError(f"{name}: truncated tar header")
             if hdr == ZERO_BLOCK:
-                self.terminated = True
+                self._after_zero_block()
                 return None  # end-of-archive marker
             # adler32's low half is 1 + the byte sum mod 65521: a C-speed byte sum
             # (exact up to that modulus, far below any realistic corruption).
@@ -265,6 +269,8 @@ class TarReader:
                     f"(over {limits.max_file_bytes}: --limit max-file-bytes=N)"
                 )
             padded = (size + BLOCK - 1) & ~(BLOCK - 1)
+            if typ in tt.PAX_TYPES or typ in tt.GNU_NAME_TYPES:
+                self._count_meta(size)
             if typ in tt.PAX_TYPES:
                 if size > limits.max_header_bytes:
                     raise LimitExceededError(
@@ -273,9 +279,11 @@ class TarReader:
                     )
                 records = parse_pax(self._take_exact(padded, "pax header")[:size], name)
                 if typ == tt.XGLTYPE:
-                    gpax.update(records)
-                else:
-                    pax = records if pax is None else {**pax, **records}
+                    # As Go's reader (and so the engine) has it: a global header
+                    # is an entry of its own that applies to no other member,
+                    # and it ends any chain of headers before it.
+                    return self._global_entry(hdr, records)
+                pax = records  # only the last local header counts, as in Go
                 continue
             if typ in tt.GNU_NAME_TYPES:
                 if size > limits.max_header_bytes:
@@ -324,14 +332,18 @@ class TarReader:
             realsize = size
             if typ == tt.GNUTYPE_SPARSE:
                 realsize = num(hdr[483:495], "realsize", name)
+                check_realsize(realsize, limits, name)
+                fragments = old_gnu_sparse(hdr, 386, 4, name)
                 ext = hdr[482]
                 while ext:
+                    self._count_meta(BLOCK)
                     block = self._take_exact(BLOCK, "sparse header")
+                    fragments += old_gnu_sparse(block, 0, 21, name)
                     ext = block[504]
-            merged = {**gpax, **pax} if pax is not None else gpax
-            if merged:
+                check_sparse_map(fragments, realsize, name)
+            if pax:
                 mname, link, size, realsize, uid, gid, mtime = apply_pax(
-                    merged, limits, name, mname, link, size, realsize, uid, gid, mtime
+                    pax, limits, name, mname, link, size, realsize, uid, gid, mtime
                 )
                 padded = (size + BLOCK - 1) & ~(BLOCK - 1)
             pax = None
@@ -343,6 +355,43 @@ class TarReader:
                 self._left = size
                 self._pad = padded - size
             return Member(mname, typ, size, realsize, mode, uid, gid, mtime, link)
+
+    def _count_meta(self, size: int) -> None:
+        self.meta_bytes += size
+        if self.meta_bytes > self._limits.max_meta_bytes:
+            raise LimitExceededError(
+                f"{self._name}: more than {self._limits.max_meta_bytes} bytes of tar metadata "
+                f"(pax and long-name headers, sparse maps) (--limit max-meta-bytes=N)"
+            )
+
+    def _global_entry(self, hdr: bytes, records: dict[str, str]) -> Member:
+        """A pax global header as its own member (no data; nothing applied)."""
+        self.members += 1
+        if self.members > self._limits.max_members:
+            raise LimitExceededError(
+                f"{self._name}: more than {self._limits.max_members} members in one tar "
+                f"(--limit max-members=N)"
+            )
+        self._left = 0
+        self._pad = 0
+        gname = hdr[0:100].split(b"\x00", 1)[0]
+        return Member(text(gname), tt.XGLTYPE, 0, 0, 0, 0, 0, 0, "")
+
+    def _after_zero_block(self) -> None:
+        """One zero block was read. A second ends the archive; the end of the
+        stream does too (Go's reader takes that as the end). Anything else is
+        refused, as Go refuses it: a lone zero block would otherwise hide the
+        rest of the layer."""
+        nxt = self._take(BLOCK)
+        if not nxt or nxt == ZERO_BLOCK:
+            self.terminated = True
+            return
+        if len(nxt) < BLOCK:
+            raise ArchiveError(f"{self._name}: truncated after a zero block")
+        raise ArchiveError(
+            f"{self._name}: a lone zero block in mid-archive, then more members "
+            f"(the engine's tar reader refuses this)"
+        )
 
 
 class MemberStream:

@@ -316,13 +316,23 @@ class Hashing:
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_SKIPPABLE_TAIL = b"\x2a\x4d\x18"  # little-endian 0x184D2A5?, after a byte 0x50-0x5F
+
+
+def is_zstd_skippable(head: bytes) -> bool:
+    """True when ``head`` starts with a zstd skippable frame's magic number."""
+    return len(head) >= 4 and 0x50 <= head[0] <= 0x5F and head[1:4] == ZSTD_SKIPPABLE_TAIL
 
 
 def sniff(head: bytes) -> str:
-    """Compression named by magic bytes: ``gzip``, ``zstd`` or ``none``."""
+    """Compression named by magic bytes: ``gzip``, ``zstd`` or ``none``.
+
+    A zstd stream may start with a skippable frame (magic 0x184D2A50 to
+    0x184D2A5F, RFC 8878 section 3.1.2), which containerd accepts too.
+    """
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or is_zstd_skippable(head):
         return "zstd"
     return "none"
 

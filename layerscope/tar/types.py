@@ -37,4 +37,6 @@ NO_DATA_TYPES = frozenset((LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE
 PAX_TYPES = frozenset((XHDTYPE, XGLTYPE, SOLARIS_XHDTYPE))
 GNU_NAME_TYPES = frozenset((GNUTYPE_LONGNAME, GNUTYPE_LONGLINK))
 # Members that hold no file of the image: volume labels, multi-volume parts, old names.
-SKIPPED_TYPES = frozenset((GNUTYPE_VOLHDR, GNUTYPE_MULTIVOL, GNUTYPE_NAMES))
+# A pax global header comes back as an entry of its own (as Go returns it): it
+# holds no file either.
+SKIPPED_TYPES = frozenset((GNUTYPE_VOLHDR, GNUTYPE_MULTIVOL, GNUTYPE_NAMES, XGLTYPE))

@@ -9,16 +9,32 @@ the archive names try to reach.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+import tests.hostile.round2  # noqa: F401  (adds its cases to CASES)
 from tests.hostile.corpus import CASES, HOST_CANARIES, HOSTILE_NAMES, Case
 from tests.hostile.runner import run_cli
 
 _UNSAFE_OUTPUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Raw in JSON text: C1 controls and separators (C0 ones are always escaped by JSON).
+_UNSAFE_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (links not followed) and a hash of its bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            out[str(p.relative_to(root))] = "link" if p.is_symlink() else "other"
+        else:
+            with open(p, "rb") as f:
+                out[str(p.relative_to(root))] = hashlib.file_digest(f, "sha256").hexdigest()
+    return out
 
 
 def _params() -> list[object]:
@@ -38,7 +54,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     args = case.build(inputs)
     for canary in HOST_CANARIES:
         assert not canary.exists(), f"left over from an earlier run: {canary}"
-    before = sorted(p.name for p in inputs.iterdir())
+    before = _fingerprint(inputs)
 
     out = run_cli(args, cwd=work, timeout=max(60.0, case.cpu_seconds * 6))
 
@@ -58,7 +74,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     assert out.max_rss_mb <= case.max_rss_mb, f"{case.name}: {out.max_rss_mb:.0f} MB peak RSS"
     assert out.tmpdir_left == [], f"temp files left: {out.tmpdir_left}"
     assert list(work.iterdir()) == [], "nothing may be written to the working directory"
-    assert sorted(p.name for p in inputs.iterdir()) == before
+    assert _fingerprint(inputs) == before, "the input was modified"
     for canary in HOST_CANARIES:
         assert not canary.exists(), f"archive content reached the host: {canary}"
 
@@ -72,6 +88,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
             if case.check is not None:
                 case.check(text)  # type: ignore[arg-type]
         else:  # json, sarif: valid UTF-8 (checked above) and valid JSON
+            assert not _UNSAFE_JSON.search(text), _UNSAFE_JSON.search(text)
             report = json.loads(text)
             if case.check is not None:
                 case.check(report)

@@ -137,8 +137,11 @@ class Dribble:
 
 def check_agreement(data: bytes, step: int = 7919) -> None:
     expected = reference(data)
-    assert [_row(m) for m in TarReader(FileStream(io.BytesIO(data)))] == expected
-    assert [_row(m) for m in TarReader(Dribble(data, step))] == expected
+    # A global header is an entry of its own for us (as for Go), none for tarfile;
+    # its only record here (a comment) changes no member.
+    ours = [_row(m) for m in TarReader(FileStream(io.BytesIO(data))) if m.type != ord("g")]
+    assert ours == expected
+    assert [_row(m) for m in TarReader(Dribble(data, step)) if m.type != ord("g")] == expected
     python = scan_layer(bytes_stream(data), accelerate=False, want_digest=lambda n: n > 100)
     fast = scan_layer(bytes_stream(data), accelerate=True, want_digest=lambda n: n > 100)
     assert fast == python

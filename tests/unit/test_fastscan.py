@@ -231,6 +231,22 @@ CRAFTED = {
         _pax({"path": "second"}),
         header("x", size=0),
     ),
+    "pax-chain-only-last-counts": _raw(
+        _pax({"path": "first", "uid": "7"}),
+        _pax({"mtime": "5"}),
+        header("x", size=0),
+    ),
+    "pax-global-own-entry-applies-nothing": _raw(
+        _pax({"path": "first"}),
+        _pax({"path": "g", "uid": "9"}, typ=b"g"),
+        header("a", size=0),
+        header("b", size=0),
+    ),
+    "pax-chain-longer-than-the-buffer": _raw(
+        *[_pax({"comment": "c" * 900_000}) for _ in range(30)],
+        _pax({"path": "last"}),
+        header("x", size=0),
+    ),
     "pax-fractional-mtime": _raw(
         _pax({"mtime": "1700000000.999999999"}),
         header("f"),

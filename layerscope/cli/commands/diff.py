@@ -124,6 +124,10 @@ def main(argv: Sequence[str]) -> int:
     from layerscope.report.diff import render
 
     args = build_parser().parse_args(argv)
+    from layerscope.cli.input_guard import refuse_overwriting_inputs
+
+    inputs = [*args.images, args.baseline, getattr(args, "config", None)]
+    refuse_overwriting_inputs(args.output, inputs)  # before anything is read or written
     old_ref, new_ref = _split(args)
     files, stdout_fmt = plan_outputs(args.output, args.format, DIFF_EXTENSIONS, "layerscope diff")
     policy = ci.load(args)

@@ -99,6 +99,11 @@ def _interactive(args: argparse.Namespace) -> bool:
 def main(argv: Sequence[str]) -> int:
     """``layerscope IMAGE ...``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    from layerscope.cli.input_guard import refuse_overwriting_inputs
+
+    # Before anything is read or written: -o never replaces an input.
+    inputs = [args.image, args.base, args.dockerfile, getattr(args, "config", None)]
+    refuse_overwriting_inputs(args.output, inputs)
     from layerscope import pipeline
     from layerscope.cli import ci
     from layerscope.cli.progress import Status
