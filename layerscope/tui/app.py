@@ -10,14 +10,16 @@ and only when the view runs.
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from layerscope import pipeline
 from layerscope.analysis import Analysis
@@ -27,6 +29,8 @@ from layerscope.model import Image
 from layerscope.pipeline import Request
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
+from layerscope.tui.fixes import FixPlan
+from layerscope.tui.format import plural
 from layerscope.tui.loader import Loaded, Loader, Phase, input_size, tree_of
 from layerscope.tui.widgets.filetree import FileTree
 from layerscope.tui.widgets.help import HelpScreen
@@ -46,20 +50,35 @@ def light_terminal(env: dict[str, str] | None = None) -> bool:
     return background.isdigit() and int(background) in (7, 15)
 
 
+# Below this many columns or rows the screen shows one pane at a time.
+SINGLE_BELOW = (100, 30)
+EXPORTS = (("json", "json"), ("markdown", "md"), ("html", "html"))
+
+
 class MainScreen(Screen[None]):
-    """Header, layers, waste and file tree of one analysed image."""
+    """Header, layers, waste and file tree of one analysed image.
+
+    On a small terminal (below :data:`SINGLE_BELOW`) only the focused pane is
+    shown, at the full width: 1, 2 and 3 switch, so nothing is ever focused
+    off screen.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit_view", "Quit"),
         Binding("1", "focus_pane('layers-table')", "Layers"),
         Binding("2", "focus_pane('tree')", "Tree"),
         Binding("3", "focus_pane('waste-table')", "Waste"),
-        Binding("left_square_bracket", "step_layer(-1)", "Prev layer", key_display="["),
-        Binding("right_square_bracket", "step_layer(1)", "Next layer", key_display="]"),
+        Binding("left_square_bracket", "step_layer(-1)", "Prev layer", key_display="[", show=False),
+        Binding("right_square_bracket", "step_layer(1)", "Next layer", key_display="]", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("s", "sort", "Sort"),
-        Binding("c", "only_changes", "Changes"),
-        Binding("w", "only_waste", "Waste only"),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("c", "only_changes", "Changes", show=False),
+        Binding("w", "only_waste", "Waste only", show=False),
         Binding("z", "zoom", "Zoom"),
+        Binding("p", "write_patch", "Patch"),
+        Binding("o", "open_editor", "Editor", show=False),
+        Binding("e", "export", "Export"),
         Binding("escape", "leave", "Back", show=False),
     ]
 
@@ -67,6 +86,7 @@ class MainScreen(Screen[None]):
         super().__init__(id="main")
         self.loaded = loaded
         self.analysis = loaded.analysis
+        self.fixes = FixPlan(self.analysis, loaded.stage)
         findings = self.analysis.findings
         # The first screen answers "where are my bytes going": the biggest
         # finding is selected, its fix shown, its layer and paths in the tree.
@@ -78,13 +98,17 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield LayersPane(self.analysis, layer=self.first_layer, id="layers")
-                yield WastePane(self.analysis, id="waste")
+                yield WastePane(self.analysis, fixes=self.fixes, id="waste")
             yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
-        yield Footer()
+        yield Footer(show_command_palette=False, compact=True)
 
     @property
     def layers_pane(self) -> LayersPane:
         return self.query_one(LayersPane)
+
+    @property
+    def waste_pane(self) -> WastePane:
+        return self.query_one(WastePane)
 
     @property
     def tree_pane(self) -> TreePane:
@@ -97,13 +121,39 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
             self.notify(warning, severity="warning", timeout=10)
+        self._fit(self.size.width, self.size.height)
         findings = self.analysis.findings
         if findings:
             self.jump(findings[0])
-            self.query_one("#waste-table", DataTable).focus()
+            self.query_one("#waste-table").focus()
         else:
-            self.query_one("#layers-table", DataTable).focus()
+            self.query_one("#layers-table").focus()
 
+    # -- small terminals: one pane at a time -----------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        single = width < SINGLE_BELOW[0] or height < SINGLE_BELOW[1]
+        self.set_class(single, "single")
+        self._mark_active()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_active()
+
+    def _mark_active(self) -> None:
+        focused = self.focused
+        pane = "waste"
+        if focused is not None:
+            for node in focused.ancestors_with_self:
+                if node.id in ("layers", "waste", "treepane"):
+                    pane = node.id
+                    break
+        for pid in ("layers", "waste", "treepane"):
+            self.query_one(f"#{pid}").set_class(pid == pane, "active")
+        self.query_one("#left").set_class(pane != "treepane", "active")
+
+    # -- jumping -----------------------------------------------------------------
     def jump(self, finding: Finding) -> None:
         """Select the finding's layer and put the tree's cursor on its paths."""
         if finding.layer is not None:
@@ -136,9 +186,14 @@ class MainScreen(Screen[None]):
         self.query_one("#tree-filter", Input).focus()
 
     def action_leave(self) -> None:
-        if isinstance(self.focused, Input):
-            self.tree_pane.apply_filter(self.focused.value)
+        """Esc: out of a filter box (clearing it), else out of the zoom."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "tree-filter":
+            focused.value = ""
+            self.tree_pane.apply_filter("")
             self.file_tree.focus()
+        elif isinstance(focused, Input) and focused.id == "waste-filter":
+            self.waste_pane.clear_filter()
         elif self.maximized is not None:
             self.minimize()
 
@@ -157,6 +212,92 @@ class MainScreen(Screen[None]):
         elif self.focused is not None:
             self.maximize(self.focused)
 
+    # -- the fix, out of the view ---------------------------------------------------
+    def _fix_of_current(self) -> tuple[str, str | None, int | None]:
+        """(text to copy, Dockerfile path, line) of the highlighted finding."""
+        finding = self.waste_pane.current
+        if finding is None:
+            return "", None, None
+        planned = self.fixes.for_finding(finding)
+        if planned is not None:
+            return planned.diff, self.analysis.dockerfile, planned.line
+        where = finding.location
+        return finding.fix, where[0] if where else None, where[1] if where else None
+
+    def action_copy_fix(self) -> None:
+        text, _, _ = self._fix_of_current()
+        if not text:
+            self.notify("no finding selected", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"copied the fix ({plural(len(text.splitlines()), 'line')}) with OSC 52. "
+            "If your terminal ignores OSC 52 (tmux: set -g set-clipboard on), "
+            "press p to write the patch to a file.",
+            timeout=8,
+        )
+
+    def action_write_patch(self) -> None:
+        patch = self.fixes.patch()
+        if not patch:
+            why = self.fixes.error or (
+                "no fix to write"
+                if self.fixes.known
+                else "no Dockerfile: run with --dockerfile PATH"
+            )
+            self.notify(why, severity="warning", timeout=8)
+            return
+        path = _free_name("layerscope-fix", "patch")
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(patch)
+        except OSError as e:
+            self.notify(f"cannot write {path}: {e.strerror}", severity="error")
+            return
+        self.notify(f"wrote {path}: apply with  patch -p0 < {path}", timeout=10)
+
+    def action_open_editor(self) -> None:
+        _, path, line = self._fix_of_current()
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if path is None or line is None:
+            self.notify("this finding has no Dockerfile line (run with --dockerfile PATH)")
+            return
+        if not editor:
+            self.notify(f"set $EDITOR to open {path}:{line}", severity="warning")
+            return
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), f"+{line}", path], check=False)
+        except (OSError, ValueError) as e:
+            self.notify(f"cannot run {editor}: {e}", severity="error")
+
+    def action_export(self) -> None:
+        from layerscope.report import FORMATS, render
+
+        written = []
+        for fmt, ext in EXPORTS:
+            if fmt not in FORMATS:
+                continue
+            path = _free_name("layerscope-report", ext)
+            try:
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(render(fmt, self.analysis))
+            except OSError as e:
+                self.notify(f"cannot write {path}: {e.strerror}", severity="error")
+                return
+            written.append(path)
+        self.notify("wrote " + ", ".join(written), timeout=8)
+
+
+def _free_name(stem: str, ext: str) -> str:
+    """``stem.ext`` in the working directory, or ``stem-2.ext`` ... when taken."""
+    path = f"{stem}.{ext}"
+    n = 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{stem}-{n}.{ext}"
+    return path
+
 
 class LayerscopeApp(App[int]):
     """The whole interactive view: progress first, then the main screen."""
@@ -164,10 +305,10 @@ class LayerscopeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "layerscope"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit_view", "Quit"),
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("t", "toggle_theme", "Light/dark", show=False),
+        Binding("t", "toggle_theme", "Theme"),
     ]
 
     def __init__(
@@ -226,6 +367,9 @@ class LayerscopeApp(App[int]):
             self.loader.cancel()
 
     def action_quit_view(self) -> None:
+        if self.loaded is None:  # quitting before the result: interrupted, as Ctrl+C
+            self.action_interrupt()
+            return
         self._stop_loading()
         passed = self.loaded is None or self.loaded.analysis.passed
         code = EXIT_OK if passed else EXIT_BUDGET
@@ -259,7 +403,7 @@ def run_tui(request: Request) -> int:
         return pipeline.finish(image, request, listing)
 
     total = None if request.engine is not None else input_size(request.target)
-    loader = Loader(read, finish, request.options, bytes_total=total)
+    loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
     app = LayerscopeApp(loader=loader, target=request.target)
     code = app.run()
     loader.cancel()

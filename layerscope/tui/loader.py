@@ -43,6 +43,7 @@ class Loaded:
 
     analysis: Analysis
     tree: TreeModel
+    stage: str | None = None  # the Dockerfile's --target, for the planned fixes
 
 
 @dataclass(slots=True)
@@ -115,7 +116,9 @@ class Loader:
         options: SourceOptions,
         *,
         bytes_total: int | None = None,
+        stage: str | None = None,
     ) -> None:
+        self._stage = stage
         self._open = open_image
         self._finish = finish
         self._options = options
@@ -163,7 +166,7 @@ class Loader:
             analysis = self._finish(image)
             self._check()
             s.enter(Phase.INDEXING)
-            s.result = Loaded(analysis, tree_of(analysis))
+            s.result = Loaded(analysis, tree_of(analysis), self._stage)
             s.enter(Phase.DONE)
         except CancelledError:
             s.phase = Phase.CANCELLED

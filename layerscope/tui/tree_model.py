@@ -25,6 +25,7 @@ first use and cached.
 from __future__ import annotations
 
 import enum
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class View:
     only_changes: bool = False
     only_waste: bool = False
     query: str = ""
+    # Change types the view leaves out (dive's toggles); directories holding a
+    # shown change stay.
+    hidden: frozenset[Status] = frozenset()
 
 
 class TreeModel:
@@ -241,9 +245,16 @@ class TreeModel:
 
     def search(self, query: str, layer: int) -> tuple[frozenset[str], frozenset[str]]:
         """Paths shown at ``layer`` whose path contains ``query`` (any case), and
-        the directories above them."""
+        the directories above them. ``re:PATTERN`` searches with a regular
+        expression (any case); a bad pattern matches nothing."""
         q = query.lower()
         key = (q, layer)
+        pattern = None
+        if query.startswith("re:"):
+            try:
+                pattern = re.compile(query[3:], re.IGNORECASE)
+            except re.error:
+                return frozenset(), frozenset()
         got = self._search.get(key)
         if got is not None:
             return got
@@ -252,7 +263,8 @@ class TreeModel:
         matches: set[str] = set()
         above: set[str] = set()
         for low, path in self._lower:
-            if q in low and self.node(path, layer) is not None:
+            hit = pattern.search(path) is not None if pattern is not None else q in low
+            if hit and self.node(path, layer) is not None:
                 matches.add(path)
                 for a in ancestors(path):
                     if a in above:
@@ -274,6 +286,10 @@ class TreeModel:
         ):
             return False
         if view.only_waste and not self.is_waste(node) and path not in self.waste_dirs(layer):
+            return False
+        if node.status in view.hidden and not (
+            node.is_dir and node.status is Status.UNCHANGED and path in self.changed_dirs(layer)
+        ):
             return False
         if view.query:
             matches, above = self.search(view.query, view.layer)
