@@ -73,6 +73,7 @@ class LayersPane(Vertical):
         self.analysis = analysis
         self.initial = layer if layer >= 0 else len(analysis.image.layers) - 1
         self.lines = layer_lines(analysis)
+        self._fixed = 5 if self.lines else 4  # the Line column only with a Dockerfile
         self.hide_base = False
         self._rows: list[int | None] = []
         self._last_row = 0
@@ -90,9 +91,9 @@ class LayersPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Layers"
         table = self.table
-        labels = ("#", "Size", "Wasted", "Instr", "Line")
-        keys = ("index", "size", "wasted", "instr", "line")
-        for label, key, width in zip(labels, keys, WIDTHS, strict=True):
+        labels = ("#", "Size", "Wasted", "Instr", "Line")[: self._fixed]
+        keys = ("index", "size", "wasted", "instr", "line")[: self._fixed]
+        for label, key, width in zip(labels, keys, WIDTHS, strict=False):
             justify = "left" if key == "instr" else "right"
             table.add_column(Text(label, justify=justify), key=key, width=width)  # type: ignore[arg-type]
         table.add_column(Text("Command"), key="command", width=COMMAND_WIDTH)
@@ -116,12 +117,14 @@ class LayersPane(Vertical):
             if base and layer.index == base and not self.hide_base:
                 name = printable(a.base_reference) or "the base image"
                 rule = Text(f"── {short(name, max(8, width - 24))} above, your layers below", "dim")
-                table.add_row(*(Text("──", style="dim") for _ in range(5)), rule, key="base-rule")
+                rules = (Text("──", style="dim") for _ in range(self._fixed))
+                table.add_row(*rules, rule, key="base-rule")
                 self._rows.append(None)
             self._rows.append(layer.index)
             instr, command = command_of(a, layer.index)
             style = "dim" if layer.index < base else ""
             where = self.lines.get(layer.index)
+            line = Text(str(where[1]) if where else "", justify="right", style=style)
             table.add_row(
                 Text(str(layer.index), justify="right", style=style),
                 Text(size(stats.content_bytes), justify="right", style=style),
@@ -131,7 +134,7 @@ class LayersPane(Vertical):
                     style="bold" if stats.wasted_bytes else style,
                 ),
                 Text(instr, style=style),
-                Text(str(where[1]) if where else "", justify="right", style=style),
+                *([line] if self.lines else []),
                 Text(short(command, width), style=style),
                 key=str(layer.index),
             )
@@ -140,7 +143,8 @@ class LayersPane(Vertical):
         """Cells left for the command once the fixed columns are drawn."""
         table = self.table
         width = table.scrollable_content_region.width or table.size.width
-        fixed = sum(WIDTHS) + 2 * table.cell_padding * (len(WIDTHS) + 1)
+        widths = WIDTHS[: self._fixed]
+        fixed = sum(widths) + 2 * table.cell_padding * (len(widths) + 1)
         return max(COMMAND_WIDTH // 2, width - fixed - 1)
 
     def on_resize(self, event: events.Resize) -> None:
