@@ -50,6 +50,27 @@ def light_terminal(env: dict[str, str] | None = None) -> bool:
     return background.isdigit() and int(background) in (7, 15)
 
 
+class StableFooter(Footer):
+    """A footer that rebuilds only when the keys it shows change.
+
+    Textual's rebuilds its keys on every focus change; with a dozen keys that
+    is most of a focus switch, though the keys shown are mostly the same.
+    """
+
+    _shown: tuple[tuple[str, str, bool], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        shown = tuple(
+            (binding.key, binding.description, enabled)
+            for (_, binding, enabled, _) in screen.active_bindings.values()
+            if binding.show
+        )
+        if shown == self._shown and self._bindings_ready:
+            return
+        self._shown = shown
+        super().bindings_changed(screen)
+
+
 # Below this many columns or rows the screen shows one pane at a time.
 SINGLE_BELOW = (100, 30)
 EXPORTS = (("json", "json"), ("markdown", "md"), ("html", "html"))
@@ -100,7 +121,7 @@ class MainScreen(Screen[None]):
                 yield LayersPane(self.analysis, layer=self.first_layer, id="layers")
                 yield WastePane(self.analysis, fixes=self.fixes, id="waste")
             yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
-        yield Footer(show_command_palette=False, compact=True)
+        yield StableFooter(show_command_palette=False, compact=True)
 
     @property
     def layers_pane(self) -> LayersPane:
@@ -142,6 +163,8 @@ class MainScreen(Screen[None]):
         self._mark_active()
 
     def _mark_active(self) -> None:
+        if not self.has_class("single"):
+            return  # the classes matter only there; restyling costs a focus switch
         focused = self.focused
         pane = "waste"
         if focused is not None:

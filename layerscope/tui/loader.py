@@ -12,6 +12,7 @@ its connection is closed by the source's own cleanup.
 from __future__ import annotations
 
 import enum
+import gc
 import os
 import threading
 import time
@@ -157,6 +158,22 @@ class Loader:
         s.layers_total = p.layers_total
 
     def _run(self) -> None:
+        # The cyclic GC stays off for the whole load, and what the load built is
+        # frozen once done: the app keeps it to the end, and otherwise every
+        # collection (the UI's included) walks its hundreds of thousands of
+        # tuples again; see gcpause. This costs the view's one-off garbage of
+        # the moment (the progress screen), never the analysis.
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            self._load()
+        finally:
+            if was:
+                if self.state.result is not None:
+                    gc.freeze()
+                gc.enable()
+
+    def _load(self) -> None:
         s = self.state
         try:
             image = self._open(replace(self._options, progress=self._progress))
