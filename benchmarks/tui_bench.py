@@ -335,18 +335,26 @@ def _stats(seconds: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(ms), 1), "max": round(max(ms), 1), "n": len(ms)}
 
 
-def _measure(command: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) and stdout of one command."""
+def _measure(command: list[str], timeout: float | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one command (killed after ``timeout``)."""
     t = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    killer = None
+    if timeout is not None:
+        import threading
+
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
     assert proc.stdout is not None
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
+    if killer is not None:
+        killer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return time.perf_counter() - t, usage.ru_maxrss, out
 
 
-def side_by_side(archive: Path, size: str, repeat: int) -> None:
+def side_by_side(archive: Path, size: str, repeat: int, dive_timeout: float) -> None:
     """The CLI, the view and dive on one archive, one after another."""
     python = sys.executable
     cli_s, cli_rss, _ = _measure(
@@ -369,11 +377,13 @@ def side_by_side(archive: Path, size: str, repeat: int) -> None:
     print(f"| view: file tree ready | {tui['tree_ready_s']:.2f} s | |")
     print(f"| view: after browsing | | {tui['rss_after_browsing_kib'] >> 10} MiB |")
     dive = shutil.which("dive")
-    if dive is not None:
+    if dive is not None and dive_timeout > 0:
         dive_s, dive_rss, _ = _measure(
-            [dive, "--source", "docker-archive", str(archive), "--ci", "--json", os.devnull]
+            [dive, "--source", "docker-archive", str(archive), "--ci", "--json", os.devnull],
+            timeout=dive_timeout,
         )
-        print(f"| dive --ci (reference) | {dive_s:.2f} s | {dive_rss >> 10} MiB |")
+        done = f"{dive_s:.2f} s" if dive_s < dive_timeout else f"> {dive_timeout:.0f} s (killed)"
+        print(f"| dive --ci (reference) | {done} | {dive_rss >> 10} MiB |")
     print(f"\nphases (from the start of reading): {tui['phases_s']}\n")
     print("| keys (headless, key to idle) | median | max | n |\n|---|---:|---:|---:|")
     for key in ("focus_switch_ms", "filter_keystroke_ms", "filter_applied_ms", "waste_keys_ms"):
@@ -396,6 +406,9 @@ def main() -> None:
         help="time the CLI, the view (first screen, keys, RSS) and dive on ARCHIVE "
         "(e.g. made by benchmarks/gen_archive.py --files 200000 --big-gb 0)",
     )
+    ap.add_argument(
+        "--dive-timeout", type=float, default=300, help="seconds for dive (0: skip dive)"
+    )
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--started", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -404,7 +417,7 @@ def main() -> None:
         asyncio.run(_child(args.child, (cols, rows), args.repeat, args.started or time.time()))
         return
     if args.side_by_side is not None:
-        side_by_side(args.side_by_side, args.size, args.repeat)
+        side_by_side(args.side_by_side, args.size, args.repeat, args.dive_timeout)
         return
     archive = CACHE / f"tui-{args.files}.tar"
     if not archive.exists():

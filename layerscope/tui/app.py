@@ -14,12 +14,13 @@ import shlex
 import subprocess
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from layerscope import pipeline
 from layerscope.analysis import Analysis
@@ -103,9 +104,10 @@ class MainScreen(Screen[None]):
         Binding("escape", "leave", "Back", show=False),
     ]
 
-    def __init__(self, loaded: Loaded) -> None:
+    def __init__(self, loaded: Loaded, loader: Loader | None = None) -> None:
         super().__init__(id="main")
         self.loaded = loaded
+        self.loader = loader  # still indexing the tree when loaded.tree is None
         self.analysis = loaded.analysis
         self.fixes = FixPlan(self.analysis, loaded.stage)
         findings = self.analysis.findings
@@ -120,7 +122,11 @@ class MainScreen(Screen[None]):
             with Vertical(id="left"):
                 yield LayersPane(self.analysis, layer=self.first_layer, id="layers")
                 yield WastePane(self.analysis, fixes=self.fixes, id="waste")
-            yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
+            if self.loaded.tree is not None:
+                yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
+            else:
+                with Vertical(id="treepane"):
+                    yield Static(Text("Indexing the file tree…", style="italic"), id="tree-wait")
         yield StableFooter(show_command_palette=False, compact=True)
 
     @property
@@ -132,6 +138,10 @@ class MainScreen(Screen[None]):
         return self.query_one(WastePane)
 
     @property
+    def tree_ready(self) -> bool:
+        return self.loaded.tree is not None
+
+    @property
     def tree_pane(self) -> TreePane:
         return self.query_one(TreePane)
 
@@ -140,6 +150,9 @@ class MainScreen(Screen[None]):
         return self.query_one(FileTree)
 
     def on_mount(self) -> None:
+        self.query_one("#treepane").border_title = "File tree"
+        if not self.tree_ready:
+            self._waiting = self.set_interval(0.05, self._tree_done)
         for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
             self.notify(warning, severity="warning", timeout=10)
         self._fit(self.size.width, self.size.height)
@@ -149,6 +162,27 @@ class MainScreen(Screen[None]):
             self.query_one("#waste-table").focus()
         else:
             self.query_one("#layers-table").focus()
+
+    def _tree_done(self) -> None:
+        """Put the file tree in once the loader has indexed it."""
+        state = self.loader.state if self.loader is not None else None
+        if state is None or state.result is None or state.result.tree is None:
+            return
+        self._waiting.stop()
+        # Awaiting the swap inside this screen's own message loop would wait on
+        # itself: a worker (a task beside the loop) does it.
+        self.run_worker(self._swap_tree(state.result), exclusive=True)
+
+    async def _swap_tree(self, result: Loaded) -> None:
+        assert result.tree is not None
+        await self.query_one("#treepane").remove()
+        pane = TreePane(result.tree, layer=self.layers_pane.index, id="treepane")
+        await self.query_one("#body").mount(pane)
+        self.loaded = result  # only now do the keys reach the tree
+        finding = self.waste_pane.current
+        if finding is not None:
+            self.jump(finding)
+        self._mark_active()
 
     # -- small terminals: one pane at a time -----------------------------------
     def on_resize(self, event: events.Resize) -> None:
@@ -181,6 +215,9 @@ class MainScreen(Screen[None]):
         """Select the finding's layer and put the tree's cursor on its paths."""
         if finding.layer is not None:
             self.layers_pane.select(finding.layer)
+        if not self.tree_ready:
+            return
+        if finding.layer is not None:
             self.tree_pane.set_layer(finding.layer)
         marked = frozenset(p.strip("/") for p in finding.paths)
         if finding.paths:
@@ -188,16 +225,21 @@ class MainScreen(Screen[None]):
 
     @on(LayersPane.Selected)
     def _layer_selected(self, event: LayersPane.Selected) -> None:
-        self.tree_pane.set_layer(event.index)
+        if self.tree_ready:
+            self.tree_pane.set_layer(event.index)
 
     @on(WastePane.Jump)
     def _jump(self, event: WastePane.Jump) -> None:
         self.jump(event.finding)
-        self.file_tree.focus()
+        if self.tree_ready:
+            self.file_tree.focus()
 
     def action_focus_pane(self, widget_id: str) -> None:
         if self.maximized is not None:
             self.minimize()
+        if widget_id == "tree" and not self.tree_ready:
+            self.notify("the file tree is still being indexed", timeout=3)
+            return
         self.query_one(f"#{widget_id}").focus()
 
     def action_step_layer(self, delta: int) -> None:
@@ -206,7 +248,8 @@ class MainScreen(Screen[None]):
             self.layers_pane.select(index)
 
     def action_filter(self) -> None:
-        self.query_one("#tree-filter", Input).focus()
+        if self.tree_ready:
+            self.query_one("#tree-filter", Input).focus()
 
     def action_leave(self) -> None:
         """Esc: out of a filter box (clearing it), else out of the zoom."""
@@ -221,13 +264,16 @@ class MainScreen(Screen[None]):
             self.minimize()
 
     def action_sort(self) -> None:
-        self.tree_pane.toggle_sort()
+        if self.tree_ready:
+            self.tree_pane.toggle_sort()
 
     def action_only_changes(self) -> None:
-        self.tree_pane.toggle_changes()
+        if self.tree_ready:
+            self.tree_pane.toggle_changes()
 
     def action_only_waste(self) -> None:
-        self.tree_pane.toggle_waste()
+        if self.tree_ready:
+            self.tree_pane.toggle_waste()
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
@@ -381,6 +427,9 @@ class LayerscopeApp(App[int]):
         if state.phase is Phase.DONE and state.result is not None:
             self.loaded = state.result
             self.switch_screen(MainScreen(state.result))
+        elif state.early is not None:  # the analysis is done, the tree follows
+            self.loaded = state.early
+            self.switch_screen(MainScreen(state.early, self.loader))
         else:
             self.error = state.error
             self.exit(EXIT_ERROR, return_code=EXIT_ERROR)

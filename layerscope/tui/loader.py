@@ -43,7 +43,7 @@ class Loaded:
     """Everything the main screen shows."""
 
     analysis: Analysis
-    tree: TreeModel
+    tree: TreeModel | None  # None while the file tree is still being indexed
     stage: str | None = None  # the Dockerfile's --target, for the planned fixes
 
 
@@ -60,6 +60,9 @@ class LoadState:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: Loaded | None = None
+    # The analysis as soon as it is done: the main screen shows it while the
+    # file tree is indexed.
+    early: Loaded | None = None
     error: BaseException | None = None
     # When each phase began (time.monotonic), for the benchmark and the curious.
     marks: dict[Phase, float] = field(default_factory=dict)
@@ -182,6 +185,7 @@ class Loader:
             s.enter(Phase.ANALYZING)
             analysis = self._finish(image)
             self._check()
+            s.early = Loaded(analysis, None, self._stage)
             s.enter(Phase.INDEXING)
             s.result = Loaded(analysis, tree_of(analysis), self._stage)
             s.enter(Phase.DONE)

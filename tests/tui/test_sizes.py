@@ -328,3 +328,51 @@ def test_waste_pane_groups_on_screen() -> None:
         assert len(pane.rows) == 4
 
     drive(app, scenario, (120, 40))
+
+
+def test_main_screen_comes_before_the_tree_index(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Speed: the findings and fix show while the file tree is still indexed;
+    the tree then comes in on the biggest finding's path."""
+    import threading
+
+    from layerscope.tui import loader as loader_module
+    from layerscope.tui.loader import Loader, Phase
+
+    release = threading.Event()
+    real = loader_module.tree_of
+
+    def slow_tree(result: Analysis) -> object:
+        release.wait(30)
+        return real(result)
+
+    monkeypatch.setattr(loader_module, "tree_of", slow_tree)
+    loader = Loader(lambda opts: open_image(str(archive), options=opts), analyze, SourceOptions())
+    app = LayerscopeApp(loader=loader, target=str(archive))
+
+    async def scenario(pilot: Pilot[int]) -> None:
+        for _ in range(600):
+            if isinstance(app.screen, MainScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, MainScreen)
+        await pilot.pause(0.2)
+        assert loader.state.phase is Phase.INDEXING
+        text = "\n".join(screen_lines(app))
+        assert "Indexing the file tree" in text and "Fix:" in text
+        await pilot.press("2", "s")  # no tree yet: nothing breaks
+        release.set()
+        for _ in range(600):
+            if app.screen.query(FileTree):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        tree = app.screen.query_one(FileTree)
+        node = tree.current
+        assert tree.view.layer == 2 and node is not None and node.path == "tmp/src.tgz"
+        await pilot.press("2")
+        assert app.focused is tree
+
+    drive(app, scenario, (120, 40))
+    release.set()
