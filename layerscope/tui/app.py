@@ -110,6 +110,8 @@ class MainScreen(Screen[None]):
         self.loader = loader  # still indexing the tree when loaded.tree is None
         self.analysis = loaded.analysis
         self.fixes = FixPlan(self.analysis, loaded.stage)
+        # The aggregated tree view compares with the base image's top layer.
+        self.floor = max(0, (self.analysis.base_layer_count or 1) - 1)
         findings = self.analysis.findings
         # The first screen answers "where are my bytes going": the biggest
         # finding is selected, its fix shown, its layer and paths in the tree.
@@ -123,7 +125,9 @@ class MainScreen(Screen[None]):
                 yield LayersPane(self.analysis, layer=self.first_layer, id="layers")
                 yield WastePane(self.analysis, fixes=self.fixes, id="waste")
             if self.loaded.tree is not None:
-                yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
+                yield TreePane(
+                    self.loaded.tree, layer=self.first_layer, floor=self.floor, id="treepane"
+                )
             else:
                 with Vertical(id="treepane"):
                     yield Static(Text("Indexing the file tree…", style="italic"), id="tree-wait")
@@ -176,7 +180,7 @@ class MainScreen(Screen[None]):
     async def _swap_tree(self, result: Loaded) -> None:
         assert result.tree is not None
         await self.query_one("#treepane").remove()
-        pane = TreePane(result.tree, layer=self.layers_pane.index, id="treepane")
+        pane = TreePane(result.tree, layer=self.layers_pane.index, floor=self.floor, id="treepane")
         await self.query_one("#body").mount(pane)
         self.loaded = result  # only now do the keys reach the tree
         finding = self.waste_pane.current

@@ -311,6 +311,14 @@ def test_tree_toggles_regex_and_expand_all() -> None:
         await pilot.pause()
         matches, _ = tree.model.search(tree.view.query, tree.view.layer)
         assert matches == {"tmp/dl/tool-1.0.tar"}
+        await pilot.press("escape", "2", "right_square_bracket", "A")
+        await pilot.pause()
+        # Layer 2 with every change since the base (layer 0): layer 1's files show as added.
+        assert tree.view.layer == 2 and tree.view.since == 0
+        node = tree.model.node("opt/tool/payload.bin", 2, tree.view.since)
+        assert node is not None and node.status is Status.ADDED
+        mode = "\n".join(screen_lines(app))
+        assert "all changes since layer 0" in mode
 
     drive(app, scenario, (120, 40))
 

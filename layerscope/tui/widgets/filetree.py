@@ -81,6 +81,7 @@ class FileTree(ScrollView, can_focus=True):
         Binding("m", "toggle_status('modified')", "Hide modified", show=False),
         Binding("x", "toggle_status('removed')", "Hide removed", show=False),
         Binding("u", "toggle_status('unchanged')", "Hide unchanged", show=False),
+        Binding("A", "aggregate", "All changes", show=False),
     ]
 
     class RowsChanged(Message):
@@ -93,9 +94,17 @@ class FileTree(ScrollView, can_focus=True):
             super().__init__()
             self.node = node
 
-    def __init__(self, model: TreeModel, *, layer: int = -1, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        model: TreeModel,
+        *,
+        layer: int = -1,
+        floor: int = 0,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
         self.model = model
+        self.floor = floor  # what the aggregated view compares with
         self.view = View(layer=layer if layer >= 0 else max(0, model.layer_count - 1))
         self.expanded: set[str] = set()
         self.marked: frozenset[str] = frozenset()
@@ -111,7 +120,7 @@ class FileTree(ScrollView, can_focus=True):
     def current(self) -> Node | None:
         if not 0 <= self.cursor < len(self.rows):
             return None
-        return self.model.node(self.rows[self.cursor].path, self.view.layer)
+        return self.model.node(self.rows[self.cursor].path, self.view.layer, self.view.since)
 
     def _open_dirs(self) -> set[str] | frozenset[str]:
         if not self.view.query:
@@ -245,6 +254,11 @@ class FileTree(ScrollView, can_focus=True):
         hidden = self.view.hidden
         self.set_view(replace(self.view, hidden=hidden ^ {which}))
 
+    def action_aggregate(self) -> None:
+        """This layer's changes, or every change since the floor layer (the base's top)."""
+        since = None if self.view.since is not None else self.floor
+        self.set_view(replace(self.view, since=since))
+
     # -- moving --------------------------------------------------------------
     def action_move(self, delta: int) -> None:
         if not self.rows:
@@ -323,7 +337,7 @@ class FileTree(ScrollView, can_focus=True):
         if not 0 <= index < len(self.rows):
             return Strip.blank(width, base)
         row = self.rows[index]
-        node = self.model.node(row.path, self.view.layer)
+        node = self.model.node(row.path, self.view.layer, self.view.since)
         if node is None:
             return Strip.blank(width, base)
         styles = self._styles()

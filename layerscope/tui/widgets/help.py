@@ -30,6 +30,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("→ l / ← h", "open a directory / close it or go to its parent"),
     ("C / E", "close / open every directory"),
     ("a m x u (tree)", "hide or show added / modified / removed / unchanged entries"),
+    ("A (tree)", "all changes since the base image, or this layer's only"),
     ("/", "filter the tree by path, re:PATTERN for a regex (Enter keeps, Esc clears)"),
     ("s (tree)", "sort the tree by name or by size"),
     ("c", "only what the selected layer changed"),

@@ -25,16 +25,24 @@ class TreePane(Vertical):
 
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, model: TreeModel, *, layer: int = -1, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        model: TreeModel,
+        *,
+        layer: int = -1,
+        floor: int = 0,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
         self.model = model
         self.first_layer = layer
+        self.floor = floor
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter paths", id="tree-filter")
         yield Static(id="tree-mode")
-        yield FileTree(self.model, layer=self.first_layer, id="tree")
+        yield FileTree(self.model, layer=self.first_layer, floor=self.floor, id="tree")
         yield Static(id="tree-info")
 
     def on_mount(self) -> None:
@@ -50,6 +58,8 @@ class TreePane(Vertical):
     def show_mode(self) -> None:
         v = self.file_tree.view
         parts = [f"layer {v.layer}", f"sort: {v.sort.value}"]
+        if v.since is not None and v.since < v.layer:
+            parts[0] += f", all changes since layer {v.since}"
         if v.only_changes:
             parts.append("only changes in this layer")
         if v.only_waste:
