@@ -384,3 +384,16 @@ def test_main_screen_comes_before_the_tree_index(
 
     drive(app, scenario, (120, 40))
     release.set()
+
+
+def test_more_paths_counts_what_is_not_listed() -> None:
+    app = LayerscopeApp.for_analysis(sample("chown-copy"))
+
+    async def scenario(pilot: Pilot[int]) -> None:
+        text = "\n".join(screen_lines(app))
+        finding = app.screen.query_one(WastePane).current
+        assert finding is not None and finding.path_count == 21
+        listed = len(finding.paths)
+        assert f"… {21 - listed} more" in text
+
+    drive(app, scenario, (120, 40))

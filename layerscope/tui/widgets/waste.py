@@ -344,18 +344,18 @@ class WastePane(Vertical):
             parts.append(diff_lines(planned_lines(planned), colours))
         else:
             concrete = self._fix_text(f, parts, colours)
-        parts.append(Text("Why: ", style="bold").append(printable(f.message)))
+        parts.append(Text.assemble(("Why: ", "bold"), printable(f.message)))
         paths = Text(style="dim")
         sources = paths_of if paths_of is not None else (f,)
-        shown = 0
+        listed = total = 0
         for source in sources:
             for p in source.paths:
-                if shown < 8:
+                if listed < 8:
                     paths.append(f"  {printable(p)}\n")
-                shown += 1
-            shown += max(0, source.path_count - len(source.paths))
-        if shown > 8:
-            paths.append(f"  … {shown - 8:,} more\n")
+                    listed += 1
+            total += max(source.path_count, len(source.paths))
+        if total > listed:
+            paths.append(f"  … {total - listed:,} more\n")
         parts.append(paths)
         if example and not concrete:
             parts.append(Text(f"How {f.rule} is fixed in general:", style="bold"))
@@ -371,7 +371,8 @@ class WastePane(Vertical):
         while i < len(blocks):
             kind, body = blocks[i]
             if kind == "prose":
-                text = Text("Fix: " if first else "", style="bold")
+                # The first line is the fix's heading; later prose is plain.
+                text = Text("Fix: " if first else "", style="bold" if first else "")
                 text.append(printable_lines(body))
                 parts.append(text)
             elif kind == "code":
