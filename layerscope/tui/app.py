@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -341,6 +341,8 @@ class MainScreen(Screen[None]):
         try:
             with self.app.suspend():
                 subprocess.run([*shlex.split(editor), f"+{line}", path], check=False)
+        except SuspendNotSupported:
+            self.notify(f"this terminal cannot hand over to an editor: open {path}:{line}")
         except (OSError, ValueError) as e:
             self.notify(f"cannot run {editor}: {e}", severity="error")
 

@@ -134,7 +134,8 @@ def test_home_and_end_in_layers_and_waste(size: tuple[int, int]) -> None:
     drive(app, scenario, size)
 
 
-def test_tree_row_count_follows_open_and_close() -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_tree_row_count_follows_open_and_close(size: tuple[int, int]) -> None:
     """D5: the tree's subtitle counts rows after Enter opens or closes a directory."""
     app = LayerscopeApp.for_analysis(sample("chown-copy"))
 
@@ -149,10 +150,11 @@ def test_tree_row_count_follows_open_and_close() -> None:
         assert len(tree.rows) > before
         assert f"{len(tree.rows)} rows" in str(pane.border_subtitle)
 
-    drive(app, scenario, (120, 40))
+    drive(app, scenario, size)
 
 
-def test_next_finding_opens_at_its_title() -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 30)])
+def test_next_finding_opens_at_its_title(size: tuple[int, int]) -> None:
     """D6: the detail scrolls back to the top when the cursor moves on."""
     app = LayerscopeApp.for_analysis(sample("leftovers"))
 
@@ -165,7 +167,7 @@ def test_next_finding_opens_at_its_title() -> None:
         await pilot.pause()
         assert scroll.scroll_y == 0
 
-    drive(app, scenario, (80, 24))
+    drive(app, scenario, size)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -143,3 +143,35 @@ def test_small_terminal_shows_one_whole_pane_at_a_time(small_terminal: Terminal)
     small_terminal.wait_for("Layers", "rm -f /tmp/src")
     small_terminal.keys("q")
     small_terminal.wait_for("EXIT=0")
+
+
+def test_editor_opens_at_the_fix_line(tmp_path: Path) -> None:
+    """`o` hands the terminal to $EDITOR at the planned fix's Dockerfile line."""
+    args = tmp_path / "args"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\necho "$@" > {shlex.quote(str(args))}\n')
+    editor.chmod(0o755)
+    term = Terminal(f"layerscope-test-{os.getpid()}-editor")
+    sample = ROOT / "sample_images"
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && env -u CI -u COLUMNS -u LINES TERM=xterm-256color "
+        f"EDITOR={shlex.quote(str(editor))} PYTHONPATH={shlex.quote(str(ROOT))} "
+        f"{shlex.quote(sys.executable)} -m layerscope sample_images/chown-copy.tar.gz "
+        f"--dockerfile sample_images/chown-copy/Dockerfile; echo EXIT=$?; sleep 120"
+    )
+    term.tmux("new-session", "-d", "-s", "ls", "-x", "120", "-y", "40", command)
+    try:
+        term.wait_for("+ COPY --chown=1000:1000 app/ /app/")
+        term.keys("o")
+        end = time.monotonic() + 30
+        while not args.exists() and time.monotonic() < end:
+            time.sleep(0.2)
+        assert args.read_text().split() == ["+3", "sample_images/chown-copy/Dockerfile"]
+        assert (sample / "chown-copy" / "Dockerfile").exists()
+        term.wait_for("q Quit")  # the view is back
+        term.keys("q")
+        term.wait_for("EXIT=0")
+    finally:
+        subprocess.run(
+            ["tmux", "-L", term.socket, "kill-server"], capture_output=True, timeout=30, check=False
+        )
