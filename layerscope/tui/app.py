@@ -55,7 +55,8 @@ class StableFooter(Footer):
     """A footer that rebuilds only when the keys it shows change.
 
     Textual's rebuilds its keys on every focus change; with a dozen keys that
-    is most of a focus switch, though the keys shown are mostly the same.
+    is 100 ms of a focus switch on a big image. The keys shown are the
+    screen's (pane keys are in the help), so it rebuilds only on a new screen.
     """
 
     _shown: tuple[tuple[str, str, bool], ...] | None = None
@@ -91,6 +92,7 @@ class MainScreen(Screen[None]):
         Binding("1", "focus_pane('layers-table')", "Layers"),
         Binding("2", "focus_pane('tree')", "Tree"),
         Binding("3", "focus_pane('waste-table')", "Waste"),
+        Binding("y", "copy_fix", "Copy fix"),
         Binding("left_square_bracket", "step_layer(-1)", "Prev layer", key_display="[", show=False),
         Binding("right_square_bracket", "step_layer(1)", "Next layer", key_display="]", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
@@ -101,6 +103,8 @@ class MainScreen(Screen[None]):
         Binding("p", "write_patch", "Patch"),
         Binding("o", "open_editor", "Editor", show=False),
         Binding("e", "export", "Export"),
+        Binding("b", "toggle_base", "Base"),
+        Binding("C", "collapse_all", "Close all"),
         Binding("escape", "leave", "Back", show=False),
     ]
 
@@ -266,6 +270,13 @@ class MainScreen(Screen[None]):
             self.waste_pane.clear_filter()
         elif self.maximized is not None:
             self.minimize()
+
+    def action_toggle_base(self) -> None:
+        self.layers_pane.action_toggle_base()
+
+    def action_collapse_all(self) -> None:
+        if self.tree_ready:
+            self.file_tree.action_collapse_all()
 
     def action_sort(self) -> None:
         if self.tree_ready:

@@ -100,7 +100,6 @@ class WastePane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "filter_findings", "Filter waste", show=False),
         Binding("s", "order", "Sort waste", show=False),
-        Binding("y", "screen.copy_fix", "Copy fix"),
     ]
 
     class Jump(Message):
