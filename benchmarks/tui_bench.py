@@ -16,6 +16,12 @@ writes):
   app being idle again (refresh included), ``--repeat`` times.
 
     python benchmarks/tui_bench.py [--files 200000] [--repeat 20] [--size 160x50]
+    python benchmarks/tui_bench.py --side-by-side ARCHIVE [--size 160x50]
+
+``--side-by-side`` runs, one after the other in fresh processes, ``layerscope
+ARCHIVE --format json``, the view as ``layerscope ARCHIVE`` starts it (time
+from process start to the main screen, RSS then, focus switches and filter
+keystrokes) and ``dive --ci`` when installed.
 
 Figures go to stdout; nothing is asserted.
 """
@@ -27,8 +33,12 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import random
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -248,13 +258,170 @@ async def _bench(archive: Path, size: tuple[int, int], repeat: int) -> None:
             print(f"| {name} | {_ms(statistics.median(got))} | {_ms(max(got))} | {len(got)} |")
 
 
+def _rss_kib() -> int:
+    """Resident set size now (KiB), from /proc."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+async def _child(archive: Path, size: tuple[int, int], repeat: int, started: float) -> None:
+    """The view as `layerscope ARCHIVE` runs it, in its own process; JSON to stdout."""
+    from layerscope import pipeline
+    from layerscope.tui.app import LayerscopeApp, MainScreen
+    from layerscope.tui.loader import Loader, Phase, input_size
+    from layerscope.tui.widgets.filetree import FileTree
+
+    request = pipeline.Request(target=str(archive))
+    listing = pipeline.start(request)
+    loader = Loader(
+        lambda opts: pipeline.read(request, opts),
+        lambda image: pipeline.finish(image, request, listing),
+        request.options,
+        bytes_total=input_size(str(archive)),
+    )
+    app = LayerscopeApp(loader=loader, target=str(archive))
+    out: dict[str, object] = {}
+    async with app.run_test(size=size) as pilot:
+        while not isinstance(app.screen, MainScreen):
+            await asyncio.sleep(0.005)
+        await pilot.pause()
+        out["first_screen_s"] = time.time() - started
+        out["rss_first_screen_kib"] = _rss_kib()
+        out["peak_rss_first_screen_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        marks = loader.state.marks
+        out["phases_s"] = {
+            p.value: round(marks[p] - marks[Phase.READING], 3) for p in marks if p in marks
+        }
+        while loader.state.phase is not Phase.DONE:  # the tree index, when still building
+            await asyncio.sleep(0.01)
+        await pilot.pause()
+        out["tree_ready_s"] = time.time() - started
+
+        async def timed(*keys: str) -> float:
+            t = time.perf_counter()
+            await pilot.press(*keys)
+            await pilot.pause()
+            return time.perf_counter() - t
+
+        out["unbound_key_ms"] = _stats([await timed("f12") for _ in range(repeat)])
+        focus = [await timed(key) for _ in range(max(1, repeat // 3)) for key in ("1", "2", "3")]
+        out["focus_switch_ms"] = _stats(focus)
+        await pilot.press("2", "slash")
+        typing = [await timed(ch) for ch in "mod1234"]
+        out["filter_keystroke_ms"] = _stats(typing)
+        await asyncio.sleep(0.3)  # the debounce fires: the search runs
+        await pilot.pause()
+        pane = app.screen.query_one("#treepane")
+        applied = []
+        for q in ["mod1", "icon0", "page9", "f12", "sub3/mod", "nothing-matches"]:
+            t = time.perf_counter()
+            pane.apply_filter(q)  # type: ignore[attr-defined]
+            await pilot.pause()
+            applied.append(time.perf_counter() - t)
+        out["filter_applied_ms"] = _stats(applied)
+        await pilot.press("escape", "3")
+        waste = [await timed(k) for k in ("down", "down", "end", "home", "enter")]
+        out["waste_keys_ms"] = _stats(waste)
+        tree = app.screen.query_one(FileTree)
+        out["tree_rows"] = len(tree.rows)
+        out["rss_after_browsing_kib"] = _rss_kib()
+        out["findings"] = len(loader.state.result.analysis.findings) if loader.state.result else 0
+        await pilot.press("q")
+    print(json.dumps(out))
+
+
+def _stats(seconds: list[float]) -> dict[str, float]:
+    ms = [x * 1000 for x in seconds]
+    return {"median": round(statistics.median(ms), 1), "max": round(max(ms), 1), "n": len(ms)}
+
+
+def _measure(command: list[str], timeout: float | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one command (killed after ``timeout``)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    killer = None
+    if timeout is not None:
+        import threading
+
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if killer is not None:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_maxrss, out
+
+
+def side_by_side(archive: Path, size: str, repeat: int, dive_timeout: float) -> None:
+    """The CLI, the view and dive on one archive, one after another."""
+    python = sys.executable
+    cli_s, cli_rss, _ = _measure(
+        [python, "-m", "layerscope", str(archive), "--format", "json", "-o", os.devnull]
+    )
+    child = [python, __file__, "--child", str(archive), "--size", size, "--repeat", str(repeat)]
+    _, _, out = _measure([*child, "--started", repr(time.time())])
+    tui = json.loads(out.strip().splitlines()[-1])
+    print(f"archive: {archive} ({archive.stat().st_size >> 20} MiB), {tui['findings']} findings")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores shared)\n")
+    first = tui["first_screen_s"]
+    print("| | time | RSS |\n|---|---:|---:|")
+    print(f"| `layerscope ARCHIVE --format json` | {cli_s:.2f} s | {cli_rss >> 10} MiB (peak) |")
+    print(
+        f"| view: first screen | {first:.2f} s ({first / cli_s:.2f}x) | "
+        f"{tui['rss_first_screen_kib'] >> 10} MiB "
+        f"({tui['rss_first_screen_kib'] / cli_rss:.2f}x; peak so far "
+        f"{tui['peak_rss_first_screen_kib'] >> 10} MiB) |"
+    )
+    print(f"| view: file tree ready | {tui['tree_ready_s']:.2f} s | |")
+    print(f"| view: after browsing | | {tui['rss_after_browsing_kib'] >> 10} MiB |")
+    dive = shutil.which("dive")
+    if dive is not None and dive_timeout > 0:
+        dive_s, dive_rss, _ = _measure(
+            [dive, "--source", "docker-archive", str(archive), "--ci", "--json", os.devnull],
+            timeout=dive_timeout,
+        )
+        done = f"{dive_s:.2f} s" if dive_s < dive_timeout else f"> {dive_timeout:.0f} s (killed)"
+        print(f"| dive --ci (reference) | {done} | {dive_rss >> 10} MiB |")
+    print(f"\nphases (from the start of reading): {tui['phases_s']}\n")
+    print("(the first row is the test driver's own cost: subtract it for the view's)\n")
+    print("| keys (headless, key to idle) | median | max | n |\n|---|---:|---:|---:|")
+    keys = ("unbound_key", "focus_switch", "filter_keystroke", "filter_applied", "waste_keys")
+    for key in (k + "_ms" for k in keys):
+        st = tui[key]
+        print(
+            f"| {key.removesuffix('_ms').replace('_', ' ')} | {st['median']} ms | "
+            f"{st['max']} ms | {st['n']} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--size", default="160x50", help="terminal COLSxROWS")
+    ap.add_argument(
+        "--side-by-side",
+        metavar="ARCHIVE",
+        type=Path,
+        help="time the CLI, the view (first screen, keys, RSS) and dive on ARCHIVE "
+        "(e.g. made by benchmarks/gen_archive.py --files 200000 --big-gb 0)",
+    )
+    ap.add_argument(
+        "--dive-timeout", type=float, default=300, help="seconds for dive (0: skip dive)"
+    )
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--started", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args()
     cols, rows = (int(x) for x in args.size.split("x"))
+    if args.child is not None:
+        asyncio.run(_child(args.child, (cols, rows), args.repeat, args.started or time.time()))
+        return
+    if args.side_by_side is not None:
+        side_by_side(args.side_by_side, args.size, args.repeat, args.dive_timeout)
+        return
     archive = CACHE / f"tui-{args.files}.tar"
     if not archive.exists():
         t = time.perf_counter()

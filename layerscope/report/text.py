@@ -42,8 +42,11 @@ def _fix_lines(i: int, f: Finding) -> list[str]:
         out.append(f"     at: {printable(f.location[0])}:{f.location[1]}")
     lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
     out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
-    # A fix may carry Dockerfile lines (-old/+new): keep them one a line.
-    out.extend(f"          {_short(line, FIX_WIDTH + 60)}" for line in lines[1:])
+    # A fix may carry Dockerfile lines (-old/+new): keep them one a line,
+    # whole, since a rewrite differs from its original only at the end.
+    for line in lines[1:]:
+        whole = line[:1] in "-+"
+        out.append(f"          {_short(line, 1 << 20 if whole else FIX_WIDTH + 60)}")
     return out
 
 

@@ -10,14 +10,17 @@ and only when the view runs.
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 from typing import ClassVar
 
-from textual import on
-from textual.app import App, ComposeResult
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from layerscope import pipeline
 from layerscope.analysis import Analysis
@@ -28,6 +31,8 @@ from layerscope.pipeline import Request
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
 from layerscope.sources.size import input_size
+from layerscope.tui.fixes import FixPlan
+from layerscope.tui.format import plural
 from layerscope.tui.loader import Loaded, Loader, Phase, tree_of
 from layerscope.tui.widgets.filetree import FileTree
 from layerscope.tui.widgets.help import HelpScreen
@@ -47,27 +52,71 @@ def light_terminal(env: dict[str, str] | None = None) -> bool:
     return background.isdigit() and int(background) in (7, 15)
 
 
+class StableFooter(Footer):
+    """A footer that rebuilds only when the keys it shows change.
+
+    Textual's rebuilds its keys on every focus change; with a dozen keys that
+    is 100 ms of a focus switch on a big image. The keys shown are the
+    screen's (pane keys are in the help), so it rebuilds only on a new screen.
+    """
+
+    _shown: tuple[tuple[str, str, bool], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        shown = tuple(
+            (binding.key, binding.description, enabled)
+            for (_, binding, enabled, _) in screen.active_bindings.values()
+            if binding.show
+        )
+        if shown == self._shown and self._bindings_ready:
+            return
+        self._shown = shown
+        super().bindings_changed(screen)
+
+
+# Below this many columns or rows the screen shows one pane at a time.
+SINGLE_BELOW = (100, 30)
+EXPORTS = (("json", "json"), ("markdown", "md"), ("html", "html"))
+
+
 class MainScreen(Screen[None]):
-    """Header, layers, waste and file tree of one analysed image."""
+    """Header, layers, waste and file tree of one analysed image.
+
+    On a small terminal (below :data:`SINGLE_BELOW`) only the focused pane is
+    shown, at the full width: 1, 2 and 3 switch, so nothing is ever focused
+    off screen.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit_view", "Quit"),
         Binding("1", "focus_pane('layers-table')", "Layers"),
         Binding("2", "focus_pane('tree')", "Tree"),
         Binding("3", "focus_pane('waste-table')", "Waste"),
-        Binding("left_square_bracket", "step_layer(-1)", "Prev layer", key_display="["),
-        Binding("right_square_bracket", "step_layer(1)", "Next layer", key_display="]"),
+        Binding("y", "copy_fix", "Copy fix"),
+        Binding("left_square_bracket", "step_layer(-1)", "Prev layer", key_display="[", show=False),
+        Binding("right_square_bracket", "step_layer(1)", "Next layer", key_display="]", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("s", "sort", "Sort"),
-        Binding("c", "only_changes", "Changes"),
-        Binding("w", "only_waste", "Waste only"),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("c", "only_changes", "Changes", show=False),
+        Binding("w", "only_waste", "Waste only", show=False),
         Binding("z", "zoom", "Zoom"),
+        Binding("p", "write_patch", "Patch"),
+        Binding("o", "open_editor", "Editor", show=False),
+        Binding("e", "export", "Export"),
+        Binding("b", "toggle_base", "Base"),
+        Binding("C", "collapse_all", "Close all"),
         Binding("escape", "leave", "Back", show=False),
     ]
 
-    def __init__(self, loaded: Loaded) -> None:
+    def __init__(self, loaded: Loaded, loader: Loader | None = None) -> None:
         super().__init__(id="main")
         self.loaded = loaded
+        self.loader = loader  # still indexing the tree when loaded.tree is None
         self.analysis = loaded.analysis
+        self.fixes = FixPlan(self.analysis, loaded.stage)
+        # The aggregated tree view compares with the base image's top layer.
+        self.floor = max(0, (self.analysis.base_layer_count or 1) - 1)
         findings = self.analysis.findings
         # The first screen answers "where are my bytes going": the biggest
         # finding is selected, its fix shown, its layer and paths in the tree.
@@ -79,13 +128,27 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield LayersPane(self.analysis, layer=self.first_layer, id="layers")
-                yield WastePane(self.analysis, id="waste")
-            yield TreePane(self.loaded.tree, layer=self.first_layer, id="treepane")
-        yield Footer()
+                yield WastePane(self.analysis, fixes=self.fixes, id="waste")
+            if self.loaded.tree is not None:
+                yield TreePane(
+                    self.loaded.tree, layer=self.first_layer, floor=self.floor, id="treepane"
+                )
+            else:
+                with Vertical(id="treepane"):
+                    yield Static(Text("Indexing the file tree…", style="italic"), id="tree-wait")
+        yield StableFooter(show_command_palette=False, compact=True)
 
     @property
     def layers_pane(self) -> LayersPane:
         return self.query_one(LayersPane)
+
+    @property
+    def waste_pane(self) -> WastePane:
+        return self.query_one(WastePane)
+
+    @property
+    def tree_ready(self) -> bool:
+        return self.loaded.tree is not None
 
     @property
     def tree_pane(self) -> TreePane:
@@ -96,19 +159,74 @@ class MainScreen(Screen[None]):
         return self.query_one(FileTree)
 
     def on_mount(self) -> None:
+        self.query_one("#treepane").border_title = "File tree"
+        if not self.tree_ready:
+            self._waiting = self.set_interval(0.05, self._tree_done)
         for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
             self.notify(warning, severity="warning", timeout=10)
+        self._fit(self.size.width, self.size.height)
         findings = self.analysis.findings
         if findings:
             self.jump(findings[0])
-            self.query_one("#waste-table", DataTable).focus()
+            self.query_one("#waste-table").focus()
         else:
-            self.query_one("#layers-table", DataTable).focus()
+            self.query_one("#layers-table").focus()
 
+    def _tree_done(self) -> None:
+        """Put the file tree in once the loader has indexed it."""
+        state = self.loader.state if self.loader is not None else None
+        if state is None or state.result is None or state.result.tree is None:
+            return
+        self._waiting.stop()
+        # Awaiting the swap inside this screen's own message loop would wait on
+        # itself: a worker (a task beside the loop) does it.
+        self.run_worker(self._swap_tree(state.result), exclusive=True)
+
+    async def _swap_tree(self, result: Loaded) -> None:
+        assert result.tree is not None
+        await self.query_one("#treepane").remove()
+        pane = TreePane(result.tree, layer=self.layers_pane.index, floor=self.floor, id="treepane")
+        await self.query_one("#body").mount(pane)
+        self.loaded = result  # only now do the keys reach the tree
+        finding = self.waste_pane.current
+        if finding is not None:
+            self.jump(finding)
+        self._mark_active()
+
+    # -- small terminals: one pane at a time -----------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        single = width < SINGLE_BELOW[0] or height < SINGLE_BELOW[1]
+        self.set_class(single, "single")
+        self._mark_active()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_active()
+
+    def _mark_active(self) -> None:
+        if not self.has_class("single"):
+            return  # the classes matter only there; restyling costs a focus switch
+        focused = self.focused
+        pane = "waste"
+        if focused is not None:
+            for node in focused.ancestors_with_self:
+                if node.id in ("layers", "waste", "treepane"):
+                    pane = node.id
+                    break
+        for pid in ("layers", "waste", "treepane"):
+            self.query_one(f"#{pid}").set_class(pid == pane, "active")
+        self.query_one("#left").set_class(pane != "treepane", "active")
+
+    # -- jumping -----------------------------------------------------------------
     def jump(self, finding: Finding) -> None:
         """Select the finding's layer and put the tree's cursor on its paths."""
         if finding.layer is not None:
             self.layers_pane.select(finding.layer)
+        if not self.tree_ready:
+            return
+        if finding.layer is not None:
             self.tree_pane.set_layer(finding.layer)
         marked = frozenset(p.strip("/") for p in finding.paths)
         if finding.paths:
@@ -116,16 +234,21 @@ class MainScreen(Screen[None]):
 
     @on(LayersPane.Selected)
     def _layer_selected(self, event: LayersPane.Selected) -> None:
-        self.tree_pane.set_layer(event.index)
+        if self.tree_ready:
+            self.tree_pane.set_layer(event.index)
 
     @on(WastePane.Jump)
     def _jump(self, event: WastePane.Jump) -> None:
         self.jump(event.finding)
-        self.file_tree.focus()
+        if self.tree_ready:
+            self.file_tree.focus()
 
     def action_focus_pane(self, widget_id: str) -> None:
         if self.maximized is not None:
             self.minimize()
+        if widget_id == "tree" and not self.tree_ready:
+            self.notify("the file tree is still being indexed", timeout=3)
+            return
         self.query_one(f"#{widget_id}").focus()
 
     def action_step_layer(self, delta: int) -> None:
@@ -134,29 +257,133 @@ class MainScreen(Screen[None]):
             self.layers_pane.select(index)
 
     def action_filter(self) -> None:
-        self.query_one("#tree-filter", Input).focus()
+        if self.tree_ready:
+            self.query_one("#tree-filter", Input).focus()
 
     def action_leave(self) -> None:
-        if isinstance(self.focused, Input):
-            self.tree_pane.apply_filter(self.focused.value)
+        """Esc: out of a filter box (clearing it), else out of the zoom."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "tree-filter":
+            focused.value = ""
+            self.tree_pane.apply_filter("")
             self.file_tree.focus()
+        elif isinstance(focused, Input) and focused.id == "waste-filter":
+            self.waste_pane.clear_filter()
         elif self.maximized is not None:
             self.minimize()
 
+    def action_toggle_base(self) -> None:
+        self.layers_pane.action_toggle_base()
+
+    def action_collapse_all(self) -> None:
+        if self.tree_ready:
+            self.file_tree.action_collapse_all()
+
     def action_sort(self) -> None:
-        self.tree_pane.toggle_sort()
+        if self.tree_ready:
+            self.tree_pane.toggle_sort()
 
     def action_only_changes(self) -> None:
-        self.tree_pane.toggle_changes()
+        if self.tree_ready:
+            self.tree_pane.toggle_changes()
 
     def action_only_waste(self) -> None:
-        self.tree_pane.toggle_waste()
+        if self.tree_ready:
+            self.tree_pane.toggle_waste()
 
     def action_zoom(self) -> None:
         if self.maximized is not None:
             self.minimize()
         elif self.focused is not None:
             self.maximize(self.focused)
+
+    # -- the fix, out of the view ---------------------------------------------------
+    def _fix_of_current(self) -> tuple[str, str | None, int | None]:
+        """(text to copy, Dockerfile path, line) of the highlighted finding."""
+        finding = self.waste_pane.current
+        if finding is None:
+            return "", None, None
+        planned = self.fixes.for_finding(finding)
+        if planned is not None:
+            return planned.diff, self.analysis.dockerfile, planned.line
+        where = finding.location
+        return finding.fix, where[0] if where else None, where[1] if where else None
+
+    def action_copy_fix(self) -> None:
+        text, _, _ = self._fix_of_current()
+        if not text:
+            self.notify("no finding selected", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"copied the fix ({plural(len(text.splitlines()), 'line')}) with OSC 52. "
+            "If your terminal ignores OSC 52 (tmux: set -g set-clipboard on), "
+            "press p to write the patch to a file.",
+            timeout=8,
+        )
+
+    def action_write_patch(self) -> None:
+        patch = self.fixes.patch()
+        if not patch:
+            why = self.fixes.error or (
+                "no fix to write"
+                if self.fixes.known
+                else "no Dockerfile: run with --dockerfile PATH"
+            )
+            self.notify(why, severity="warning", timeout=8)
+            return
+        path = _free_name("layerscope-fix", "patch")
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(patch)
+        except OSError as e:
+            self.notify(f"cannot write {path}: {e.strerror}", severity="error")
+            return
+        self.notify(f"wrote {path}: apply with  patch -p0 < {path}", timeout=10)
+
+    def action_open_editor(self) -> None:
+        _, path, line = self._fix_of_current()
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if path is None or line is None:
+            self.notify("this finding has no Dockerfile line (run with --dockerfile PATH)")
+            return
+        if not editor:
+            self.notify(f"set $EDITOR to open {path}:{line}", severity="warning")
+            return
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), f"+{line}", path], check=False)
+        except SuspendNotSupported:
+            self.notify(f"this terminal cannot hand over to an editor: open {path}:{line}")
+        except (OSError, ValueError) as e:
+            self.notify(f"cannot run {editor}: {e}", severity="error")
+
+    def action_export(self) -> None:
+        from layerscope.report import FORMATS, render
+
+        written = []
+        for fmt, ext in EXPORTS:
+            if fmt not in FORMATS:
+                continue
+            path = _free_name("layerscope-report", ext)
+            try:
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(render(fmt, self.analysis))
+            except OSError as e:
+                self.notify(f"cannot write {path}: {e.strerror}", severity="error")
+                return
+            written.append(path)
+        self.notify("wrote " + ", ".join(written), timeout=8)
+
+
+def _free_name(stem: str, ext: str) -> str:
+    """``stem.ext`` in the working directory, or ``stem-2.ext`` ... when taken."""
+    path = f"{stem}.{ext}"
+    n = 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{stem}-{n}.{ext}"
+    return path
 
 
 class LayerscopeApp(App[int]):
@@ -165,10 +392,10 @@ class LayerscopeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "layerscope"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit_view", "Quit"),
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("t", "toggle_theme", "Light/dark", show=False),
+        Binding("t", "toggle_theme", "Theme"),
     ]
 
     def __init__(
@@ -218,6 +445,9 @@ class LayerscopeApp(App[int]):
         if state.phase is Phase.DONE and state.result is not None:
             self.loaded = state.result
             self.switch_screen(MainScreen(state.result))
+        elif state.early is not None:  # the analysis is done, the tree follows
+            self.loaded = state.early
+            self.switch_screen(MainScreen(state.early, self.loader))
         else:
             self.error = state.error
             self.exit(EXIT_ERROR, return_code=EXIT_ERROR)
@@ -227,6 +457,9 @@ class LayerscopeApp(App[int]):
             self.loader.cancel()
 
     def action_quit_view(self) -> None:
+        if self.loaded is None:  # quitting before the result: interrupted, as Ctrl+C
+            self.action_interrupt()
+            return
         self._stop_loading()
         passed = self.loaded is None or self.loaded.analysis.passed
         code = EXIT_OK if passed else EXIT_BUDGET
@@ -261,7 +494,7 @@ def run_tui(request: Request) -> int:
         return pipeline.finish(image, request, listing)
 
     total = None if source is not None else input_size(request.target)
-    loader = Loader(read, finish, request.options, bytes_total=total)
+    loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
     app = LayerscopeApp(loader=loader, target=request.target)
     code = app.run()
     loader.cancel()

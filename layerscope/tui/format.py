@@ -3,6 +3,7 @@ and Dockerfile code. Pure functions; every name goes through ``printable``."""
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import humanize
@@ -108,3 +109,53 @@ def rule_example(doc: str) -> str:
             )
             return "\n".join(b[indent:] for b in text.splitlines()).strip()
     return ""
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 finding``, ``2 findings``, with the count formatted for people."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+def short_middle(text: str, width: int) -> str:
+    """One line, escaped, cut in the middle so both ends (the file name) stay."""
+    return cut_middle(printable(" ".join(text.split())), width)
+
+
+def cut_middle(text: str, width: int) -> str:
+    """``text`` (already printable) cut in the middle to ``width`` cells."""
+    if len(text) <= width:
+        return text
+    if width < 8:
+        return text[: max(0, width - 1)] + "…"
+    tail = (width - 1) * 2 // 3
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+_DIGEST_SOURCE = re.compile(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def compact_digests(command: str) -> str:
+    """``COPY dir:<64 hex> in /app`` with the digest cut to 12 hex digits, so the
+    destination (what tells two COPY layers apart) stays in sight."""
+    return _DIGEST_SOURCE.sub(r"\1:\2…", command)
+
+
+def _bare(line: str) -> str:
+    return line.rstrip().removesuffix("\\").strip()
+
+
+def rewrite_lines(old: str, new: str) -> list[tuple[str, str]]:
+    """A ``-`` / ``+`` rewrite as one short diff: both sides broken at ``&&``
+    the way Dockerfiles are written, unchanged lines once (sign ``" "``), so the
+    line that makes the difference is near the top, not at the end of a copy."""
+    a = dockerfile(old, 0).splitlines()
+    b = dockerfile(new, 0).splitlines()
+    out: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(a=[_bare(x) for x in a], b=[_bare(x) for x in b])
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out.extend((" ", line) for line in b[j1:j2])
+            continue
+        out.extend(("-", line) for line in a[i1:i2])
+        out.extend(("+", line) for line in b[j1:j2])
+    return out

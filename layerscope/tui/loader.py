@@ -12,6 +12,7 @@ its connection is closed by the source's own cleanup.
 from __future__ import annotations
 
 import enum
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,8 @@ class Loaded:
     """Everything the main screen shows."""
 
     analysis: Analysis
-    tree: TreeModel
+    tree: TreeModel | None  # None while the file tree is still being indexed
+    stage: str | None = None  # the Dockerfile's --target, for the planned fixes
 
 
 @dataclass(slots=True)
@@ -57,6 +59,9 @@ class LoadState:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: Loaded | None = None
+    # The analysis as soon as it is done: the main screen shows it while the
+    # file tree is indexed.
+    early: Loaded | None = None
     error: BaseException | None = None
     # When each phase began (time.monotonic), for the benchmark and the curious.
     marks: dict[Phase, float] = field(default_factory=dict)
@@ -94,7 +99,9 @@ class Loader:
         options: SourceOptions,
         *,
         bytes_total: int | None = None,
+        stage: str | None = None,
     ) -> None:
+        self._stage = stage
         self._open = open_image
         self._finish = finish
         self._options = options
@@ -133,6 +140,22 @@ class Loader:
         s.layers_total = p.layers_total
 
     def _run(self) -> None:
+        # The cyclic GC stays off for the whole load, and what the load built is
+        # frozen once done: the app keeps it to the end, and otherwise every
+        # collection (the UI's included) walks its hundreds of thousands of
+        # tuples again; see gcpause. This costs the view's one-off garbage of
+        # the moment (the progress screen), never the analysis.
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            self._load()
+        finally:
+            if was:
+                if self.state.result is not None:
+                    gc.freeze()
+                gc.enable()
+
+    def _load(self) -> None:
         s = self.state
         try:
             image = self._open(replace(self._options, progress=self._progress))
@@ -141,8 +164,9 @@ class Loader:
             s.enter(Phase.ANALYZING)
             analysis = self._finish(image)
             self._check()
+            s.early = Loaded(analysis, None, self._stage)
             s.enter(Phase.INDEXING)
-            s.result = Loaded(analysis, tree_of(analysis))
+            s.result = Loaded(analysis, tree_of(analysis), self._stage)
             s.enter(Phase.DONE)
         except CancelledError:
             s.phase = Phase.CANCELLED

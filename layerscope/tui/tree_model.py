@@ -25,6 +25,7 @@ first use and cached.
 from __future__ import annotations
 
 import enum
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ class View:
     only_changes: bool = False
     only_waste: bool = False
     query: str = ""
+    # Change types the view leaves out (dive's toggles); directories holding a
+    # shown change stay.
+    hidden: frozenset[Status] = frozenset()
+    # Aggregated (dive's "all changes"): statuses against layer ``since``
+    # instead of the layer below, so every change of layers since+1..layer shows.
+    since: int | None = None
 
 
 class TreeModel:
@@ -163,19 +170,25 @@ class TreeModel:
 
     def size(self, node: Node, layer: int) -> int:
         """A node's bytes as the view shows them (a removed node: before removal)."""
-        at = layer - 1 if node.status is Status.REMOVED else layer
+        at = node.version.end - 1 if node.status is Status.REMOVED else layer
         if node.version.entry.type is _DIR:
             return self.dir_size(node.path, at)
         return node.version.entry.size if node.version.entry.type is _FILE else 0
 
     # -- nodes ---------------------------------------------------------------
-    def node(self, path: str, layer: int) -> Node | None:
-        """``path`` as layer ``layer`` shows it: visible, removed there, or None."""
+    def node(self, path: str, layer: int, since: int | None = None) -> Node | None:
+        """``path`` as layer ``layer`` shows it: visible, removed there, or None.
+
+        With ``since`` (below ``layer``) the status is against layer ``since``:
+        added, modified or removed by any layer after it, up to ``layer``.
+        """
         if path == "":
             return Node("", Version(-1, Entry("", _DIR, mode=0o755)), Status.UNCHANGED)
         versions = self.versions.get(path)
         if versions is None:
             return None
+        if since is not None and since < layer:
+            return self._node_since(path, versions, layer, since)
         gone: Version | None = None
         for v in versions:
             if v.start <= layer < v.end:
@@ -185,6 +198,22 @@ class TreeModel:
             if v.end == layer and v.removed and v.start < layer:
                 gone = v
         return None if gone is None else Node(path, gone, Status.REMOVED)
+
+    @staticmethod
+    def _node_since(path: str, versions: list[Version], layer: int, since: int) -> Node | None:
+        now = then = None
+        for v in versions:
+            if v.start <= layer < v.end:
+                now = v
+            if v.start <= since < v.end:
+                then = v
+        if now is not None:
+            if now is then:
+                return Node(path, now, Status.UNCHANGED)
+            return Node(path, now, Status.MODIFIED if then is not None else Status.ADDED)
+        if then is not None and then.removed:
+            return Node(path, then, Status.REMOVED)
+        return None
 
     def visible(self, layer: int) -> dict[str, Entry]:
         """Every path visible at ``layer`` with its entry (the merged filesystem)."""
@@ -206,17 +235,21 @@ class TreeModel:
         return any(path == r or path.startswith(r + "/") for r in self.waste_roots)
 
     # -- per-layer path sets (computed on first use) --------------------------
-    def changed_dirs(self, layer: int) -> frozenset[str]:
-        """Directories holding something that ``layer`` added, modified or removed."""
-        got = self._changed.get(layer)
+    def changed_dirs(self, layer: int, since: int | None = None) -> frozenset[str]:
+        """Directories holding something that ``layer`` (or, with ``since``, any
+        layer after ``since`` up to ``layer``) added, modified or removed."""
+        first = layer if since is None or since >= layer else since + 1
+        key = layer if first == layer else -1 - (first * self.layer_count + layer)
+        got = self._changed.get(key)
         if got is None:
             out: set[str] = set()
-            for path in self.touched[layer]:
+            touched = (p for k in range(first, layer + 1) for p in self.touched[k])
+            for path in touched:
                 for a in ancestors(path):
                     if a in out:
                         break
                     out.add(a)
-            got = self._changed[layer] = frozenset(out)
+            got = self._changed[key] = frozenset(out)
         return got
 
     def waste_dirs(self, layer: int) -> frozenset[str]:
@@ -241,9 +274,16 @@ class TreeModel:
 
     def search(self, query: str, layer: int) -> tuple[frozenset[str], frozenset[str]]:
         """Paths shown at ``layer`` whose path contains ``query`` (any case), and
-        the directories above them."""
+        the directories above them. ``re:PATTERN`` searches with a regular
+        expression (any case); a bad pattern matches nothing."""
         q = query.lower()
         key = (q, layer)
+        pattern = None
+        if query.startswith("re:"):
+            try:
+                pattern = re.compile(query[3:], re.IGNORECASE)
+            except re.error:
+                return frozenset(), frozenset()
         got = self._search.get(key)
         if got is not None:
             return got
@@ -252,7 +292,8 @@ class TreeModel:
         matches: set[str] = set()
         above: set[str] = set()
         for low, path in self._lower:
-            if q in low and self.node(path, layer) is not None:
+            hit = pattern.search(path) is not None if pattern is not None else q in low
+            if hit and self.node(path, layer) is not None:
                 matches.add(path)
                 for a in ancestors(path):
                     if a in above:
@@ -270,10 +311,16 @@ class TreeModel:
         if (
             view.only_changes
             and node.status is Status.UNCHANGED
-            and path not in self.changed_dirs(layer)
+            and path not in self.changed_dirs(layer, view.since)
         ):
             return False
         if view.only_waste and not self.is_waste(node) and path not in self.waste_dirs(layer):
+            return False
+        if node.status in view.hidden and not (
+            node.is_dir
+            and node.status is Status.UNCHANGED
+            and path in self.changed_dirs(layer, view.since)
+        ):
             return False
         if view.query:
             matches, above = self.search(view.query, view.layer)
@@ -289,7 +336,7 @@ class TreeModel:
             return got
         nodes = []
         for child in self.children.get(path, ()):
-            node = self.node(child, view.layer)
+            node = self.node(child, view.layer, view.since)
             if node is not None and self._shown(node, view):
                 nodes.append(node)
         if view.sort is Sort.SIZE:

@@ -90,3 +90,28 @@ def test_no_waste(snap_compare: SnapCompare, tmp_path: Path, light: bool) -> Non
     path = write_archive(tmp_path / "clean.tar", [[d("app"), file("app/a", 10)], [file("b", 5)]])
     result = analyze(open_image(str(path), options=SourceOptions()))
     assert snap_compare(LayerscopeApp.for_analysis(result, light=light), terminal_size=(120, 30))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 60)])
+def test_fix_first_at_every_size(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Issue 17: the biggest fix with its decisive line, at each size."""
+    assert snap_compare(LayerscopeApp.for_analysis(sample("leftovers")), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 60)])
+def test_zoomed_tree(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    app = LayerscopeApp.for_analysis(sample("leftovers"))
+    assert snap_compare(app, press=["2", "z"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 60)])
+def test_planned_fix_with_dockerfile(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    from layerscope.pipeline import with_dockerfile
+
+    result = with_dockerfile(sample("chown-copy"), str(SAMPLES / "chown-copy" / "Dockerfile"))
+    assert snap_compare(LayerscopeApp.for_analysis(result), terminal_size=size)
+
+
+def test_small_terminal_tree(snap_compare: SnapCompare) -> None:
+    app = LayerscopeApp.for_analysis(sample("removed-later"))
+    assert snap_compare(app, press=["2"], terminal_size=(60, 20))

@@ -193,3 +193,39 @@ def test_deep_paths_do_not_recurse() -> None:
     assert model.dir_size("", 0) == 3
     gone = model.node(deep, 1)
     assert gone is not None and gone.status is Status.REMOVED
+
+
+def test_aggregated_view_shows_every_change_since_a_layer() -> None:
+    """dive's aggregated view: statuses against an earlier layer, not the one below."""
+    layers = [
+        [d("etc"), f("etc/os", 5), d("usr")],
+        [f("usr/curl", 50)],
+        [d("tmp"), f("tmp/src.tgz", 900), f("usr/main", 7)],
+        [wh("tmp/src.tgz")],
+        [f("usr/main", 8), f("etc/os", 6)],
+    ]
+    model = TreeModel(layers)
+
+    def status(path: str, layer: int, since: int | None) -> Status | None:
+        node = model.node(path, layer, since)
+        return None if node is None else node.status
+
+    # Against layer 0: everything later layers made is added, what they
+    # changed of layer 0 modified; a file added and removed in between is gone.
+    assert status("usr/curl", 4, 0) is Status.ADDED
+    assert status("usr/main", 4, 0) is Status.ADDED
+    assert status("etc/os", 4, 0) is Status.MODIFIED
+    assert status("usr", 4, 0) is Status.UNCHANGED
+    assert status("tmp/src.tgz", 4, 0) is None
+    # Against layer 2: the archive's removal and the rewrite both show.
+    assert status("tmp/src.tgz", 4, 2) is Status.REMOVED
+    assert status("usr/main", 4, 2) is Status.MODIFIED
+    assert status("usr/curl", 4, 2) is Status.UNCHANGED
+    # The per-layer view is unchanged, and "only changes" follows `since`.
+    assert status("usr/curl", 4, None) is Status.UNCHANGED
+    rows = {r.path for r in model.rows(View(4, only_changes=True, since=0), {"usr", "etc"})}
+    assert {"usr/curl", "usr/main", "etc/os"} <= rows
+    rows = {r.path for r in model.rows(View(4, only_changes=True), {"usr", "etc"})}
+    assert "usr/curl" not in rows and "usr/main" in rows
+    removed = model.node("tmp/src.tgz", 4, 2)
+    assert removed is not None and model.size(removed, 4) == 900

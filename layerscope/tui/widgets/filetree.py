@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from layerscope.model import EntryType
 from layerscope.names import printable
-from layerscope.tui.format import size
+from layerscope.tui.format import cut_middle, size
 from layerscope.tui.tree_model import Node, Row, Status, TreeModel, View
 
 SYMBOL = {Status.ADDED: "+", Status.MODIFIED: "~", Status.REMOVED: "-", Status.UNCHANGED: " "}
@@ -74,9 +74,17 @@ class FileTree(ScrollView, can_focus=True):
         Binding("end", "edge(1)", "Bottom", show=False),
         Binding("right,l", "expand", "Expand", show=False),
         Binding("left,h", "collapse", "Collapse", show=False),
-        Binding("enter,space", "toggle_open", "Open/close"),
-        Binding("C", "collapse_all", "Collapse all", show=False),
+        Binding("enter,space", "toggle_open", "Open/close", show=False),
+        Binding("E", "expand_all", "Open all", show=False),
+        Binding("a", "toggle_status('added')", "Hide added", show=False),
+        Binding("m", "toggle_status('modified')", "Hide modified", show=False),
+        Binding("x", "toggle_status('removed')", "Hide removed", show=False),
+        Binding("u", "toggle_status('unchanged')", "Hide unchanged", show=False),
+        Binding("A", "aggregate", "All changes", show=False),
     ]
+
+    class RowsChanged(Message):
+        """Directories opened or closed: the row count changed."""
 
     class Moved(Message):
         """The cursor is on another node (or on nothing)."""
@@ -85,9 +93,17 @@ class FileTree(ScrollView, can_focus=True):
             super().__init__()
             self.node = node
 
-    def __init__(self, model: TreeModel, *, layer: int = -1, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        model: TreeModel,
+        *,
+        layer: int = -1,
+        floor: int = 0,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
         self.model = model
+        self.floor = floor  # what the aggregated view compares with
         self.view = View(layer=layer if layer >= 0 else max(0, model.layer_count - 1))
         self.expanded: set[str] = set()
         self.marked: frozenset[str] = frozenset()
@@ -103,7 +119,7 @@ class FileTree(ScrollView, can_focus=True):
     def current(self) -> Node | None:
         if not 0 <= self.cursor < len(self.rows):
             return None
-        return self.model.node(self.rows[self.cursor].path, self.view.layer)
+        return self.model.node(self.rows[self.cursor].path, self.view.layer, self.view.since)
 
     def _open_dirs(self) -> set[str] | frozenset[str]:
         if not self.view.query:
@@ -121,6 +137,8 @@ class FileTree(ScrollView, can_focus=True):
         if keep is not None:
             self.cursor = self._nearest_row(keep)
         self.refresh()
+        if self.is_attached:
+            self.post_message(self.RowsChanged())
 
     def _nearest_row(self, path: str) -> int:
         index = {r.path: i for i, r in enumerate(self.rows)}
@@ -186,6 +204,7 @@ class FileTree(ScrollView, can_focus=True):
             del self.rows[index + 1 : end]
         self.virtual_size = Size(self.size.width, len(self.rows))
         self.refresh()
+        self.post_message(self.RowsChanged())
 
     def action_toggle_open(self) -> None:
         if self.rows:
@@ -220,6 +239,24 @@ class FileTree(ScrollView, can_focus=True):
         self.view = replace(self.view, query="") if self.view.query else self.view
         self._rebuild(keep=top)
         self._cursor_changed()
+
+    def action_expand_all(self) -> None:
+        """Open every directory (of every layer: the set does not depend on it)."""
+        node = self.current
+        self.expanded.update(p for p in self.model.children if p)
+        self._rebuild(keep=node.path if node else None)
+        self._cursor_changed()
+
+    def action_toggle_status(self, status: str) -> None:
+        """Show or hide one change type (added, modified, removed, unchanged)."""
+        which = Status(status)
+        hidden = self.view.hidden
+        self.set_view(replace(self.view, hidden=hidden ^ {which}))
+
+    def action_aggregate(self) -> None:
+        """This layer's changes, or every change since the floor layer (the base's top)."""
+        since = None if self.view.since is not None else self.floor
+        self.set_view(replace(self.view, since=since))
 
     # -- moving --------------------------------------------------------------
     def action_move(self, delta: int) -> None:
@@ -299,7 +336,7 @@ class FileTree(ScrollView, can_focus=True):
         if not 0 <= index < len(self.rows):
             return Strip.blank(width, base)
         row = self.rows[index]
-        node = self.model.node(row.path, self.view.layer)
+        node = self.model.node(row.path, self.view.layer, self.view.since)
         if node is None:
             return Strip.blank(width, base)
         styles = self._styles()
@@ -332,7 +369,8 @@ class FileTree(ScrollView, can_focus=True):
         used = sum(s.cell_length for s in left)
         room = max(1, width - used - SIZE_WIDTH - 1)
         if len(name) > room:
-            name = name[: max(0, room - 1)] + "…"
+            # Cut in the middle: the end of a long name tells it apart.
+            name = cut_middle(name, room) if room >= 8 else name[: max(0, room - 1)] + "…"
         segments = [
             *left,
             Segment(name, name_style),

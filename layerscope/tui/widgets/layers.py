@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from layerscope.analysis import Analysis
 from layerscope.names import printable
-from layerscope.tui.format import printable_lines, short, size
+from layerscope.tui.format import compact_digests, plural, printable_lines, short, size
+from layerscope.tui.widgets.table import RowTable
 
 COMMAND_WIDTH = 40
+# Fixed columns: index, size, wasted, instruction, line; the command takes the rest.
+WIDTHS = (3, 9, 9, 7, 4)
+
+
+def command_of(analysis: Analysis, index: int) -> tuple[str, str]:
+    """(instruction, command) of a layer; a layer without a known instruction
+    says what it is instead of ``UNKNOWN`` and nothing."""
+    layer = analysis.image.layers[index]
+    h = analysis.image.layer_history(layer)
+    if h is None:
+        return "?", "(no history entry)"
+    instr = h.parsed.instruction.value
+    args = compact_digests(h.parsed.args)
+    if instr == "UNKNOWN":
+        base = analysis.base_layer_count
+        if args.strip():
+            return "·", args
+        if base is None or index < base:
+            return "·", "base image layer (no command recorded)"
+        return "·", "(no command recorded)"
+    return instr, args
 
 
 def layer_lines(analysis: Analysis) -> dict[int, tuple[str, int]]:
@@ -37,9 +56,6 @@ class LayersPane(Vertical):
     """
 
     ALLOW_MAXIMIZE = True
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("b", "toggle_base", "Hide base", show=False),
-    ]
 
     class Selected(Message):
         def __init__(self, index: int) -> None:
@@ -51,29 +67,30 @@ class LayersPane(Vertical):
         self.analysis = analysis
         self.initial = layer if layer >= 0 else len(analysis.image.layers) - 1
         self.lines = layer_lines(analysis)
+        self._fixed = 5 if self.lines else 4  # the Line column only with a Dockerfile
         self.hide_base = False
         self._rows: list[int | None] = []
         self._last_row = 0
+        self._width = 0
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(id="layers-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield RowTable(id="layers-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="layer-detail-scroll"):
             yield Static(id="layer-detail")
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#layers-table", DataTable)
+    def table(self) -> RowTable:
+        return self.query_one("#layers-table", RowTable)
 
     def on_mount(self) -> None:
         self.border_title = "Layers"
         table = self.table
-        table.add_column(Text("#", justify="right"), key="index")
-        table.add_column(Text("Size", justify="right"), key="size")
-        table.add_column(Text("Wasted", justify="right"), key="wasted")
-        table.add_column(Text("Instr"), key="instr")
-        table.add_column(Text("Line", justify="right"), key="line")
-        table.add_column(Text("Command"), key="command")
+        labels = ("#", "Size", "Wasted", "Instr", "Line")[: self._fixed]
+        keys = ("index", "size", "wasted", "instr", "line")[: self._fixed]
+        for label, key, width in zip(labels, keys, WIDTHS, strict=False):
+            justify = "left" if key == "instr" else "right"
+            table.add_column(Text(label, justify=justify), key=key, width=width)  # type: ignore[arg-type]
+        table.add_column(Text("Command"), key="command", width=COMMAND_WIDTH)
         self._fill()
         if self.initial > 0:
             table.move_cursor(row=self._row_of(self.initial))
@@ -85,19 +102,23 @@ class LayersPane(Vertical):
         table = self.table
         table.clear()
         self._rows = []
+        self._width = width = self.command_width()
+        table.columns["command"].width = width  # type: ignore[index]
         base = a.base_layer_count or 0
         for layer, stats in zip(a.image.layers, a.layers, strict=True):
             if self.hide_base and layer.index < base:
                 continue
             if base and layer.index == base and not self.hide_base:
                 name = printable(a.base_reference) or "the base image"
-                rule = Text(f"── {short(name, COMMAND_WIDTH - 20)} above, your layers below", "dim")
-                table.add_row(*(Text("──", style="dim") for _ in range(5)), rule, key="base-rule")
+                rule = Text(f"── {short(name, max(8, width - 24))} above, your layers below", "dim")
+                rules = (Text("──", style="dim") for _ in range(self._fixed))
+                table.add_row(*rules, rule, key="base-rule")
                 self._rows.append(None)
             self._rows.append(layer.index)
-            h = a.image.layer_history(layer)
+            instr, command = command_of(a, layer.index)
             style = "dim" if layer.index < base else ""
             where = self.lines.get(layer.index)
+            line = Text(str(where[1]) if where else "", justify="right", style=style)
             table.add_row(
                 Text(str(layer.index), justify="right", style=style),
                 Text(size(stats.content_bytes), justify="right", style=style),
@@ -106,16 +127,30 @@ class LayersPane(Vertical):
                     justify="right",
                     style="bold" if stats.wasted_bytes else style,
                 ),
-                Text(h.parsed.instruction.value if h else "?", style=style),
-                Text(str(where[1]) if where else "", justify="right", style=style),
-                Text(short(h.parsed.args if h else "", COMMAND_WIDTH), style=style),
+                Text(instr, style=style),
+                *([line] if self.lines else []),
+                Text(short(command, width), style=style),
                 key=str(layer.index),
             )
+
+    def command_width(self) -> int:
+        """Cells left for the command once the fixed columns are drawn."""
+        table = self.table
+        width = table.scrollable_content_region.width or table.size.width
+        widths = WIDTHS[: self._fixed]
+        fixed = sum(widths) + 2 * table.cell_padding * (len(widths) + 1)
+        return max(COMMAND_WIDTH // 2, width - fixed - 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.is_mounted and self.command_width() != self._width:
+            current = self.index
+            self._fill()
+            self.table.move_cursor(row=self._row_of(current), animate=False)
 
     def subtitle(self) -> None:
         base = self.analysis.base_layer_count
         shown = "hidden, b: show" if self.hide_base else "dim, b: hide"
-        self.border_subtitle = f"{len(self.analysis.image.layers)} layers" + (
+        self.border_subtitle = plural(len(self.analysis.image.layers), "layer") + (
             f", {base} from the base image ({shown})" if base else ""
         )
 
@@ -154,8 +189,8 @@ class LayersPane(Vertical):
         self.table.move_cursor(row=self._row_of(current))
         self.subtitle()
 
-    @on(DataTable.RowHighlighted, "#layers-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(RowTable.RowHighlighted, "#layers-table")
+    def _highlighted(self, event: RowTable.RowHighlighted) -> None:
         event.stop()
         row = event.cursor_row
         if row != self.table.cursor_row:
@@ -180,20 +215,21 @@ class LayersPane(Vertical):
         h = a.image.layer_history(layer)
         text = Text()
         text.append(f"Layer {index}", style="bold")
-        if h is not None:
-            text.append(f"  {h.parsed.instruction.value}", style="bold")
+        instr, command = command_of(a, index)
+        if h is not None and instr != "·":
+            text.append(f"  {instr}", style="bold")
             text.append(f" ({h.parsed.builder.value} builder)")
         where = self.lines.get(index)
         if where is not None:
             text.append(f"  {printable(where[0])}:{where[1]}")
         text.append("\n")
-        text.append(printable_lines(h.parsed.args) if h is not None else "(no history entry)")
+        text.append(printable_lines(h.parsed.args) if instr != "·" and h else command)
         text.append("\n")
         text.append(
-            f"{stats.file_count} files, {size(stats.content_bytes)}; "
-            f"added {stats.added_files} ({size(stats.added_bytes)}), "
-            f"modified {stats.modified_files} ({size(stats.modified_bytes)}), "
-            f"removed {stats.removed_files} ({size(stats.removed_bytes)})",
+            f"{plural(stats.file_count, 'file')}, {size(stats.content_bytes)}; "
+            f"added {stats.added_files:,} ({size(stats.added_bytes)}), "
+            f"modified {stats.modified_files:,} ({size(stats.modified_bytes)}), "
+            f"removed {stats.removed_files:,} ({size(stats.removed_bytes)})",
             style="dim",
         )
         if stats.wasted_bytes:

@@ -80,6 +80,7 @@ class ProgressScreen(Screen[None]):
         elif state.layers_total:
             bar.update(total=state.layers_total, progress=state.layers_done)
         self.query_one("#progress-status", Static).update(status_line(state))
-        if state.phase in (Phase.DONE, Phase.FAILED) and not self._reported:
+        early = state.phase is Phase.INDEXING and state.early is not None
+        if (early or state.phase in (Phase.DONE, Phase.FAILED)) and not self._reported:
             self._reported = True
             self.post_message(self.Finished(state))

@@ -12,7 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from layerscope.names import printable
-from layerscope.tui.format import size
+from layerscope.tui.format import cut_middle, plural, size
 from layerscope.tui.tree_model import Node, Sort, Status, TreeModel
 from layerscope.tui.widgets.filetree import SYMBOL, FileTree
 
@@ -25,16 +25,24 @@ class TreePane(Vertical):
 
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, model: TreeModel, *, layer: int = -1, id: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        model: TreeModel,
+        *,
+        layer: int = -1,
+        floor: int = 0,
+        id: str | None = None,  # noqa: A002
+    ) -> None:
         super().__init__(id=id)
         self.model = model
         self.first_layer = layer
+        self.floor = floor
         self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ filter paths", id="tree-filter")
         yield Static(id="tree-mode")
-        yield FileTree(self.model, layer=self.first_layer, id="tree")
+        yield FileTree(self.model, layer=self.first_layer, floor=self.floor, id="tree")
         yield Static(id="tree-info")
 
     def on_mount(self) -> None:
@@ -50,15 +58,28 @@ class TreePane(Vertical):
     def show_mode(self) -> None:
         v = self.file_tree.view
         parts = [f"layer {v.layer}", f"sort: {v.sort.value}"]
+        if v.since is not None and v.since < v.layer:
+            parts[0] += f", all changes since layer {v.since}"
         if v.only_changes:
             parts.append("only changes in this layer")
         if v.only_waste:
             parts.append("only waste")
+        if v.hidden:
+            parts.append("hiding " + ", ".join(sorted(s.value for s in v.hidden)))
         if v.query:
             matches, _ = self.model.search(v.query, v.layer)
-            parts.append(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
+            parts.append(plural(len(matches), "match", "matches"))
         self.query_one("#tree-mode", Static).update(Text("  ·  ".join(parts)), layout=False)
-        self.border_subtitle = f"+added ~modified -removed !waste · {len(self.file_tree.rows)} rows"
+        self.count_rows()
+
+    def count_rows(self) -> None:
+        rows = plural(len(self.file_tree.rows), "row")
+        self.border_subtitle = f"+added ~modified -removed !waste · {rows}"
+
+    @on(FileTree.RowsChanged)
+    def _rows_changed(self, event: FileTree.RowsChanged) -> None:
+        event.stop()
+        self.show_mode()
 
     def set_layer(self, layer: int) -> None:
         self.file_tree.set_layer(layer)
@@ -108,19 +129,26 @@ class TreePane(Vertical):
         self.query_one("#tree-info", Static).update(self.describe(event.node), layout=False)
 
     def describe(self, node: Node | None) -> Text:
+        """The node's size, type, attributes and layers first (never cut off),
+        then its whole path, wrapped."""
         if node is None:
             return Text("nothing here: change the layer or the filters", style="italic")
         layer = self.file_tree.view.layer
         v = node.version
+        e = v.entry
         text = Text()
-        text.append(f"{SYMBOL[node.status]} /{printable(node.path)}", style="bold")
-        text.append(f"  {size(self.model.size(node, layer))}")
-        stored = "" if v.start < 0 else f"  stored by layer {v.start}"
-        text.append(f"  {v.entry.type.value}{stored}")
+        text.append(f"{SYMBOL[node.status]} {size(self.model.size(node, layer))}", style="bold")
+        text.append(f"  {e.type.value} {e.mode & 0o7777:04o} {e.uid}:{e.gid}")
+        if e.linkname:
+            text.append(f" → {printable(e.linkname)}")
+        text.append("" if v.start < 0 else f"  stored by layer {v.start}")
         if node.status is Status.REMOVED:
             text.append(f", removed by layer {layer}")
         elif v.end < self.model.layer_count:
             text.append(f", {'removed' if v.removed else 'replaced'} by layer {v.end}")
         if self.model.is_waste(node):
             text.append("  ! waste", style="bold")
+        text.append("\n")
+        room = 2 * max(8, self.query_one("#tree-info", Static).content_region.width or 60)
+        text.append(cut_middle(f"/{printable(node.path)}", room), style="bold")
         return text
