@@ -128,8 +128,6 @@ class Layer:
     when it does not (an engine's export, an uncompressed ``docker save``
     layer), never an estimate.
     ``history_index`` points into ``Image.history`` (None when unmatched).
-    ``download_bytes`` is what pulling the layer transfers, when the source
-    knows it (a registry's descriptor size); None when unknown.
     """
 
     index: int

@@ -477,8 +477,9 @@ class LayerscopeApp(App[int]):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
 
-def run_tui(request: Request) -> int:
-    """Read the requested image with a progress screen, then show it; the exit status.
+def run_tui(request: Request) -> tuple[int, Analysis | None]:
+    """Read the requested image with a progress screen, then show it; the exit status
+    and the analysis shown (None when the view closed before it was ready).
 
     The image is read and finished by :mod:`layerscope.pipeline`, exactly as the
     headless path does; the engine's images for the base match are listed while
@@ -501,4 +502,5 @@ def run_tui(request: Request) -> int:
     loader.join(timeout=2.0)  # let an engine export close its connection
     if app.error is not None:
         raise app.error
-    return EXIT_OK if code is None else code
+    shown = app.loaded.analysis if app.loaded is not None else None
+    return (EXIT_OK if code is None else code), shown

@@ -127,7 +127,11 @@ def main(argv: Sequence[str]) -> int:
         # Textual is imported here only: the headless paths never load it.
         from layerscope.tui.app import run_tui
 
-        return run_tui(request)
+        code, shown = run_tui(request)
+        if shown is not None:
+            # The view is gone: the exit status's reason stays in the terminal.
+            sys.stderr.writelines(ci.budget_lines(shown.budgets))
+        return code
     if args.all_platforms:
         return _all_platforms(args, request, status)
     result = read_and_finish(request, status, args.image)

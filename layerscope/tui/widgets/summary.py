@@ -85,6 +85,9 @@ class SummaryBar(Static):
         if not wide:
             figures[3] = ("reclaim", figures[3][1], figures[3][2])
             figures[4] = ("eff", figures[4][1], "")
+        download = image.download_bytes  # only where the source knows what a pull moves
+        if download is not None:
+            figures.insert(2, ("download" if wide else "pull", size(download), ""))
         sep = "  │  " if wide else " │ "
         for i, (label, value, style) in enumerate(figures):
             if i:
