@@ -2,8 +2,12 @@
 
 The child gets ``RLIMIT_AS`` (a runaway allocation fails instead of taking
 the machine down), a private ``TMPDIR`` (so the test can check nothing is
-left behind) and a wall-clock deadline; ``os.wait4`` reports its peak RSS
-and CPU time.
+left behind) and a wall-clock deadline; ``os.wait4`` reports its CPU time.
+
+Its peak RSS is the child's own ``VmHWM``, written at exit by a
+``sitecustomize`` hook: ``ru_maxrss`` would carry the forking test process's
+size across ``exec`` (Linux keeps the old memory map's high-water mark), so a
+whole-suite run, whose pytest process is large, would see every child as large.
 """
 
 from __future__ import annotations
@@ -21,6 +25,31 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MEMORY_CAP = 3 << 30  # address space; peak RSS is checked far below this
+PEAK_FILE = "LAYERSCOPE_TEST_PEAK_FILE"
+_PEAK_HOOK = f"""
+import atexit, os
+
+
+def _write_peak():
+    path = os.environ.get({PEAK_FILE!r})
+    if not path:
+        return
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(path, "w") as out:
+                    out.write(line.split()[1])
+
+
+atexit.register(_write_peak)
+"""
+
+
+def _peak_kib(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None  # killed, or exited without running atexit
 
 
 @dataclass(frozen=True)
@@ -57,12 +86,16 @@ def run_cli(
     (``setpriv ...`` to drop root's override of file permissions)."""
     with (
         tempfile.TemporaryDirectory(prefix="hostile-tmp-") as tmp,
+        tempfile.TemporaryDirectory(prefix="hostile-hook-") as hook,
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
+        Path(hook, "sitecustomize.py").write_text(_PEAK_HOOK)
+        peak = Path(hook, "peak")
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": os.pathsep.join((hook, str(REPO))),
+            PEAK_FILE: str(peak),
             "TMPDIR": tmp,
             "LC_ALL": "C.UTF-8",
             **(env or {}),
@@ -99,6 +132,6 @@ def run_cli(
             stderr=err.read(),
             seconds=seconds,
             cpu_seconds=usage.ru_utime + usage.ru_stime,
-            max_rss_mb=usage.ru_maxrss / 1024,
+            max_rss_mb=(_peak_kib(peak) or usage.ru_maxrss) / 1024,
             tmpdir_left=sorted(os.listdir(tmp)),
         )
