@@ -105,10 +105,14 @@ def test_zoomed_tree(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 60)])
-def test_planned_fix_with_dockerfile(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+def test_planned_fix_with_dockerfile(
+    snap_compare: SnapCompare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from layerscope.pipeline import with_dockerfile
 
-    result = with_dockerfile(sample("chown-copy"), str(SAMPLES / "chown-copy" / "Dockerfile"))
+    # A relative path: the picture must not depend on where the checkout lies.
+    monkeypatch.chdir(SAMPLES)
+    result = with_dockerfile(sample("chown-copy"), "chown-copy/Dockerfile")
     assert snap_compare(LayerscopeApp.for_analysis(result), terminal_size=size)
 
 
