@@ -49,6 +49,13 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         help=f"give up when the engine stays silent this long (default {ENGINE_TIMEOUT:g})",
     )
     p.add_argument(
+        "--engine-read",
+        choices=("auto", "storage", "export"),
+        default="auto",
+        help="read an engine image from the engine's layer storage (about a second) or its "
+        "export (as long as `docker save`); auto: the storage when it is readable here",
+    )
+    p.add_argument(
         "--verify-digests",
         action="store_true",
         help="hash every layer and check it against the config's diff_ids and the manifest's "
@@ -72,6 +79,7 @@ def reading_options(args: argparse.Namespace) -> SourceOptions:
             max_expansion=args.max_expansion,
             verify_digests=args.verify_digests,
             engine_timeout=args.engine_timeout,
+            engine_read=args.engine_read,
         ),
         args.limit,
     )

@@ -52,9 +52,9 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
 
     with paused_gc():  # an image is a few hundred thousand acyclic tuples
         if engine is not None:
-            from layerscope.sources.daemon import read_engine_image
+            from layerscope.sources.engine_read import read_engine
 
-            return read_engine_image(target, engine=engine, options=options)
+            return read_engine(target, engine=engine, options=options)
         return _read_path(target, "path" if source == "auto" else source, options)
 
 

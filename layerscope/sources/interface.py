@@ -62,6 +62,9 @@ class SourceOptions:
     # and the manifest's blob digests (a full read of every byte).
     verify_digests: bool = False
     engine_timeout: float = ENGINE_TIMEOUT
+    # auto: the engine's layer storage when readable, else its export
+    # (sources/engine_read.py); storage or export forces one.
+    engine_read: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)

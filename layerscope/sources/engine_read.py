@@ -1,0 +1,129 @@
+"""Which way an engine image is read: from the engine's layer storage (about
+a second) or from its export (as long as ``docker save``).
+
+``--engine-read auto`` (the default) reads the storage when it can and the
+export otherwise; ``storage`` insists on the storage (exit 2 with the reason
+when it cannot be read); ``export`` always reads the export. Which path ran,
+and why the storage was not read, is one line on stderr when
+``LAYERSCOPE_DEBUG`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from layerscope.errors import SourceError, UsageError
+from layerscope.model import Entry, EntryType, Image
+from layerscope.sources.interface import (
+    Progress,
+    ScannedBlob,
+    SourceOptions,
+    build_image,
+    parse_json,
+)
+from layerscope.sources.layerscan import LayerScan
+from layerscope.sources.storage import (
+    StorageUnavailable,
+    candidates,
+    hash_files,
+    tar_split_size,
+    walk_layer,
+    with_digests,
+)
+from layerscope.sources.storage_probe import StoragePlan, plan_for
+
+ENGINE_READS = ("auto", "storage", "export")
+
+__all__ = ["ENGINE_READS", "read_engine", "read_storage"]
+
+
+def debug(line: str) -> None:
+    """One line on stderr when LAYERSCOPE_DEBUG is set."""
+    if os.environ.get("LAYERSCOPE_DEBUG"):
+        print(f"layerscope: {line}", file=sys.stderr, flush=True)
+
+
+def read_engine(reference: str, *, engine: str, options: SourceOptions) -> Image:
+    """Read ``reference`` from the engine the way ``options.engine_read`` asks."""
+    mode = options.engine_read
+    if mode not in ENGINE_READS:
+        raise UsageError(f"unknown --engine-read {mode!r} (choose from {', '.join(ENGINE_READS)})")
+    if mode != "export":
+        try:
+            plan = plan_for(reference, engine, options)
+            image = read_storage(plan, reference=reference, engine=engine, options=options)
+        except StorageUnavailable as e:
+            if mode == "storage":
+                raise SourceError(
+                    f"{engine}:{reference}: cannot read the engine's storage: {e}"
+                ) from None
+            debug(f"reading the {engine} export of {reference}: the storage cannot be read ({e})")
+        else:
+            debug(f"read {reference} from the {engine} storage ({plan.driver})")
+            return image
+    else:
+        debug(f"reading the {engine} export of {reference} (--engine-read export)")
+    from layerscope.sources.daemon import read_engine_image
+
+    return read_engine_image(reference, engine=engine, options=options)
+
+
+def read_storage(
+    plan: StoragePlan, *, reference: str, engine: str, options: SourceOptions
+) -> Image:
+    """The image from its layer directories: the same model the export gives."""
+    if len(plan.layer_dirs) > options.max_layers:
+        raise StorageUnavailable(f"more than {options.max_layers} layers")
+    total_layers = len(plan.layer_dirs)
+    layers = []
+    sizes = []
+    entries_total = 0
+    done_bytes = 0
+    for i, (root, split) in enumerate(zip(plan.layer_dirs, plan.tar_splits, strict=True)):
+        entries = walk_layer(
+            root, xattrs=plan.xattrs, max_entries=options.max_entries - entries_total
+        )
+        size, has_root = tar_split_size(split)
+        if has_root:
+            try:
+                st = os.stat(root, follow_symlinks=False)
+            except OSError as e:
+                raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+            root_entry = Entry(
+                "", EntryType.DIR, 0, st.st_mode & 0o7777, st.st_uid, st.st_gid, int(st.st_mtime)
+            )
+            entries.insert(0, root_entry)
+        entries_total += len(entries)
+        layers.append(entries)
+        sizes.append(size)
+        done_bytes += size
+        if options.progress is not None:
+            options.progress(Progress(done_bytes, i + 1, total_layers))
+    wanted = candidates(layers, options.digest_floor, options.want_digest)
+    blobs = []
+    for i, entries in enumerate(layers):
+        paths = wanted.get(i, ())
+        digests: dict[str, str] = {}
+        if paths:
+            size_of = {e.path: e.size for e in entries}
+            digests = hash_files(plan.layer_dirs[i], paths, size_of)
+        blobs.append(
+            ScannedBlob(
+                scan=LayerScan(with_digests(entries, digests), sizes[i]),
+                stored_bytes=sizes[i],
+                compression="none",
+            )
+        )
+    config = parse_json(plan.config, f"{engine}:{reference}: image config")
+    image = build_image(
+        reference=reference,
+        image_id=plan.image_id,
+        source=engine,
+        config=config,
+        blobs=blobs,
+        blob_digests=plan.diff_ids,
+        media_types=["tar"] * len(blobs),
+        warnings=[],
+    )
+    return image

@@ -1,0 +1,153 @@
+"""Whether an engine image can be read from the engine's layer storage, and
+where: the layer directories in order, their tar lengths, the config.
+
+Docker's overlay2 driver keeps, under its root directory (``/var/lib/docker``):
+
+* ``image/overlay2/imagedb/content/sha256/<id>``: the image config, whose
+  sha256 is the image id;
+* ``image/overlay2/layerdb/sha256/<chain id>/``: per layer, ``cache-id`` (the
+  driver's directory name) and ``tar-split.json.gz`` (the headers of the tar
+  the engine exports for it);
+* ``overlay2/<cache-id>/diff``: the unpacked layer.
+
+The image inspect names the driver (``GraphDriver.Name``), the top layer's
+directory (``GraphDriver.Data.UpperDir``, which places the root) and the
+layers in order (``RootFS.Layers``). Anything else (a remote engine, another
+driver, the containerd image store, files this user may not read) raises
+:class:`StorageUnavailable` with the reason, and the export is read instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from typing import Any
+
+from layerscope.sources.interface import MAX_JSON_BYTES, SourceOptions
+from layerscope.sources.storage import OPAQUE_XATTRS, StorageUnavailable
+
+_HEX64 = re.compile(r"sha256:([0-9a-f]{64})")
+_CACHE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePlan:
+    """Where an image's parts lie in the engine's storage."""
+
+    image_id: str
+    config: bytes
+    diff_ids: tuple[str, ...]
+    layer_dirs: tuple[str, ...]
+    tar_splits: tuple[str, ...]
+    driver: str
+    xattrs: tuple[str, ...] = OPAQUE_XATTRS
+
+
+def local_engine() -> str | None:
+    """None when the engine's socket is on this machine, else why not."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host and not host.startswith("unix://"):
+        return f"DOCKER_HOST={host} is not a local socket"
+    return None
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """The layer store's chain ids: each is sha256 of "parent-chain diff-id"."""
+    out: list[str] = []
+    for d in diff_ids:
+        if not out:
+            out.append(d)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+def _read_small(path: str, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StorageUnavailable(f"{path} is not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise StorageUnavailable(f"{path} is larger than {limit} bytes")
+    return data
+
+
+def docker_plan(info: dict[str, Any]) -> StoragePlan:
+    """The storage plan of a Docker overlay2 image from its inspect."""
+    graph = info.get("GraphDriver") or {}
+    driver = str(graph.get("Name") or "")
+    if driver != "overlay2":
+        raise StorageUnavailable(f"the storage driver is {driver or 'unknown'!r}, not overlay2")
+    data = graph.get("Data") or {}
+    upper = str(data.get("UpperDir") or "")
+    layers_dir = os.path.dirname(os.path.dirname(upper))
+    if os.path.basename(upper) != "diff" or os.path.basename(layers_dir) != "overlay2":
+        raise StorageUnavailable(f"unexpected overlay2 layer directory {upper!r}")
+    root = os.path.dirname(layers_dir)
+    rootfs = info.get("RootFS") or {}
+    diff_ids = [str(d) for d in rootfs.get("Layers") or ()]
+    image_id = str(info.get("Id") or "")
+    m = _HEX64.fullmatch(image_id)
+    if not diff_ids or m is None or not all(_HEX64.fullmatch(d) for d in diff_ids):
+        raise StorageUnavailable("the image inspect names no sha256 layers or id")
+    store = os.path.join(root, "image", "overlay2")
+    try:
+        config = _read_small(
+            os.path.join(store, "imagedb", "content", "sha256", m.group(1)), MAX_JSON_BYTES
+        )
+        if "sha256:" + hashlib.sha256(config).hexdigest() != image_id:
+            raise StorageUnavailable("the stored config does not hash to the image id")
+        dirs, splits = [], []
+        for chain in chain_ids(diff_ids):
+            layerdb = os.path.join(store, "layerdb", "sha256", chain[len("sha256:") :])
+            cache_id = _read_small(os.path.join(layerdb, "cache-id"), 256).decode().strip()
+            if not _CACHE_ID.fullmatch(cache_id):
+                raise StorageUnavailable(f"unexpected cache-id {cache_id[:80]!r}")
+            dirs.append(os.path.join(layers_dir, cache_id, "diff"))
+            splits.append(os.path.join(layerdb, "tar-split.json.gz"))
+    except FileNotFoundError as e:
+        raise StorageUnavailable(f"{e.filename}: not found (the image was removed?)") from None
+    except UnicodeDecodeError:
+        raise StorageUnavailable("a cache-id is not text") from None
+    except OSError as e:
+        raise StorageUnavailable(f"{e.filename}: {e.strerror}") from None
+    if dirs[-1] != upper:
+        raise StorageUnavailable("the layer store does not match the image's top layer")
+    return StoragePlan(
+        image_id=image_id,
+        config=config,
+        diff_ids=tuple(diff_ids),
+        layer_dirs=tuple(dirs),
+        tar_splits=tuple(splits),
+        driver=driver,
+        xattrs=("trusted.overlay.opaque",),
+    )
+
+
+def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan:
+    """Inspect ``reference`` and return where its layers lie; raises
+    StorageUnavailable with the reason when they cannot be read here."""
+    why = local_engine()
+    if why is not None:
+        raise StorageUnavailable(why)
+    if options.verify_digests:
+        raise StorageUnavailable("--verify-digests checks the bytes of the export")
+    if engine != "docker":
+        raise StorageUnavailable(f"reading {engine}'s storage is not supported yet")
+    from layerscope.sources.daemon import _client
+
+    try:
+        client = _client(engine, options.engine_timeout)
+    except Exception as e:  # the export path reports the engine's state
+        raise StorageUnavailable(str(e)) from None
+    try:
+        info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
+    except Exception as e:  # not found, refused: the export path says it
+        raise StorageUnavailable(f"inspect failed: {type(e).__name__}") from None
+    finally:
+        client.close()
+    return docker_plan(info)
