@@ -92,10 +92,7 @@ def walk_layer(
         stat.S_IFBLK: EntryType.BLOCK,
         stat.S_IFIFO: EntryType.FIFO,
     }
-    try:
-        top = os.open(root, _DIR_FLAGS)
-    except OSError as e:
-        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+    top = _open_layer(root)
     # Frames of (directory fd, path prefix, names left in reverse order).
     stack: list[tuple[int, str, list[tuple[str, os.DirEntry[str]]]]] = []
     try:
@@ -192,6 +189,17 @@ def walk_layer(
                 os.close(fd)
         os.close(top)
     return entries
+
+
+def _open_layer(root: str) -> int:
+    try:
+        return os.open(root, _DIR_FLAGS)
+    except FileNotFoundError:
+        raise StorageUnavailable(
+            f"layer directory {root} is gone (the image was removed?)"
+        ) from None
+    except OSError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
 
 
 def _listing(fd: int) -> list[tuple[str, os.DirEntry[str]]]:
@@ -291,10 +299,7 @@ def hash_files(root: str, paths: Sequence[str], sizes: dict[str, int]) -> dict[s
     opened without following any symlink; StorageUnavailable when one is no
     longer the regular file of the size the walk saw."""
     out: dict[str, str] = {}
-    try:
-        top = os.open(root, _DIR_FLAGS)
-    except OSError as e:
-        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+    top = _open_layer(root)
     parent_path: str | None = None
     parent_fd = -1
     try:

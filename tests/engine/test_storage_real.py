@@ -17,9 +17,14 @@ from typing import Any
 
 import pytest
 
+from layerscope.errors import SourceError
 from layerscope.model import EntryType
+from layerscope.sources import open_image
+from layerscope.sources.engine_read import read_storage
 from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
+from layerscope.sources.storage import StorageUnavailable
+from layerscope.sources.storage_probe import plan_for
 
 from .imagebuild import build_image
 
@@ -124,14 +129,52 @@ def test_storage_gives_the_exports_entries(image: str) -> None:
     assert "t/keep/bad\udcffname" in names and "t/keep/caf\u00e9" in names
 
 
-def test_storage_forced_on_a_remote_engine_is_one_line(image: str) -> None:
+def test_storage_forced_on_a_remote_engine_is_one_clear_error(
+    image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    with pytest.raises(SourceError) as err:
+        open_image(image, options=SourceOptions(engine_read="storage"))
+    assert "\n" not in str(err.value) and "not a local socket" in str(err.value)
+
+
+def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", image, "--engine-read", "storage"],
+        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DOCKER_HOST": "tcp://127.0.0.1:9"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DOCKER_HOST": "tcp://127.0.0.1:9",
+            "LAYERSCOPE_DEBUG": "1",
+        },
         check=False,
         timeout=120,
     )
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "not a local socket" in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 2, proc.stderr
+    assert "reading the docker export" in lines[0] and "not a local socket" in lines[0]
+
+
+def test_an_image_removed_mid_read(busybox_base: str) -> None:
+    tag = build_image(
+        "ls-h15/vanish:1", f"FROM {busybox_base}\nRUN mkdir /v && echo v > /v/f\n", {}
+    )
+    options = SourceOptions()
+    plan = plan_for(tag, "docker", options)
+    subprocess.run(["docker", "rmi", "-f", tag], check=True, capture_output=True)
+    # The walk finds the top layer's directory gone: the storage is unavailable ...
+    with pytest.raises(StorageUnavailable, match="removed"):
+        read_storage(plan, reference=tag, engine="docker", options=options)
+    # ... and the export then says the image is gone: one line, exit 2.
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", tag],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "not found" in proc.stderr
