@@ -84,7 +84,10 @@ def read_storage(
         entries = walk_layer(
             root, xattrs=plan.xattrs, max_entries=options.max_entries - entries_total
         )
-        size, has_root = tar_split_size(split)
+        if plan.sizes is not None and not os.path.exists(split):
+            size, has_root = plan.sizes[i], False
+        else:
+            size, has_root = tar_split_size(split)
         if has_root:
             try:
                 st = os.stat(root, follow_symlinks=False)

@@ -19,7 +19,9 @@ driver, the containerd image store, files this user may not read) raises
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import re
 import stat
@@ -44,6 +46,7 @@ class StoragePlan:
     tar_splits: tuple[str, ...]
     driver: str
     xattrs: tuple[str, ...] = OPAQUE_XATTRS
+    sizes: tuple[int, ...] | None = None  # tar lengths, when the store records them
 
 
 def local_engine() -> str | None:
@@ -128,6 +131,115 @@ def docker_plan(info: dict[str, Any]) -> StoragePlan:
     )
 
 
+PODMAN_ROOT = "/var/lib/containers/storage"
+MAX_STORE_JSON = 256 << 20  # images.json / layers.json of a big store
+
+
+def podman_roots() -> list[str]:
+    """containers-storage roots to look in: the rootful store for root, the
+    user's own (rootless) store otherwise, as Podman itself chooses."""
+    if os.geteuid() == 0:
+        return [PODMAN_ROOT]
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local/share")
+    return [os.path.join(data, "containers", "storage")]
+
+
+def _candidates(reference: str) -> list[str]:
+    """Names Podman may have stored ``reference`` under."""
+    ref = reference
+    last = ref.rsplit("/", 1)[-1]
+    if "@" not in ref and ":" not in last:
+        ref += ":latest"
+    first = ref.split("/", 1)[0]
+    if "/" in ref and ("." in first or ":" in first or first == "localhost"):
+        return [ref]
+    names = [f"localhost/{ref}", f"docker.io/{ref}"]
+    if "/" not in ref:
+        names.append(f"docker.io/library/{ref}")
+    return names
+
+
+def _store_json(path: str) -> list[dict[str, Any]]:
+    data = json.loads(_read_small(path, MAX_STORE_JSON))
+    if not isinstance(data, list):
+        raise StorageUnavailable(f"{path} is not a list")
+    return [d for d in data if isinstance(d, dict)]
+
+
+def podman_plan(reference: str, root: str) -> StoragePlan:
+    """The storage plan of an image in a containers-storage overlay store.
+
+    Podman keeps no per-layer tar-split requirement for sizes: each layer's
+    ``diff-size`` in ``overlay-layers/layers.json`` is its exact tar length.
+    The config is the image's big-data item named by its digest, in
+    ``overlay-images/<id>/=<base64 of the name>``.
+    """
+    try:
+        images = _store_json(os.path.join(root, "overlay-images", "images.json"))
+        layers = {
+            str(d.get("id")): d
+            for d in _store_json(os.path.join(root, "overlay-layers", "layers.json"))
+        }
+    except FileNotFoundError:
+        raise StorageUnavailable(f"no overlay image store in {root}") from None
+    except (OSError, ValueError) as e:
+        raise StorageUnavailable(f"{root}: cannot read the image store ({e})") from None
+    ref = reference.removeprefix("sha256:")
+    names = set(_candidates(reference))
+    found = [
+        d
+        for d in images
+        if (str(d.get("id", "")).startswith(ref) and len(ref) >= 12)
+        or names & set(d.get("names") or ())
+    ]
+    if len(found) != 1:
+        raise StorageUnavailable(f"{reference!r} is not one image in {root}")
+    image = found[0]
+    image_id = str(image.get("id") or "")
+    if not re.fullmatch(r"[0-9a-f]{64}", image_id):
+        raise StorageUnavailable("unexpected image id in the store")
+    key = "sha256:" + image_id
+    item = "=" + base64.b64encode(key.encode()).decode()
+    try:
+        config = _read_small(os.path.join(root, "overlay-images", image_id, item), MAX_JSON_BYTES)
+    except OSError as e:
+        raise StorageUnavailable(f"the image's config: {e.strerror}") from None
+    if "sha256:" + hashlib.sha256(config).hexdigest() != key:
+        raise StorageUnavailable("the stored config does not hash to the image id")
+    chain: list[dict[str, Any]] = []
+    top = image.get("layer")
+    while top:
+        layer = layers.get(str(top))
+        if layer is None or len(chain) > 20_000:
+            raise StorageUnavailable(f"layer {str(top)[:80]!r} is not in the store")
+        chain.append(layer)
+        top = layer.get("parent")
+    chain.reverse()
+    try:
+        parsed = json.loads(config)
+        diff_ids = [str(d) for d in parsed["rootfs"]["diff_ids"]]
+    except (ValueError, KeyError, TypeError):
+        raise StorageUnavailable("the image's config names no diff_ids") from None
+    if [str(layer.get("diff-digest")) for layer in chain] != diff_ids:
+        raise StorageUnavailable("the store's layers are not the config's diff_ids")
+    dirs, splits = [], []
+    for layer in chain:
+        layer_id = str(layer.get("id"))
+        if not _CACHE_ID.fullmatch(layer_id) or not isinstance(layer.get("diff-size"), int):
+            raise StorageUnavailable(f"unexpected layer record {layer_id[:80]!r}")
+        dirs.append(os.path.join(root, "overlay", layer_id, "diff"))
+        splits.append(os.path.join(root, "overlay-layers", layer_id + ".tar-split.gz"))
+    return StoragePlan(
+        image_id=key,
+        config=config,
+        diff_ids=tuple(diff_ids),
+        layer_dirs=tuple(dirs),
+        tar_splits=tuple(splits),
+        driver="containers-storage overlay",
+        sizes=tuple(int(layer["diff-size"]) for layer in chain),
+    )
+
+
 def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan:
     """Inspect ``reference`` and return where its layers lie; raises
     StorageUnavailable with the reason when they cannot be read here."""
@@ -136,8 +248,14 @@ def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan
         raise StorageUnavailable(why)
     if options.verify_digests:
         raise StorageUnavailable("--verify-digests checks the bytes of the export")
-    if engine != "docker":
-        raise StorageUnavailable(f"reading {engine}'s storage is not supported yet")
+    if engine == "podman":
+        reasons = []
+        for root in podman_roots():
+            try:
+                return podman_plan(reference, root)
+            except StorageUnavailable as e:
+                reasons.append(str(e))
+        raise StorageUnavailable("; ".join(reasons))
     from layerscope.sources.daemon import _client
 
     try:

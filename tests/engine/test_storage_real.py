@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from layerscope.analysis import analyze
 from layerscope.errors import SourceError
-from layerscope.model import EntryType
+from layerscope.model import EntryType, Image
+from layerscope.report.schema import to_dict
 from layerscope.sources import open_image
 from layerscope.sources.engine_read import read_storage
 from layerscope.sources.interface import SourceOptions
@@ -178,3 +181,59 @@ def test_an_image_removed_mid_read(busybox_base: str) -> None:
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "not found" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def podman_image(tmp_path_factory: pytest.TempPathFactory, busybox_base: str) -> str:
+    """The same Dockerfile built by Podman (buildah) into its rootful store."""
+    if shutil.which("podman") is None or os.geteuid() != 0:
+        pytest.skip("needs podman, as root (the rootful store)")
+    tag = "localhost/ls-h15/storage-podman:1"
+    ctx = tmp_path_factory.mktemp("podman-ctx")
+    for name, data in APP.items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_bytes(data)
+    (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=busybox_base, long="n" * 120))
+    subprocess.run(
+        ["podman", "pull", "-q", f"docker-daemon:{busybox_base}"], check=True, capture_output=True
+    )
+    subprocess.run(
+        ["podman", "build", "-q", "--cap-add", "MKNOD", "--network", "none", "-t", tag, str(ctx)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return tag
+
+
+def test_podman_storage_gives_what_podman_saves(podman_image: str, tmp_path: Path) -> None:
+    layout = tmp_path / "oci"
+    subprocess.run(
+        ["podman", "save", "--format", "oci-dir", "-o", str(layout), podman_image],
+        check=True,
+        capture_output=True,
+    )
+    saved = open_image_with_digests(str(layout), source="auto", options=SourceOptions())
+    stored = open_image_with_digests(
+        podman_image, source="podman", options=SourceOptions(engine_read="storage")
+    )
+    assert stored.source == "podman" and stored.id == saved.id
+    for mine, theirs in zip(stored.layers, saved.layers, strict=True):
+        assert mine.size_bytes == theirs.size_bytes and mine.digest == theirs.digest
+        assert [e._replace(digest=None) for e in mine.entries] == [
+            e._replace(digest=None) for e in theirs.entries
+        ]
+
+    def report(image: Image) -> dict[str, Any]:
+        out = to_dict(analyze(image))
+        for key in ("reference", "source"):
+            out["image"].pop(key)
+        for layer in out["layers"]:
+            # How the save stored its blobs (gzip): not the layers' content.
+            for key in ("blob_digest", "media_type", "compressed_bytes"):
+                layer.pop(key)
+        return out
+
+    assert json.dumps(report(stored), sort_keys=True) == json.dumps(report(saved), sort_keys=True)
+    types = {e.type for layer in stored.layers for e in layer.entries}
+    assert {EntryType.OPAQUE, EntryType.WHITEOUT, EntryType.HARDLINK, EntryType.CHAR} <= types
