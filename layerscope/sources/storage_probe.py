@@ -269,3 +269,47 @@ def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan
     finally:
         client.close()
     return docker_plan(info)
+
+
+def docker_tagged_images(root: str) -> list[tuple[str, list[str], list[str]]]:
+    """(id, tags, diff_ids) of every tagged image in a Docker overlay2 store,
+    from ``repositories.json`` and the stored configs: what listing the
+    engine's images and inspecting each tells, without an API call per image.
+    Raises StorageUnavailable when the store cannot be read."""
+    store = os.path.join(root, "image", "overlay2")
+    try:
+        repos = json.loads(_read_small(os.path.join(store, "repositories.json"), MAX_STORE_JSON))
+        tags: dict[str, list[str]] = {}
+        for names in (repos.get("Repositories") or {}).values():
+            for name, image_id in names.items():
+                if "@" not in name and _HEX64.fullmatch(str(image_id)):
+                    tags.setdefault(str(image_id), []).append(str(name))
+        rows = []
+        for image_id, names in tags.items():
+            path = os.path.join(store, "imagedb", "content", "sha256", image_id[7:])
+            try:
+                config = json.loads(_read_small(path, MAX_JSON_BYTES))
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            diff_ids = ((config.get("rootfs") or {}).get("diff_ids")) or []
+            if diff_ids:
+                rows.append((image_id, sorted(names), [str(d) for d in diff_ids]))
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        raise StorageUnavailable(f"cannot list the stored images ({e})") from None
+    return rows
+
+
+def docker_root(client: Any) -> str:
+    """The engine's root directory when its images are in a readable overlay2
+    store on this machine; StorageUnavailable otherwise."""
+    why = local_engine()
+    if why is not None:
+        raise StorageUnavailable(why)
+    try:
+        info = client.info()
+    except Exception as e:  # the API path reports the engine's state
+        raise StorageUnavailable(f"info failed: {type(e).__name__}") from None
+    root = str(info.get("DockerRootDir") or "")
+    if info.get("Driver") != "overlay2" or not root or not os.access(root, os.R_OK | os.X_OK):
+        raise StorageUnavailable("the engine's root is not a readable overlay2 store")
+    return root
