@@ -27,6 +27,8 @@ from layerscope.sources.storage import (
     StorageUnavailable,
     candidates,
     hash_files,
+    narrow_by_checksums,
+    tar_split_checksums,
     tar_split_size,
     walk_layer,
     with_digests,
@@ -104,13 +106,23 @@ def read_storage(
         if options.progress is not None:
             options.progress(Progress(done_bytes, i + 1, total_layers))
     wanted = candidates(layers, options.digest_floor, options.want_digest)
+    size_of: list[dict[str, int]] = [
+        {e.path: e.size for e in entries} if i in wanted else {} for i, entries in enumerate(layers)
+    ]
+    if wanted and options.want_digest is None:
+        checksums = [
+            tar_split_checksums(split, set(wanted[i]))
+            if i in wanted and os.path.exists(split)
+            else {}
+            for i, split in enumerate(plan.tar_splits)
+        ]
+        wanted = narrow_by_checksums(wanted, size_of, checksums)
     blobs = []
     for i, entries in enumerate(layers):
         paths = wanted.get(i, ())
         digests: dict[str, str] = {}
         if paths:
-            size_of = {e.path: e.size for e in entries}
-            digests = hash_files(plan.layer_dirs[i], paths, size_of)
+            digests = hash_files(plan.layer_dirs[i], paths, size_of[i])
         blobs.append(
             ScannedBlob(
                 scan=LayerScan(with_digests(entries, digests), sizes[i]),

@@ -23,19 +23,20 @@ visible file shares (the duplicate candidates).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import xxhash
 
 from layerscope.errors import LimitExceededError
 from layerscope.model import Entry, EntryType
-from layerscope.sources.layerscan import DIGEST_ALGORITHM
+from layerscope.sources.layerscan import DIGEST_ALGORITHM, normalize
 from layerscope.union import replay
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -220,13 +221,8 @@ _FILE_SIZE = re.compile(rb'"type":1,.*?,"size":(\d+)')
 _ROOT_NAME = re.compile(rb'"type":1,"name":"(?:\.|\./|/)",')
 
 
-def tar_split_size(path: str, *, max_bytes: int = 4 << 30) -> tuple[int, bool]:
-    """(the exact tar length, whether the tar has a root ``./`` member) from a
-    tar-split record (gzipped JSON lines: raw header segments, type 2, and
-    file entries with their sizes, type 1), as the engine keeps it beside
-    each layer to rebuild the exact tar it was given."""
-    total = 0
-    root = False
+def _tar_split_chunks(path: str, max_bytes: int) -> Iterator[bytes]:
+    """The inflated record in pieces of whole lines."""
     inflate = zlib.decompressobj(wbits=47)
     rest = b""
     seen = 0
@@ -240,20 +236,87 @@ def tar_split_size(path: str, *, max_bytes: int = 4 << 30) -> tuple[int, bool]:
                     raise StorageUnavailable(f"{path}: tar-split record larger than {max_bytes}")
                 buf = rest + data
                 cut = buf.rfind(b"\n") + 1 if raw else len(buf)
-                chunk, rest = buf[:cut], buf[cut:]
-                for m in _SEGMENT.finditer(chunk):
-                    total += len(m.group(1)) * 3 // 4
-                for m in _FILE_SIZE.finditer(chunk):
-                    total += int(m.group(1))
-                if not root and _ROOT_NAME.search(chunk):
-                    root = True
+                yield buf[:cut]
+                rest = buf[cut:]
                 if not raw:
-                    break
+                    return
     except OSError as e:
         raise StorageUnavailable(f"{path}: {e.strerror or e}") from None
     except zlib.error:
         raise StorageUnavailable(f"{path}: not a gzipped tar-split record") from None
+
+
+def tar_split_size(path: str, *, max_bytes: int = 4 << 30) -> tuple[int, bool]:
+    """(the exact tar length, whether the tar has a root ``./`` member) from a
+    tar-split record (gzipped JSON lines: raw header segments, type 2, and
+    file entries with their sizes, type 1), as the engine keeps it beside
+    each layer to rebuild the exact tar it was given."""
+    total = 0
+    root = False
+    for chunk in _tar_split_chunks(path, max_bytes):
+        lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+        segments = 0
+        for m in _SEGMENT.finditer(chunk):
+            total += len(m.group(1)) * 3 // 4
+            segments += 1
+        if segments + chunk.count(b'{"type":1,') != lines:
+            raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
+        for m in _FILE_SIZE.finditer(chunk):
+            total += int(m.group(1))
+        if not root and _ROOT_NAME.search(chunk):
+            root = True
     return total, root
+
+
+_FILE_CRC = re.compile(
+    rb'"type":1,"name":"((?:[^"\\\n]|\\.)*)","size":(\d+),"payload":"([A-Za-z0-9+/=]+)"'
+)
+
+
+def tar_split_checksums(
+    path: str, paths: set[str], *, max_bytes: int = 4 << 30
+) -> dict[str, bytes]:
+    """The CRC-64 that the tar-split record keeps of each file of ``paths``
+    (as base64 text): two files whose checksums differ hold different bytes,
+    so neither needs to be read to tell. Files it does not name are left out."""
+    out: dict[str, bytes] = {}
+    for chunk in _tar_split_chunks(path, max_bytes):
+        for m in _FILE_CRC.finditer(chunk):
+            raw = m.group(1)
+            try:
+                name = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+            except ValueError:
+                continue
+            name = normalize(name)
+            if name in paths:
+                out[name] = m.group(3)
+    return out
+
+
+def narrow_by_checksums(
+    wanted: dict[int, list[str]],
+    sizes: Sequence[dict[str, int]],
+    checksums: Sequence[dict[str, bytes]],
+) -> dict[int, list[str]]:
+    """``wanted`` without the files whose (size, checksum) no other wanted
+    file shares: their content is unique, a digest would match nothing.
+    Files without a checksum stay."""
+    groups: Counter[tuple[int, bytes]] = Counter()
+    for index, paths in wanted.items():
+        for path in paths:
+            crc = checksums[index].get(path)
+            if crc is not None:
+                groups[(sizes[index][path], crc)] += 1
+    out: dict[int, list[str]] = {}
+    for index, paths in wanted.items():
+        keep = [
+            p
+            for p in paths
+            if (crc := checksums[index].get(p)) is None or groups[(sizes[index][p], crc)] > 1
+        ]
+        if keep:
+            out[index] = keep
+    return out
 
 
 # --------------------------------------------------------------- digests

@@ -8,6 +8,8 @@ turn a directory that vanished into StorageUnavailable.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import io
 import json
@@ -24,6 +26,9 @@ from layerscope.sources.storage import (
     StorageUnavailable,
     candidates,
     hash_files,
+    narrow_by_checksums,
+    tar_split_checksums,
+    tar_split_size,
     walk_layer,
 )
 from layerscope.sources.storage_probe import chain_ids, docker_plan
@@ -171,3 +176,34 @@ def test_docker_plan_refuses_a_cache_id_that_leaves_the_store(tmp_path: Path) ->
     info = _docker_root(tmp_path, cache_id="../../../etc")
     with pytest.raises(StorageUnavailable, match="cache-id"):
         docker_plan(info)
+
+
+def test_tar_split_sizes_and_checksums(tmp_path: Path) -> None:
+    # The record as tar-split writes it: raw segments (type 2) and files (type 1).
+    lines = [
+        {"type": 2, "payload": base64.b64encode(b"h" * 512).decode(), "position": 0},
+        {"type": 1, "name": "./", "payload": None, "position": 1},
+        {"type": 2, "payload": base64.b64encode(b"h" * 513).decode(), "position": 2},
+        {"type": 1, "name": "a", "size": 5000, "payload": "AAAAAAAAAAE=", "position": 3},
+        {"type": 1, "name": 'q"uo\\te', "size": 5000, "payload": "AAAAAAAAAAE=", "position": 4},
+        {"type": 1, "name": "./c", "size": 5000, "payload": "AAAAAAAAAAI=", "position": 5},
+        {"type": 2, "payload": base64.b64encode(b"\0" * 1025).decode(), "position": 6},
+    ]
+    path = tmp_path / "tar-split.json.gz"
+    path.write_bytes(
+        gzip.compress(
+            b"".join(json.dumps(x, separators=(",", ":")).encode() + b"\n" for x in lines)
+        )
+    )
+    assert tar_split_size(str(path)) == (512 + 513 + 3 * 5000 + 1025, True)
+    # Another layout of the record is refused, never read as a wrong size.
+    spaced = tmp_path / "spaced.json.gz"
+    spaced.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
+    with pytest.raises(StorageUnavailable, match="tar-split"):
+        tar_split_size(str(spaced))
+    crcs = tar_split_checksums(str(path), {"a", 'q"uo\\te', "c", "d"})
+    assert crcs == {"a": b"AAAAAAAAAAE=", 'q"uo\\te': b"AAAAAAAAAAE=", "c": b"AAAAAAAAAAI="}
+    sizes = {"a": 5000, 'q"uo\\te': 5000, "c": 5000, "d": 5000}
+    narrowed = narrow_by_checksums({0: ["a", 'q"uo\\te', "c", "d"]}, [sizes], [crcs])
+    # c's checksum is its own: unique content; d has none: it is read to be sure.
+    assert narrowed == {0: ["a", 'q"uo\\te', "d"]}
