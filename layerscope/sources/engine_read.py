@@ -78,7 +78,9 @@ def read_storage(
     if len(plan.layer_dirs) > options.max_layers:
         raise StorageUnavailable(f"more than {options.max_layers} layers")
     total_layers = len(plan.layer_dirs)
-    layers = []
+    # Tuples: the candidate check below and the analysis then share one
+    # replay (union.replay) when no file needs a digest.
+    layers: list[tuple[Entry, ...]] = []
     sizes = []
     entries_total = 0
     done_bytes = 0
@@ -100,7 +102,7 @@ def read_storage(
             )
             entries.insert(0, root_entry)
         entries_total += len(entries)
-        layers.append(entries)
+        layers.append(tuple(entries))
         sizes.append(size)
         done_bytes += size
         if options.progress is not None:
@@ -118,14 +120,14 @@ def read_storage(
         ]
         wanted = narrow_by_checksums(wanted, size_of, checksums)
     blobs = []
-    for i, entries in enumerate(layers):
+    for i, stored in enumerate(layers):
         paths = wanted.get(i, ())
         digests: dict[str, str] = {}
         if paths:
             digests = hash_files(plan.layer_dirs[i], paths, size_of[i])
         blobs.append(
             ScannedBlob(
-                scan=LayerScan(with_digests(entries, digests), sizes[i]),
+                scan=LayerScan(with_digests(stored, digests), sizes[i]),
                 stored_bytes=sizes[i],
                 compression="none",
             )

@@ -414,7 +414,7 @@ def _open_dir(top: int, directory: str) -> int:
 def with_digests(entries: Sequence[Entry], digests: dict[str, str]) -> tuple[Entry, ...]:
     """``entries`` with the digests of the files named in ``digests`` set."""
     if not digests:
-        return tuple(entries)
+        return tuple(entries)  # the very tuple when it is one (union.replay's memo)
     file_t = EntryType.FILE
     return tuple(
         e._replace(digest=digests[e.path]) if e.type is file_t and e.path in digests else e
