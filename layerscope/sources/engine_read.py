@@ -10,6 +10,7 @@ and why the storage was not read, is one line on stderr when
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -68,6 +69,12 @@ def read_engine(reference: str, *, engine: str, options: SourceOptions) -> Image
         debug(f"reading the {engine} export of {reference} (--engine-read export)")
     from layerscope.sources.daemon import read_engine_image
 
+    report = options.progress
+    if report is not None:
+        via = f"{engine} export"
+        options = dataclasses.replace(
+            options, progress=lambda p: report(dataclasses.replace(p, via=via))
+        )
     return read_engine_image(reference, engine=engine, options=options)
 
 
@@ -106,7 +113,7 @@ def read_storage(
         sizes.append(size)
         done_bytes += size
         if options.progress is not None:
-            options.progress(Progress(done_bytes, i + 1, total_layers))
+            options.progress(Progress(done_bytes, i + 1, total_layers, f"{engine} storage"))
     wanted = candidates(layers, options.digest_floor, options.want_digest)
     size_of: list[dict[str, int]] = [
         {e.path: e.size for e in entries} if i in wanted else {} for i, entries in enumerate(layers)

@@ -31,6 +31,7 @@ class Progress:
     bytes_read: int
     layers_done: int
     layers_total: int | None
+    via: str = ""  # for an engine image: "docker storage", "docker export"
 
 
 ProgressFn = Callable[[Progress], None]

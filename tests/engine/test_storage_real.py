@@ -8,6 +8,7 @@ and the same entries in the same order with the same metadata.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from layerscope.model import EntryType, Image
 from layerscope.report.schema import to_dict
 from layerscope.sources import open_image
 from layerscope.sources.engine_read import read_storage
-from layerscope.sources.interface import SourceOptions
+from layerscope.sources.interface import Progress, SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 from layerscope.sources.storage import StorageUnavailable
 from layerscope.sources.storage_probe import plan_for
@@ -237,3 +238,35 @@ def test_podman_storage_gives_what_podman_saves(podman_image: str, tmp_path: Pat
     assert json.dumps(report(stored), sort_keys=True) == json.dumps(report(saved), sort_keys=True)
     types = {e.type for layer in stored.layers for e in layer.entries}
     assert {EntryType.OPAQUE, EntryType.WHITEOUT, EntryType.HARDLINK, EntryType.CHAR} <= types
+
+
+@pytest.mark.parametrize("mode", ["storage", "export"])
+def test_the_progress_screen_says_which_path_ran(image: str, mode: str) -> None:
+    pytest.importorskip("textual")
+    import time
+
+    from layerscope.tui.loader import Loader, Phase
+    from layerscope.tui.widgets.progress import status_line
+
+    seen: list[tuple[str, int, int | None]] = []
+
+    def reader(opts: SourceOptions) -> Image:
+        report = opts.progress
+        assert report is not None
+
+        def spy(p: Progress) -> None:
+            seen.append((p.via, p.layers_done, p.layers_total))
+            report(p)
+
+        return open_image(image, options=dataclasses.replace(opts, progress=spy))
+
+    loader = Loader(reader, analyze, SourceOptions(engine_read=mode))
+    loader.start()
+    deadline = time.monotonic() + 120
+    while loader.state.phase not in (Phase.DONE, Phase.FAILED) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert loader.state.phase is Phase.DONE, loader.state.error
+    assert status_line(loader.state).startswith(f"from the docker {mode}")
+    # Per-layer progress, every layer of the image counted.
+    assert [done for _, done, _ in seen if done][-1] == 5  # the base and four own
+    assert {via for via, _, _ in seen} == {f"docker {mode}"}
