@@ -29,8 +29,7 @@ from layerscope.sources.storage import (
     candidates,
     hash_files,
     narrow_by_checksums,
-    tar_split_checksums,
-    tar_split_size,
+    read_tar_split,
     walk_layer,
     with_digests,
 )
@@ -91,14 +90,21 @@ def read_storage(
     sizes = []
     entries_total = 0
     done_bytes = 0
+    # The CRC-64s of the files that may need a digest: only those whose size
+    # and checksum another candidate shares are read.
+    floor = options.digest_floor if options.want_digest is None else 0
+    checksums: list[dict[int, int]] = []
     for i, (root, split) in enumerate(zip(plan.layer_dirs, plan.tar_splits, strict=True)):
         entries = walk_layer(
             root, xattrs=plan.xattrs, max_entries=options.max_entries - entries_total
         )
         if plan.sizes is not None and not os.path.exists(split):
             size, has_root = plan.sizes[i], False
+            checksums.append({})
         else:
-            size, has_root = tar_split_size(split)
+            record = read_tar_split(split, floor=floor)
+            size, has_root = record.size_bytes, record.has_root
+            checksums.append(record.checksums)
         if has_root:
             try:
                 st = os.stat(root, follow_symlinks=False)
@@ -115,23 +121,13 @@ def read_storage(
         if options.progress is not None:
             options.progress(Progress(done_bytes, i + 1, total_layers, f"{engine} storage"))
     wanted = candidates(layers, options.digest_floor, options.want_digest)
-    size_of: list[dict[str, int]] = [
-        {e.path: e.size for e in entries} if i in wanted else {} for i, entries in enumerate(layers)
-    ]
-    if wanted and options.want_digest is None:
-        checksums = [
-            tar_split_checksums(split, set(wanted[i]))
-            if i in wanted and os.path.exists(split)
-            else {}
-            for i, split in enumerate(plan.tar_splits)
-        ]
-        wanted = narrow_by_checksums(wanted, size_of, checksums)
+    if wanted and floor > 0:
+        wanted = narrow_by_checksums(wanted, checksums)
+    del checksums
     blobs = []
     for i, stored in enumerate(layers):
-        paths = wanted.get(i, ())
-        digests: dict[str, str] = {}
-        if paths:
-            digests = hash_files(plan.layer_dirs[i], paths, size_of[i])
+        paths = wanted.get(i)
+        digests = hash_files(plan.layer_dirs[i], paths) if paths else {}
         blobs.append(
             ScannedBlob(
                 scan=LayerScan(with_digests(stored, digests), sizes[i]),

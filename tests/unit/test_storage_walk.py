@@ -27,8 +27,7 @@ from layerscope.sources.storage import (
     candidates,
     hash_files,
     narrow_by_checksums,
-    tar_split_checksums,
-    tar_split_size,
+    read_tar_split,
     walk_layer,
 )
 from layerscope.sources.storage_probe import chain_ids, docker_plan
@@ -124,17 +123,16 @@ def test_digests_of_candidates_only_and_never_through_a_symlink(tmp_path: Path) 
     _tree(tmp_path)
     layers = [walk_layer(str(tmp_path))]
     wanted = candidates(layers, 4096, None)
-    assert sorted(wanted[0]) == ["d/a", "d/b"]  # same size; c and the rest are alone
-    sizes = {e.path: e.size for e in layers[0]}
-    digests = hash_files(str(tmp_path), wanted[0], sizes)
+    assert wanted == {0: {"d/a": 5000, "d/b": 5000}}  # same size; c and the rest are alone
+    digests = hash_files(str(tmp_path), wanted[0])
     assert digests["d/a"] == content_digest(b"a" * 5000) == digests["d/b"]
     # A symlinked parent or a FIFO swapped in is refused, never followed or opened.
     with pytest.raises(StorageUnavailable):
-        hash_files(str(tmp_path), ["rel/c"], {"rel/c": 10})
+        hash_files(str(tmp_path), {"rel/c": 10})
     with pytest.raises(StorageUnavailable):
-        hash_files(str(tmp_path), ["fifo"], {"fifo": 0})
+        hash_files(str(tmp_path), {"fifo": 0})
     with pytest.raises(StorageUnavailable, match="changed"):
-        hash_files(str(tmp_path), ["d/a"], {"d/a": 1})
+        hash_files(str(tmp_path), {"d/a": 1})
 
 
 def _docker_root(tmp_path: Path, cache_id: str = "abc") -> dict[str, object]:
@@ -195,15 +193,17 @@ def test_tar_split_sizes_and_checksums(tmp_path: Path) -> None:
             b"".join(json.dumps(x, separators=(",", ":")).encode() + b"\n" for x in lines)
         )
     )
-    assert tar_split_size(str(path)) == (512 + 513 + 3 * 5000 + 1025, True)
+    record = read_tar_split(str(path), floor=4096)
+    assert (record.size_bytes, record.has_root) == (512 + 513 + 3 * 5000 + 1025, True)
     # Another layout of the record is refused, never read as a wrong size.
     spaced = tmp_path / "spaced.json.gz"
     spaced.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
     with pytest.raises(StorageUnavailable, match="tar-split"):
-        tar_split_size(str(spaced))
-    crcs = tar_split_checksums(str(path), {"a", 'q"uo\\te', "c", "d"})
-    assert crcs == {"a": b"AAAAAAAAAAE=", 'q"uo\\te': b"AAAAAAAAAAE=", "c": b"AAAAAAAAAAI="}
+        read_tar_split(str(spaced))
+    crcs = record.checksums
+    assert crcs == {hash("a"): 1, hash('q"uo\\te'): 1, hash("c"): 2}
+    assert read_tar_split(str(path), floor=5001).checksums == {}
     sizes = {"a": 5000, 'q"uo\\te': 5000, "c": 5000, "d": 5000}
-    narrowed = narrow_by_checksums({0: ["a", 'q"uo\\te', "c", "d"]}, [sizes], [crcs])
+    narrowed = narrow_by_checksums({0: sizes}, [crcs])
     # c's checksum is its own: unique content; d has none: it is read to be sure.
-    assert narrowed == {0: ["a", 'q"uo\\te', "d"]}
+    assert narrowed == {0: {"a": 5000, 'q"uo\\te': 5000, "d": 5000}}
