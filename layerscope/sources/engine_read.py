@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from layerscope.errors import SourceError, UsageError
 from layerscope.model import Entry, EntryType, Image
@@ -26,6 +27,7 @@ from layerscope.sources.interface import (
 from layerscope.sources.layerscan import LayerScan
 from layerscope.sources.storage import (
     StorageUnavailable,
+    TarSplit,
     candidates,
     hash_files,
     narrow_by_checksums,
@@ -77,6 +79,28 @@ def read_engine(reference: str, *, engine: str, options: SourceOptions) -> Image
     return read_engine_image(reference, engine=engine, options=options)
 
 
+def _add_layer(
+    layers: list[tuple[Entry, ...]],
+    sizes: list[int],
+    entries: list[Entry],
+    record: TarSplit,
+    root: str,
+) -> int:
+    """Append one walked layer (with the tar's root member when it has one)."""
+    if record.has_root:
+        try:
+            st = os.stat(root, follow_symlinks=False)
+        except OSError as e:
+            raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+        mtime = int(st.st_mtime)
+        entries.insert(
+            0, Entry("", EntryType.DIR, 0, st.st_mode & 0o7777, st.st_uid, st.st_gid, mtime)
+        )
+    layers.append(tuple(entries))
+    sizes.append(record.size_bytes)
+    return len(entries)
+
+
 def read_storage(
     plan: StoragePlan, *, reference: str, engine: str, options: SourceOptions
 ) -> Image:
@@ -87,39 +111,42 @@ def read_storage(
     # Tuples: the candidate check below and the analysis then share one
     # replay (union.replay) when no file needs a digest.
     layers: list[tuple[Entry, ...]] = []
-    sizes = []
+    sizes: list[int] = []
     entries_total = 0
     done_bytes = 0
     # The CRC-64s of the files that may need a digest: only those whose size
     # and checksum another candidate shares are read.
     floor = options.digest_floor if options.want_digest is None else 0
     checksums: list[dict[int, int]] = []
-    for i, (root, split) in enumerate(zip(plan.layer_dirs, plan.tar_splits, strict=True)):
-        entries = walk_layer(
-            root, xattrs=plan.xattrs, max_entries=options.max_entries - entries_total
-        )
-        if plan.sizes is not None and not os.path.exists(split):
-            size, has_root = plan.sizes[i], False
-            checksums.append({})
-        else:
-            record = read_tar_split(split, floor=floor)
-            size, has_root = record.size_bytes, record.has_root
-            checksums.append(record.checksums)
-        if has_root:
-            try:
-                st = os.stat(root, follow_symlinks=False)
-            except OSError as e:
-                raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
-            root_entry = Entry(
-                "", EntryType.DIR, 0, st.st_mode & 0o7777, st.st_uid, st.st_gid, int(st.st_mtime)
-            )
-            entries.insert(0, root_entry)
-        entries_total += len(entries)
-        layers.append(tuple(entries))
-        sizes.append(size)
-        done_bytes += size
-        if options.progress is not None:
-            options.progress(Progress(done_bytes, i + 1, total_layers, f"{engine} storage"))
+    # The tar-split records are read on a thread while the directories are
+    # walked: inflating releases the GIL, and so does every stat of the walk.
+    with ThreadPoolExecutor(1, thread_name_prefix="layerscope-tar-split") as pool:
+        records = [
+            None
+            if plan.sizes is not None and not os.path.exists(split)
+            else pool.submit(read_tar_split, split, floor=floor)
+            for split in plan.tar_splits
+        ]
+        try:
+            for i, root in enumerate(plan.layer_dirs):
+                entries = walk_layer(
+                    root, xattrs=plan.xattrs, max_entries=options.max_entries - entries_total
+                )
+                record = records[i]
+                if record is None:
+                    assert plan.sizes is not None
+                    split_info = TarSplit(plan.sizes[i], False, {})
+                else:
+                    split_info = record.result()
+                checksums.append(split_info.checksums)
+                entries_total += _add_layer(layers, sizes, entries, split_info, root)
+                done_bytes += sizes[-1]
+                if options.progress is not None:
+                    options.progress(Progress(done_bytes, i + 1, total_layers, f"{engine} storage"))
+        finally:
+            for future in records:
+                if future is not None:
+                    future.cancel()
     wanted = candidates(layers, options.digest_floor, options.want_digest)
     if wanted and floor > 0:
         wanted = narrow_by_checksums(wanted, checksums)

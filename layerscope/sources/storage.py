@@ -211,7 +211,7 @@ def _listing(fd: int) -> list[tuple[str, os.DirEntry[str]]]:
     with os.scandir(fd) as it:
         items = [(e.name, e) for e in it]
     if all(name.isascii() for name, _ in items):
-        items.sort(reverse=True, key=lambda t: t[0])
+        items.sort(reverse=True)  # by name: names in a directory differ
     else:  # Go compares bytes; surrogate-escaped names sort otherwise as str
         items.sort(reverse=True, key=lambda t: _name_key(t[0]))
     return items
