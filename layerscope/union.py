@@ -304,10 +304,33 @@ class _Replay:
         self.log.append(log)
 
 
+# The last replay of immutable layers (tuples), with those very tuples: the
+# duplicate-candidate check of a read (sources/rehash.py) and the analysis of
+# the same image replay the same layers, and the second asks for the first's
+# result instead of replaying again. One slot: a different image replaces it.
+_last: tuple[tuple[Sequence[Entry], ...], UnionFS] | None = None
+
+
 def replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
-    """Stack the entry lists of the layers, lowest first."""
+    """Stack the entry lists of the layers, lowest first.
+
+    Replaying the very same tuples of entries again returns the same result
+    (consumers only read it).
+    """
+    global _last
+    seq = tuple(layers)
+    last = _last
+    if (
+        last is not None
+        and len(last[0]) == len(seq)
+        and all(a is b for a, b in zip(last[0], seq, strict=True))
+    ):
+        return last[1]
     with paused_gc():
-        return _replay(layers)
+        union = _replay(seq)
+    if all(type(entries) is tuple for entries in seq):
+        _last = (seq, union)
+    return union
 
 
 def _replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:

@@ -195,7 +195,9 @@ class LocalImages:
         except Exception:  # the export needs the engine too, and reports it
             return
         try:
-            self._rows = _tagged_images(client)
+            self._rows = _stored_images(client) if self._engine == "docker" else None
+            if self._rows is None:
+                self._rows = _tagged_images(client)
         except Exception:  # the match asks the engine again, and reports properly
             self._rows = None
         finally:
@@ -205,6 +207,18 @@ class LocalImages:
         """The listing, once the thread has made it; None if it failed."""
         self._thread.join(timeout)
         return None if self._thread.is_alive() else self._rows
+
+
+def _stored_images(client: docker.DockerClient) -> list[LocalImage] | None:
+    """The listing from the engine's storage (sources/storage_probe.py), one
+    file per image instead of one API call; None when it cannot be read."""
+    from layerscope.sources.storage import StorageUnavailable
+    from layerscope.sources.storage_probe import docker_root, docker_tagged_images
+
+    try:
+        return docker_tagged_images(docker_root(client))
+    except StorageUnavailable:
+        return None
 
 
 def local_match(

@@ -94,10 +94,11 @@ class Status:
     # -- live display -------------------------------------------------------
     @contextlib.contextmanager
     def reading(
-        self, what: str, *, engine: bool, size: int | None
+        self, what: str, *, engine: bool, size: int | None, export: bool = True
     ) -> Iterator[Callable[[Progress], None] | None]:
         """Show the read of ``what`` while the block runs; yields the callback for
-        ``SourceOptions.progress`` (None when nothing is shown). Phases ``source``
+        ``SourceOptions.progress`` (None when nothing is shown). ``export``: an
+        engine image is read from the engine's export (else maybe its storage). Phases ``source``
         (until the first layer is scanned: for an engine, the export's
         preparation) and ``scan`` are marked from its events."""
         first: list[float] = []
@@ -112,15 +113,20 @@ class Status:
             yield mark if self.verbose else None
             self._close_read(first)
             return
-        with self._live(
-            f"waiting for the engine's export of {what}" if engine else f"reading {what}"
-        ) as update:
+        if not engine:
+            first_words = f"reading {what}"
+        elif export:
+            first_words = f"waiting for the engine's export of {what}"
+        else:
+            first_words = f"reading {what} from the engine"
+        with self._live(first_words) as update:
 
             def callback(p: Progress) -> None:
                 mark(p)
                 layers = f"{p.layers_done}" + (f" of {p.layers_total}" if p.layers_total else "")
                 entries = f", {p.entries_read:,} entries" if p.entries_read else ""
-                update(f"reading {what}: layer {layers}{entries}", p.bytes_read, size)
+                via = f" ({p.via})" if p.via else ""
+                update(f"reading {what}{via}: layer {layers}{entries}", p.bytes_read, size)
 
             yield callback
         self._close_read(first)

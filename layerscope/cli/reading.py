@@ -59,6 +59,13 @@ def add_reading_arguments(p: argparse.ArgumentParser, *, what: str = "the image"
         "(host or host:port; repeatable; loopback registries need no flag)",
     )
     p.add_argument(
+        "--engine-read",
+        choices=("auto", "storage", "export"),
+        default="auto",
+        help="read an engine image from the engine's layer storage (about a second) or its "
+        "export (as long as `docker save`); auto: the storage when it is readable here",
+    )
+    p.add_argument(
         "--verify-digests",
         action="store_true",
         help="hash every layer and check it against the config's diff_ids and the manifest's "
@@ -83,6 +90,7 @@ def reading_options(args: argparse.Namespace) -> SourceOptions:
             verify_digests=args.verify_digests,
             engine_timeout=args.engine_timeout,
             insecure_registries=tuple(getattr(args, "insecure_registry", ())),
+            engine_read=args.engine_read,
         ),
         args.limit,
     )

@@ -102,12 +102,9 @@ def open_image(target: str, *, source: str = "auto", options: SourceOptions) -> 
                 # auto chose the registry because no engine had the image: say both.
                 raise SourceError(f"{e}; nor is it in the docker or podman engine") from None
         if engine is not None:
-            from layerscope.sources.daemon import read_any_engine, read_engine_image
+            from layerscope.sources.engine_read import read_engine
 
-            if source == "auto":
-                image = read_any_engine(target, options=options)
-            else:
-                image = read_engine_image(target, engine=engine, options=options)
+            image = read_engine(target, engine=engine, options=options, any_engine=source == "auto")
         elif target == "-":
             from layerscope.sources.stdin import read_stdin_image
 

@@ -37,6 +37,7 @@ class Progress:
     layers_done: int
     layers_total: int | None
     entries_read: int = 0
+    via: str = ""  # for an engine image: "docker storage", "docker export"
 
 
 ProgressFn = Callable[[Progress], None]
@@ -71,6 +72,9 @@ class SourceOptions:
     # Registries reached over plain http (or TLS without certificate checks)
     # besides loopback ones, as ``host`` or ``host:port`` (--insecure-registry).
     insecure_registries: tuple[str, ...] = ()
+    # auto: the engine's layer storage when readable, else its export
+    # (sources/engine_read.py); storage or export forces one.
+    engine_read: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)

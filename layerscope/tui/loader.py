@@ -56,6 +56,7 @@ class LoadState:
     layers_done: int = 0
     layers_total: int | None = None
     passes: int = 1  # a source may read twice (content digests of duplicate candidates)
+    via: str = ""  # an engine image: read from its storage or its export
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: Loaded | None = None
@@ -136,6 +137,7 @@ class Loader:
         if p.layers_done < s.layers_done:  # the source reads the image again
             s.passes += 1
         s.bytes_read = p.bytes_read
+        s.via = p.via or s.via
         s.layers_done = p.layers_done
         s.layers_total = p.layers_total
 

@@ -152,7 +152,9 @@ def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Ana
     source = request.engine
     listing = pipeline.start(request, source)
     size = None if source is not None else input_size(request.target)
-    with status.reading(what, engine=source in ("docker", "podman"), size=size) as progress:
+    engine = source in ("docker", "podman")
+    export = request.options.engine_read == "export"
+    with status.reading(what, engine=engine, size=size, export=export) as progress:
         options = dataclasses.replace(request.options, progress=progress)
         image = pipeline.read(request, options)
     return pipeline.finish(image, request, listing)

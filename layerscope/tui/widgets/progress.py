@@ -26,7 +26,11 @@ def status_line(state: LoadState) -> str:
         layers += f"/{state.layers_total}"
     seconds = int(state.elapsed())
     again = f" (pass {state.passes}: hashing duplicate candidates)" if state.passes > 1 else ""
-    return f"{done} read  ·  {layers} layers scanned{again}  ·  {seconds // 60}:{seconds % 60:02d}"
+    via = f"from the {state.via}  ·  " if state.via else ""
+    return (
+        f"{via}{done} read  ·  {layers} layers scanned{again}  ·  "
+        f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 PHASE_TEXT = {

@@ -1,0 +1,460 @@
+"""Layers read from the engine's own storage: the unpacked overlay layer
+directories, walked instead of waiting for an export.
+
+Each layer directory is turned into the entries that ``layerscan.scan_layer``
+makes of the tar the engine would export for it, in the order that tar has
+them (Go's ``filepath.Walk``: every directory before its children, names in
+byte order):
+
+* a character device 0/0 is a whiteout of its name;
+* a directory with the ``trusted.overlay.opaque`` (or ``user.overlay.opaque``)
+  attribute ``y`` is opaque: its entry is followed by an OPAQUE entry;
+* a non-directory whose inode was seen before in the layer is a hard link to
+  the first path that had it; sockets are not stored (as in a tar).
+
+Names are engine data but still untrusted: every directory is opened by
+name relative to its parent with ``O_NOFOLLOW``, so a symlink is never
+followed and nothing outside the layer directory is reached; devices and
+FIFOs are never opened. The exact tar length of a layer comes from the
+engine's tar-split record (``storage_probe``). Content digests are taken
+afterwards, from the files themselves, and only for files whose size another
+visible file shares (the duplicate candidates).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import xxhash
+
+from layerscope.errors import LimitExceededError
+from layerscope.model import Entry, EntryType
+from layerscope.sources.layerscan import DIGEST_ALGORITHM, normalize
+from layerscope.union import replay
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO swapped in for a file must not block the open; the
+# fstat on the descriptor is the check that counts.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+# Deeper trees are left to the export (each level holds a descriptor open).
+MAX_DEPTH = 256
+
+
+class StorageUnavailable(Exception):
+    """The storage cannot be read as it is (vanished, no permission, too
+    deep): the caller reads the export instead. The message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDir:
+    """One layer as the engine stores it: its directory and tar length."""
+
+    path: str
+    size_bytes: int
+    root_entry: Entry | None = None  # the tar's own ``./`` member, when it has one
+
+
+def _name_key(name: str) -> bytes:
+    return os.fsencode(name)
+
+
+def _opaque(fd: int, xattrs: Sequence[str]) -> bool:
+    for attr in xattrs:
+        try:
+            if os.getxattr(fd, attr) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def walk_layer(
+    root: str, *, xattrs: Sequence[str] = OPAQUE_XATTRS, max_entries: int = 4_000_000
+) -> list[Entry]:
+    """The entries of the layer directory ``root``, in export order.
+
+    Raises StorageUnavailable when the directory vanishes or cannot be read.
+    """
+    entries: list[Entry] = []
+    append = entries.append
+    links: dict[tuple[int, int], str] = {}
+    file_t, dir_t = EntryType.FILE, EntryType.DIR
+    s_ifmt, s_ifreg, s_ifdir, s_iflnk = stat.S_IFMT, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
+    kinds = {
+        stat.S_IFCHR: EntryType.CHAR,
+        stat.S_IFBLK: EntryType.BLOCK,
+        stat.S_IFIFO: EntryType.FIFO,
+    }
+    top = _open_layer(root)
+    # Frames of (directory fd, path prefix, names left in reverse order).
+    stack: list[tuple[int, str, list[tuple[str, os.DirEntry[str]]]]] = []
+    try:
+        stack.append((top, "", _listing(top)))
+        while stack:
+            fd, prefix, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                if fd != top:
+                    os.close(fd)
+                continue
+            name, item = todo.pop()
+            st = item.stat(follow_symlinks=False)
+            path = prefix + name
+            mode = st.st_mode
+            fmt = s_ifmt(mode)
+            perm = mode & 0o7777
+            if fmt == s_ifdir:
+                append(Entry(path, dir_t, 0, perm, st.st_uid, st.st_gid, int(st.st_mtime)))
+                if len(stack) >= MAX_DEPTH:
+                    raise StorageUnavailable(f"{root}: directories nested deeper than {MAX_DEPTH}")
+                sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                if _opaque(sub, xattrs):
+                    append(Entry(path, EntryType.OPAQUE))
+                try:
+                    listing = _listing(sub)
+                except BaseException:
+                    os.close(sub)
+                    raise
+                stack.append((sub, path + "/", listing))
+                continue
+            if fmt == stat.S_IFCHR and st.st_rdev == 0:
+                append(Entry(path, EntryType.WHITEOUT))
+                continue
+            if fmt == stat.S_IFSOCK:
+                continue  # a tar stores no sockets
+            if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                first = links.get(key)
+                if first is not None:
+                    append(
+                        Entry(
+                            path,
+                            EntryType.HARDLINK,
+                            0,
+                            perm,
+                            st.st_uid,
+                            st.st_gid,
+                            int(st.st_mtime),
+                            first,
+                        )
+                    )
+                    continue
+                links[key] = path
+            if fmt == s_ifreg:
+                append(
+                    Entry(path, file_t, st.st_size, perm, st.st_uid, st.st_gid, int(st.st_mtime))
+                )
+            elif fmt == s_iflnk:
+                target = os.readlink(name, dir_fd=fd)
+                append(
+                    Entry(
+                        path,
+                        EntryType.SYMLINK,
+                        0,
+                        perm,
+                        st.st_uid,
+                        st.st_gid,
+                        int(st.st_mtime),
+                        target,
+                    )
+                )
+            else:
+                kind = kinds.get(fmt)
+                if kind is None:
+                    continue
+                append(Entry(path, kind, 0, perm, st.st_uid, st.st_gid, int(st.st_mtime)))
+            if len(entries) > max_entries:
+                raise LimitExceededError(
+                    f"{root}: more than {max_entries} entries (--limit max-entries=N)"
+                )
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise StorageUnavailable(
+            f"layer directory {root} changed while it was read ({e.strerror}): "
+            f"the image was removed?"
+        ) from None
+    except PermissionError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+    except OSError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror or e}") from None
+    finally:
+        for fd, _, _ in stack:
+            if fd != top:
+                os.close(fd)
+        os.close(top)
+    return entries
+
+
+def _open_layer(root: str) -> int:
+    try:
+        return os.open(root, _DIR_FLAGS)
+    except FileNotFoundError:
+        raise StorageUnavailable(
+            f"layer directory {root} is gone (the image was removed?)"
+        ) from None
+    except OSError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+
+
+def _listing(fd: int) -> list[tuple[str, os.DirEntry[str]]]:
+    """The directory's items in reverse export order (popped from the end)."""
+    with os.scandir(fd) as it:
+        items = [(e.name, e) for e in it]
+    if all(name.isascii() for name, _ in items):
+        items.sort(reverse=True)  # by name: names in a directory differ
+    else:  # Go compares bytes; surrogate-escaped names sort otherwise as str
+        items.sort(reverse=True, key=lambda t: _name_key(t[0]))
+    return items
+
+
+# --------------------------------------------------------------- tar-split
+
+_inflate_lib: Any = zlib
+try:  # isal inflates 2-3x faster than zlib (tar/streams.py uses it too)
+    from isal import isal_zlib
+
+    _inflate_lib = isal_zlib
+except ImportError:  # pragma: no cover - exercised where isal is absent
+    pass
+
+_SEGMENT = b'{"type":2,"payload":"'
+_FILE = b'{"type":1,'
+_NAMED = b'{"type":1,"name":"'
+_ROOTS = (b'{"type":1,"name":"./",', b'{"type":1,"name":".",', b'{"type":1,"name":"/",')
+
+
+@dataclass(frozen=True, slots=True)
+class TarSplit:
+    """What a layer's tar-split record tells without the files: the exact
+    tar length, whether the tar has a root ``./`` member, and the CRC-64 (as
+    base64 text) of each file of at least the asked size, by normalised
+    name. Two files whose checksums differ hold different bytes."""
+
+    size_bytes: int
+    has_root: bool
+    # hash(normalised name) -> the CRC as an int: a third of the memory of
+    # names and texts. str hashes are keyed per process, so names cannot be
+    # made to collide; a collision would only cost a duplicate finding.
+    checksums: dict[int, int]
+
+
+def _tar_split_lines(path: str, max_bytes: int) -> Iterator[list[bytes]]:
+    """The inflated record, a list of whole lines at a time."""
+    inflate = _inflate_lib.decompressobj(wbits=47)
+    rest = b""
+    seen = 0
+    try:
+        with open(path, "rb", buffering=0) as f:
+            while True:
+                raw = f.read(64 << 10)
+                data = inflate.decompress(raw) if raw else inflate.flush()
+                seen += len(data)
+                if seen > max_bytes:
+                    raise StorageUnavailable(f"{path}: tar-split record larger than {max_bytes}")
+                lines = (rest + data if rest else data).split(b"\n")
+                rest = lines.pop() if raw else b""
+                yield lines
+                if not raw:
+                    return
+    except OSError as e:
+        raise StorageUnavailable(f"{path}: {e.strerror or e}") from None
+    except zlib.error:
+        raise StorageUnavailable(f"{path}: not a gzipped tar-split record") from None
+
+
+_SIZE = re.compile(rb',"size":(\d+),')
+_NAMED_FILE = re.compile(
+    # The name unrolled (plain runs, then escapes each followed by a run):
+    # no alternation tried per character.
+    rb'^\{"type":1,"name":"([^"\\\n]*(?:\\.[^"\\\n]*)*)","size":(\d+),"payload":"([A-Za-z0-9+/=]+)"',
+    re.MULTILINE,
+)
+
+
+def read_tar_split(path: str, *, floor: int = 0, max_bytes: int = 4 << 30) -> TarSplit:
+    """Read a tar-split record: gzipped JSON lines, as Go writes them, of the
+    tar's raw bytes between files (type 2, base64) and its files (type 1,
+    with their sizes and CRC-64), which the engine keeps beside each layer to
+    rebuild the exact tar it was given. ``floor > 0`` collects the checksums
+    of files of at least ``floor`` bytes. A line of another form makes the
+    record unreadable (StorageUnavailable), never a wrong size.
+
+    The work is done a list of lines at a time by C loops (``map``, ``find``,
+    ``count``, one regular expression over the short file lines): a record
+    holds two lines per tar member.
+    """
+    total = 0
+    root = False
+    checksums: dict[int, int] = {}
+    find, count, quote, pad = bytes.find, bytes.count, repeat(b'"'), repeat(b"=")
+    for lines in _tar_split_lines(path, max_bytes):
+        segments = [line for line in lines if line.startswith(_SEGMENT)]
+        file_lines = [line for line in lines if line.startswith(_FILE)]
+        if len(segments) + len(file_lines) != len(lines) - lines.count(b""):
+            raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
+        files = b"\n".join(file_lines)
+        ends = list(map(find, segments, quote, repeat(21)))
+        if -1 in ends:
+            raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
+        chars = sum(ends) - 21 * len(segments)
+        total += chars // 4 * 3 - sum(map(count, segments, pad))
+        total += sum(map(int, _SIZE.findall(files)))
+        if not root and any(r in files for r in _ROOTS):
+            root = True
+        if floor > 0:
+            for raw, size, crc in _NAMED_FILE.findall(files):
+                if int(size) >= floor:
+                    _checksum(raw, crc, checksums)
+    return TarSplit(total, root, checksums)
+
+
+def _checksum(raw: bytes, crc: bytes, out: dict[int, int]) -> None:
+    """Record a file's CRC under its normalised name."""
+    try:
+        name = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+    except ValueError:  # (UnicodeDecodeError too): read the file to be sure
+        return
+    try:
+        value = int.from_bytes(base64.b64decode(crc), "big")
+    except ValueError:
+        return
+    out[hash(normalize(name))] = value
+
+
+def narrow_by_checksums(
+    wanted: dict[int, dict[str, int]], checksums: Sequence[dict[int, int]]
+) -> dict[int, dict[str, int]]:
+    """``wanted`` (per layer, path -> size) without the files whose size and
+    checksum no other wanted file shares: their content is unique, a digest
+    would match nothing. Files without a checksum stay."""
+    groups: Counter[tuple[int, int]] = Counter()
+    for index, paths in wanted.items():
+        crcs = checksums[index]
+        for path, size in paths.items():
+            crc = crcs.get(hash(path))
+            if crc is not None:
+                groups[(size, crc)] += 1
+    out: dict[int, dict[str, int]] = {}
+    for index, paths in wanted.items():
+        crcs = checksums[index]
+        keep = {
+            p: size
+            for p, size in paths.items()
+            if (crc := crcs.get(hash(p))) is None or groups[(size, crc)] > 1
+        }
+        if keep:
+            out[index] = keep
+    return out
+
+
+# --------------------------------------------------------------- digests
+
+
+def candidates(
+    layers: Sequence[Sequence[Entry]], floor: int, want: Callable[[int], bool] | None
+) -> dict[int, dict[str, int]]:
+    """Per layer, the visible regular files (path -> size) whose content must be hashed:
+    those of at least ``floor`` bytes whose size another visible file shares
+    (the duplicate candidates), and those ``want(size)`` asks for."""
+    file_t = EntryType.FILE
+    stored: Counter[int] = Counter()
+    wanted = False
+    for entries in layers:
+        for e in entries:
+            if e.type is file_t:
+                if floor > 0 and e.size >= floor:
+                    stored[e.size] += 1
+                if want is not None and not wanted and want(e.size):
+                    wanted = True
+    if not wanted and not any(n > 1 for n in stored.values()):
+        return {}
+    union = replay(layers)
+    counts: Counter[int] = Counter(
+        e.size
+        for _, e in union.final.values()
+        if e.type is file_t and floor > 0 and e.size >= floor
+    )
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for path, (index, e) in union.final.items():
+        if e.type is not file_t:
+            continue
+        if (floor > 0 and e.size >= floor and counts[e.size] > 1) or (
+            want is not None and want(e.size)
+        ):
+            out[index][path] = e.size
+    return dict(out)
+
+
+def hash_files(root: str, sizes: dict[str, int]) -> dict[str, str]:
+    """:func:`layerscan.content_digest` of each file of ``sizes`` (path -> size) under ``root``,
+    opened without following any symlink; StorageUnavailable when one is no
+    longer the regular file of the size the walk saw."""
+    out: dict[str, str] = {}
+    top = _open_layer(root)
+    parent_path: str | None = None
+    parent_fd = -1
+    try:
+        for path in sorted(sizes):
+            directory, _, name = path.rpartition("/")
+            if directory != parent_path:
+                if parent_fd >= 0 and parent_fd != top:
+                    os.close(parent_fd)
+                parent_fd, parent_path = -1, None
+                parent_fd = _open_dir(top, directory)
+                parent_path = directory
+            fd = os.open(name, _FILE_FLAGS, dir_fd=parent_fd)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_size != sizes[path]:
+                    raise StorageUnavailable(f"{root}/{path} changed while it was read")
+                h = xxhash.xxh3_128()
+                while True:
+                    piece = os.read(fd, 1 << 20)
+                    if not piece:
+                        break
+                    h.update(piece)
+                out[path] = f"{DIGEST_ALGORITHM}:{h.hexdigest()}"
+            finally:
+                os.close(fd)
+    except OSError as e:
+        raise StorageUnavailable(
+            f"{root}: a file changed while it was read ({e.strerror or e}): the image was removed?"
+        ) from None
+    finally:
+        if parent_fd >= 0 and parent_fd != top:
+            os.close(parent_fd)
+        os.close(top)
+    return out
+
+
+def _open_dir(top: int, directory: str) -> int:
+    """A descriptor of ``directory`` below ``top``, each component opened
+    with O_NOFOLLOW relative to the one before."""
+    fd = top
+    for part in directory.split("/") if directory else ():
+        nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+        if fd != top:
+            os.close(fd)
+        fd = nxt
+    return fd
+
+
+def with_digests(entries: Sequence[Entry], digests: dict[str, str]) -> tuple[Entry, ...]:
+    """``entries`` with the digests of the files named in ``digests`` set."""
+    if not digests:
+        return tuple(entries)  # the very tuple when it is one (union.replay's memo)
+    file_t = EntryType.FILE
+    return tuple(
+        e._replace(digest=digests[e.path]) if e.type is file_t and e.path in digests else e
+        for e in entries
+    )

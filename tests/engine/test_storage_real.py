@@ -1,0 +1,272 @@
+"""The engine's layer storage against its export, on real images of both builders.
+
+For every image the storage path (``--engine-read storage``) must give the
+same JSON report as the export path, byte for byte, apart from the layers'
+``blob_digest`` (the export names blobs by the ids ``docker save`` makes up),
+and the same entries in the same order with the same metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layerscope.analysis import analyze
+from layerscope.errors import SourceError
+from layerscope.model import EntryType, Image
+from layerscope.report.schema import to_dict
+from layerscope.sources import open_image
+from layerscope.sources.engine_read import read_storage
+from layerscope.sources.interface import Progress, SourceOptions
+from layerscope.sources.rehash import open_image_with_digests
+from layerscope.sources.storage import StorageUnavailable
+from layerscope.sources.storage_probe import plan_for
+
+from .imagebuild import build_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Hard links, opaque directories (rm -rf then mkdir), whiteouts of files and
+# of whole directories, symlinks (dangling, absolute, to a directory),
+# devices and a FIFO, sparse and empty files, non-UTF-8 and long names,
+# set-id modes, other owners, and same-size files (equal and different) for
+# the content digests.
+DOCKERFILE = """\
+FROM {base}
+RUN mkdir -p /t/keep /t/gone/deep /t/opq/old /t/links /t/dev \\
+ && dd if=/dev/zero of=/t/gone/deep/f bs=1000 count=30 \\
+ && dd if=/dev/zero of=/t/opq/old/f bs=1000 count=20 \\
+ && dd if=/dev/urandom of=/t/links/data bs=1000 count=90 \\
+ && ln /t/links/data /t/links/hard1 && ln /t/links/data /t/links/hard2 \\
+ && ln -s /t/links/data /t/links/abs && ln -s ../keep /t/links/dir \\
+ && ln -s nowhere /t/links/dangling \\
+ && cp /t/links/data /t/keep/copy1 && cp /t/links/data /t/keep/copy2 \\
+ && dd if=/dev/urandom of=/t/keep/other bs=1000 count=90 \\
+ && : > /t/keep/empty \\
+ && dd if=/dev/zero of=/t/keep/sparse bs=1 count=1 seek=5000000 \\
+ && touch "/t/keep/$(printf 'bad\\377name')" "/t/keep/$(printf 'caf\\303\\251')" \\
+ && touch /t/keep/{long} \\
+ && mknod /t/dev/null c 1 3 && mknod /t/dev/loop b 7 0 && mkfifo /t/dev/fifo \\
+ && chmod 4755 /t/keep/other && chmod 1777 /t/keep \\
+ && chown 1000:1000 /t/keep/copy2
+COPY app/ /t/app/
+RUN rm -rf /t/gone /t/opq && mkdir -p /t/opq/new \\
+ && echo new > /t/opq/new/f && rm /t/links/data /t/keep/empty \\
+ && ln /t/links/hard1 /t/links/hard3 && echo x >> /t/app/a.txt
+RUN rm -rf /t/app && mkdir /t/app && echo back > /t/app/b.txt \\
+ && ln -s /t/keep /t/dir2 && rm /t/dev/fifo
+"""
+APP = {"app/a.txt": b"a" * 6000, "app/sub/b.txt": b"b" * 6000, "app/c.txt": b"c" * 100}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["classic", "buildkit"])
+def image(request: pytest.FixtureRequest, busybox_base: str) -> str:
+    buildkit = request.param
+    tag = f"ls-h15/storage-{'bk' if buildkit else 'classic'}:2"
+    dockerfile = DOCKERFILE.format(base=busybox_base, long="n" * 120)
+    return build_image(tag, dockerfile, APP, buildkit=buildkit)
+
+
+def _report(tag: str, mode: str) -> tuple[dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--engine-read", mode],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "LAYERSCOPE_DEBUG": "1"},
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout), proc.stderr
+
+
+def test_storage_and_export_reports_are_identical(image: str) -> None:
+    storage, said = _report(image, "storage")
+    assert "from the docker storage" in said
+    export, said = _report(image, "export")
+    assert "export" in said
+    # Source-specific: the export's blob names.
+    for layer in storage["layers"] + export["layers"]:
+        layer.pop("blob_digest")
+    assert json.dumps(storage, sort_keys=True) == json.dumps(export, sort_keys=True)
+    # The image holds what the Dockerfile made: the comparison is not vacuous.
+    assert any(f["rule"].startswith("LS4") for f in storage["findings"])
+    assert storage["summary"]["removed_bytes"] >= 50_000
+
+
+def test_storage_gives_the_exports_entries(image: str) -> None:
+    def read(mode: str) -> list[list[Any]]:
+        img = open_image_with_digests(
+            image, source="docker", options=SourceOptions(engine_read=mode)
+        )
+        return [list(layer.entries) for layer in img.layers]
+
+    storage, export = read("storage"), read("export")
+    types: set[EntryType] = set()
+    for mine, theirs in zip(storage, export, strict=True):
+        # The export hashes every file it streams; the storage path only
+        # the duplicate candidates, and those digests must agree.
+        digests = {e.path: e.digest for e in theirs}
+        for e in mine:
+            if e.digest is not None:
+                assert digests[e.path] == e.digest, e.path
+        assert [e._replace(digest=None) for e in mine] == [e._replace(digest=None) for e in theirs]
+        types |= {e.type for e in mine}
+    assert {
+        EntryType.HARDLINK,
+        EntryType.OPAQUE,
+        EntryType.WHITEOUT,
+        EntryType.SYMLINK,
+        EntryType.CHAR,
+        EntryType.BLOCK,
+        EntryType.FIFO,
+    } <= types
+    names = {e.path for layer in storage for e in layer}
+    assert "t/keep/bad\udcffname" in names and "t/keep/caf\u00e9" in names
+
+
+def test_storage_forced_on_a_remote_engine_is_one_clear_error(
+    image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    with pytest.raises(SourceError) as err:
+        open_image(image, options=SourceOptions(engine_read="storage"))
+    assert "\n" not in str(err.value) and "not a local socket" in str(err.value)
+
+
+def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DOCKER_HOST": "tcp://127.0.0.1:9",
+            "LAYERSCOPE_DEBUG": "1",
+        },
+        check=False,
+        timeout=120,
+    )
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 2, proc.stderr
+    assert "reading the docker export" in lines[0] and "not a local socket" in lines[0]
+
+
+def test_an_image_removed_mid_read(busybox_base: str) -> None:
+    tag = build_image(
+        "ls-h15/vanish:1", f"FROM {busybox_base}\nRUN mkdir /v && echo v > /v/f\n", {}
+    )
+    options = SourceOptions()
+    plan = plan_for(tag, "docker", options)
+    subprocess.run(["docker", "rmi", "-f", tag], check=True, capture_output=True)
+    # The walk finds the top layer's directory gone: the storage is unavailable ...
+    with pytest.raises(StorageUnavailable, match="removed"):
+        read_storage(plan, reference=tag, engine="docker", options=options)
+    # ... and the export then says the image is gone: one line, exit 2.
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", tag],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "not found" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def podman_image(tmp_path_factory: pytest.TempPathFactory, busybox_base: str) -> str:
+    """The same Dockerfile built by Podman (buildah) into its rootful store."""
+    if shutil.which("podman") is None or os.geteuid() != 0:
+        pytest.skip("needs podman, as root (the rootful store)")
+    tag = "localhost/ls-h15/storage-podman:1"
+    ctx = tmp_path_factory.mktemp("podman-ctx")
+    for name, data in APP.items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_bytes(data)
+    (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=busybox_base, long="n" * 120))
+    subprocess.run(
+        ["podman", "pull", "-q", f"docker-daemon:{busybox_base}"], check=True, capture_output=True
+    )
+    subprocess.run(
+        ["podman", "build", "-q", "--cap-add", "MKNOD", "--network", "none", "-t", tag, str(ctx)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return tag
+
+
+def test_podman_storage_gives_what_podman_saves(podman_image: str, tmp_path: Path) -> None:
+    layout = tmp_path / "oci"
+    subprocess.run(
+        ["podman", "save", "--format", "oci-dir", "-o", str(layout), podman_image],
+        check=True,
+        capture_output=True,
+    )
+    saved = open_image_with_digests(str(layout), source="auto", options=SourceOptions())
+    stored = open_image_with_digests(
+        podman_image, source="podman", options=SourceOptions(engine_read="storage")
+    )
+    assert stored.source == "podman" and stored.id == saved.id
+    for mine, theirs in zip(stored.layers, saved.layers, strict=True):
+        assert mine.size_bytes == theirs.size_bytes and mine.digest == theirs.digest
+        assert [e._replace(digest=None) for e in mine.entries] == [
+            e._replace(digest=None) for e in theirs.entries
+        ]
+
+    def report(image: Image) -> dict[str, Any]:
+        out = to_dict(analyze(image))
+        for key in ("reference", "source"):
+            out["image"].pop(key)
+        for layer in out["layers"]:
+            # How the save stored its blobs (gzip): not the layers' content.
+            for key in ("blob_digest", "media_type", "compressed_bytes"):
+                layer.pop(key)
+        return out
+
+    assert json.dumps(report(stored), sort_keys=True) == json.dumps(report(saved), sort_keys=True)
+    types = {e.type for layer in stored.layers for e in layer.entries}
+    assert {EntryType.OPAQUE, EntryType.WHITEOUT, EntryType.HARDLINK, EntryType.CHAR} <= types
+
+
+@pytest.mark.parametrize("mode", ["storage", "export"])
+def test_the_progress_screen_says_which_path_ran(image: str, mode: str) -> None:
+    pytest.importorskip("textual")
+    import time
+
+    from layerscope.tui.loader import Loader, Phase
+    from layerscope.tui.widgets.progress import status_line
+
+    seen: list[tuple[str, int, int | None]] = []
+
+    def reader(opts: SourceOptions) -> Image:
+        report = opts.progress
+        assert report is not None
+
+        def spy(p: Progress) -> None:
+            seen.append((p.via, p.layers_done, p.layers_total))
+            report(p)
+
+        return open_image(image, options=dataclasses.replace(opts, progress=spy))
+
+    loader = Loader(reader, analyze, SourceOptions(engine_read=mode))
+    loader.start()
+    deadline = time.monotonic() + 120
+    while loader.state.phase not in (Phase.DONE, Phase.FAILED) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert loader.state.phase is Phase.DONE, loader.state.error
+    assert status_line(loader.state).startswith(f"from the docker {mode}")
+    # Per-layer progress, every layer of the image counted.
+    assert [done for _, done, _ in seen if done][-1] == 5  # the base and four own
+    assert {via for via, _, _ in seen} == {f"docker {mode}"}
