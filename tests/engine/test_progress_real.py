@@ -27,10 +27,10 @@ pytestmark = [
 BIG_TAG = "layerscope-test/progress-big:1"
 
 
-def _pipe_json(target: str) -> bytes:
+def _pipe_json(target: str, *extra: str) -> bytes:
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
     return subprocess.run(
-        [sys.executable, "-m", "layerscope", target, "--format", "json", "--no-config"],
+        [sys.executable, "-m", "layerscope", target, "--format", "json", "--no-config", *extra],
         capture_output=True,
         check=True,
         timeout=600,
@@ -114,7 +114,7 @@ def test_engine_export_shows_progress_then_clears(
     assert shown is not None and shown < 1.5, [t for t, _ in seen[:5]]
     assert "EXIT=0" in last
     assert "waiting for the engine" not in last and "reading" not in last
-    assert report == _pipe_json(BIG_TAG)
+    assert report == _pipe_json(BIG_TAG, "--engine-read", "export")
 
 
 def test_large_archive_shows_progress_then_clears(run_in_terminal: object, tmp_path: Path) -> None:

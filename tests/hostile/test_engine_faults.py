@@ -4,6 +4,9 @@ Engine down, socket permission denied, image not found, export cut
 mid-stream, an engine that never answers, and an interrupt while waiting:
 each is one clear line on stderr naming the cause, exit 2 (130/143 for
 signals), and never a report pretending to be whole.
+
+These faults are in the export stream, so every run here reads the export
+(``--engine-read export``); the layer-storage path has its own tests.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _one_error_line(out: Outcome, pattern: str) -> None:
 
 def test_engine_not_running(tmp_path: Path, image: str) -> None:
     out = run_cli(
-        [image, "--format", "json"],
+        [image, "--engine-read", "export", "--format", "json"],
         cwd=tmp_path,
         env={"DOCKER_HOST": f"unix://{tmp_path}/nothing-here.sock"},
     )
@@ -68,7 +71,7 @@ def test_socket_permission_denied(tmp_path: Path, image: str) -> None:
             prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
         sock.chmod(0o600)
         out = run_cli(
-            [image, "--format", "json"],
+            [image, "--engine-read", "export", "--format", "json"],
             cwd=tmp_path,
             env={"DOCKER_HOST": f"unix://{sock}"},
             prefix=prefix,
@@ -85,7 +88,15 @@ def test_image_not_found(tmp_path: Path, image: str) -> None:
 def test_export_cut_mid_stream(tmp_path: Path, image: str, cut_after: int) -> None:
     with fault_proxy(tmp_path / "p.sock", "cut-export", cut_after) as proxy:
         out = run_cli(
-            [image, "--format", "json", "-o", str(tmp_path / "report.json")],
+            [
+                image,
+                "--engine-read",
+                "export",
+                "--format",
+                "json",
+                "-o",
+                str(tmp_path / "report.json"),
+            ],
             cwd=tmp_path,
             env={"DOCKER_HOST": f"unix://{tmp_path}/p.sock"},
         )
@@ -97,10 +108,10 @@ def test_export_cut_mid_stream(tmp_path: Path, image: str, cut_after: int) -> No
 
 def test_whole_export_through_the_proxy_reads(tmp_path: Path, image: str) -> None:
     """The control: the same proxy passing everything gives the same report."""
-    direct = run_cli([image, "--format", "json"], cwd=tmp_path)
+    direct = run_cli([image, "--engine-read", "export", "--format", "json"], cwd=tmp_path)
     with fault_proxy(tmp_path / "p.sock", "pass"):
         proxied = run_cli(
-            [image, "--format", "json", "--verify-digests"],
+            [image, "--engine-read", "export", "--format", "json", "--verify-digests"],
             cwd=tmp_path,
             env={"DOCKER_HOST": f"unix://{tmp_path}/p.sock"},
         )
@@ -112,10 +123,10 @@ def test_report_does_not_wait_for_the_end_of_the_transfer(tmp_path: Path, image:
     """Docker deletes its temporary export before it ends the response. Once
     the tar's end-of-archive marker is in, the image is whole: the report
     comes out while the engine still holds the transfer open."""
-    direct = run_cli([image, "--format", "json"], cwd=tmp_path)
+    direct = run_cli([image, "--engine-read", "export", "--format", "json"], cwd=tmp_path)
     with fault_proxy(tmp_path / "p.sock", "hold-end") as proxy:
         held = run_cli(
-            [image, "--format", "json"],
+            [image, "--engine-read", "export", "--format", "json"],
             cwd=tmp_path,
             env={"DOCKER_HOST": f"unix://{tmp_path}/p.sock"},
         )
@@ -129,7 +140,7 @@ def test_engine_that_never_answers(tmp_path: Path, image: str) -> None:
     with fault_proxy(tmp_path / "s.sock", "silent"):
         start = time.monotonic()
         out = run_cli(
-            [image, "--format", "json", "--engine-timeout", "2"],
+            [image, "--engine-read", "export", "--format", "json", "--engine-timeout", "2"],
             cwd=tmp_path,
             env={"DOCKER_HOST": f"unix://{tmp_path}/s.sock"},
         )
