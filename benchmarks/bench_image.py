@@ -64,9 +64,10 @@ def image_tag(files: int) -> str:
     return f"layerscope-bench/big:{files}"
 
 
-def ensure_image(files: int) -> str:
-    """Build the benchmark image unless the engine already has it."""
-    tag = image_tag(files)
+def ensure_image(files: int, tag: str | None = None) -> str:
+    """Build the benchmark image (as ``tag``, default :func:`image_tag`) unless the
+    engine already has it."""
+    tag = tag or image_tag(files)
     have = subprocess.run(
         ["docker", "image", "inspect", tag], capture_output=True, check=False
     ).returncode

@@ -19,42 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import alternate, layerscope_cmd, table
-from bench_image import BASE, DOCKERFILE, MB, _tree
-
-
-def ensure_image(tag: str, files: int) -> str:
-    """Build the bench image as ``tag`` unless the engine already has it."""
-    have = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False)
-    if have.returncode == 0:
-        return tag
-    blob = os.urandom(4 * MB)
-    with tempfile.TemporaryDirectory(prefix="ls-bench-ctx-") as tmp:
-        ctx = Path(tmp)
-        na, nb, nc = files * 40 // 100, files * 27 // 100, files * 20 // 100
-        _tree(ctx / "a", ".", na, 1, blob)
-        _tree(ctx / "b", ".", nb, 2, blob)
-        _tree(ctx / "c", ".", nc, 3, blob)
-        _tree(ctx / "a2", ".", files - na - nb - nc, 1, blob[::-1])
-        (ctx / "big4.bin").write_bytes(os.urandom(150 * MB))
-        (ctx / "Dockerfile").write_text(
-            DOCKERFILE.format(base=BASE, big1=400 * MB, big2=200 * MB, big3=250 * MB)
-        )
-        print(f"building {tag} (once; cached by tag) ...", file=sys.stderr)
-        subprocess.run(
-            ["docker", "build", "--force-rm", "--network", "none", "-t", tag, str(ctx)],
-            env={**os.environ, "DOCKER_BUILDKIT": "0"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return tag
+from bench_image import ensure_image
 
 
 def main() -> None:
@@ -64,7 +35,7 @@ def main() -> None:
     ap.add_argument("--tag", help="image tag (default layerscope-bench/big:FILES)")
     ap.add_argument("--build-only", action="store_true")
     args = ap.parse_args()
-    tag = ensure_image(args.tag or f"layerscope-bench/big:{args.files}", args.files)
+    tag = ensure_image(args.files, args.tag)
     if args.build_only:
         return
     dive = shutil.which("dive")
