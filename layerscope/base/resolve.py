@@ -203,6 +203,12 @@ class LocalImages:
         finally:
             client.close()
 
+    def settle(self, timeout: float = 2.0) -> None:
+        """Give the listing up to ``timeout`` seconds to end before the process does:
+        a daemon thread still inside the engine client at interpreter shutdown can
+        crash the exit (seen about once in twenty quick error exits)."""
+        self._thread.join(timeout)
+
     def rows(self, timeout: float | None = None) -> list[LocalImage] | None:
         """The listing, once the thread has made it; None if it failed."""
         self._thread.join(timeout)

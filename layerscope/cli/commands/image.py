@@ -154,10 +154,18 @@ def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Ana
     size = None if source is not None else input_size(request.target)
     engine = source in ("docker", "podman")
     export = request.options.engine_read == "export"
-    with status.reading(what, engine=engine, size=size, export=export) as progress:
-        options = dataclasses.replace(request.options, progress=progress)
-        image = pipeline.read(request, options)
-    return pipeline.finish(image, request, listing)
+    interrupted = False
+    try:
+        with status.reading(what, engine=engine, size=size, export=export) as progress:
+            options = dataclasses.replace(request.options, progress=progress)
+            image = pipeline.read(request, options)
+        return pipeline.finish(image, request, listing)
+    except KeyboardInterrupt:
+        interrupted = True  # out within a second: no wait for the listing
+        raise
+    finally:
+        if listing is not None and not interrupted:
+            listing.settle()
 
 
 def _all_platforms(args: argparse.Namespace, request: pipeline.Request, status: Status) -> int:
