@@ -71,11 +71,12 @@ class Status:
         if not self.quiet:
             self._print(f"layerscope: warning: {message}")
 
-    def say(self, message: str) -> None:
-        """A progress message: on the live display, else a line (not under ``--quiet``)."""
+    def say(self, message: str, *, live_only: bool = False) -> None:
+        """A progress message: on the live display, else a line (not under ``--quiet``,
+        nor when ``live_only``: a detail that would only flood a log)."""
         if self._display is not None:
             self._display.update(self._task, description=message)
-        elif not self.quiet:
+        elif not self.quiet and not live_only:
             self._print(f"layerscope: {message}")
 
     def phase(self, name: str) -> None:

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,15 @@ _BUILDKIT_STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?\d+/\d+\] (.*)$")
 _BUILDKIT_CACHED = re.compile(r"^#(\d+) CACHED$")
 
 
+def _step_of(line: str, builder: str) -> str | None:
+    """The Dockerfile step a build log line starts, or None."""
+    if builder == "buildkit":
+        m = _BUILDKIT_STEP.match(line)
+        return m.group(2) if m else None
+    m = _CLASSIC_STEP.match(line)
+    return m.group(1) if m else None
+
+
 def parse_build_log(log: str, builder: str) -> tuple[list[str], list[str]]:
     """The steps a build ran and the steps it took from cache, from its output."""
     steps: list[str] = []
@@ -159,8 +169,11 @@ def build(
     network: str | None = None,
     target: str | None = None,
     build_args: Mapping[str, str] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> Built:
-    """Build Dockerfile ``text`` in ``context`` as ``tag``; raise BuildError on failure."""
+    """Build Dockerfile ``text`` in ``context`` as ``tag``; raise BuildError on failure.
+
+    ``on_step`` hears each Dockerfile step as the build starts it (for progress)."""
     with tempfile.TemporaryDirectory(prefix="layerscope-df-") as tmp:
         path = os.path.join(tmp, "Dockerfile")
         with open(path, "w", encoding="utf-8") as f:
@@ -176,20 +189,43 @@ def build(
             argv.extend(["--build-arg", f"{key}={value}"])
         argv.append(context)
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=_env(builder),
-                timeout=BUILD_TIMEOUT,
-                check=False,
             )
         except FileNotFoundError:
             raise UsageError(f"--verify needs a Docker client: {docker!r} not found") from None
-        except subprocess.TimeoutExpired:
-            raise BuildError(f"docker build of {tag} timed out after {BUILD_TIMEOUT}s") from None
-    log = proc.stdout.decode(errors="replace")
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(BUILD_TIMEOUT, stop)
+        timer.start()
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:  # the log as it comes, so progress can name the step
+                line = raw.decode(errors="replace")
+                lines.append(line)
+                step = _step_of(line.rstrip("\n"), builder)
+                if step is not None and on_step is not None:
+                    on_step(step)
+            proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if timed_out.is_set():
+            raise BuildError(f"docker build of {tag} timed out after {BUILD_TIMEOUT}s")
+    log = "".join(lines)
     if proc.returncode != 0:
         tail = "\n".join(log.strip().splitlines()[-15:])
         raise BuildError(f"docker build of {tag} failed (exit {proc.returncode}):\n{tail}")
@@ -319,7 +355,14 @@ def verify(
             tag = f"{tag_prefix}{name}:{label}"
             progress(f"building {label} ({builder})")
             built = build(
-                text, ctx, tag, builder=builder, docker=docker, network=network, target=target
+                text,
+                ctx,
+                tag,
+                builder=builder,
+                docker=docker,
+                network=network,
+                target=target,
+                on_step=lambda step: progress(f"step {step}"),
             )
             tags.append(tag)
             return built, reader(tag)

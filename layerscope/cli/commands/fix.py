@@ -128,12 +128,17 @@ def main(argv: Sequence[str]) -> int:
         # original, one build per fix when there are several, patched, and both again
         builds = 4 + len(fixes) if args.image and len(fixes) > 1 else 4 if args.image else None
         started = [0]
+        current = [""]
 
         def building(message: str) -> None:
+            if message.startswith("step "):
+                # The Dockerfile step the build is on: on the live line only.
+                status.say(f"{current[0]} · {message[len('step ') :]}", live_only=True)
+                return
             if message.startswith("building "):
                 started[0] += 1
                 of = f" of {builds}" if builds else ""
-                message = f"build {started[0]}{of}: {message[len('building ') :]}"
+                message = current[0] = f"build {started[0]}{of}: {message[len('building ') :]}"
             status.say(message)
 
         with status.working("verifying the fixes"):
