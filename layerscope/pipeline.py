@@ -8,8 +8,9 @@ come back as data, in ``Analysis.warnings``: the caller decides where they go.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from layerscope.sources.interface import SourceOptions
 if TYPE_CHECKING:
     from layerscope.base.resolve import LocalImages
 
-__all__ = ["Request", "finish", "read", "run", "start", "with_dockerfile"]
+__all__ = ["Request", "finish", "overlapping", "read", "run", "with_dockerfile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +57,30 @@ class Request:
         return engine_of(self.target, self.source)
 
 
-def start(request: Request, engine: str | None = None) -> LocalImages | None:
-    """Work that can overlap the read: the engine's images for the base match,
-    listed while the engine prepares its export. None when not needed.
-    ``engine`` is ``request.engine`` when the caller has it already."""
-    engine = engine or request.engine
-    if engine not in ("docker", "podman") or request.base or not request.attribute_base:
-        return None
-    from layerscope.base.resolve import LocalImages
+@contextlib.contextmanager
+def overlapping(request: Request, engine: str | None = None) -> Iterator[LocalImages | None]:
+    """Work that overlaps the read: the engine's images for the base match, listed
+    while the engine prepares its export (None when not needed). ``engine`` is
+    ``request.engine`` when the caller has it already.
 
-    return LocalImages(engine, request.options.engine_timeout)
+    On the way out the listing gets a moment to end (a daemon thread still inside
+    the engine client at interpreter shutdown can crash the exit), except on Ctrl+C.
+    """
+    engine = engine or request.engine
+    listing = None
+    if engine in ("docker", "podman") and not request.base and request.attribute_base:
+        from layerscope.base.resolve import LocalImages
+
+        listing = LocalImages(engine, request.options.engine_timeout)
+    interrupted = False
+    try:
+        yield listing
+    except KeyboardInterrupt:
+        interrupted = True  # out within a second: no wait for the listing
+        raise
+    finally:
+        if listing is not None and not interrupted:
+            listing.settle()
 
 
 def read(request: Request, options: SourceOptions | None = None) -> Image:
@@ -116,8 +131,8 @@ def finish(image: Image, request: Request, listing: LocalImages | None = None) -
 
 def run(request: Request) -> Analysis:
     """Read and finish: the whole pipeline."""
-    listing = start(request)
-    return finish(read(request), request, listing)
+    with overlapping(request) as listing:
+        return finish(read(request), request, listing)
 
 
 def with_dockerfile(result: Analysis, path: str, stage: str | None = None) -> Analysis:

@@ -16,9 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerscope.sources.interface import Progress
+
+if TYPE_CHECKING:
+    from layerscope.analysis import Analysis
+    from layerscope.pipeline import Request
 
 # A path source smaller than this reads in well under a second: no display.
 LIVE_MIN_BYTES = 64 << 20
@@ -91,6 +95,24 @@ class Status:
             self._display.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
             print(line, file=sys.stderr, flush=True)
+
+    # -- the read -------------------------------------------------------------
+    def read_and_finish(self, request: Request, what: str) -> Analysis:
+        """``pipeline.run`` with the read of ``what`` shown (progress, phase times)."""
+        import dataclasses
+
+        from layerscope import pipeline
+        from layerscope.sources.size import input_size
+
+        source = request.engine  # may ask the engines (auto, a registry-like name): once
+        size = None if source is not None else input_size(request.target)
+        engine = source in ("docker", "podman")
+        export = request.options.engine_read == "export"
+        with pipeline.overlapping(request, source) as listing:
+            with self.reading(what, engine=engine, size=size, export=export) as progress:
+                options = dataclasses.replace(request.options, progress=progress)
+                image = pipeline.read(request, options)
+            return pipeline.finish(image, request, listing)
 
     # -- live display -------------------------------------------------------
     @contextlib.contextmanager

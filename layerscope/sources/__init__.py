@@ -9,6 +9,7 @@ host (a first component with a dot or a port, or ``localhost``) and no engine ha
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 
@@ -63,6 +64,7 @@ def engine_of(target: str, source: str) -> str | None:
     return "docker"
 
 
+@functools.lru_cache(maxsize=16)  # asked by every step of one read: ask the engines once
 def _engine_has(reference: str) -> bool:
     """Whether Docker's engine, or else Podman's, answers and has ``reference`` (auto's
     registry rule: Podman names its local images ``localhost/...``)."""

@@ -486,20 +486,20 @@ def run_tui(request: Request) -> tuple[int, Analysis | None]:
     the engine prepares its export.
     """
     source = request.engine
-    listing = pipeline.start(request, source)
+    with pipeline.overlapping(request, source) as listing:
 
-    def read(opts: SourceOptions) -> Image:
-        return pipeline.read(request, opts)
+        def read(opts: SourceOptions) -> Image:
+            return pipeline.read(request, opts)
 
-    def finish(image: Image) -> Analysis:
-        return pipeline.finish(image, request, listing)
+        def finish(image: Image) -> Analysis:
+            return pipeline.finish(image, request, listing)
 
-    total = None if source is not None else input_size(request.target)
-    loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
-    app = LayerscopeApp(loader=loader, target=request.target)
-    code = app.run()
-    loader.cancel()
-    loader.join(timeout=2.0)  # let an engine export close its connection
+        total = None if source is not None else input_size(request.target)
+        loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
+        app = LayerscopeApp(loader=loader, target=request.target)
+        code = app.run()
+        loader.cancel()
+        loader.join(timeout=2.0)  # let an engine export close its connection
     if app.error is not None:
         raise app.error
     shown = app.loaded.analysis if app.loaded is not None else None

@@ -117,7 +117,6 @@ def main(argv: Sequence[str]) -> int:
     """``layerscope diff ...``; returns the exit status."""
     from layerscope import pipeline
     from layerscope.cli import ci
-    from layerscope.cli.commands.image import read_and_finish
     from layerscope.cli.output import plan_outputs, write_output, write_reports
     from layerscope.cli.progress import Status
     from layerscope.cli.reading import reading_options
@@ -145,7 +144,7 @@ def main(argv: Sequence[str]) -> int:
             judge=False,  # judged below, with the growth budgets
             on_phase=status.phase,
         )
-        return read_and_finish(request, status, f"{label} {target}")
+        return status.read_and_finish(request, f"{label} {target}")
 
     baseline = args.baseline
     if old_ref is not None and old_ref.endswith(".json"):

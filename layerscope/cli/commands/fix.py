@@ -104,7 +104,6 @@ def main(argv: Sequence[str]) -> int:
     evidence = None
     if args.image:
         from layerscope import pipeline
-        from layerscope.cli.commands.image import read_and_finish
         from layerscope.cli.reading import reading_options
 
         request = pipeline.Request(
@@ -115,7 +114,7 @@ def main(argv: Sequence[str]) -> int:
             judge=False,
             on_phase=status.phase,
         )
-        result = read_and_finish(request, status, args.image)
+        result = status.read_and_finish(request, args.image)
         mapping = map_image(result.image, df, args.target)
         for warning in mapping.warnings():
             status.warn(warning)

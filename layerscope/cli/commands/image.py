@@ -16,7 +16,6 @@ from layerscope.errors import EXIT_BUDGET, EXIT_OK
 
 if TYPE_CHECKING:
     from layerscope import pipeline
-    from layerscope.analysis import Analysis
     from layerscope.cli.progress import Status
 
 
@@ -134,38 +133,12 @@ def main(argv: Sequence[str]) -> int:
         return code
     if args.all_platforms:
         return _all_platforms(args, request, status)
-    result = read_and_finish(request, status, args.image)
+    result = status.read_and_finish(request, args.image)
     for warning in result.warnings:
         status.warn(warning)
     ci.emit(args, result, request.policy, planned)
     status.phase("report")
     return EXIT_OK if result.passed else EXIT_BUDGET
-
-
-def read_and_finish(request: pipeline.Request, status: Status, what: str) -> Analysis:
-    """``pipeline.run`` with the read shown on ``status`` (progress, phase times)."""
-    import dataclasses
-
-    from layerscope import pipeline
-    from layerscope.sources.size import input_size
-
-    source = request.engine
-    listing = pipeline.start(request, source)
-    size = None if source is not None else input_size(request.target)
-    engine = source in ("docker", "podman")
-    export = request.options.engine_read == "export"
-    interrupted = False
-    try:
-        with status.reading(what, engine=engine, size=size, export=export) as progress:
-            options = dataclasses.replace(request.options, progress=progress)
-            image = pipeline.read(request, options)
-        return pipeline.finish(image, request, listing)
-    except KeyboardInterrupt:
-        interrupted = True  # out within a second: no wait for the listing
-        raise
-    finally:
-        if listing is not None and not interrupted:
-            listing.settle()
 
 
 def _all_platforms(args: argparse.Namespace, request: pipeline.Request, status: Status) -> int:
@@ -178,12 +151,12 @@ def _all_platforms(args: argparse.Namespace, request: pipeline.Request, status: 
 
     if args.platform:
         raise UsageError("--platform and --all-platforms exclude each other")
-    listing = pipeline.start(request)
-    images = open_platform_images_with_digests(
-        request.target, source=request.source, options=request.options
-    )
-    status.phase("source")
-    results = [pipeline.finish(image, request, listing) for image in images]
+    with pipeline.overlapping(request) as listing:
+        images = open_platform_images_with_digests(
+            request.target, source=request.source, options=request.options
+        )
+        status.phase("source")
+        results = [pipeline.finish(image, request, listing) for image in images]
     for result in results:
         for warning in result.warnings:
             status.warn(warning)
