@@ -244,7 +244,15 @@ def emit(
     summary = summary or summary_module.render
 
     files, stdout_fmt = planned or plan(args)
-    errors = write_reports(result, files, stdout_fmt, policy, render, write_output)
+    errors = write_reports(
+        result,
+        files,
+        stdout_fmt,
+        policy,
+        render,
+        write_output,
+        quiet=bool(getattr(args, "quiet", False)),
+    )
     if ci_mode(args):
         stream = sys.stderr if stdout_fmt is not None else sys.stdout
         stream.write(policy_line(policy))

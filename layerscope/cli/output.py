@@ -90,9 +90,12 @@ def write_reports(
     policy: Policy,
     render: Callable[[str, Any], str],
     write: Callable[[str, str], None],
+    *,
+    quiet: bool = False,
 ) -> list[str]:
     """Render ``result`` into every ``-o`` file (as ``plan_outputs`` planned),
-    print the policy's notes on stderr, then the stdout report if there is one.
+    print the policy's notes on stderr (not under ``--quiet``), then the stdout
+    report if there is one.
 
     A file that cannot be written does not stop the others: the reasons are
     returned (the caller exits 2 after writing everything it can)."""
@@ -102,7 +105,7 @@ def write_reports(
             write(path, render(fmt, result))
         except UsageError as e:
             errors.append(str(e))
-    for note in policy.notes:
+    for note in () if quiet else policy.notes:
         print(f"layerscope: note: {note}", file=sys.stderr)
     if stdout_fmt is not None:
         sys.stdout.write(render(stdout_fmt, result))

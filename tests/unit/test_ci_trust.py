@@ -587,3 +587,13 @@ def test_github_actions_outputs_of_a_diff(repo: Path) -> None:
     assert out.returncode == 1
     assert "::error title=layerscope budget max_growth::max_growth: +" in out.stderr
     assert summary.read_text().startswith("## layerscope diff: ")
+
+
+# --quiet silences the policy's notes too (a dive rule with no equivalent).
+@pytest.mark.parametrize("extra", [[], ["--quiet"]])
+def test_policy_notes_follow_quiet(repo: Path, extra: list[str]) -> None:
+    (repo / ".dive-ci").write_text("rules:\n  someFutureRule: 3\n")
+    out = _cli(str(CACHES), "--format", "json", *extra, cwd=repo)
+    assert out.returncode in (0, 1), out.stderr
+    noted = "dive rule 'someFutureRule' has no layerscope equivalent" in out.stderr
+    assert noted is (not extra)

@@ -173,7 +173,9 @@ def main(argv: Sequence[str]) -> int:
     if missing:
         diff = dataclasses.replace(diff, baseline_missing=True)
 
-    errors = write_reports(diff, files, stdout_fmt, policy, render, write_output)
+    errors = write_reports(
+        diff, files, stdout_fmt, policy, render, write_output, quiet=status.quiet
+    )
     if stdout_fmt is None and ci.ci_mode(args):
         sys.stdout.write(ci.policy_line(policy))
         sys.stdout.write(render("table", diff))
