@@ -219,6 +219,9 @@ def engine_url(engine: str) -> str | None:
     return os.environ.get("DOCKER_HOST") or None
 
 
+_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
 def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
     try:
         import docker
@@ -230,9 +233,22 @@ def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClien
     # too (the stubs say int).
     wait: Any = timeout
     try:
-        if base_url:
+        if engine == "podman":
             return docker.DockerClient(base_url=base_url, timeout=wait)
-        return docker.from_env(timeout=wait)
+        # from_env reads DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH:
+        # a TLS-protected remote engine is spoken to over TLS, as the CLI does.
+        if not os.environ.get("DOCKER_TLS_VERIFY"):
+            return docker.from_env(timeout=wait)
+        # requests would trade the engine's CA for REQUESTS_CA_BUNDLE or
+        # CURL_CA_BUNDLE when either is set (the first request is made while the
+        # client is built): the engine's own CA must win.
+        hidden = {k: os.environ.pop(k) for k in _CA_BUNDLES if k in os.environ}
+        try:
+            client = docker.from_env(timeout=wait)
+        finally:
+            os.environ.update(hidden)
+        client.api.trust_env = False
+        return client
     except DockerException as e:
         raise EngineDownError(_engine_down(engine, e, timeout)) from None
 
@@ -247,6 +263,12 @@ def _engine_down(engine: str, e: Exception, timeout: float = DEFAULT_TIMEOUT) ->
         return (
             f"the {engine} engine at {where} did not answer within {timeout:g}s "
             f"(busy or hung? --engine-timeout SECONDS waits longer)"
+        )
+    if type(e).__name__ == "TLSParameterError":
+        certs = os.environ.get("DOCKER_CERT_PATH") or "~/.docker"
+        return (
+            f"DOCKER_TLS_VERIFY is set but {certs} has no ca.pem, cert.pem and key.pem "
+            f"for the {engine} engine at {where}"
         )
     if "Permission denied" in text or "PermissionError" in text:
         return (
