@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from layerscope.base.boundary import Boundary, Signal, from_history
 from layerscope.base.resolve import LocalImages, find_base
 from layerscope.sources import open_image
 from layerscope.sources.interface import SourceOptions
+from tests.cli import layerscope
 
 from .imagebuild import build_image, docker_save
 
@@ -195,12 +195,7 @@ def test_history_of_a_buildkit_base(busybox_base: str) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return layerscope(*args)
 
 
 def test_cli_report_and_default_verdict(app: tuple[str, bool]) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from layerscope.policy.budgets import IMAGE_BUDGETS
+from tests.cli import layerscope as run_layerscope
 
 from .imagebuild import build_image
 
@@ -53,17 +52,7 @@ def layerscope(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real CLI; CI is unset unless ``env`` sets it (the suite runs under CI=true)."""
-    base = {k: v for k, v in os.environ.items() if k != "CI"}
-    base["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={**base, **(env or {})},
-        check=False,
-    )
+    return run_layerscope(*args, cwd=cwd, env=env)
 
 
 def rmi(*tags: str) -> None:

@@ -18,6 +18,7 @@ from layerscope.analysis import analyze
 from layerscope.model import Instruction
 from layerscope.sources import open_image
 from layerscope.sources.interface import SourceOptions
+from tests.cli import layerscope
 
 from .imagebuild import build_image, docker_save, skopeo_oci_archive, skopeo_oci_layout
 
@@ -127,22 +128,12 @@ def test_engine_layer_sizes_match_docker_inspect(built: tuple[str, bool], tmp_pa
 
 def test_cli_on_engine_reference_and_missing_image(built: tuple[str, bool]) -> None:
     tag, _ = built
-    r = subprocess.run(
-        [sys.executable, "-m", "layerscope", tag, "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = layerscope(tag, "--format", "json", timeout=120)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["image"]["source"] == "docker"
     assert report["summary"]["wasted_bytes"] == 400_000 + APP_BYTES
-    r = subprocess.run(
-        [sys.executable, "-m", "layerscope", "layerscope-test/no-such:image", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = layerscope("layerscope-test/no-such:image", "--format", "json", timeout=120)
     assert r.returncode == 2 and "not found" in r.stderr and len(r.stderr.splitlines()) == 1
 
 

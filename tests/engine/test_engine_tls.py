@@ -13,12 +13,13 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cli import layerscope
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -98,18 +99,9 @@ def tls_engine(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": str(REPO), **env}
-    for key in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_HOST"):
-        if key not in env:
-            full.pop(key, None)
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=full,
-        check=False,
-    )
+    docker = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_HOST")
+    base = {k: v for k, v in os.environ.items() if k not in docker}
+    return layerscope(*args, env=env, base_env=base)
 
 
 def test_tls_engine_is_read_over_tls(tls_engine: tuple[str, Path], busybox_base: str) -> None:

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+
+from tests.cli import layerscope as run_layerscope
 
 from .imagebuild import _run, build_image, docker_save
 
@@ -68,16 +69,7 @@ def tool(name: str) -> str:
 def layerscope(
     *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    base = {k: v for k, v in os.environ.items() if k != "CI"}
-    base["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        input=stdin,
-        timeout=300,
-        env={**base, **(env or {})},
-        check=False,
-    )
+    return run_layerscope(*args, stdin=stdin, env=env, binary=True)
 
 
 def report_of(*args: str, stdin: bytes | None = None) -> dict[str, Any]:

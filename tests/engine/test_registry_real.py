@@ -24,6 +24,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.cli import layerscope
+
 from .imagebuild import build_image, docker_save, skopeo_oci_layout
 from .registries import (
     CuttingProxy,
@@ -154,13 +156,7 @@ def _env(home: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env if env is not None else _env(),
-    )
+    return layerscope(*args, "--format", "json", base_env=env if env is not None else _env())
 
 
 def _report(r: subprocess.CompletedProcess[str]) -> dict[str, Any]:

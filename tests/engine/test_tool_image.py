@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli import layerscope
 
 from .imagebuild import build_image, ensure_debian_base
 
@@ -46,14 +47,8 @@ def tool_image() -> str:
 
 
 def _layerscope(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/local/bin:/usr/bin:/bin"},
-        check=False,
+    return layerscope(
+        *args, cwd=REPO, base_env={"PATH": "/usr/local/bin:/usr/bin:/bin"}, timeout=600
     )
 
 

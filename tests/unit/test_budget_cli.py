@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from layerscope.errors import UsageError
 from layerscope.policy.budgets import IMAGE_BUDGETS
 from layerscope.report import EXTENSIONS, FORMATS
 from tests.builders import docker_archive, file, layer_tar, wh
+from tests.cli import layerscope
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,19 +78,7 @@ def test_same_output_twice_is_a_usage_error() -> None:
 
 
 def _cli(*args: str, cwd: Path, ci_env: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["PYTHONPATH"] = str(REPO)
-    if ci_env:
-        env["CI"] = "true"
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
+    return layerscope(*args, cwd=cwd, env={"CI": "true"} if ci_env else None, timeout=120)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from layerscope.analysis import BudgetResult
 from layerscope.policy.budgets import KINDS
 from layerscope.policy.file import Limit, find_policy, load_policy, parse_size
 from layerscope.report.summary import relation
+from tests.cli import layerscope
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_images"
@@ -29,22 +29,8 @@ CACHES = SAMPLES / "package-caches.tar.gz"  # own layers 50% wasted, LS201 + LS2
 def _cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CI", "GITHUB_ACTIONS") and "GITHUB" not in k
-    }
-    base["PYTHONPATH"] = str(REPO)
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=base,
-        check=False,
-    )
+    base = {k: v for k, v in os.environ.items() if "GITHUB" not in k}
+    return layerscope(*args, cwd=cwd, env=env, base_env=base, timeout=120)
 
 
 @pytest.fixture

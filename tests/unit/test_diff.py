@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from layerscope.errors import SourceError
 from layerscope.report.diff import render, to_dict
 from layerscope.report.schema import to_dict as report_dict
 from tests.builders import docker_archive, file, image_of, layer_tar, wh
+from tests.cli import layerscope
 
 BASE = [file("bin/sh", 5000), file("etc/passwd", 100)]
 APP = [file("app/main.py", 2000), file("tmp/build.log", 3000)]
@@ -109,15 +109,7 @@ def test_markdown_diff_renders(old: Analysis, new: Analysis) -> None:
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        check=False,
-    )
+    return layerscope(*args, cwd=cwd, base_env={"PATH": "/usr/bin:/bin"}, timeout=120)
 
 
 def test_cli_diff_growth_budget_exit_codes(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from layerscope.sources.archive import read_archive_stream
 from layerscope.sources.interface import SourceOptions
 from layerscope.tar.streams import FileStream
 from tests.builders import d, docker_archive, file, layer_tar, read_archive, wh
+from tests.cli import layerscope
 
 LAYERS = [
     layer_tar([d("tmp"), file("tmp/big", 4000), file("bin/sh", 100)]),
@@ -146,13 +147,7 @@ def test_manifest_naming_the_symlinks_reads_the_same() -> None:
 
 
 def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        input=stdin,
-        timeout=60,
-        env={**os.environ, "CI": "true"},
-    )
+    return layerscope(*args, stdin=stdin, env={"CI": "true"}, timeout=60, binary=True)
 
 
 def test_stdin_reads_an_archive_stream(tmp_path: Path) -> None:

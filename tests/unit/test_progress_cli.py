@@ -4,7 +4,6 @@ outside a terminal, nothing under --quiet, one line per phase under --verbose.""
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +11,14 @@ from pathlib import Path
 import pytest
 
 from layerscope.cli.progress import PHASES, Status
+from tests.cli import layerscope
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images" / "removed-later.tar.gz"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    base = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        env={**base, **(env or {})},
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    return layerscope(*args, env=env, timeout=120, cwd=ROOT, binary=True)
 
 
 def test_quiet_passing_run_prints_nothing_on_stderr() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.builders import d, docker_archive, file, layer_tar
+from tests.cli import layerscope
 
 DOCKERFILE = "FROM scratch\nCOPY . /\n"
 
@@ -24,14 +23,7 @@ def archive(tmp_path: Path) -> Path:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        env={**os.environ, "CI": "true"},
-    )
+    return layerscope(*args, cwd=cwd, env={"CI": "true"}, timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.cli import layerscope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_images"
 
 
 def _report(name: str) -> dict:
-    r = subprocess.run(
-        [sys.executable, "-m", "layerscope", str(SAMPLES / f"{name}.tar.gz"), "--format", "json"],
-        capture_output=True,
-        text=True,
+    r = layerscope(
+        str(SAMPLES / f"{name}.tar.gz"),
+        "--format",
+        "json",
+        env={"DOCKER_HOST": "unix:///nonexistent"},
         timeout=60,
-        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
     )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from layerscope.model import Instruction
 from layerscope.sources import open_image
 from layerscope.sources.interface import SourceOptions
 from tests.builders import d, docker_archive, file, layer_tar, read_archive, wh
+from tests.cli import layerscope
 
 LAYERS = [
     layer_tar([d("tmp"), file("tmp/big", 4000), file("bin/sh", 100)]),
@@ -214,13 +214,7 @@ def test_broken_archives_raise_clear_errors(data: bytes, message: str) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "CI": "true"},
-    )
+    return layerscope(*args, env={"CI": "true"}, timeout=60)
 
 
 def test_cli_bad_inputs_one_line_exit_2(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.cli import layerscope
+
 LIGHT = {
     "layerscope",
     "layerscope.cli",
@@ -38,12 +40,6 @@ def test_version_imports_only_the_cli() -> None:
 
 
 def test_version_still_answers_after_other_options() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", "some-image", "--format", "json", "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = layerscope("some-image", "--format", "json", "--version", timeout=60)
     assert proc.returncode == 0
     assert proc.stdout.startswith("layerscope ")
