@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,30 +35,6 @@ def cli_env(
     return out
 
 
-@overload
-def layerscope(
-    *args: str,
-    cwd: Path | str | None = ...,
-    env: Mapping[str, str] | None = ...,
-    base_env: Mapping[str, str] | None = ...,
-    stdin: bytes | None = ...,
-    timeout: float = ...,
-    binary: Literal[False] = ...,
-) -> subprocess.CompletedProcess[str]: ...
-
-
-@overload
-def layerscope(
-    *args: str,
-    cwd: Path | str | None = ...,
-    env: Mapping[str, str] | None = ...,
-    base_env: Mapping[str, str] | None = ...,
-    stdin: bytes | None = ...,
-    timeout: float = ...,
-    binary: Literal[True],
-) -> subprocess.CompletedProcess[bytes]: ...
-
-
 def layerscope(
     *args: str,
     cwd: Path | str | None = None,
@@ -67,7 +43,7 @@ def layerscope(
     stdin: bytes | None = None,
     timeout: float = 300,
     binary: bool = False,
-) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+) -> subprocess.CompletedProcess[Any]:
     """``python -m layerscope ARGS``: its exit status, stdout and stderr.
 
     ``env`` adds to (or overrides) the environment; ``base_env`` replaces the
