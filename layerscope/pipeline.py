@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from layerscope.analysis import Analysis, analyze
 from layerscope.model import Image
-from layerscope.policy.file import Limit, Policy
+from layerscope.policy.values import Limit, Policy
 from layerscope.sources import engine_of
 from layerscope.sources.interface import SourceOptions
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from layerscope.errors import UsageError
-from layerscope.policy.file import Limit, Policy, ValueKind, parse_value
+from layerscope.policy.values import Limit, Policy, ValueKind, parse_value
 
 if TYPE_CHECKING:
     from layerscope.analysis import BudgetResult
@@ -131,7 +131,7 @@ def _with_levels(policy: Policy, args: argparse.Namespace) -> Policy:
     """``policy`` with ``--budget-level`` applied to its budgets and rules."""
     import dataclasses
 
-    from layerscope.policy.file import RulePolicy
+    from layerscope.policy.values import RulePolicy
 
     levels = budget_levels(args)
     if not levels:

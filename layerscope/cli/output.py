@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from layerscope.errors import UsageError
-from layerscope.policy.file import Policy
+from layerscope.policy.values import Policy
 
 # Every report extension any command knows: a command that lacks the format
 # refuses the file instead of writing another format into it.

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import Origin, Side, finding_origin, split
 from layerscope.errors import SourceError
-from layerscope.policy.file import Limit, Policy, ValueKind
+from layerscope.policy.values import Limit, Policy, ValueKind
 from layerscope.rules.context import Options
 
 T = TypeVar("T")

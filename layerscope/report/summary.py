@@ -10,7 +10,7 @@ from __future__ import annotations
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.names import printable
 from layerscope.policy.budgets import KINDS
-from layerscope.policy.file import ValueKind
+from layerscope.policy.values import ValueKind
 
 TOP_FINDINGS = 5
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")

@@ -22,7 +22,7 @@ from layerscope.base.boundary import Boundary, Signal, from_history, prefix_leng
 from layerscope.base.fixes import slimmer_variants
 from layerscope.model import Image
 from layerscope.policy.budgets import IMAGE_BUDGETS, judge
-from layerscope.policy.file import Limit, Policy, RulePolicy
+from layerscope.policy.values import Limit, Policy, RulePolicy
 from layerscope.report import render
 from tests.builders import docker_archive, file, image_of, layer_tar, read_archive, wh
 

@@ -17,7 +17,7 @@ from layerscope.policy.budgets import (
     judge,
     limits_for,
 )
-from layerscope.policy.file import Limit, NamedBudgets, Policy, RulePolicy
+from layerscope.policy.values import Limit, NamedBudgets, Policy, RulePolicy
 from tests.builders import file, image_of, wh
 
 KIB = 1024

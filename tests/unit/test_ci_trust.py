@@ -17,7 +17,8 @@ import pytest
 
 from layerscope.analysis import BudgetResult
 from layerscope.policy.budgets import KINDS
-from layerscope.policy.file import Limit, find_policy, load_policy, parse_size
+from layerscope.policy.file import find_policy, load_policy
+from layerscope.policy.values import Limit, parse_size
 from layerscope.report.summary import relation
 from tests.cli import layerscope
 

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 
 from layerscope.analysis import Analysis, analyze
 from layerscope.policy.budgets import judge
-from layerscope.policy.file import Limit, Policy
+from layerscope.policy.values import Limit, Policy
 from layerscope.report import render
 from layerscope.report.markdown import text
 from tests.builders import file, image_of, wh

@@ -8,14 +8,8 @@ import pytest
 
 from layerscope.errors import ConfigError
 from layerscope.policy.budgets import KINDS
-from layerscope.policy.file import (
-    Limit,
-    find_policy,
-    load_policy,
-    parse_count,
-    parse_fraction,
-    parse_size,
-)
+from layerscope.policy.file import find_policy, load_policy
+from layerscope.policy.values import Limit, parse_count, parse_fraction, parse_size
 
 
 @pytest.mark.parametrize(
