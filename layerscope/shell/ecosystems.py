@@ -49,9 +49,9 @@ MANIFESTS: dict[str, tuple[str, ...]] = {
     "dotnet": ("*.csproj", "*.fsproj", "*.sln", "packages.lock.json", "nuget.config"),
 }
 # The dependency-only step to add when the install in the Dockerfile needs the source.
+# Not cargo: ``cargo fetch`` fails on a Cargo.toml whose src/ is not copied yet.
 DEPENDENCY_STEP = {
     "go": "go mod download",
-    "cargo": "cargo fetch",
     "maven": "mvn dependency:go-offline",
     "poetry": "poetry install --no-root",
     "uv": "uv sync --no-install-project",

@@ -248,3 +248,43 @@ def test_verify_counts_the_installs_of_the_stages_the_target_needs() -> None:
     assert (r.dependency_steps, r.dependency_cached) == (1, True)
     dev = _rebuild(df, built, "development")
     assert (dev.dependency_steps, dev.dependency_cached) == (2, False)
+
+
+def test_ls501_fix_keeps_the_venv_before_the_install_and_the_copy_flags() -> None:
+    """awesome-compose nginx-wsgi-flask: COPY --chown=nonroot:nonroot . . (line 19),
+    then ENV VIRTUAL_ENV, RUN python -m venv, ENV PATH, RUN pip install. The fix
+    must make the venv before the install that runs its pip (it moved the install
+    above the venv: pip ran as nonroot outside it), and keep the COPY's --chown."""
+    (f,) = [f for f in check_dockerfile(_df("compose-wsgi-flask")) if f.rule == "LS501"]
+    assert f.location is not None and f.location[1] == 19
+    assert f.fix.endswith(
+        "COPY --chown=nonroot:nonroot requirements.txt ./; "
+        "ENV VIRTUAL_ENV=/home/app/venv; RUN python -m venv $VIRTUAL_ENV; "
+        'ENV PATH="/home/app/venv/bin:$PATH"; RUN export FLASK_APP=app.py; '
+        "RUN pip install -r requirements.txt; COPY --chown=nonroot:nonroot . ."
+    ), f.fix
+
+
+def test_ls501_fix_runs_the_dependency_step_in_the_copy_destination() -> None:
+    """A WORKDIR between the source COPY (absolute destination) and the install moves
+    up with it: dotnet restore must run where the project file was copied."""
+    df = parse(
+        "FROM sdk AS build\nCOPY . /src\nWORKDIR /src\nRUN ls\n"
+        'RUN dotnet build "app.csproj" -c Release -o /app/build\n'
+        "FROM runtime\nCOPY --from=build /app/build /app\n"
+    )
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS501"]
+    assert "WORKDIR /src; RUN dotnet restore; COPY . /src; RUN ls; RUN dotnet build" in f.fix
+
+
+def test_ls501_offers_no_cargo_fetch_before_the_sources_exist() -> None:
+    """awesome-compose wasmedge-mysql-nginx: COPY Cargo.toml, COPY src, cargo build.
+    cargo fetch without src/main.rs fails (no target in the manifest): no such step
+    is proposed, and the finding says why no automatic reorder is given."""
+    df = parse(
+        "FROM rust AS build\nWORKDIR /src\nCOPY Cargo.toml .\nCOPY src ./src\n"
+        "RUN cargo build --release\nFROM scratch\nCOPY --from=build /src/target/x /x\n"
+    )
+    for f in check_dockerfile(df):
+        assert "cargo fetch" not in f.fix, f.fix
+    assert all(fix.kind != "reorder" for fix in plan(df))
