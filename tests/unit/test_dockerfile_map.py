@@ -219,3 +219,35 @@ def test_expose_pairs_with_buildkit_port_maps(
     mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
     assert mapping.by_history[2].line == 3
     assert (mapping.inexact == ()) is exact
+
+
+_HC = "HEALTHCHECK &{[%s] \"30s\" \"0s\" \"0s\" '\\x00'}"
+
+
+@pytest.mark.parametrize(
+    ("dockerfile_healthcheck", "recorded", "exact"),
+    [
+        # awesome-compose react-express-mysql/backend, shell form over two lines
+        ("HEALTHCHECK --interval=30s \\\n  CMD node healthcheck.js",
+         _HC % '"CMD-SHELL" "node healthcheck.js"', True),
+        ("HEALTHCHECK --interval=30s CMD node healthcheck.js",
+         "/bin/sh -c #(nop)  " + _HC % '"CMD-SHELL" "node healthcheck.js"', True),
+        ('HEALTHCHECK --interval=30s CMD ["curl", "-f", "http://localhost/"]',
+         _HC % '"CMD" "curl" "-f" "http://localhost/"', True),
+        ("HEALTHCHECK NONE", "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}", True),
+        ("HEALTHCHECK --interval=30s CMD node other.js",
+         _HC % '"CMD-SHELL" "node healthcheck.js"', False),
+    ],
+)  # fmt: skip
+def test_healthcheck_pairs_with_the_recorded_test(
+    dockerfile_healthcheck: str, recorded: str, exact: bool
+) -> None:
+    dockerfile = f"FROM busybox\n{dockerfile_healthcheck}\nRUN echo hi > /hi\n"
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        (recorded, True),
+        ("RUN /bin/sh -c echo hi > /hi # buildkit", False),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert mapping.by_history[1].line == 2
+    assert (mapping.inexact == ()) is exact

@@ -288,3 +288,19 @@ def test_ls501_offers_no_cargo_fetch_before_the_sources_exist() -> None:
     for f in check_dockerfile(df):
         assert "cargo fetch" not in f.fix, f.fix
     assert all(fix.kind != "reorder" for fix in plan(df))
+
+
+def test_apk_update_then_add_no_cache_removes_the_index_too() -> None:
+    """awesome-compose's dev-envs stages run apk update, then apk add git. --no-cache
+    on the add keeps no index, but the one apk update stored stays: the fix also
+    removes /var/cache/apk, and where it cannot append (a heredoc without set -e)
+    it offers nothing rather than a flag that saves nothing."""
+    df = _df("compose-flask")  # the default target is the dev-envs stage
+    assert roles(df).final == {0, 1}
+    assert plan(df) == []
+    assert plan(df, target="builder") == []
+    (fix,) = plan(parse("FROM alpine\nRUN apk update && apk add git\n"))
+    text = "".join(e.text for e in fix.edits)
+    assert "--no-cache" in text and "rm -rf /var/cache/apk/*" in text
+    (alone,) = plan(parse("FROM alpine\nRUN apk add git\n"))
+    assert "rm -rf" not in "".join(e.text for e in alone.edits)
