@@ -221,7 +221,7 @@ def test_expose_pairs_with_buildkit_port_maps(
     assert (mapping.inexact == ()) is exact
 
 
-_HC = "HEALTHCHECK &{[%s] \"30s\" \"0s\" \"0s\" '\\x00'}"
+_HC = 'HEALTHCHECK &{[%s] "30s" "0s" "0s" \'\\x00\'}'
 
 
 @pytest.mark.parametrize(
