@@ -245,29 +245,61 @@ def _remove(tags: Sequence[str], docker: str) -> None:
         )
 
 
-def _ignored(context: str) -> list[str]:
+def _ignored(context: str) -> list[re.Pattern[str]]:
+    """The context's .dockerignore patterns, as Docker matches them: ``*`` and ``?``
+    within one path part, ``**`` across parts, a leading ``/`` ignored. (``!``
+    exceptions are left out: at worst a file the build would see is not picked.)"""
     try:
         with open(os.path.join(context, ".dockerignore"), encoding="utf-8") as f:
-            return [
-                line.strip().lstrip("/")
-                for line in f
-                if line.strip() and not line.startswith(("#", "!"))
-            ]
+            lines = [line.strip() for line in f]
     except OSError:
         return []
+    out = []
+    for line in lines:
+        if not line or line.startswith(("#", "!")):
+            continue
+        pattern = posixpath.normpath(line.strip("/"))
+        if pattern in (".", ""):
+            continue
+        regex = ""
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex, i = regex + "(?:.*/)?", i + 3
+            elif pattern.startswith("**", i):
+                regex, i = regex + ".*", i + 2
+            elif pattern[i] == "*":
+                regex, i = regex + "[^/]*", i + 1
+            elif pattern[i] == "?":
+                regex, i = regex + "[^/]", i + 1
+            else:
+                regex, i = regex + re.escape(pattern[i]), i + 1
+        out.append(re.compile(regex + r"\Z"))
+    return out
+
+
+def _is_ignored(rel: str, ignored: Sequence[re.Pattern[str]]) -> bool:
+    """True when ``rel`` or a directory above it matches an ignore pattern (Docker
+    leaves a whole ignored directory out)."""
+    parts = rel.replace(os.sep, "/").split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    return any(p.match(prefix) for p in ignored for prefix in prefixes)
 
 
 def pick_source_file(context: str, under: str = "") -> str:
     """A source file (not a manifest, not ignored) to change; '' when there is none."""
-    import fnmatch
-
     ignored = _ignored(context)
     root = os.path.join(context, under)
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and not _is_ignored(os.path.relpath(os.path.join(dirpath, d), context), ignored)
+        )
         for name in sorted(filenames):
             rel = os.path.relpath(os.path.join(dirpath, name), context)
-            if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignored):
+            if _is_ignored(rel, ignored):
                 continue
             if name.startswith(("Dockerfile", ".")) or is_manifest(name):
                 continue

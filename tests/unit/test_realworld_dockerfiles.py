@@ -304,3 +304,17 @@ def test_apk_update_then_add_no_cache_removes_the_index_too() -> None:
     assert "--no-cache" in text and "rm -rf /var/cache/apk/*" in text
     (alone,) = plan(parse("FROM alpine\nRUN apk add git\n"))
     assert "rm -rf" not in "".join(e.text for e in alone.edits)
+
+
+def test_verify_touches_no_file_the_dockerignore_leaves_out(tmp_path: Path) -> None:
+    """awesome-compose's Node apps ignore node_modules (and build/, **/*.md): a context
+    with node_modules installed must not get its change there, where the build never
+    sees it and every rebuild looks cached."""
+    from layerscope.fix.verify import pick_source_file
+
+    (tmp_path / ".dockerignore").write_text("node_modules\n**/*.md\nbuild/\n/dist\n")
+    for rel in ("node_modules/a/index.js", "README.md", "docs/x.md", "build/y.js",
+                "dist/z.js", "public/sub/README.md", "src/app.js"):  # fmt: skip
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    assert pick_source_file(str(tmp_path)) == "src/app.js"
