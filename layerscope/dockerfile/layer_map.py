@@ -227,6 +227,11 @@ def _pair_cost(step: Step, h: History, build_args: Mapping[str, str]) -> float:
     if step.kind is Instruction.HEALTHCHECK:
         ours_test = _healthcheck_test(expand(step.args, env, _UNKNOWN))
         return 0 if ours_test is not None and ours_test == _recorded_test(p.args) else _KIND_ONLY
+    if step.kind in (Instruction.CMD, Instruction.ENTRYPOINT) and step.json is None:
+        # The shell form is recorded as the shell's argv: CMD ["/bin/sh" "-c" "node x.js"]
+        recorded_argv = _go_strings(p.args)
+        if len(recorded_argv) >= 2 and recorded_argv[-1] == " ".join(step.args.split()):
+            return 0
     if step.json is not None:
         # the classic builder writes JSON forms Go-quoted: CMD ["ls" "/srv"]
         recorded = _norm(re.sub(r"[\[\],]", " ", p.args))
@@ -242,12 +247,16 @@ def _recorded_test(args: str) -> list[str] | None:
     """The test of a recorded ``HEALTHCHECK &{["CMD-SHELL" "node x.js"] "30s" ...}``
     (both builders print the Go struct), its strings unquoted."""
     m = re.search(r"&\{\[(.*?)\]", args, re.DOTALL)
-    if m is None:
-        return None
+    return None if m is None else _go_strings(m.group(1)) or None
+
+
+def _go_strings(text: str) -> list[str]:
+    """The double-quoted strings of ``text`` unquoted, blanks collapsed ([] when
+    one does not read as a JSON string)."""
     try:
-        return [" ".join(json.loads(f'"{s}"').split()) for s in _GO_STRING.findall(m.group(1))]
+        return [" ".join(json.loads(f'"{s}"').split()) for s in _GO_STRING.findall(text)]
     except ValueError:
-        return None
+        return []
 
 
 def _healthcheck_test(args: str) -> list[str] | None:

@@ -95,10 +95,19 @@ def bases() -> dict[str, str]:
         {},
         buildkit=False,
     )
+    node_user = cached(  # the official node images' `node` user (uid 1000)
+        "node-user",
+        f"FROM {node}\nRUN useradd --uid 1000 --create-home --shell /bin/sh node\n",
+        {},
+        buildkit=False,
+        network="none",
+    )
     busybox = ensure_busybox_base()  # the nginx images: only files are copied in
     return {
         "python:3.10-alpine": python,
         "python:3.9-slim": python_cmd,
+        "python:${PYTHON_VERSION}-slim": python_cmd,
+        "node:${NODE_VERSION}-alpine": node_user,
         "node:lts": node,
         "golang:1.18-alpine": golang,
         "nginx:1.13-alpine": busybox,

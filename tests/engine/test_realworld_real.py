@@ -349,3 +349,50 @@ def test_voting_seed_data(builder: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert [(f.kind, f.line) for f in fixes] == [("no-cache", 5)]
     assert v.saved_bytes == fixes[0].bytes == cache.bytes
+
+
+def test_docker_init_python(tmp_path: Path) -> None:
+    """docker init's Python template (the Docker docs' guide): pip under a cache mount
+    and a bind-mounted requirements.txt, PYTHONDONTWRITEBYTECODE=1, USER, COPY . .,
+    a shell-form CMD. pip compiled .pyc anyway (LS307, counted from docker save);
+    its fix keeps both mounts (without the bind mount the install has no
+    requirements.txt); no LS205, no LS501; every line pairs with its entry."""
+    from .test_rules_real import layer_files
+
+    result, text = _analyzed("docker-init-python", True, tmp_path)
+    assert _own(result, "LS205") == [] and _own(result, "LS501") == []
+    (pyc,) = _own(result, "LS307")
+    assert pyc.location is not None and pyc.location[1] == 38
+    assert (
+        "+RUN --mount=type=cache,target=/root/.cache/pip "
+        "--mount=type=bind,source=requirements.txt,target=requirements.txt "
+        "python -m pip install --no-compile -r requirements.txt"
+    ) in pyc.fix
+    _, _, tag = build("docker-init-python", buildkit=True)
+    assert pyc.layer is not None
+    files = layer_files(tag, tmp_path, pyc.layer)
+    assert pyc.bytes == sum(n for p, n in files.items() if p.endswith(".pyc")) > 0
+    assert not any("differ from the image history" in w for w in result.warnings)
+    assert _fixes_with_image("docker-init-python", True, text) == []
+
+
+def test_docker_init_node(tmp_path: Path) -> None:
+    """docker init's Node template: npm ci --omit=dev with bind-mounted manifests and
+    the npm cache in a mount, USER node, COPY . .: nothing in the image to fix, no
+    LS501, the shell-form CMD pairs; --verify changes a file the guide's
+    .dockerignore lets through (not README.md, not node_modules)."""
+    result, text = _analyzed("docker-init-node", True, tmp_path)
+    assert _own(result, "LS210") == [] and _own(result, "LS501") == []
+    _no_harmful_advice(result)
+    assert not any("differ from the image history" in w for w in result.warnings)
+    assert _fixes_with_image("docker-init-node", True, text) == []
+    project, _, _ = build("docker-init-node", buildkit=True)
+    ctx = tmp_path / "ctx"
+    for rel, data in project.files.items():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_bytes(data)
+    (ctx / "node_modules" / "x").mkdir(parents=True)
+    (ctx / "node_modules" / "x" / "index.js").write_text("module.exports = 1\n")
+    from layerscope.fix.verify import pick_source_file
+
+    assert pick_source_file(str(ctx)) == "src/index.js"

@@ -35,6 +35,10 @@ dependency from PyPI or npm).
   made after ``COPY . .``; Alpine's apk: text only).
 * ``voting-seed-data``: dockersamples/example-voting-app ``seed-data`` (apt,
   ``COPY . .``, then a script that is no install).
+* ``docker-init-node`` / ``docker-init-python``: ``docker init``'s templates
+  as the Docker docs' Node.js and Python guides give them (manifests bind-
+  mounted into the install, caches in cache mounts, ``USER`` before
+  ``COPY . .``, the guides' ``.dockerignore``).
 
 Where a Dockerfile starts with ``# syntax=``, the provenance comment is its
 second line; the directive becomes a bare ``#`` at build time (no frontend

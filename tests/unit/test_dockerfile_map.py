@@ -251,3 +251,28 @@ def test_healthcheck_pairs_with_the_recorded_test(
     mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
     assert mapping.by_history[1].line == 2
     assert (mapping.inexact == ()) is exact
+
+
+@pytest.mark.parametrize(
+    ("line", "recorded", "exact"),
+    [
+        # docker init's templates end in a shell-form CMD
+        ("CMD node src/index.js", 'CMD ["/bin/sh" "-c" "node src/index.js"]', True),
+        ("CMD python3 -m uvicorn app:app --host=0.0.0.0 --port=8000",
+         '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "python3 -m uvicorn app:app '
+         '--host=0.0.0.0 --port=8000"]', True),
+        ("ENTRYPOINT exec java -jar /app.jar",
+         'ENTRYPOINT ["/bin/sh" "-c" "exec java -jar /app.jar"]', True),
+        ("CMD node other.js", 'CMD ["/bin/sh" "-c" "node src/index.js"]', False),
+    ],
+)  # fmt: skip
+def test_shell_form_cmd_pairs_with_the_recorded_argv(line: str, recorded: str, exact: bool) -> None:
+    dockerfile = f"FROM busybox\nRUN echo hi > /hi\n{line}\n"
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        ("RUN /bin/sh -c echo hi > /hi # buildkit", False),
+        (recorded, True),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert mapping.by_history[2].line == 3
+    assert (mapping.inexact == ()) is exact
