@@ -49,6 +49,19 @@ def _bind_mount(fix: str, step: Step) -> str:
     return fix
 
 
+_DIFF_COPY = re.compile(r"(?m)^[-+](?:COPY|ADD) .*$")
+
+
+def _copy_source(fix: str, step: Step) -> str:
+    """A fix's ``-COPY``/``+COPY`` lines for the finding's own COPY with the classic
+    builder's hidden source (``<src>``) spelt as the Dockerfile has it."""
+    ops = step.operands()
+    if len(ops) < 2 or step.heredocs:
+        return fix
+    source = " ".join(ops[:-1])
+    return _DIFF_COPY.sub(lambda m: m.group(0).replace("<src>", source), fix)
+
+
 _DIFF_RUN = re.compile(r"(?m)^([-+]RUN )(?!--)")
 
 
@@ -98,6 +111,8 @@ def cite_dockerfile(
         step = steps.get(f.layer) if f.layer is not None else None
         if step is not None and "--mount=type=bind," in fix:
             fix = _bind_mount(fix, step)
+        if step is not None and "<src>" in fix:
+            fix = _copy_source(fix, step)
         run = runs.get(f.layer) if f.layer is not None else None
         if run is not None:
             fix = _with_run_flags(fix, run)

@@ -117,7 +117,13 @@ def test_django_prod(buildkit: bool, tmp_path: Path) -> None:
         f for f in _own(result, "LS102") if f.extra and dict(f.extra)["cause"] == "chown-later"
     ]
     assert chown and all("drop the recursive chown" not in f.fix for f in chown)
+    assert all("<src>" not in f.fix for f in chown)  # COPY . $APP_HOME, from the Dockerfile
     assert any("/home/app/web/staticfiles" in f.fix for f in chown)
+    # COPY ./entrypoint.prod.sh ., sed, chmod, then COPY . $APP_HOME copies it again:
+    # a .dockerignore entry would break the first COPY, so it is not advised bare.
+    (undone,) = [f for f in _own(result, "LS102") if f.location and f.location[1] == 61]
+    assert "make the change after that COPY" in undone.fix
+    assert "applies to every COPY" in undone.fix
     (bust,) = _own(result, "LS501")  # the builder stage, from the Dockerfile
     assert bust.location is not None and bust.location[1] == 22
     assert "speeds up builds" in bust.message
