@@ -49,17 +49,17 @@ def _bind_mount(fix: str, step: Step) -> str:
     return fix
 
 
-_DIFF_COPY = re.compile(r"(?m)^[-+](?:COPY|ADD) .*$")
+_COPY_SRC = re.compile(r"\b((?:COPY|ADD)(?: --\S+)* )<src>(?= )")
 
 
 def _copy_source(fix: str, step: Step) -> str:
-    """A fix's ``-COPY``/``+COPY`` lines for the finding's own COPY with the classic
-    builder's hidden source (``<src>``) spelt as the Dockerfile has it."""
+    """The finding's own COPY, quoted in its fix with the classic builder's hidden
+    source (``COPY <src> /app``), spelt with the Dockerfile's source."""
     ops = step.operands()
     if len(ops) < 2 or step.heredocs:
         return fix
     source = " ".join(ops[:-1])
-    return _DIFF_COPY.sub(lambda m: m.group(0).replace("<src>", source), fix)
+    return _COPY_SRC.sub(lambda m: m.group(1) + source, fix)
 
 
 _DIFF_RUN = re.compile(r"(?m)^([-+]RUN )(?!--)")

@@ -402,3 +402,30 @@ def test_docker_init_node(tmp_path: Path) -> None:
     from layerscope.fix.verify import pick_source_file
 
     assert pick_source_file(str(ctx)) == "src/index.js"
+
+
+@BUILDERS
+def test_requirements_directory_copied_first(buildkit: bool, tmp_path: Path) -> None:
+    """cookiecutter-django's pattern: COPY ./requirements . (base.txt, production.txt
+    reading -r base.txt), pip install -r production.txt, then COPY . .. The classic
+    builder's history says COPY dir:<hash> in /app and the layer holds base.txt and
+    production.txt: that is the manifest-first copy, not a cache bust (LS501 said
+    so, with a fix copying production.txt alone)."""
+    from .realworld_build import bases, cached
+
+    python = bases()["python:3.11-slim"]
+    text = (
+        f"FROM {python}\nWORKDIR /app\nCOPY ./requirements .\n"
+        "RUN pip install --no-cache-dir -r production.txt\nCOPY . .\n"
+    )
+    files = {
+        "requirements/base.txt": b"idna==3.7\n",
+        "requirements/production.txt": b"-r base.txt\n",
+        "app.py": b"print('hi')\n",
+    }
+    tag = cached("requirements-dir", text, files, buildkit=buildkit)
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    result = analyze(open_image_with_digests(tag, source="docker", options=SourceOptions()))
+    assert _own(result, "LS501") == []
+    assert _own(with_dockerfile(result, str(path)), "LS501") == []

@@ -31,7 +31,7 @@ def _rules(name: str, target: str | None = None) -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize(
     "source", ["package*.json", "./package*.json", "requirements*.txt", "Gemfile*", "go.*",
-               "requirements.txt", "*.csproj", "poetry.lock"],
+               "requirements.txt", "*.csproj", "poetry.lock", "./requirements", "requirements/"],
 )  # fmt: skip
 def test_manifest_globs_are_manifests(source: str) -> None:
     assert is_manifest_source(source)
@@ -318,3 +318,26 @@ def test_verify_touches_no_file_the_dockerignore_leaves_out(tmp_path: Path) -> N
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x\n")
     assert pick_source_file(str(tmp_path)) == "src/app.js"
+
+
+def test_a_requirements_directory_copied_first_is_manifest_first() -> None:
+    """cookiecutter-django's production Dockerfile: COPY ./requirements . then pip wheel
+    -r ${BUILD_ENVIRONMENT}.txt (production.txt reads -r base.txt). The directory
+    holds requirement files only: no LS501, and no reorder that would copy
+    ${BUILD_ENVIRONMENT}.txt from the context root, where it is not."""
+    from layerscope.shell.ecosystems import is_manifest_file
+
+    df = parse(
+        "FROM python:3.12-slim AS python-build-stage\nARG BUILD_ENVIRONMENT=production\n"
+        "RUN apt-get update && apt-get install --no-install-recommends -y build-essential\n"
+        "COPY ./requirements .\n"
+        "RUN pip wheel --wheel-dir /usr/src/app/wheels -r ${BUILD_ENVIRONMENT}.txt\n"
+        "FROM python:3.12-slim AS python-run-stage\nWORKDIR /app\n"
+        "COPY --from=python-build-stage /usr/src/app/wheels /wheels/\n"
+        "RUN pip install --no-cache-dir --no-index --find-links=/wheels/ /wheels/* "
+        "&& rm -rf /wheels/\nCOPY . /app\n"
+    )
+    assert [f for f in check_dockerfile(df) if f.rule == "LS501"] == []
+    assert all(f.kind != "reorder" for f in plan(df))
+    assert is_manifest_file("requirements/base.txt") and is_manifest_file("app/requirements/x.in")
+    assert not is_manifest_file("requirements/notes.md") and not is_manifest_file("src/base.txt")
