@@ -175,6 +175,9 @@ def _reordered(
         if u.kind is Instruction.WORKDIR and absolute_dest and not after:
             before.append(_step_text(u))  # the install runs where the files were copied
             continue
+        if u.kind in (Instruction.USER, Instruction.SHELL) and not after:
+            before.append(_step_text(u))  # the install runs as the user it ran as
+            continue
         if u.kind is Instruction.RUN and not any(i == j for i, _ in busts):
             if not after and _sets_up(u):
                 before.append(_step_text(u))

@@ -341,3 +341,15 @@ def test_a_requirements_directory_copied_first_is_manifest_first() -> None:
     assert all(f.kind != "reorder" for f in plan(df))
     assert is_manifest_file("requirements/base.txt") and is_manifest_file("app/requirements/x.in")
     assert not is_manifest_file("requirements/notes.md") and not is_manifest_file("src/base.txt")
+
+
+def test_ls501_fix_keeps_the_user_of_the_install() -> None:
+    """COPY . ., USER app, pip install --user: the install must still run as app."""
+    df = parse(
+        "FROM python\nWORKDIR /home/app\nCOPY . .\nUSER app\n"
+        "RUN pip install --user -r requirements.txt\n"
+    )
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS501"]
+    assert f.fix.endswith(
+        "COPY requirements.txt ./; USER app; RUN pip install --user -r requirements.txt; COPY . ."
+    ), f.fix
