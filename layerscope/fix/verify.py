@@ -245,10 +245,10 @@ def _remove(tags: Sequence[str], docker: str) -> None:
         )
 
 
-def _ignored(context: str) -> list[re.Pattern[str]]:
+def _ignored(context: str) -> list[tuple[bool, re.Pattern[str]]]:
     """The context's .dockerignore patterns, as Docker matches them: ``*`` and ``?``
-    within one path part, ``**`` across parts, a leading ``/`` ignored. (``!``
-    exceptions are left out: at worst a file the build would see is not picked.)"""
+    within one path part, ``**`` across parts, a leading ``/`` ignored, and a
+    ``!`` line taking back what earlier lines left out (True: an exception)."""
     try:
         with open(os.path.join(context, ".dockerignore"), encoding="utf-8") as f:
             lines = [line.strip() for line in f]
@@ -256,9 +256,10 @@ def _ignored(context: str) -> list[re.Pattern[str]]:
         return []
     out = []
     for line in lines:
-        if not line or line.startswith(("#", "!")):
+        if not line or line.startswith("#"):
             continue
-        pattern = posixpath.normpath(line.strip("/"))
+        negated = line.startswith("!")
+        pattern = posixpath.normpath(line.lstrip("!").strip().strip("/"))
         if pattern in (".", ""):
             continue
         regex = ""
@@ -274,28 +275,36 @@ def _ignored(context: str) -> list[re.Pattern[str]]:
                 regex, i = regex + "[^/]", i + 1
             else:
                 regex, i = regex + re.escape(pattern[i]), i + 1
-        out.append(re.compile(regex + r"\Z"))
+        out.append((negated, re.compile(regex + r"\Z")))
     return out
 
 
-def _is_ignored(rel: str, ignored: Sequence[re.Pattern[str]]) -> bool:
-    """True when ``rel`` or a directory above it matches an ignore pattern (Docker
-    leaves a whole ignored directory out)."""
+def _is_ignored(rel: str, ignored: Sequence[tuple[bool, re.Pattern[str]]]) -> bool:
+    """True when the last pattern that matches ``rel`` or a directory above it
+    leaves it out (Docker leaves a whole ignored directory out)."""
     parts = rel.replace(os.sep, "/").split("/")
     prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    return any(p.match(prefix) for p in ignored for prefix in prefixes)
+    out = False
+    for negated, p in ignored:
+        if any(p.match(prefix) for prefix in prefixes):
+            out = not negated
+    return out
 
 
 def pick_source_file(context: str, under: str = "") -> str:
     """A source file (not a manifest, not ignored) to change; '' when there is none."""
     ignored = _ignored(context)
+    exceptions = any(negated for negated, _ in ignored)
     root = os.path.join(context, under)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d
             for d in dirnames
             if not d.startswith(".")
-            and not _is_ignored(os.path.relpath(os.path.join(dirpath, d), context), ignored)
+            and (
+                exceptions  # a ! line may take back a file inside an ignored directory
+                or not _is_ignored(os.path.relpath(os.path.join(dirpath, d), context), ignored)
+            )
         )
         for name in sorted(filenames):
             rel = os.path.relpath(os.path.join(dirpath, name), context)

@@ -353,3 +353,15 @@ def test_ls501_fix_keeps_the_user_of_the_install() -> None:
     assert f.fix.endswith(
         "COPY requirements.txt ./; USER app; RUN pip install --user -r requirements.txt; COPY . ."
     ), f.fix
+
+
+def test_verify_reads_dockerignore_exceptions(tmp_path: Path) -> None:
+    """An allow-list .dockerignore (``*``, then ``!src``): the change must land in src/,
+    the only part of the context the build sees."""
+    from layerscope.fix.verify import pick_source_file
+
+    (tmp_path / ".dockerignore").write_text("*\n!src\n!package.json\n")
+    for rel in ("a.js", "lib/b.js", "src/app.js"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    assert pick_source_file(str(tmp_path)) == "src/app.js"
