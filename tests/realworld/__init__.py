@@ -35,6 +35,9 @@ dependency from PyPI or npm).
   made after ``COPY . .``; Alpine's apk: text only).
 * ``voting-seed-data``: dockersamples/example-voting-app ``seed-data`` (apt,
   ``COPY . .``, then a script that is no install).
+* ``compose-spring-postgres``: awesome-compose ``spring-postgres/backend``
+  (Maven: ``pom.xml`` and ``dependency:go-offline`` first, a jar unpacked in
+  a third stage; text only).
 * ``docker-init-node`` / ``docker-init-python``: ``docker init``'s templates
   as the Docker docs' Node.js and Python guides give them (manifests bind-
   mounted into the install, caches in cache mounts, ``USER`` before

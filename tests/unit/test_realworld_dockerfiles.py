@@ -365,3 +365,18 @@ def test_verify_reads_dockerignore_exceptions(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x\n")
     assert pick_source_file(str(tmp_path)) == "src/app.js"
+
+
+def test_compose_spring_postgres_maven_multistage() -> None:
+    """awesome-compose spring-postgres: pom.xml, mvn dependency:go-offline, then src and
+    mvn install in the builder; a heredoc dev-envs stage; prepare-production unpacks
+    the jar; the final stage copies three trees through ARG DEPENDENCY. Manifest
+    first everywhere: nothing to report or fix for any target, and the final image
+    is stage 3 alone (dev-envs is never built for it)."""
+    df = _df("compose-spring-postgres")
+    r = roles(df)
+    assert r.final == {3} and r.built == {0, 2, 3}
+    context = str(ROOT / "compose-spring-postgres")
+    for target in (None, "builder", "dev-envs", "prepare-production"):
+        assert check_dockerfile(df, target) == []
+        assert plan(df, target=target, context=context) == []
