@@ -26,6 +26,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -317,6 +318,29 @@ def pick_source_file(context: str, under: str = "") -> str:
     return ""
 
 
+def _copy_special(src: str, dst: str) -> None:
+    """Copy one context entry: a regular file with its metadata, a named pipe as a
+    new pipe (reading one would wait for a writer for ever); sockets and devices
+    are left out."""
+    mode = os.lstat(src).st_mode
+    if stat.S_ISREG(mode):
+        shutil.copy2(src, dst)
+    elif stat.S_ISFIFO(mode):
+        os.mkfifo(dst, stat.S_IMODE(mode))
+
+
+def _copy_context(context: str, dst: str) -> None:
+    """The build context copied for the builds (symlinks as symlinks); a file that
+    cannot be read is a usage error, not a traceback."""
+    try:
+        shutil.copytree(context, dst, symlinks=True, copy_function=_copy_special)
+    except shutil.Error as e:
+        first = e.args[0][0] if e.args and e.args[0] else ("", "", str(e))
+        raise UsageError(f"--context {context}: cannot copy {first[0]}: {first[2]}") from None
+    except OSError as e:
+        raise UsageError(f"--context {context}: cannot copy it: {e}") from None
+
+
 def _touch(context: str, under: str) -> str:
     """Change one source file in the context copy (a comment with a fresh nonce, so
     no earlier build's cache can match), or add a new file when none fits."""
@@ -390,7 +414,7 @@ def verify(
     tags: list[str] = []
     with tempfile.TemporaryDirectory(prefix="layerscope-ctx-") as tmp:
         ctx = os.path.join(tmp, "context")
-        shutil.copytree(context, ctx, symlinks=True)
+        _copy_context(context, ctx)
 
         def run(text: str, label: str) -> tuple[Built, Analysis]:
             tag = f"{tag_prefix}{name}:{label}"
@@ -512,11 +536,11 @@ def report(v: Verification) -> str:
     ]
     lines.extend(_saving(s) for s in v.fixes)
     for label, r in (("original", v.original_rebuild), ("patched", v.patched_rebuild)):
-        reuse = "reused" if r.dependency_cached else "rebuilt"
+        reuse = "dependency install " + ("reused" if r.dependency_cached else "rebuilt")
         if r.dependency_steps == 0:
-            reuse = "no dependency step"
+            reuse = "no dependency install to reuse"
         lines.append(
             f"  after changing {v.touched}: {label} took {r.cached} of {r.steps} steps from "
-            f"cache; dependency install {reuse}"
+            f"cache; {reuse}"
         )
     return "\n".join(lines) + "\n"

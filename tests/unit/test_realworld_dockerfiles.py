@@ -4,6 +4,7 @@ texts that keep every step, no fix for a stage the target does not build."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -380,3 +381,38 @@ def test_compose_spring_postgres_maven_multistage() -> None:
     for target in (None, "builder", "dev-envs", "prepare-production"):
         assert check_dockerfile(df, target) == []
         assert plan(df, target=target, context=context) == []
+
+
+def test_verify_copies_a_context_holding_a_named_pipe(tmp_path: Path) -> None:
+    """A build context with a named pipe (a dev server's socket dir, a mkfifo left
+    behind): fix --verify crashed with shutil.Error copying it (and reading a pipe
+    waits for ever). The pipe is recreated, a socket left out, files copied."""
+    import socket
+    import stat
+
+    from layerscope.fix.verify import _copy_context
+
+    src = tmp_path / "ctx"
+    (src / "src").mkdir(parents=True)
+    (src / "src" / "app.js").write_text("x\n")
+    os.mkfifo(src / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(src / "dev.sock"))
+    try:
+        _copy_context(str(src), str(tmp_path / "copy"))
+    finally:
+        sock.close()
+    assert (tmp_path / "copy" / "src" / "app.js").read_text() == "x\n"
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "copy" / "pipe").st_mode)
+    assert not (tmp_path / "copy" / "dev.sock").exists()
+
+
+def test_verify_with_an_unusable_context_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--verify",
+         "--context", "missing-dir", "--builder", "classic"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
