@@ -313,6 +313,8 @@ def pick_source_file(context: str, under: str = "") -> str:
                 continue
             if name.startswith(("Dockerfile", ".")) or is_manifest(name):
                 continue
+            if os.path.islink(os.path.join(dirpath, name)):
+                continue  # appending would write wherever the link points
             if os.path.splitext(name)[1] in _COMMENTS:
                 return rel
     return ""

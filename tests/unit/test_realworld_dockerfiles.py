@@ -416,3 +416,18 @@ def test_verify_with_an_unusable_context_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_verify_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    """A context whose first source file is a link out of it (a shared config linked
+    into src/): the change goes to a real file of the copy, never the link's target."""
+    from layerscope.fix.verify import _touch
+
+    outside = tmp_path / "outside.js"
+    outside.write_text("keep\n")
+    ctx = tmp_path / "ctx"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "src" / "a.js").symlink_to(outside)
+    (ctx / "src" / "b.js").write_text("x\n")
+    assert _touch(str(ctx), "src") == "src/b.js"
+    assert outside.read_text() == "keep\n"
