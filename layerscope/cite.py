@@ -49,6 +49,29 @@ def _bind_mount(fix: str, step: Step) -> str:
     return fix
 
 
+_COPY_SRC = re.compile(r"\b((?:COPY|ADD)(?: --\S+)* )<src>(?= )")
+
+
+def _copy_source(fix: str, step: Step) -> str:
+    """The finding's own COPY, quoted in its fix with the classic builder's hidden
+    source (``COPY <src> /app``), spelt with the Dockerfile's source."""
+    ops = step.operands()
+    if len(ops) < 2 or step.heredocs:
+        return fix
+    source = " ".join(ops[:-1])
+    return _COPY_SRC.sub(lambda m: m.group(1) + source, fix)
+
+
+_DIFF_RUN = re.compile(r"(?m)^([-+]RUN )(?!--)")
+
+
+def _with_run_flags(fix: str, step: Step) -> str:
+    """A fix's ``-RUN``/``+RUN`` lines (from the history, which does not record a
+    RUN's flags) with the Dockerfile's ``--mount``/``--network`` flags: without
+    them the line would lose the cache or the bind-mounted manifest it needs."""
+    return _DIFF_RUN.sub(lambda m: m.group(1) + " ".join(step.flags) + " ", fix)
+
+
 def cite_dockerfile(
     findings: Sequence[Finding],
     image: Image,
@@ -57,10 +80,13 @@ def cite_dockerfile(
 ) -> list[Finding]:
     """``findings`` with hashed COPY sources replaced by the Dockerfile's lines."""
     steps: dict[int, Step] = {}
+    runs: dict[int, Step] = {}
     for layer in image.layers:
         step = mapping.step_for_layer(image, layer.index)
         if step is not None and step.kind in (Instruction.COPY, Instruction.ADD):
             steps[layer.index] = step
+        elif step is not None and step.kind is Instruction.RUN and step.flags:
+            runs[layer.index] = step
     by_location: dict[tuple[str, tuple[str, int] | None], Finding] = {
         (f.rule, f.location): f for f in from_dockerfile if f.rule.startswith("LS5") and f.location
     }
@@ -85,6 +111,11 @@ def cite_dockerfile(
         step = steps.get(f.layer) if f.layer is not None else None
         if step is not None and "--mount=type=bind," in fix:
             fix = _bind_mount(fix, step)
+        if step is not None and "<src>" in fix:
+            fix = _copy_source(fix, step)
+        run = runs.get(f.layer) if f.layer is not None else None
+        if run is not None:
+            fix = _with_run_flags(fix, run)
         if message != f.message or fix != f.fix:
             f = dataclasses.replace(f, message=message, fix=fix)
         out.append(f)

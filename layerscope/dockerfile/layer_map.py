@@ -10,6 +10,7 @@ builder's ``COPY dir:<hash> in /dst`` form.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -223,12 +224,60 @@ def _pair_cost(step: Step, h: History, build_args: Mapping[str, str]) -> float:
         ours_ports = expand(step.args, env, _UNKNOWN)
         if _UNKNOWN not in ours_ports and _ports(ours_ports) == _ports(p.args):
             return 0
+    if step.kind is Instruction.HEALTHCHECK:
+        ours_test = _healthcheck_test(expand(step.args, env, _UNKNOWN))
+        return 0 if ours_test is not None and ours_test == _recorded_test(p.args) else _KIND_ONLY
+    if step.kind in (Instruction.CMD, Instruction.ENTRYPOINT) and step.json is None:
+        # The shell form is recorded as the shell's argv: CMD ["/bin/sh" "-c" "node x.js"]
+        recorded_argv = _go_strings(p.args)
+        if len(recorded_argv) >= 2 and recorded_argv[-1] == " ".join(step.args.split()):
+            return 0
     if step.json is not None:
         # the classic builder writes JSON forms Go-quoted: CMD ["ls" "/srv"]
         recorded = _norm(re.sub(r"[\[\],]", " ", p.args))
         return 0 if _norm(" ".join(step.json)) == recorded else _KIND_ONLY
     pattern = _norm(expand(step.args, env, _UNKNOWN))
     return 0 if _matches(pattern, _norm(p.args)) else _KIND_ONLY
+
+
+_GO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _recorded_test(args: str) -> list[str] | None:
+    """The test of a recorded ``HEALTHCHECK &{["CMD-SHELL" "node x.js"] "30s" ...}``
+    (both builders print the Go struct), its strings unquoted."""
+    m = re.search(r"&\{\[(.*?)\]", args, re.DOTALL)
+    return None if m is None else _go_strings(m.group(1)) or None
+
+
+def _go_strings(text: str) -> list[str]:
+    """The double-quoted strings of ``text`` unquoted, blanks collapsed ([] when
+    one does not read as a JSON string)."""
+    try:
+        return [" ".join(json.loads(f'"{s}"').split()) for s in _GO_STRING.findall(text)]
+    except ValueError:
+        return []
+
+
+def _healthcheck_test(args: str) -> list[str] | None:
+    """The test a Dockerfile's ``HEALTHCHECK`` arguments (after its flags) set:
+    ``["NONE"]``, ``["CMD", ...]`` for the exec form, ``["CMD-SHELL", text]``."""
+    words = args.split(None, 1)
+    if not words:
+        return None
+    if words[0].upper() == "NONE":
+        return ["NONE"]
+    if words[0].upper() != "CMD" or len(words) < 2:
+        return None
+    rest = words[1].strip()
+    if rest.startswith("["):
+        try:
+            form = json.loads(rest)
+        except ValueError:
+            form = None
+        if isinstance(form, list) and all(isinstance(w, str) for w in form):
+            return ["CMD", *(" ".join(w.split()) for w in form)]
+    return ["CMD-SHELL", " ".join(rest.split())]
 
 
 _PORT = re.compile(r"(\d+(?:-\d+)?)(?:/([A-Za-z]+))?")

@@ -142,6 +142,15 @@ def _tail(
     ):
         tail.append("yarn cache clean")
         tools.append("yarn")
+    if (
+        any(c.name == "apk" and subcommand(c) == "update" for c in cmds)
+        and any(c.name == "apk" and subcommand(c) == "add" for c in cmds)
+        and "/var/cache/apk" not in rm_ops
+        and "apk" not in mounts
+    ):
+        # apk add --no-cache stores no index, but the index apk update stored stays.
+        tail.append("rm -rf /var/cache/apk/*")
+        tools.append("apk")
     for tool in ("dnf", "yum"):
         installs_here = any(c.name == tool and subcommand(c) == "install" for c in cmds)
         if installs_here and tool not in cleaned and f"/var/cache/{tool}" not in mounts:
@@ -172,6 +181,8 @@ def no_cache(
         if tail and appendable(step):
             edits.append(append_to_run(t, step, " && ".join(tail)))
             tools.extend(more)
+        elif "apk" in more and "apk" in tools:
+            edits, tools = [], []  # --no-cache alone would leave apk update's index
         if not tools:
             continue
         saved = 0

@@ -26,6 +26,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -245,35 +246,101 @@ def _remove(tags: Sequence[str], docker: str) -> None:
         )
 
 
-def _ignored(context: str) -> list[str]:
+def _ignored(context: str) -> list[tuple[bool, re.Pattern[str]]]:
+    """The context's .dockerignore patterns, as Docker matches them: ``*`` and ``?``
+    within one path part, ``**`` across parts, a leading ``/`` ignored, and a
+    ``!`` line taking back what earlier lines left out (True: an exception)."""
     try:
         with open(os.path.join(context, ".dockerignore"), encoding="utf-8") as f:
-            return [
-                line.strip().lstrip("/")
-                for line in f
-                if line.strip() and not line.startswith(("#", "!"))
-            ]
+            lines = [line.strip() for line in f]
     except OSError:
         return []
+    out = []
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = posixpath.normpath(line.lstrip("!").strip().strip("/"))
+        if pattern in (".", ""):
+            continue
+        regex = ""
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex, i = regex + "(?:.*/)?", i + 3
+            elif pattern.startswith("**", i):
+                regex, i = regex + ".*", i + 2
+            elif pattern[i] == "*":
+                regex, i = regex + "[^/]*", i + 1
+            elif pattern[i] == "?":
+                regex, i = regex + "[^/]", i + 1
+            else:
+                regex, i = regex + re.escape(pattern[i]), i + 1
+        out.append((negated, re.compile(regex + r"\Z")))
+    return out
+
+
+def _is_ignored(rel: str, ignored: Sequence[tuple[bool, re.Pattern[str]]]) -> bool:
+    """True when the last pattern that matches ``rel`` or a directory above it
+    leaves it out (Docker leaves a whole ignored directory out)."""
+    parts = rel.replace(os.sep, "/").split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    out = False
+    for negated, p in ignored:
+        if any(p.match(prefix) for prefix in prefixes):
+            out = not negated
+    return out
 
 
 def pick_source_file(context: str, under: str = "") -> str:
     """A source file (not a manifest, not ignored) to change; '' when there is none."""
-    import fnmatch
-
     ignored = _ignored(context)
+    exceptions = any(negated for negated, _ in ignored)
     root = os.path.join(context, under)
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and (
+                exceptions  # a ! line may take back a file inside an ignored directory
+                or not _is_ignored(os.path.relpath(os.path.join(dirpath, d), context), ignored)
+            )
+        )
         for name in sorted(filenames):
             rel = os.path.relpath(os.path.join(dirpath, name), context)
-            if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in ignored):
+            if _is_ignored(rel, ignored):
                 continue
             if name.startswith(("Dockerfile", ".")) or is_manifest(name):
                 continue
+            if os.path.islink(os.path.join(dirpath, name)):
+                continue  # appending would write wherever the link points
             if os.path.splitext(name)[1] in _COMMENTS:
                 return rel
     return ""
+
+
+def _copy_special(src: str, dst: str) -> None:
+    """Copy one context entry: a regular file with its metadata, a named pipe as a
+    new pipe (reading one would wait for a writer for ever); sockets and devices
+    are left out."""
+    mode = os.lstat(src).st_mode
+    if stat.S_ISREG(mode):
+        shutil.copy2(src, dst)
+    elif stat.S_ISFIFO(mode):
+        os.mkfifo(dst, stat.S_IMODE(mode))
+
+
+def _copy_context(context: str, dst: str) -> None:
+    """The build context copied for the builds (symlinks as symlinks); a file that
+    cannot be read is a usage error, not a traceback."""
+    try:
+        shutil.copytree(context, dst, symlinks=True, copy_function=_copy_special)
+    except shutil.Error as e:
+        first = e.args[0][0] if e.args and e.args[0] else ("", "", str(e))
+        raise UsageError(f"--context {context}: cannot copy {first[0]}: {first[2]}") from None
+    except OSError as e:
+        raise UsageError(f"--context {context}: cannot copy it: {e}") from None
 
 
 def _touch(context: str, under: str) -> str:
@@ -349,7 +416,7 @@ def verify(
     tags: list[str] = []
     with tempfile.TemporaryDirectory(prefix="layerscope-ctx-") as tmp:
         ctx = os.path.join(tmp, "context")
-        shutil.copytree(context, ctx, symlinks=True)
+        _copy_context(context, ctx)
 
         def run(text: str, label: str) -> tuple[Built, Analysis]:
             tag = f"{tag_prefix}{name}:{label}"
@@ -471,11 +538,11 @@ def report(v: Verification) -> str:
     ]
     lines.extend(_saving(s) for s in v.fixes)
     for label, r in (("original", v.original_rebuild), ("patched", v.patched_rebuild)):
-        reuse = "reused" if r.dependency_cached else "rebuilt"
+        reuse = "dependency install " + ("reused" if r.dependency_cached else "rebuilt")
         if r.dependency_steps == 0:
-            reuse = "no dependency step"
+            reuse = "no dependency install to reuse"
         lines.append(
             f"  after changing {v.touched}: {label} took {r.cached} of {r.steps} steps from "
-            f"cache; dependency install {reuse}"
+            f"cache; {reuse}"
         )
     return "\n".join(lines) + "\n"

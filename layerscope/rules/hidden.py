@@ -468,10 +468,14 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 "COPY brings the final version and the RUN is not needed"
             )
         elif is_copy(ctx, by):
+            # .dockerignore is no fix when an earlier COPY of the context needs the file
+            # (django-on-docker: COPY entrypoint.sh, sed and chmod it, then COPY . .).
             fix = (
                 f"The COPY of layer {by} replaces {where} again, undoing what layer {layer} "
-                "made or changed there: copy it once, after the steps that need it, or keep "
-                "it out of the later COPY (.dockerignore)"
+                "made or changed there (the image ships the copied version): copy it once and "
+                "make the change after that COPY, or keep it out of the later COPY with "
+                ".dockerignore only if no other COPY of the build context needs it "
+                "(.dockerignore applies to every COPY)"
             )
         else:
             fix = f"Store {where} once: drop the earlier copy in layer {layer} or merge the steps"

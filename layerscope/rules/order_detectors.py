@@ -99,33 +99,92 @@ _HASHED = re.compile(r"(?:dir|file|multi):[0-9a-fA-F]{16,}(?: in)?")
 
 
 def _step_text(u: Unit) -> str:
-    """The step as a Dockerfile line; a classic builder's hashed source as ``<src>``."""
-    return f"{u.kind.value} {short(_HASHED.sub('<src>', u.text), 100)}"
+    """The step as a Dockerfile line, its flags kept (``--chown``, ``--mount``); a
+    classic builder's hashed source as ``<src>``."""
+    flags = " ".join(u.step.flags) + " " if u.step is not None and u.step.flags else ""
+    return f"{u.kind.value} {flags}{short(_HASHED.sub('<src>', u.text), 100)}"
+
+
+def _copy_flags(u: Unit) -> str:
+    """The ownership and mode flags of a COPY, for the manifest COPY that stands in."""
+    if u.step is None:
+        return ""
+    kept = [f for f in u.step.flags if f.startswith(("--chown", "--chmod"))]
+    return " ".join(kept) + " " if kept else ""
+
+
+_VENV = frozenset({"virtualenv", "pyenv"})
+_USERS = frozenset({"useradd", "adduser", "groupadd", "addgroup", "usermod"})
+_SETUP = frozenset({"set", "true", ":", "export", "echo", "printf"})
+_VENV_MODULES = (("-m", "venv"), ("-m", "virtualenv"))
+
+
+def _sets_up(u: Unit) -> bool:
+    """A RUN that reads nothing of the source and may prepare the install: a
+    virtual environment (``python -m venv``), users, named or manifest
+    installs, index updates, ``mkdir`` of absolute paths. It keeps its place
+    before the install (the install may run in the venv it makes)."""
+    for c in split_commands(u.text):
+        inner = unwrap(c)
+        name, argv = inner.name, inner.argv
+        inst = install_of(c)
+        if inst is not None:
+            if inst.needs_source:
+                return False
+            continue
+        if _index_update(inner) or name in _SETUP or name in _USERS or name in _VENV:
+            continue
+        if re.fullmatch(r"python[\d.]*", name) and argv[1:3] in _VENV_MODULES:
+            continue
+        if name == "uv" and argv[1:2] == ("venv",):
+            continue
+        if name == "mkdir" and all(a.startswith(("/", "-", "$")) for a in argv[1:]):
+            continue
+        if is_clean_subcommand(name, argv[1] if len(argv) > 1 else ""):
+            continue
+        return False
+    return True
 
 
 def _reordered(
     units: Sequence[Unit], src: int, busts: Sequence[tuple[int, Install]], files: Sequence[str]
-) -> tuple[list[str], bool]:
+) -> tuple[list[str], bool, bool]:
     """The steps from the source COPY to the last install, in the order that keeps
-    the install cached: manifests, installs, the source, then every other step
-    as it was (a RUN that also builds is split: its installs go first). True
-    with them when a RUN was split."""
+    the install cached: manifests, then the steps that prepare or run the
+    installs in their order, the source, then every other step as it was (a
+    RUN that also builds is split: its installs go first). True with them when
+    a RUN was split, and whether anything moved before the source at all."""
     last = max(i for i, _ in busts)
     bust_cmds = {(i, inst.command) for i, inst in busts}
+    copy = units[src]
     before: list[str] = []
     after: list[str] = []
     split = False
+    moved_any = False
     if files and not any(_manifest_only(u) for u in units[: last + 1]):
-        copy = units[src]
         whole = any(s in (".", "./") for s in copy.sources) or any_manifest(copy.files or ())
         dest = (copy.dest or "./") if whole else "./"
-        before.append(f"COPY {' '.join(files)} {dest if dest.endswith('/') else dest + '/'}")
+        target = dest if dest.endswith("/") else dest + "/"
+        before.append(f"COPY {_copy_flags(copy)}{' '.join(files)} {target}")
+    absolute_dest = copy.dest.startswith("/")
     for j in range(src + 1, last + 1):
         u = units[j]
         if _manifest_only(u) or u.kind in (Instruction.ENV, Instruction.ARG):
             before.append(_step_text(u))
             continue
-        if u.kind is not Instruction.RUN or not any(i == j for i, _ in busts):
+        if u.kind is Instruction.WORKDIR and absolute_dest and not after:
+            before.append(_step_text(u))  # the install runs where the files were copied
+            continue
+        if u.kind in (Instruction.USER, Instruction.SHELL) and not after:
+            before.append(_step_text(u))  # the install runs as the user it ran as
+            continue
+        if u.kind is Instruction.RUN and not any(i == j for i, _ in busts):
+            if not after and _sets_up(u):
+                before.append(_step_text(u))
+            else:
+                after.append(_step_text(u))
+            continue
+        if u.kind is not Instruction.RUN:
             after.append(_step_text(u))
             continue
         moved: list[str] = []
@@ -141,8 +200,10 @@ def _reordered(
             else:
                 if inst is not None and inst.needs_source and inst.ecosystem in DEPENDENCY_STEP:
                     before.append(f"RUN {DEPENDENCY_STEP[inst.ecosystem]}")
+                    moved_any = True
                 other = other or not _housekeeping(inner)
                 kept.append(text)
+        moved_any = moved_any or bool(moved)
         if moved and not other:
             before.append(_step_text(u))  # installs and cleanups only: the RUN moves
         elif moved:  # installs, then a build: the installs go first, the rest stays
@@ -151,8 +212,8 @@ def _reordered(
             split = True
         else:
             after.append(_step_text(u))
-    ordered = [*dict.fromkeys(before), _step_text(units[src]), *after]
-    return ordered, split
+    ordered = [*dict.fromkeys(before), _step_text(copy), *after]
+    return ordered, split, moved_any
 
 
 _INDEX = {"apt-get": "update", "apt": "update", "apk": "update", "dnf": "makecache",
@@ -213,10 +274,17 @@ def bust_context(units: Sequence[Unit], path: str = "") -> Iterator[Finding]:
     ecos = sorted({inst.ecosystem for _, inst in busts})
     deps = [inst for _, inst in busts if not inst.system]
     files = _manifest_files(copy, deps)
-    ordered, split = _reordered(units, src, busts, files)
+    ordered, split, moved_any = _reordered(units, src, busts, files)
     fix = "Install the dependencies before the source is copied, every other step kept: " + (
         "; ".join(ordered)
     )
+    if not moved_any:
+        fix = (
+            f"No automatic reorder is proposed: {', '.join(ecos)} has no step that fetches "
+            "or builds the dependencies from the manifests alone. Build them once against "
+            "a stub of the source (for cargo: cargo-chef, or an empty src/main.rs built "
+            "before the COPY of the source), or keep their downloads in a cache mount"
+        )
     if split:
         fix += (
             ". Splitting the RUN puts what the install made in a layer of its own, where a "

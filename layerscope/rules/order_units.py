@@ -18,7 +18,12 @@ from layerscope.dockerfile.parser import Step
 from layerscope.model import Builder, EntryType, Instruction
 from layerscope.rules.common import short
 from layerscope.rules.context import RuleContext
-from layerscope.shell.ecosystems import any_manifest, is_manifest_file, is_manifest_source
+from layerscope.shell.ecosystems import (
+    any_manifest,
+    installs,
+    is_manifest_file,
+    is_manifest_source,
+)
 
 _LAYER_KINDS = (Instruction.RUN, Instruction.COPY, Instruction.ADD)
 URL = re.compile(r"(?i)\A(?:https?|ftp)://")
@@ -79,6 +84,25 @@ def is_source_copy(u: Unit) -> bool:
     return False
 
 
+def _requirements_copy(units: Sequence[Unit], i: int) -> bool:
+    """A COPY whose layer holds requirement files only, one of them read by a later
+    ``pip install -r``: ``COPY ./requirements .`` (cookiecutter-django), seen in a
+    classic builder's history as ``COPY dir:<hash> in /app``."""
+    files = units[i].files
+    if not files or not all(f.endswith((".txt", ".in")) for f in files):
+        return False
+    names = {posixpath.basename(f) for f in files}
+    read = {
+        posixpath.basename(m)
+        for u in units[i + 1 :]
+        if u.kind is Instruction.RUN
+        for inst in installs(u.text)
+        if inst.ecosystem == "pip"
+        for m in inst.manifests
+    }
+    return bool(names & read)
+
+
 def _makes_layer(u: Unit) -> bool:
     return u.layer is not None or (u.step is not None and u.kind in _LAYER_KINDS)
 
@@ -88,7 +112,9 @@ def busting_copy(units: Sequence[Unit]) -> int | None:
     the whole context (``COPY . .``); in a classic builder's history, which hides
     the sources, the first copy whose layer holds a manifest file (the project's
     root); else the first copy of a source tree."""
-    candidates = [i for i, u in enumerate(units) if is_source_copy(u)]
+    candidates = [
+        i for i, u in enumerate(units) if is_source_copy(u) and not _requirements_copy(units, i)
+    ]
     whole = [i for i in candidates if any(s in (".", "./") for s in units[i].sources)]
     rooted = [i for i in candidates if any_manifest(units[i].files or ())]
     picks = whole or rooted or candidates

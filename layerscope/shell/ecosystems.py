@@ -49,9 +49,9 @@ MANIFESTS: dict[str, tuple[str, ...]] = {
     "dotnet": ("*.csproj", "*.fsproj", "*.sln", "packages.lock.json", "nuget.config"),
 }
 # The dependency-only step to add when the install in the Dockerfile needs the source.
+# Not cargo: ``cargo fetch`` fails on a Cargo.toml whose src/ is not copied yet.
 DEPENDENCY_STEP = {
     "go": "go mod download",
-    "cargo": "cargo fetch",
     "maven": "mvn dependency:go-offline",
     "poetry": "poetry install --no-root",
     "uv": "uv sync --no-install-project",
@@ -113,26 +113,34 @@ def is_manifest(path: str) -> bool:
 _BUILD_TOOL_FILES = frozenset(
     {".mvn", "mvnw", "mvnw.cmd", "gradlew", "gradlew.bat", "gradle", ".yarn", ".yarnrc.yml"}
 )
+# Directories that hold manifests only: cookiecutter-django's COPY ./requirements .
+# brings base.txt, local.txt, production.txt (production.txt says -r base.txt).
+_MANIFEST_DIRS = frozenset({"requirements"})
 _CONCRETE_MANIFESTS = tuple(p for p in _ALL_MANIFESTS if "*" not in p)
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def is_manifest_file(path: str) -> bool:
-    """A file a dependency download needs: a manifest or lock file, or a file of
-    a build tool's wrapper (``.mvn/wrapper/maven-wrapper.properties``, ``mvnw``)."""
-    return is_manifest(path) or any(part in _BUILD_TOOL_FILES for part in path.split("/"))
+    """A file a dependency download needs: a manifest or lock file, a file of a
+    build tool's wrapper (``.mvn/wrapper/maven-wrapper.properties``, ``mvnw``), or
+    a requirements file in a ``requirements/`` directory."""
+    parts = path.split("/")
+    if any(part in _MANIFEST_DIRS for part in parts[:-1]) and parts[-1].endswith((".txt", ".in")):
+        return True
+    return is_manifest(path) or any(part in _BUILD_TOOL_FILES for part in parts)
 
 
 def is_manifest_source(source: str) -> bool:
     """True when a COPY source names manifest files only: a manifest name, or a
     glob such as ``package*.json``, ``requirements*.txt``, ``Gemfile*`` or
     ``go.*`` whose literal start (3 characters or more) belongs to a manifest
-    name and that matches some manifest name, or a build tool's wrapper
-    (``mvnw``, ``.mvn/``, ``gradlew``). ``*.json`` or ``src*`` do not."""
+    name and that matches some manifest name, a build tool's wrapper
+    (``mvnw``, ``.mvn/``, ``gradlew``), or a ``requirements/`` directory.
+    ``*.json`` or ``src*`` do not."""
     name = posixpath.basename(source.rstrip("/"))
     if is_manifest(name) or name in _ALL_MANIFESTS:  # ``*.csproj`` as written
         return True
-    if name in _BUILD_TOOL_FILES:
+    if name in _BUILD_TOOL_FILES or name in _MANIFEST_DIRS:
         return True
     if _GLOB_CHARS.search(name) is None:
         return False

@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
+from layerscope.base.attribution import Origin, finding_origin
 from layerscope.dockerfile.layer_map import map_image
 from layerscope.dockerfile.parser import parse
-from layerscope.fix.model import Evidence
+from layerscope.fix.model import Evidence, Fix
 from layerscope.fix.planner import plan
 from layerscope.fix.verify import verify
-from layerscope.pipeline import with_dockerfile
+from layerscope.pipeline import Request, run, with_dockerfile
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
+from layerscope.stages import roles
 
 from .imagebuild import _buildkit_docker, _docker
 from .realworld_build import PREFIX, build
@@ -31,13 +33,15 @@ pytestmark = pytest.mark.slow
 BUILDERS = pytest.mark.parametrize("buildkit", [False, True], ids=["classic", "buildkit"])
 
 
-def _analyzed(name: str, buildkit: bool, tmp: Path) -> tuple[Analysis, str]:
+def _analyzed(
+    name: str, buildkit: bool, tmp: Path, target: str | None = None
+) -> tuple[Analysis, str]:
     """The image with its (adapted) Dockerfile, as ``layerscope IMAGE --dockerfile``."""
-    _, text, tag = build(name, buildkit=buildkit)
+    _, text, tag = build(name, buildkit=buildkit, target=target)
     path = tmp / "Dockerfile"
     path.write_text(text)
     result = analyze(open_image_with_digests(tag, source="docker", options=SourceOptions()))
-    return with_dockerfile(result, str(path)), text
+    return with_dockerfile(result, str(path), target), text
 
 
 def _own(result: Analysis, rule: str) -> list[Finding]:
@@ -113,7 +117,13 @@ def test_django_prod(buildkit: bool, tmp_path: Path) -> None:
         f for f in _own(result, "LS102") if f.extra and dict(f.extra)["cause"] == "chown-later"
     ]
     assert chown and all("drop the recursive chown" not in f.fix for f in chown)
+    assert all("<src>" not in f.fix for f in chown)  # COPY . $APP_HOME, from the Dockerfile
     assert any("/home/app/web/staticfiles" in f.fix for f in chown)
+    # COPY ./entrypoint.prod.sh ., sed, chmod, then COPY . $APP_HOME copies it again:
+    # a .dockerignore entry would break the first COPY, so it is not advised bare.
+    (undone,) = [f for f in _own(result, "LS102") if f.location and f.location[1] == 61]
+    assert "make the change after that COPY" in undone.fix
+    assert "applies to every COPY" in undone.fix
     (bust,) = _own(result, "LS501")  # the builder stage, from the Dockerfile
     assert bust.location is not None and bust.location[1] == 22
     assert "speeds up builds" in bust.message
@@ -241,3 +251,181 @@ def test_verify_rebuilds_compare_fresh_changes(
     assert v.touched == "app.py"
     for r in (v.original_rebuild, v.patched_rebuild):
         assert r.dependency_steps == 1 and not r.dependency_cached
+
+
+def _own_findings(name: str, buildkit: bool, tmp: Path, target: str | None = None) -> list[Finding]:
+    """The findings about the project's own layers, not the base image's, as
+    ``layerscope IMAGE --dockerfile`` splits them (the base from the FROM line)."""
+    _, text, tag = build(name, buildkit=buildkit, target=target)
+    path = tmp / "Dockerfile.own"
+    path.write_text(text)
+    result = run(Request(target=tag, source="docker", dockerfile=str(path), stage=target))
+    return [f for f in result.findings if finding_origin(result, f) is Origin.OWN]
+
+
+def _fixes_with_image(name: str, buildkit: bool, text: str, target: str | None = None) -> list[Fix]:
+    df = parse(text)
+    _, _, tag = build(name, buildkit=buildkit, target=target)
+    image = open_image_with_digests(tag, source="docker", options=SourceOptions())
+    mapping = map_image(image, df, target)
+    assert mapping.inexact == () and mapping.warnings() == [], mapping.warnings()
+    return plan(df, Evidence(analyze(image), mapping), target=target)
+
+
+def test_compose_flask_pip_under_a_cache_mount(tmp_path: Path) -> None:
+    """awesome-compose flask/app, built as its compose file does (--target builder;
+    BuildKit: RUN --mount=type=cache,target=/root/.cache/pip). pip's cache is in
+    the mount, not the image: no LS205 and no --no-cache-dir; COPY requirements.txt
+    /app then COPY . /app is manifest-first; the heredoc dev-envs stage, which the
+    target does not build, gets no fix. Every line pairs with its history entry."""
+    result, text = _analyzed("compose-flask", True, tmp_path, target="builder")
+    assert _own(result, "LS205") == [] and _own(result, "LS501") == []
+    assert _own_findings("compose-flask", True, tmp_path, "builder") == []
+    _no_harmful_advice(result)
+    assert _fixes_with_image("compose-flask", True, text, target="builder") == []
+
+
+@BUILDERS
+def test_compose_express_backend(buildkit: bool, tmp_path: Path) -> None:
+    """awesome-compose react-express-mysql/backend, --target development: package.json
+    and package-lock.json copied one by one, npm ci, HEALTHCHECK over two lines,
+    EXPOSE $PORT 9229 9230, COPY . /code. The npm cache is the one finding with a
+    fix; no LS501; node_modules duplicates get no link advice; HEALTHCHECK and
+    EXPOSE pair with their history entries (no "differ" warning)."""
+    result, text = _analyzed("compose-express-backend", buildkit, tmp_path, "development")
+    assert _own(result, "LS501") == []
+    (cache,) = _own(result, "LS210")
+    assert cache.location is not None and cache.location[1] == 21
+    assert "npm cache clean --force && rm -rf /root/.npm/_logs" in cache.fix
+    _no_harmful_advice(result)
+    assert not any("differ from the image history" in w for w in result.warnings)
+    fixes = _fixes_with_image("compose-express-backend", buildkit, text, "development")
+    assert [(f.kind, f.line, f.bytes) for f in fixes] == [("no-cache", 21, cache.bytes)]
+
+
+@BUILDERS
+def test_compose_react_frontend(buildkit: bool, tmp_path: Path) -> None:
+    """awesome-compose react-express-mysql/frontend: npm ci in the development stage,
+    npm run build in the builder stage, the final (nginx) stage copies /code/build.
+    The npm cache never reaches the image: no finding and no fix for those stages;
+    the heredoc dev-envs stage is not built either."""
+    _, text = _analyzed("compose-react-frontend", buildkit, tmp_path)
+    assert _own_findings("compose-react-frontend", buildkit, tmp_path) == []
+    assert _fixes_with_image("compose-react-frontend", buildkit, text) == []
+    df = parse(text)
+    assert roles(df).final == {3} and roles(df).built == {0, 1, 3}
+
+
+def test_compose_nginx_golang(tmp_path: Path) -> None:
+    """awesome-compose nginx-golang/backend (BuildKit: Go caches in mounts), the binary
+    copied into scratch: no finding, no fix, exact pairing."""
+    result, text = _analyzed("compose-nginx-golang", True, tmp_path)
+    assert _own_findings("compose-nginx-golang", True, tmp_path) == []
+    assert _own(result, "LS501") == []
+    assert _fixes_with_image("compose-nginx-golang", True, text) == []
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_voting_seed_data(builder: str, tmp_path: Path) -> None:
+    """example-voting-app seed-data: apt in one RUN with the lists removed (the .debs
+    and pkgcache stay on a base without docker-clean: LS201, from docker save),
+    COPY . ., RUN python make-data.py (no install: no LS501). --verify measures
+    the apt-get clean fix at exactly its prediction."""
+    from .test_rules_real import layer_files
+
+    buildkit = builder == "buildkit"
+    result, text = _analyzed("voting-seed-data", buildkit, tmp_path)
+    assert _own(result, "LS501") == []
+    (cache,) = _own(result, "LS201")
+    _, _, tag = build("voting-seed-data", buildkit=buildkit)
+    assert cache.layer is not None
+    files = layer_files(tag, tmp_path, cache.layer)
+    assert cache.bytes == sum(n for p, n in files.items() if p.startswith("var/cache/apt/"))
+    _no_harmful_advice(result)
+    project, _, _ = build("voting-seed-data", buildkit=buildkit)
+    ctx = tmp_path / "ctx"
+    for rel, data in project.files.items():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_bytes(data)
+    (ctx / "Dockerfile").write_text(text)
+    docker = _buildkit_docker() if buildkit else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
+        keep=True, tag_prefix=f"{PREFIX}verify-seed-{builder}-",
+    )  # fmt: skip
+    assert [(f.kind, f.line) for f in fixes] == [("no-cache", 5)]
+    assert v.saved_bytes == fixes[0].bytes == cache.bytes
+
+
+def test_docker_init_python(tmp_path: Path) -> None:
+    """docker init's Python template (the Docker docs' guide): pip under a cache mount
+    and a bind-mounted requirements.txt, PYTHONDONTWRITEBYTECODE=1, USER, COPY . .,
+    a shell-form CMD. pip compiled .pyc anyway (LS307, counted from docker save);
+    its fix keeps both mounts (without the bind mount the install has no
+    requirements.txt); no LS205, no LS501; every line pairs with its entry."""
+    from .test_rules_real import layer_files
+
+    result, text = _analyzed("docker-init-python", True, tmp_path)
+    assert _own(result, "LS205") == [] and _own(result, "LS501") == []
+    (pyc,) = _own(result, "LS307")
+    assert pyc.location is not None and pyc.location[1] == 38
+    assert (
+        "+RUN --mount=type=cache,target=/root/.cache/pip "
+        "--mount=type=bind,source=requirements.txt,target=requirements.txt "
+        "python -m pip install --no-compile -r requirements.txt"
+    ) in pyc.fix
+    _, _, tag = build("docker-init-python", buildkit=True)
+    assert pyc.layer is not None
+    files = layer_files(tag, tmp_path, pyc.layer)
+    assert pyc.bytes == sum(n for p, n in files.items() if p.endswith(".pyc")) > 0
+    assert not any("differ from the image history" in w for w in result.warnings)
+    assert _fixes_with_image("docker-init-python", True, text) == []
+
+
+def test_docker_init_node(tmp_path: Path) -> None:
+    """docker init's Node template: npm ci --omit=dev with bind-mounted manifests and
+    the npm cache in a mount, USER node, COPY . .: nothing in the image to fix, no
+    LS501, the shell-form CMD pairs; --verify changes a file the guide's
+    .dockerignore lets through (not README.md, not node_modules)."""
+    result, text = _analyzed("docker-init-node", True, tmp_path)
+    assert _own(result, "LS210") == [] and _own(result, "LS501") == []
+    _no_harmful_advice(result)
+    assert not any("differ from the image history" in w for w in result.warnings)
+    assert _fixes_with_image("docker-init-node", True, text) == []
+    project, _, _ = build("docker-init-node", buildkit=True)
+    ctx = tmp_path / "ctx"
+    for rel, data in project.files.items():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_bytes(data)
+    (ctx / "node_modules" / "x").mkdir(parents=True)
+    (ctx / "node_modules" / "x" / "index.js").write_text("module.exports = 1\n")
+    from layerscope.fix.verify import pick_source_file
+
+    assert pick_source_file(str(ctx)) == "src/index.js"
+
+
+@BUILDERS
+def test_requirements_directory_copied_first(buildkit: bool, tmp_path: Path) -> None:
+    """cookiecutter-django's pattern: COPY ./requirements . (base.txt, production.txt
+    reading -r base.txt), pip install -r production.txt, then COPY . .. The classic
+    builder's history says COPY dir:<hash> in /app and the layer holds base.txt and
+    production.txt: that is the manifest-first copy, not a cache bust (LS501 said
+    so, with a fix copying production.txt alone)."""
+    from .realworld_build import bases, cached
+
+    python = bases()["python:3.11-slim"]
+    text = (
+        f"FROM {python}\nWORKDIR /app\nCOPY ./requirements .\n"
+        "RUN pip install --no-cache-dir -r production.txt\nCOPY . .\n"
+    )
+    files = {
+        "requirements/base.txt": b"idna==3.7\n",
+        "requirements/production.txt": b"-r base.txt\n",
+        "app.py": b"print('hi')\n",
+    }
+    tag = cached("requirements-dir", text, files, buildkit=buildkit)
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    result = analyze(open_image_with_digests(tag, source="docker", options=SourceOptions()))
+    assert _own(result, "LS501") == []
+    assert _own(with_dockerfile(result, str(path)), "LS501") == []

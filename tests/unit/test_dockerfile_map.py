@@ -219,3 +219,60 @@ def test_expose_pairs_with_buildkit_port_maps(
     mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
     assert mapping.by_history[2].line == 3
     assert (mapping.inexact == ()) is exact
+
+
+_HC = 'HEALTHCHECK &{[%s] "30s" "0s" "0s" \'\\x00\'}'
+
+
+@pytest.mark.parametrize(
+    ("dockerfile_healthcheck", "recorded", "exact"),
+    [
+        # awesome-compose react-express-mysql/backend, shell form over two lines
+        ("HEALTHCHECK --interval=30s \\\n  CMD node healthcheck.js",
+         _HC % '"CMD-SHELL" "node healthcheck.js"', True),
+        ("HEALTHCHECK --interval=30s CMD node healthcheck.js",
+         "/bin/sh -c #(nop)  " + _HC % '"CMD-SHELL" "node healthcheck.js"', True),
+        ('HEALTHCHECK --interval=30s CMD ["curl", "-f", "http://localhost/"]',
+         _HC % '"CMD" "curl" "-f" "http://localhost/"', True),
+        ("HEALTHCHECK NONE", "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}", True),
+        ("HEALTHCHECK --interval=30s CMD node other.js",
+         _HC % '"CMD-SHELL" "node healthcheck.js"', False),
+    ],
+)  # fmt: skip
+def test_healthcheck_pairs_with_the_recorded_test(
+    dockerfile_healthcheck: str, recorded: str, exact: bool
+) -> None:
+    dockerfile = f"FROM busybox\n{dockerfile_healthcheck}\nRUN echo hi > /hi\n"
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        (recorded, True),
+        ("RUN /bin/sh -c echo hi > /hi # buildkit", False),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert mapping.by_history[1].line == 2
+    assert (mapping.inexact == ()) is exact
+
+
+@pytest.mark.parametrize(
+    ("line", "recorded", "exact"),
+    [
+        # docker init's templates end in a shell-form CMD
+        ("CMD node src/index.js", 'CMD ["/bin/sh" "-c" "node src/index.js"]', True),
+        ("CMD python3 -m uvicorn app:app --host=0.0.0.0 --port=8000",
+         '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "python3 -m uvicorn app:app '
+         '--host=0.0.0.0 --port=8000"]', True),
+        ("ENTRYPOINT exec java -jar /app.jar",
+         'ENTRYPOINT ["/bin/sh" "-c" "exec java -jar /app.jar"]', True),
+        ("CMD node other.js", 'CMD ["/bin/sh" "-c" "node src/index.js"]', False),
+    ],
+)  # fmt: skip
+def test_shell_form_cmd_pairs_with_the_recorded_argv(line: str, recorded: str, exact: bool) -> None:
+    dockerfile = f"FROM busybox\nRUN echo hi > /hi\n{line}\n"
+    history = [
+        ("/bin/sh -c #(nop) ADD file:" + "a" * 64 + " in / ", False),
+        ("RUN /bin/sh -c echo hi > /hi # buildkit", False),
+        (recorded, True),
+    ]
+    mapping = map_image(_image(history, "buildkit.dockerfile.v0"), parse(dockerfile))
+    assert mapping.by_history[2].line == 3
+    assert (mapping.inexact == ()) is exact

@@ -4,6 +4,7 @@ texts that keep every step, no fix for a stage the target does not build."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def _rules(name: str, target: str | None = None) -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize(
     "source", ["package*.json", "./package*.json", "requirements*.txt", "Gemfile*", "go.*",
-               "requirements.txt", "*.csproj", "poetry.lock"],
+               "requirements.txt", "*.csproj", "poetry.lock", "./requirements", "requirements/"],
 )  # fmt: skip
 def test_manifest_globs_are_manifests(source: str) -> None:
     assert is_manifest_source(source)
@@ -248,3 +249,185 @@ def test_verify_counts_the_installs_of_the_stages_the_target_needs() -> None:
     assert (r.dependency_steps, r.dependency_cached) == (1, True)
     dev = _rebuild(df, built, "development")
     assert (dev.dependency_steps, dev.dependency_cached) == (2, False)
+
+
+def test_ls501_fix_keeps_the_venv_before_the_install_and_the_copy_flags() -> None:
+    """awesome-compose nginx-wsgi-flask: COPY --chown=nonroot:nonroot . . (line 19),
+    then ENV VIRTUAL_ENV, RUN python -m venv, ENV PATH, RUN pip install. The fix
+    must make the venv before the install that runs its pip (it moved the install
+    above the venv: pip ran as nonroot outside it), and keep the COPY's --chown."""
+    (f,) = [f for f in check_dockerfile(_df("compose-wsgi-flask")) if f.rule == "LS501"]
+    assert f.location is not None and f.location[1] == 19
+    assert f.fix.endswith(
+        "COPY --chown=nonroot:nonroot requirements.txt ./; "
+        "ENV VIRTUAL_ENV=/home/app/venv; RUN python -m venv $VIRTUAL_ENV; "
+        'ENV PATH="/home/app/venv/bin:$PATH"; RUN export FLASK_APP=app.py; '
+        "RUN pip install -r requirements.txt; COPY --chown=nonroot:nonroot . ."
+    ), f.fix
+
+
+def test_ls501_fix_runs_the_dependency_step_in_the_copy_destination() -> None:
+    """A WORKDIR between the source COPY (absolute destination) and the install moves
+    up with it: dotnet restore must run where the project file was copied."""
+    df = parse(
+        "FROM sdk AS build\nCOPY . /src\nWORKDIR /src\nRUN ls\n"
+        'RUN dotnet build "app.csproj" -c Release -o /app/build\n'
+        "FROM runtime\nCOPY --from=build /app/build /app\n"
+    )
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS501"]
+    assert "WORKDIR /src; RUN dotnet restore; COPY . /src; RUN ls; RUN dotnet build" in f.fix
+
+
+def test_ls501_offers_no_cargo_fetch_before_the_sources_exist() -> None:
+    """awesome-compose wasmedge-mysql-nginx: COPY Cargo.toml, COPY src, cargo build.
+    cargo fetch without src/main.rs fails (no target in the manifest): no such step
+    is proposed, and the finding says why no automatic reorder is given."""
+    df = parse(
+        "FROM rust AS build\nWORKDIR /src\nCOPY Cargo.toml .\nCOPY src ./src\n"
+        "RUN cargo build --release\nFROM scratch\nCOPY --from=build /src/target/x /x\n"
+    )
+    for f in check_dockerfile(df):
+        assert "cargo fetch" not in f.fix, f.fix
+    assert all(fix.kind != "reorder" for fix in plan(df))
+
+
+def test_apk_update_then_add_no_cache_removes_the_index_too() -> None:
+    """awesome-compose's dev-envs stages run apk update, then apk add git. --no-cache
+    on the add keeps no index, but the one apk update stored stays: the fix also
+    removes /var/cache/apk, and where it cannot append (a heredoc without set -e)
+    it offers nothing rather than a flag that saves nothing."""
+    df = _df("compose-flask")  # the default target is the dev-envs stage
+    assert roles(df).final == {0, 1}
+    assert plan(df) == []
+    assert plan(df, target="builder") == []
+    (fix,) = plan(parse("FROM alpine\nRUN apk update && apk add git\n"))
+    text = "".join(e.text for e in fix.edits)
+    assert "--no-cache" in text and "rm -rf /var/cache/apk/*" in text
+    (alone,) = plan(parse("FROM alpine\nRUN apk add git\n"))
+    assert "rm -rf" not in "".join(e.text for e in alone.edits)
+
+
+def test_verify_touches_no_file_the_dockerignore_leaves_out(tmp_path: Path) -> None:
+    """awesome-compose's Node apps ignore node_modules (and build/, **/*.md): a context
+    with node_modules installed must not get its change there, where the build never
+    sees it and every rebuild looks cached."""
+    from layerscope.fix.verify import pick_source_file
+
+    (tmp_path / ".dockerignore").write_text("node_modules\n**/*.md\nbuild/\n/dist\n")
+    for rel in ("node_modules/a/index.js", "README.md", "docs/x.md", "build/y.js",
+                "dist/z.js", "public/sub/README.md", "src/app.js"):  # fmt: skip
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    assert pick_source_file(str(tmp_path)) == "src/app.js"
+
+
+def test_a_requirements_directory_copied_first_is_manifest_first() -> None:
+    """cookiecutter-django's production Dockerfile: COPY ./requirements . then pip wheel
+    -r ${BUILD_ENVIRONMENT}.txt (production.txt reads -r base.txt). The directory
+    holds requirement files only: no LS501, and no reorder that would copy
+    ${BUILD_ENVIRONMENT}.txt from the context root, where it is not."""
+    from layerscope.shell.ecosystems import is_manifest_file
+
+    df = parse(
+        "FROM python:3.12-slim AS python-build-stage\nARG BUILD_ENVIRONMENT=production\n"
+        "RUN apt-get update && apt-get install --no-install-recommends -y build-essential\n"
+        "COPY ./requirements .\n"
+        "RUN pip wheel --wheel-dir /usr/src/app/wheels -r ${BUILD_ENVIRONMENT}.txt\n"
+        "FROM python:3.12-slim AS python-run-stage\nWORKDIR /app\n"
+        "COPY --from=python-build-stage /usr/src/app/wheels /wheels/\n"
+        "RUN pip install --no-cache-dir --no-index --find-links=/wheels/ /wheels/* "
+        "&& rm -rf /wheels/\nCOPY . /app\n"
+    )
+    assert [f for f in check_dockerfile(df) if f.rule == "LS501"] == []
+    assert all(f.kind != "reorder" for f in plan(df))
+    assert is_manifest_file("requirements/base.txt") and is_manifest_file("app/requirements/x.in")
+    assert not is_manifest_file("requirements/notes.md") and not is_manifest_file("src/base.txt")
+
+
+def test_ls501_fix_keeps_the_user_of_the_install() -> None:
+    """COPY . ., USER app, pip install --user: the install must still run as app."""
+    df = parse(
+        "FROM python\nWORKDIR /home/app\nCOPY . .\nUSER app\n"
+        "RUN pip install --user -r requirements.txt\n"
+    )
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS501"]
+    assert f.fix.endswith(
+        "COPY requirements.txt ./; USER app; RUN pip install --user -r requirements.txt; COPY . ."
+    ), f.fix
+
+
+def test_verify_reads_dockerignore_exceptions(tmp_path: Path) -> None:
+    """An allow-list .dockerignore (``*``, then ``!src``): the change must land in src/,
+    the only part of the context the build sees."""
+    from layerscope.fix.verify import pick_source_file
+
+    (tmp_path / ".dockerignore").write_text("*\n!src\n!package.json\n")
+    for rel in ("a.js", "lib/b.js", "src/app.js"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    assert pick_source_file(str(tmp_path)) == "src/app.js"
+
+
+def test_compose_spring_postgres_maven_multistage() -> None:
+    """awesome-compose spring-postgres: pom.xml, mvn dependency:go-offline, then src and
+    mvn install in the builder; a heredoc dev-envs stage; prepare-production unpacks
+    the jar; the final stage copies three trees through ARG DEPENDENCY. Manifest
+    first everywhere: nothing to report or fix for any target, and the final image
+    is stage 3 alone (dev-envs is never built for it)."""
+    df = _df("compose-spring-postgres")
+    r = roles(df)
+    assert r.final == {3} and r.built == {0, 2, 3}
+    context = str(ROOT / "compose-spring-postgres")
+    for target in (None, "builder", "dev-envs", "prepare-production"):
+        assert check_dockerfile(df, target) == []
+        assert plan(df, target=target, context=context) == []
+
+
+def test_verify_copies_a_context_holding_a_named_pipe(tmp_path: Path) -> None:
+    """A build context with a named pipe (a dev server's socket dir, a mkfifo left
+    behind): fix --verify crashed with shutil.Error copying it (and reading a pipe
+    waits for ever). The pipe is recreated, a socket left out, files copied."""
+    import socket
+    import stat
+
+    from layerscope.fix.verify import _copy_context
+
+    src = tmp_path / "ctx"
+    (src / "src").mkdir(parents=True)
+    (src / "src" / "app.js").write_text("x\n")
+    os.mkfifo(src / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(src / "dev.sock"))
+    try:
+        _copy_context(str(src), str(tmp_path / "copy"))
+    finally:
+        sock.close()
+    assert (tmp_path / "copy" / "src" / "app.js").read_text() == "x\n"
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "copy" / "pipe").st_mode)
+    assert not (tmp_path / "copy" / "dev.sock").exists()
+
+
+def test_verify_with_an_unusable_context_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--verify",
+         "--context", "missing-dir", "--builder", "classic"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_verify_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    """A context whose first source file is a link out of it (a shared config linked
+    into src/): the change goes to a real file of the copy, never the link's target."""
+    from layerscope.fix.verify import _touch
+
+    outside = tmp_path / "outside.js"
+    outside.write_text("keep\n")
+    ctx = tmp_path / "ctx"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "src" / "a.js").symlink_to(outside)
+    (ctx / "src" / "b.js").write_text("x\n")
+    assert _touch(str(ctx), "src") == "src/b.js"
+    assert outside.read_text() == "keep\n"

@@ -1,0 +1,7 @@
+package com.company.project;
+
+public class Application {
+    public static void main(String[] args) {
+        System.out.println("Hello from Spring");
+    }
+}
