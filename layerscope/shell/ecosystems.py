@@ -243,9 +243,14 @@ def install_of(c: SimpleCommand) -> Install | None:
         source = any(_is_path(o) for o in ops)
         named = (bool(ops) and not source) or has_flag(c, "-g", "--global")
         return Install(name, text, MANIFESTS[name][:2], source, named=named)
-    if name == "yarn" and sub in ("", "install", "add"):
-        named = sub == "add" or (len(argv) > 1 and argv[1] == "global")
-        return Install("yarn", text, MANIFESTS["yarn"][:2], named=named)
+    if name == "yarn":
+        # `yarn`, `yarn --frozen-lockfile`, `yarn install`, `yarn add x`, `yarn global add x`
+        words = [a for a in argv[1:] if not a.startswith("-")]
+        verb = words[0] if words else ""
+        if verb == "global" and words[1:2] == ["add"]:
+            return Install("yarn", text, MANIFESTS["yarn"][:2], named=True)
+        if verb in ("", "install", "add"):
+            return Install("yarn", text, MANIFESTS["yarn"][:2], named=verb == "add")
     if name == "go" and sub == "mod" and argv[2:3] == ("download",):
         return Install("go", text, MANIFESTS["go"])
     if name == "go" and sub in ("build", "install", "test", "vet", "generate"):

@@ -332,6 +332,10 @@ def test_check_dockerfile_heredoc_script_is_read() -> None:
         ("poetry install --no-root", [("poetry", ("pyproject.toml", "poetry.lock"), False)]),
         ("npm ci && npm run build", [("npm", ("package.json", "package-lock.json"), False)]),
         ("yarn", [("yarn", ("package.json", "yarn.lock"), False)]),
+        ("yarn --frozen-lockfile", [("yarn", ("package.json", "yarn.lock"), False)]),
+        ("yarn global add serve", [("yarn", ("package.json", "yarn.lock"), False)]),
+        ("yarn build", []),
+        ("yarn global bin", []),
         ("go mod download && go build ./...",
          [("go", ("go.mod", "go.sum"), False), ("go", ("go.mod", "go.sum"), True)]),
         ("cargo fetch", [("cargo", ("Cargo.toml", "Cargo.lock"), False)]),
@@ -387,3 +391,16 @@ def test_is_manifest_and_concern() -> None:
     assert concern("rm -rf /tmp/* && echo done") == "neutral"
     assert concern("apt-get install x && pip install y") == "mixed"
     assert concern("set -eux; pip3 install x; python3 -m pip check") == "python"
+
+
+@pytest.mark.parametrize(
+    ("script", "named"),
+    [
+        ("yarn global add serve", True),
+        ("yarn add left-pad", True),
+        ("yarn --frozen-lockfile", False),
+    ],
+)
+def test_yarn_installs_named_or_from_the_manifest(script: str, named: bool) -> None:
+    (inst,) = installs(script)
+    assert inst.named is named
