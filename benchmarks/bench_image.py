@@ -102,9 +102,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", choices=("archive", "engine"))
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--tag", help="the image's tag (default: by the number of files)")
     ap.add_argument("--workdir", help="where the saved archive goes (default: a temp dir)")
     args = ap.parse_args()
-    tag = ensure_image(args.files)
+    tag = ensure_image(args.files, args.tag)
     if args.build_only:
         return
     dive = shutil.which("dive")
