@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from layerscope.model import EntryType
 from layerscope.rules.common import home_dirs, memo
 from layerscope.rules.context import RuleContext
-from layerscope.rules.paths import PathText
+from layerscope.rules.paths import PathText, alternation
 from layerscope.union import Cause
 
 # ecosystem -> root patterns; ``{H}`` stands for any home directory. A root is
@@ -231,9 +231,11 @@ def _line_regexes(env_roots: list[str], homes: list[str]) -> tuple[re.Pattern[st
             else:
                 fixed.append(line)
     home = "|".join([*(re.escape(h) for h in homes if "\n" not in h), "home/[^/\\n]+"])
-    fixed.append(f"(?:{home})/(?:{'|'.join(tails)})")
+    fixed.append(f"(?:{home})/{alternation(tails)}")
+    # Common heads factored out (var/..., usr/local/...): the alternation is
+    # tried at every path's start.
     return (
-        re.compile("\\n(?:" + "|".join(fixed) + ")(?=/|\\n)"),
+        re.compile("\\n" + alternation(fixed) + "(?=/|\\n)"),
         *(re.compile(re.escape(marker)) for _, marker, _ in ANYWHERE),
     )
 
