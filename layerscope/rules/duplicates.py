@@ -13,10 +13,10 @@ from __future__ import annotations
 import operator
 import posixpath
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import compress, count, repeat
+from itertools import compress, count
 
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
@@ -73,10 +73,18 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     file_t = EntryType.FILE
     final = ctx.union.final
     visible = ctx.paths
-    # Only the few entries with a digest get a Python step: picked out in C.
+    # Only entries whose digest another visible entry shares get a Python
+    # step: counted and picked out in C (most hashed files are unique).
     entries = list(map(_ENTRY, visible.nodes))
-    hashed = map(operator.is_not, map(_DIGEST, entries), repeat(None))
-    for i in compress(count(), hashed):
+    digests = list(map(_DIGEST, entries))
+    distinct = set(digests)
+    distinct.discard(None)
+    shared: set[str | None] = set()
+    if len(distinct) < len(digests) - digests.count(None):
+        seen = Counter(digests)
+        del seen[None]
+        shared = {digest for digest, n in seen.items() if n > 1}
+    for i in compress(count(), map(shared.__contains__, digests)):
         entry = entries[i]
         digest = entry.digest
         if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:
