@@ -181,9 +181,7 @@ def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) 
         if name == "rm":
             # Only the operands that delete these paths move; the rest stay where they are.
             matching = [
-                a
-                for a in argv[1:]
-                if not a.startswith("-") and wanted.covers(_home_pattern(a))
+                a for a in argv[1:] if not a.startswith("-") and wanted.covers(_home_pattern(a))
             ]
             hit = bool(matching)
             argv = (argv[0], *(a for a in argv[1:] if a.startswith("-")), *matching)
