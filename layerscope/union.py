@@ -205,13 +205,14 @@ class _Replay:
         for i in range(len(chain) - 1, -1, -1):
             q = chain[i]
             if q in state:
-                self._drop(q, index, Cause.OVERWRITTEN, q)
+                self._drop(q, index, _OVERWRITTEN, q)
                 if q:
                     self.children[q.rpartition("/")[0]].add(q)
-                log.append(PathChange(q, Change.MODIFIED, _DIR, 0))
+                log.append(_new(PathChange, (q, _MODIFIED, _DIR, 0)))
             else:
-                log.append(PathChange(q, Change.ADDED, _DIR, 0))
-            state[q] = (index, Entry(q, _DIR, mode=0o755))
+                log.append(_new(PathChange, (q, _ADDED, _DIR, 0)))
+            # Entry(q, _DIR, mode=0o755), without the keyword call.
+            state[q] = (index, _new(Entry, (q, _DIR, 0, 0o755, 0, 0, 0, "", None)))
             self.children[q] = {chain[i - 1] if i else path}
 
     def _link(self, index: int, e: Entry) -> None:
@@ -241,39 +242,47 @@ class _Replay:
         children = self.children
         hidden = self.hidden
         add = log.append
+        setdefault = state.setdefault
+        whiteout, opaque, hardlink, directory = _WHITEOUT, _OPAQUE, _HARDLINK, _DIR
         # The directory the previous new entry went into: entries come grouped
         # by directory, so most parents need no lookup. Reset whenever anything
         # is replaced (that could turn it into a non-directory).
         last_parent: str | None = None
         last_kids: set[str] = set()
         for e in entries:
-            typ = e.type
-            if typ is _WHITEOUT or typ is _OPAQUE:
+            typ = e[1]  # e.type: a tuple index is cheaper than the attribute
+            if typ is whiteout or typ is opaque:
                 continue
-            path = e.path
-            if typ is _HARDLINK:
+            path = e[0]
+            if typ is hardlink:
                 self.saw_links = True
                 self._link(index, e)
             if path == "":
-                if typ is _DIR:  # the root stays a directory whatever a layer says
+                if typ is directory:  # the root stays a directory whatever a layer says
                     state[""] = (index, e)
                 continue
-            old = state.get(path)
-            if old is None:
+            node = (index, e)
+            # One lookup for the common case, a new path: it goes in now.
+            old = setdefault(path, node)
+            if old is node:
                 parent = path.rpartition("/")[0]
                 if parent == last_parent:
                     last_kids.add(path)
                 else:
-                    node = state.get(parent)
-                    if node is not None and node[1].type is _DIR:
+                    # Exactly the directories in the state have children sets.
+                    kids = children.get(parent)
+                    if kids is not None:
                         last_parent = parent
-                        last_kids = children[parent]
-                        last_kids.add(path)
+                        last_kids = kids
+                        kids.add(path)
                     else:
+                        # Missing directories go in first (the final
+                        # filesystem lists a directory before its content).
+                        del state[path]
                         self._ensure_parent(path, index, log)
+                        state[path] = node
                         last_parent = None
-                state[path] = (index, e)
-                if typ is _DIR and path not in children:
+                if typ is directory and path not in children:
                     children[path] = set()
                 add(e)  # stands for its ADDED change (see ChangeLog)
                 continue

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from layerscope.model import EntryType
 from layerscope.union import UnionFS, replay
@@ -86,3 +87,20 @@ def test_replay_matches_with_implicit_parents(stack: Stack) -> None:
     documented rule (a non-directory in the way becomes a directory) applied
     for real by the reference."""
     check(stack)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(stacks(), stacks(implicit_parents=True), stacks(max_layers=8, max_ops=20)))
+def test_exactly_the_directories_have_children_sets(stack: Stack) -> None:
+    """The replay finds a new path's directory through its children set
+    (issue 15): after every layer, the paths with one are exactly the
+    directories of the state, and each set holds exactly their children."""
+    from layerscope.union import _Replay
+
+    r = _Replay()
+    for index, layer in enumerate(stack.layers):
+        r.apply(index, layer)
+        dirs = {p for p, (_, e) in r.state.items() if e.type is EntryType.DIR}
+        assert set(r.children) == dirs | {""}
+        for d, kids in r.children.items():
+            assert kids == {p for p in r.state if p and p.rpartition("/")[0] == d}
