@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import is_, itemgetter
 from typing import TypeVar
 
 from layerscope.model import EntryType, Image
@@ -78,10 +76,6 @@ class Analysis:
         return all(b.passed or b.severity != "fail" for b in self.budgets)
 
 
-_TYPE = itemgetter(1)  # Entry.type
-_SIZE = itemgetter(2)  # Entry.size
-
-
 def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:
     """Per-layer counts from the entries and the replay's change log."""
     wasted = [0] * len(image.layers)
@@ -94,10 +88,12 @@ def layer_stats(image: Image, union: UnionFS) -> tuple[LayerStats, ...]:
     file = EntryType.FILE
     out = []
     for layer, log in zip(image.layers, union.log, strict=True):
-        # Counted in C: the types, then the sizes of the files among them.
-        types = list(map(_TYPE, layer.entries))
-        files = types.count(file)
-        content = sum(compress(map(_SIZE, layer.entries), map(is_, types, repeat(file))))
+        # A plain loop that only counts: a list of the files took 3x as long.
+        files = content = 0
+        for e in layer.entries:
+            if e.type is file:
+                files += 1
+                content += e.size
         added_files, added_bytes, modified_files, modified_bytes = file_changes(log)
         out.append(
             LayerStats(

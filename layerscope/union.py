@@ -18,8 +18,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import is_, is_not, itemgetter
 from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
@@ -124,31 +122,16 @@ class UnionFS:
 def file_changes(log: ChangeLog) -> tuple[int, int, int, int]:
     """The regular files a layer added and modified, read off its log without
     making its PathChanges: ``(added, added bytes, modified, modified bytes)``."""
-    # The entries (new paths, most of a log) are counted in C; the few
-    # PathChanges one by one.
-    kinds = list(map(type, log))
-    changes: Iterable[Entry | PathChange] = ()
-    entries: Sequence[Entry | PathChange] = log
-    if PathChange in kinds:
-        entries = list(compress(log, map(is_not, kinds, repeat(PathChange))))
-        changes = compress(log, map(is_, kinds, repeat(PathChange)))
-    types = list(map(_ITEM1, entries))  # Entry.type
-    added = types.count(_FILE)
-    added_bytes = sum(compress(map(_ITEM2, entries), map(is_, types, repeat(_FILE))))
-    modified = modified_bytes = 0
-    for item in changes:
+    added = added_bytes = modified = modified_bytes = 0
+    for item in log:
         if item.type is _FILE:
-            if item.change is _ADDED:  # type: ignore[union-attr]
+            if type(item) is not PathChange or item.change is _ADDED:
                 added += 1
                 added_bytes += item.size
-            elif item.change is _MODIFIED:  # type: ignore[union-attr]
+            elif item.change is _MODIFIED:
                 modified += 1
                 modified_bytes += item.size
     return added, added_bytes, modified, modified_bytes
-
-
-_ITEM1 = itemgetter(1)
-_ITEM2 = itemgetter(2)
 
 
 class _Replay:
