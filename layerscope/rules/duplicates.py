@@ -77,18 +77,17 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     # step: counted and picked out in C (most hashed files are unique).
     entries = list(map(_ENTRY, visible.nodes))
     digests = list(map(_DIGEST, entries))
-    distinct = set(digests)
-    distinct.discard(None)
-    shared: set[str | None] = set()
-    if len(distinct) < len(digests) - digests.count(None):
-        seen = Counter(digests)
-        del seen[None]
-        shared = {digest for digest, n in seen.items() if n > 1}
-    for i in compress(count(), map(shared.__contains__, digests)):
+    seen = Counter(digests)
+    seen.pop(None, None)
+    shared = {digest for digest, n in seen.items() if n > 1}
+    hits = list(compress(count(), map(shared.__contains__, digests)))
+    del digests, seen, shared  # before the cache scan below: a lower peak
+    for i in hits:
         entry = entries[i]
         digest = entry.digest
         if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:
             by_content[(entry.size, digest)].append(visible.paths[i])
+    del entries
     claimed = cache_scan(ctx).visible
     out: dict[tuple[int, str], list[_Copy]] = {}
     for key, paths in by_content.items():
