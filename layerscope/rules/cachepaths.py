@@ -286,7 +286,12 @@ def _pnp_skip(ctx: RuleContext, eco: str, root: str) -> bool:
 
 def _hidden_hits(ctx: RuleContext) -> list[tuple[Hidden, str, str]]:
     """``(hidden file, ecosystem, cache root)`` of every hidden file with
-    bytes in a cache, in the replay's order: one search of the hidden paths."""
+    bytes in a cache, in the replay's order: one search of the hidden paths
+    (computed once per analysis)."""
+    return memo(ctx, "caches.hidden_hits", _find_hidden_hits)
+
+
+def _find_hidden_hits(ctx: RuleContext) -> list[tuple[Hidden, str, str]]:
     matcher = _matcher(ctx)
     hidden_files = ctx.union.hidden
     out = []
