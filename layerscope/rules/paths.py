@@ -17,6 +17,7 @@ import contextlib
 import operator
 import re
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
 from layerscope.model import Entry, EntryType
 
@@ -48,7 +49,9 @@ class PathText:
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = paths
-        text = "\n" + "\n".join(paths) + "\n"
+        # One join (not "\n" + ... + "\n": two more copies of the whole text,
+        # and two held at once, at the analysis' peak of memory).
+        text = "\n".join(chain(("",), paths, ("",)))
         # A path holding a newline would make two lines: then there is no
         # telling paths apart, and every path is a candidate.
         self._text: str | None = text if text.count("\n") == len(paths) + 1 else None
