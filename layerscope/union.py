@@ -16,12 +16,18 @@ its path nor any hard link to it in the same layer is visible at the end.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
+
+_add_new: Callable[..., int] | None
+try:  # the common case of the replay in C (optional: see layerscope/_union.c)
+    from layerscope._union import add_new as _add_new
+except ImportError:  # pragma: no cover - built without a compiler
+    _add_new = None
 
 _DIR = EntryType.DIR
 _FILE = EntryType.FILE
@@ -223,6 +229,38 @@ class _Replay:
                 entry = self.links.get((index, e.linkname), entry)
             self.links[(index, e.path)] = entry
 
+    def _left(self, index: int, entries: Sequence[Entry], log: ChangeLog) -> Iterator[Entry]:
+        """The entries the C common case (``layerscope/_union.c``) leaves to
+        the loop of :meth:`apply`, each when that loop asks for it: before
+        it, the C function handles what that loop would do with new paths in
+        existing directories, directories stored again over directories and
+        leaves over leaves."""
+        assert _add_new is not None
+        state, children = self.state, self.children
+        pos, n = 0, len(entries)
+        while True:
+            pos = _add_new(
+                entries,
+                pos,
+                index,
+                state,
+                children,
+                log,
+                self.hidden,
+                _WHITEOUT,
+                _OPAQUE,
+                _HARDLINK,
+                _DIR,
+                _FILE,
+                PathChange,
+                _MODIFIED,
+                _OVERWRITTEN,
+            )
+            if pos >= n:
+                return
+            yield entries[pos]
+            pos += 1
+
     def apply(self, index: int, entries: Sequence[Entry]) -> None:
         log: ChangeLog = []
         state = self.state
@@ -249,7 +287,7 @@ class _Replay:
         # is replaced (that could turn it into a non-directory).
         last_parent: str | None = None
         last_kids: set[str] = set()
-        for e in entries:
+        for e in entries if _add_new is None else self._left(index, entries, log):
             typ = e[1]  # e.type: a tuple index is cheaper than the attribute
             if typ is whiteout or typ is opaque:
                 continue
