@@ -74,20 +74,21 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     final = ctx.union.final
     visible = ctx.paths
     # Only entries whose digest another visible entry shares get a Python
-    # step: counted and picked out in C (most hashed files are unique).
-    entries = list(map(_ENTRY, visible.nodes))
-    digests = list(map(_DIGEST, entries))
-    seen = Counter(digests)
+    # step: counted and picked out in C (most hashed files are unique), from
+    # iterators (lists of every entry and digest would raise the peak of
+    # memory, which is reached about here).
+    nodes = visible.nodes
+    seen = Counter(map(_DIGEST, map(_ENTRY, nodes)))
     seen.pop(None, None)
     shared = {digest for digest, n in seen.items() if n > 1}
-    hits = list(compress(count(), map(shared.__contains__, digests)))
-    del digests, seen, shared  # before the cache scan below: a lower peak
+    del seen
+    hits = list(compress(count(), map(shared.__contains__, map(_DIGEST, map(_ENTRY, nodes)))))
+    del shared
     for i in hits:
-        entry = entries[i]
+        entry = nodes[i][1]
         digest = entry.digest
         if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:
             by_content[(entry.size, digest)].append(visible.paths[i])
-    del entries
     claimed = cache_scan(ctx).visible
     out: dict[tuple[int, str], list[_Copy]] = {}
     for key, paths in by_content.items():
