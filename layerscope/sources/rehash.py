@@ -46,6 +46,7 @@ __all__ = [
 # Entry fields read in C: size, digest and type; size and type.
 _SIZE_DIGEST_TYPE = operator.itemgetter(2, 8, 1)
 _SIZE_TYPE = operator.itemgetter(2, 1)
+_SIZE = operator.itemgetter(2)
 
 
 def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]:
@@ -65,6 +66,13 @@ def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]
         )
     if not unhashed:
         return frozenset()
+    if len(unhashed) <= 16:
+        # A bound counted in C: entries of any type with such a size (only
+        # files have a size). No size stored twice: no pair, no replay.
+        sizes = [list(map(_SIZE, layer.entries)) for layer in image.layers]
+        if all(sum(layer.count(size) for layer in sizes) <= 1 for size in unhashed):
+            return frozenset()
+        del sizes
     stored: Counter[int] = Counter()
     for layer in image.layers:
         stored.update(
