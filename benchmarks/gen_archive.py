@@ -3,6 +3,7 @@ memory): many small files over several layers with overwrites and
 deletions, and/or a few large files. Used by the scaling benchmark.
 
     python benchmarks/gen_archive.py OUT.tar --files 200000 --big-gb 0
+    python benchmarks/gen_archive.py OUT.tar --files 150000 --deletions 50
 """
 
 from __future__ import annotations
@@ -92,11 +93,17 @@ def _small(start: int, count: int, rng: random.Random) -> list[tuple[str, str, i
 
 
 def write_archive(
-    out: Path, files: int, big_gb: float = 0.0, seed: int = 0, deletions: bool = True
+    out: Path,
+    files: int,
+    big_gb: float = 0.0,
+    seed: int = 0,
+    deletions: bool = True,
+    delete_count: int | None = None,
 ) -> None:
     """``files`` members (small files) over 5 layers, a quarter of the first
-    layer's overwritten and (``deletions``) a tenth of the second's deleted,
-    plus ``big_gb`` GiB in four large files (one of them deleted again)."""
+    layer's overwritten and (``deletions``) a tenth of the second's deleted
+    (or ``delete_count`` of them, spread over it), plus ``big_gb`` GiB in four
+    large files (one of them deleted again)."""
     rng = random.Random(seed)
     blob = random.Random(seed).randbytes(64 * 1024)
     per = max(1, files * 100 // 335)  # members in all: 3 x per + per/4 + per/10
@@ -106,7 +113,11 @@ def write_archive(
     plans.append(_small(per, per, rng))
     plans.append(_small(2 * per, max(0, files - 2 * per - per // 4 - per // 10), rng))
     over = [(n, k, s + 1) for n, k, s in a[: per // 4]]
-    gone = [(n, "whiteout", 0) for n, _, _ in plans[1][: per // 10]] if deletions else []
+    doomed = plans[1][: per // 10]
+    if delete_count is not None:
+        step = max(1, len(plans[1]) // max(1, delete_count))
+        doomed = plans[1][::step][:delete_count]
+    gone = [(n, "whiteout", 0) for n, _, _ in doomed] if deletions else []
     plans.append(over + gone)
     plans.append([])
     big = int(big_gb * 1024) * MB
@@ -152,8 +163,21 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--big-gb", type=float, default=0.0)
     ap.add_argument("--no-deletions", action="store_true")
+    ap.add_argument(
+        "--deletions",
+        type=int,
+        metavar="N",
+        help="delete N files of the second layer (default: a tenth of it; "
+        "dive slows down sharply with many whiteouts)",
+    )
     args = ap.parse_args()
-    write_archive(args.out, args.files, args.big_gb, deletions=not args.no_deletions)
+    write_archive(
+        args.out,
+        args.files,
+        args.big_gb,
+        deletions=not args.no_deletions,
+        delete_count=args.deletions,
+    )
 
 
 if __name__ == "__main__":

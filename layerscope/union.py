@@ -16,12 +16,18 @@ its path nor any hard link to it in the same layer is visible at the end.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
+
+_add_new: Callable[..., int] | None
+try:  # the common case of the replay in C (optional: see layerscope/_union.c)
+    from layerscope._union import add_new as _add_new
+except ImportError:  # pragma: no cover - built without a compiler
+    _add_new = None
 
 _DIR = EntryType.DIR
 _FILE = EntryType.FILE
@@ -205,13 +211,14 @@ class _Replay:
         for i in range(len(chain) - 1, -1, -1):
             q = chain[i]
             if q in state:
-                self._drop(q, index, Cause.OVERWRITTEN, q)
+                self._drop(q, index, _OVERWRITTEN, q)
                 if q:
                     self.children[q.rpartition("/")[0]].add(q)
-                log.append(PathChange(q, Change.MODIFIED, _DIR, 0))
+                log.append(_new(PathChange, (q, _MODIFIED, _DIR, 0)))
             else:
-                log.append(PathChange(q, Change.ADDED, _DIR, 0))
-            state[q] = (index, Entry(q, _DIR, mode=0o755))
+                log.append(_new(PathChange, (q, _ADDED, _DIR, 0)))
+            # Entry(q, _DIR, mode=0o755), without the keyword call.
+            state[q] = (index, _new(Entry, (q, _DIR, 0, 0o755, 0, 0, 0, "", None)))
             self.children[q] = {chain[i - 1] if i else path}
 
     def _link(self, index: int, e: Entry) -> None:
@@ -221,6 +228,38 @@ class _Replay:
             if entry.type is _HARDLINK:  # a link to a link: to the same file
                 entry = self.links.get((index, e.linkname), entry)
             self.links[(index, e.path)] = entry
+
+    def _left(self, index: int, entries: Sequence[Entry], log: ChangeLog) -> Iterator[Entry]:
+        """The entries the C common case (``layerscope/_union.c``) leaves to
+        the loop of :meth:`apply`, each when that loop asks for it: before
+        it, the C function handles what that loop would do with new paths in
+        existing directories, directories stored again over directories and
+        leaves over leaves."""
+        assert _add_new is not None
+        state, children = self.state, self.children
+        pos, n = 0, len(entries)
+        while True:
+            pos = _add_new(
+                entries,
+                pos,
+                index,
+                state,
+                children,
+                log,
+                self.hidden,
+                _WHITEOUT,
+                _OPAQUE,
+                _HARDLINK,
+                _DIR,
+                _FILE,
+                PathChange,
+                _MODIFIED,
+                _OVERWRITTEN,
+            )
+            if pos >= n:
+                return
+            yield entries[pos]
+            pos += 1
 
     def apply(self, index: int, entries: Sequence[Entry]) -> None:
         log: ChangeLog = []
@@ -241,39 +280,47 @@ class _Replay:
         children = self.children
         hidden = self.hidden
         add = log.append
+        setdefault = state.setdefault
+        whiteout, opaque, hardlink, directory = _WHITEOUT, _OPAQUE, _HARDLINK, _DIR
         # The directory the previous new entry went into: entries come grouped
         # by directory, so most parents need no lookup. Reset whenever anything
         # is replaced (that could turn it into a non-directory).
         last_parent: str | None = None
         last_kids: set[str] = set()
-        for e in entries:
-            typ = e.type
-            if typ is _WHITEOUT or typ is _OPAQUE:
+        for e in entries if _add_new is None else self._left(index, entries, log):
+            typ = e[1]  # e.type: a tuple index is cheaper than the attribute
+            if typ is whiteout or typ is opaque:
                 continue
-            path = e.path
-            if typ is _HARDLINK:
+            path = e[0]
+            if typ is hardlink:
                 self.saw_links = True
                 self._link(index, e)
             if path == "":
-                if typ is _DIR:  # the root stays a directory whatever a layer says
+                if typ is directory:  # the root stays a directory whatever a layer says
                     state[""] = (index, e)
                 continue
-            old = state.get(path)
-            if old is None:
+            node = (index, e)
+            # One lookup for the common case, a new path: it goes in now.
+            old = setdefault(path, node)
+            if old is node:
                 parent = path.rpartition("/")[0]
                 if parent == last_parent:
                     last_kids.add(path)
                 else:
-                    node = state.get(parent)
-                    if node is not None and node[1].type is _DIR:
+                    # Exactly the directories in the state have children sets.
+                    kids = children.get(parent)
+                    if kids is not None:
                         last_parent = parent
-                        last_kids = children[parent]
-                        last_kids.add(path)
+                        last_kids = kids
+                        kids.add(path)
                     else:
+                        # Missing directories go in first (the final
+                        # filesystem lists a directory before its content).
+                        del state[path]
                         self._ensure_parent(path, index, log)
+                        state[path] = node
                         last_parent = None
-                state[path] = (index, e)
-                if typ is _DIR and path not in children:
+                if typ is directory and path not in children:
                     children[path] = set()
                 add(e)  # stands for its ADDED change (see ChangeLog)
                 continue

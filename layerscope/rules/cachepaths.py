@@ -17,10 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from layerscope.model import EntryType
-from layerscope.rules.common import home_dirs, memo
+from layerscope.rules.common import memo
 from layerscope.rules.context import RuleContext
-from layerscope.rules.paths import PathText
-from layerscope.union import Cause
+from layerscope.rules.paths import PathText, alternation
+from layerscope.union import Cause, Hidden
 
 # ecosystem -> root patterns; ``{H}`` stands for any home directory. A root is
 # a directory (or, for logs, a file) whose whole content is the cache.
@@ -231,9 +231,11 @@ def _line_regexes(env_roots: list[str], homes: list[str]) -> tuple[re.Pattern[st
             else:
                 fixed.append(line)
     home = "|".join([*(re.escape(h) for h in homes if "\n" not in h), "home/[^/\\n]+"])
-    fixed.append(f"(?:{home})/(?:{'|'.join(tails)})")
+    fixed.append(f"(?:{home})/{alternation(tails)}")
+    # Common heads factored out (var/..., usr/local/...): the alternation is
+    # tried at every path's start.
     return (
-        re.compile("\\n(?:" + "|".join(fixed) + ")(?=/|\\n)"),
+        re.compile("\\n" + alternation(fixed) + "(?=/|\\n)"),
         *(re.compile(re.escape(marker)) for _, marker, _ in ANYWHERE),
     )
 
@@ -250,23 +252,78 @@ def scan(ctx: RuleContext) -> CacheScan:
     return memo(ctx, "caches", _scan)
 
 
+def _homes(ctx: RuleContext) -> list[str]:
+    """/root and ``$HOME`` of the image config. Every ``/home/*`` is in the
+    patterns already (``home/[^/]+``), so no search of the paths is needed."""
+    homes = {"root"}
+    home = ctx.image.config.env_value("HOME")
+    if home:
+        norm = posixpath.normpath("/" + home).strip("/")
+        if norm:
+            homes.add(norm)
+    return sorted(homes)
+
+
+def _matcher(ctx: RuleContext) -> Matcher:
+    return memo(
+        ctx,
+        "caches.matcher",
+        lambda ctx: Matcher(
+            _homes(ctx), dict(item.partition("=")[::2] for item in ctx.image.config.env)
+        ),
+    )
+
+
+def _pnp_skip(ctx: RuleContext, eco: str, root: str) -> bool:
+    """True for a yarn berry cache Plug'n'Play loads from (not waste)."""
+    if eco != "yarn-berry" or not root.endswith(".yarn/cache") or "/berry/" in root:
+        return False
+    pnp: dict[str, bool] = memo(ctx, "caches.pnp", lambda _ctx: {})
+    if root not in pnp:
+        pnp[root] = _pnp_project(ctx.union.final, root)  # type: ignore[arg-type]
+    return pnp[root]
+
+
+def _hidden_hits(ctx: RuleContext) -> list[tuple[Hidden, str, str]]:
+    """``(hidden file, ecosystem, cache root)`` of every hidden file with
+    bytes in a cache, in the replay's order: one search of the hidden paths
+    (computed once per analysis)."""
+    return memo(ctx, "caches.hidden_hits", _find_hidden_hits)
+
+
+def _find_hidden_hits(ctx: RuleContext) -> list[tuple[Hidden, str, str]]:
+    matcher = _matcher(ctx)
+    hidden_files = ctx.union.hidden
+    out = []
+    for i in matcher.candidates(PathText([h.path for h in hidden_files])):
+        h = hidden_files[i]
+        if h.size <= 0:
+            continue
+        hit = matcher.match(h.path)
+        if hit is not None and not _pnp_skip(ctx, hit[0], hit[1]):
+            out.append((h, hit[0], hit[1]))
+    return out
+
+
+def hidden_claims(ctx: RuleContext) -> set[tuple[int, str]]:
+    """``(layer, path)`` of the hidden files a cache rule reports: what
+    :func:`scan` gives as ``hidden``, found among the hidden files alone
+    (no search of the visible paths; computed once per analysis)."""
+    return memo(
+        ctx, "caches.hidden", lambda ctx: {(h.layer, h.path) for h, _, _ in _hidden_hits(ctx)}
+    )
+
+
 def _scan(ctx: RuleContext) -> CacheScan:
-    env = dict(item.partition("=")[::2] for item in ctx.image.config.env)
-    matcher = Matcher(home_dirs(ctx), env)
-    final = ctx.union.final
+    matcher = _matcher(ctx)
     groups: dict[tuple[str, int, int | None, Cause | None], CacheGroup] = {}
     visible: set[str] = set()
-    hidden: set[tuple[int, str]] = set()
-    pnp: dict[str, bool] = {}
 
     def group_for(
         eco: str, root: str, layer: int, by: int | None, cause: Cause | None
     ) -> CacheGroup | None:
-        if eco == "yarn-berry" and root.endswith(".yarn/cache") and "/berry/" not in root:
-            if root not in pnp:
-                pnp[root] = _pnp_project(final, root)  # type: ignore[arg-type]
-            if pnp[root]:
-                return None
+        if _pnp_skip(ctx, eco, root):
+            return None
         key = (eco, layer, by, cause)
         g = groups.get(key)
         if g is None:
@@ -304,19 +361,11 @@ def _scan(ctx: RuleContext) -> CacheScan:
         if entry.uid or entry.gid:
             g.uid, g.gid = entry.uid, entry.gid
         visible.add(path)
-    hidden_files = ctx.union.hidden
-    for i in matcher.candidates(PathText([h.path for h in hidden_files])):
-        h = hidden_files[i]
-        if h.size <= 0:
-            continue
-        hit = matcher.match(h.path)
-        if hit is None:
-            continue
-        g = group_for(hit[0], hit[1], h.layer, h.hidden_by, h.cause)
-        if g is None:
-            continue
+    for h, eco, root in _hidden_hits(ctx):
+        g = group_for(eco, root, h.layer, h.hidden_by, h.cause)
+        assert g is not None  # _hidden_hits leaves out what group_for skips
         g.files.append((h.path, h.size))
-        hidden.add((h.layer, h.path))
+    hidden = hidden_claims(ctx)
     by_eco: dict[str, list[CacheGroup]] = defaultdict(list)
     for key in sorted(groups, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
         g = groups[key]

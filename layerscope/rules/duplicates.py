@@ -13,10 +13,10 @@ from __future__ import annotations
 import operator
 import posixpath
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import compress, count, repeat
+from itertools import compress, count
 
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
@@ -73,11 +73,19 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     file_t = EntryType.FILE
     final = ctx.union.final
     visible = ctx.paths
-    # Only the few entries with a digest get a Python step: picked out in C.
-    entries = list(map(_ENTRY, visible.nodes))
-    hashed = map(operator.is_not, map(_DIGEST, entries), repeat(None))
-    for i in compress(count(), hashed):
-        entry = entries[i]
+    # Only entries whose digest another visible entry shares get a Python
+    # step: counted and picked out in C (most hashed files are unique), from
+    # iterators (lists of every entry and digest would raise the peak of
+    # memory, which is reached about here).
+    nodes = visible.nodes
+    seen = Counter(map(_DIGEST, map(_ENTRY, nodes)))
+    seen.pop(None, None)
+    shared = {digest for digest, n in seen.items() if n > 1}
+    del seen
+    hits = list(compress(count(), map(shared.__contains__, map(_DIGEST, map(_ENTRY, nodes)))))
+    del shared
+    for i in hits:
+        entry = nodes[i][1]
         digest = entry.digest
         if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:
             by_content[(entry.size, digest)].append(visible.paths[i])

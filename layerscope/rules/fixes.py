@@ -7,6 +7,7 @@ be>``. Nothing here knows about bytes or severities.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import posixpath
 import re
@@ -116,16 +117,53 @@ def _home_pattern(word: str) -> str:
     return word.strip("/")
 
 
-def _covers(pattern: str, path: str) -> bool:
-    """True when deleting ``pattern`` deletes ``path`` (or a directory above it)."""
-    if not pattern:
+_MAGIC = re.compile(r"[*?\[]")
+
+
+class _Covered:
+    """The paths a cleanup is checked against, with every directory above
+    them: ``rm PATTERN`` deletes a path when PATTERN names it or a directory
+    above it (``fnmatchcase`` of that name, where ``*`` also matches ``/``).
+
+    Each distinct name is tested once, sorted so that a pattern is tried only
+    on the names that start with its literal head (the part before its first
+    wildcard), with one compiled regex: a RUN that deletes a directory of
+    thousands of files costs a few lookups, not a glob match per file and
+    directory level.
+    """
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        names: set[str] = set()
+        for path in paths:
+            probe = path
+            # A name already present came with every directory above it.
+            while probe and probe not in names:
+                names.add(probe)
+                probe = probe.rpartition("/")[0]
+        self.names = names
+        self._sorted: list[str] | None = None  # made for the first wildcard
+
+    def covers(self, pattern: str) -> bool:
+        """True when deleting ``pattern`` deletes any of the paths (or a
+        directory above one)."""
+        if not pattern:
+            return False
+        magic = _MAGIC.search(pattern)
+        if magic is None:
+            # No wildcard: fnmatchcase of a literal is string equality.
+            return pattern in self.names
+        head = pattern[: magic.start()]
+        match = re.compile(fnmatch.translate(pattern)).match
+        if self._sorted is None:
+            self._sorted = sorted(self.names)
+        names = self._sorted
+        for i in range(bisect.bisect_left(names, head), len(names)):
+            name = names[i]
+            if not name.startswith(head):
+                break
+            if match(name) is not None:
+                return True
         return False
-    probe = path
-    while probe:
-        if fnmatch.fnmatchcase(probe, pattern):
-            return True
-        probe = probe.rpartition("/")[0]
-    return False
 
 
 def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) -> list[str]:
@@ -133,7 +171,7 @@ def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) 
     ``rm`` of the path or a directory above it, ``find ... -delete`` under it,
     and the cache-cleaning subcommands of ``tools`` (``apt-get clean`` for
     ``("apt-get",)``, ``npm cache clean`` for ``("npm",)`` ...)."""
-    wanted = list(paths)
+    wanted = _Covered(paths)
     cleaners = set(tools)
     found: list[str] = []
     for c in split_commands(cmd):
@@ -143,15 +181,13 @@ def cleanup_commands(cmd: str, paths: Iterable[str], tools: Iterable[str] = ()) 
         if name == "rm":
             # Only the operands that delete these paths move; the rest stay where they are.
             matching = [
-                a
-                for a in argv[1:]
-                if not a.startswith("-") and any(_covers(_home_pattern(a), p) for p in wanted)
+                a for a in argv[1:] if not a.startswith("-") and wanted.covers(_home_pattern(a))
             ]
             hit = bool(matching)
             argv = (argv[0], *(a for a in argv[1:] if a.startswith("-")), *matching)
         elif name == "find" and ("-delete" in argv or "-exec" in argv):
             roots = [a for a in argv[1:] if not a.startswith("-")][:1]
-            hit = any(_covers(_home_pattern(r), p) for r in roots for p in wanted)
+            hit = any(wanted.covers(_home_pattern(r)) for r in roots)
         elif name in cleaners and len(argv) > 1:
             hit = is_clean_subcommand(name, argv[1])
         if hit:

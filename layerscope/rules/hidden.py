@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from layerscope.model import Entry
 from layerscope.rules import rule
-from layerscope.rules.cachepaths import scan as cache_scan
+from layerscope.rules.cachepaths import hidden_claims
 from layerscope.rules.common import (
     TOP_PATHS,
     describe,
@@ -138,20 +138,30 @@ def _overwrite_cause(
     return NEW_VERSION
 
 
-def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
-    """Hidden files not claimed by a cache rule, by (layer, hidden_by, cause),
-    each list in the replay's order."""
-    claimed = cache_scan(ctx).hidden
+def _removed(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
+    """Removed files not claimed by a cache rule, by (layer, hidden_by, cause),
+    each list in the replay's order. Proportional to the hidden files: no
+    search of the visible paths, no layer indexed."""
+    claimed = hidden_claims(ctx)
+    run = [is_run(ctx, i) for i in range(len(ctx.image.layers))]
+    out: dict[tuple[int, int, str], list[Hidden]] = defaultdict(list)
+    removal = Cause.REMOVED  # an enum member lookup is slow: not once per file
+    for h in ctx.union.hidden:
+        if h.cause is removal and h.size > 0 and not (claimed and (h.layer, h.path) in claimed):
+            out[(h.layer, h.hidden_by, CLEANUP if run[h.hidden_by] else REMOVED)].append(h)
+    return out
+
+
+def _overwritten(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
+    """Overwritten files not claimed by a cache rule, by (layer, hidden_by,
+    cause), each list in the replay's order."""
+    claimed = hidden_claims(ctx)
     run = [is_run(ctx, i) for i in range(len(ctx.image.layers))]
     out: dict[tuple[int, int, str], list[Hidden]] = defaultdict(list)
     overwritten: dict[tuple[int, int], list[Hidden]] = defaultdict(list)
-    removal = Cause.REMOVED  # an enum member lookup is slow: not once per file
+    removal = Cause.REMOVED
     for h in ctx.union.hidden:
-        if h.size <= 0 or (claimed and (h.layer, h.path) in claimed):
-            continue
-        if h.cause is removal:
-            out[(h.layer, h.hidden_by, CLEANUP if run[h.hidden_by] else REMOVED)].append(h)
-        else:
+        if h.cause is not removal and h.size > 0 and not (claimed and (h.layer, h.path) in claimed):
             overwritten[(h.layer, h.hidden_by)].append(h)
     # Overwrites pair by pair of layers: what the cause needs of the two
     # layers (their entries by path, the later RUN's chown) is looked up once.
@@ -169,10 +179,11 @@ def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
 
 
 def _grouped(ctx: RuleContext, removed: bool) -> Iterator[tuple[int, int, str, str, list[Hidden]]]:
-    classified = memo(ctx, "hidden", _classified)
+    if removed:
+        classified = memo(ctx, "hidden.removed", _removed)
+    else:
+        classified = memo(ctx, "hidden.overwritten", _overwritten)
     for (layer, by, cause), items in sorted(classified.items()):
-        if (cause in (CLEANUP, REMOVED)) != removed:
-            continue
         if removed:
             groups: dict[str, list[Hidden]] = defaultdict(list)
             for h in items:

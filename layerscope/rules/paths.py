@@ -17,10 +17,11 @@ import contextlib
 import operator
 import re
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
 from layerscope.model import Entry, EntryType
 
-__all__ = ["FinalPaths", "PathText", "line_pattern"]
+__all__ = ["FinalPaths", "PathText", "alternation", "line_pattern"]
 
 _NODE_ENTRY = operator.itemgetter(1)  # (layer, entry) -> entry
 _ENTRY_TYPE = operator.itemgetter(1)  # Entry.type, read without a Python call
@@ -48,7 +49,9 @@ class PathText:
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = paths
-        text = "\n" + "\n".join(paths) + "\n"
+        # One join (not "\n" + ... + "\n": two more copies of the whole text,
+        # and two held at once, at the analysis' peak of memory).
+        text = "\n".join(chain(("",), paths, ("",)))
         # A path holding a newline would make two lines: then there is no
         # telling paths apart, and every path is a candidate.
         self._text: str | None = text if text.count("\n") == len(paths) + 1 else None
@@ -89,6 +92,101 @@ def line_pattern(pattern: str) -> re.Pattern[str]:
     """
     body = pattern.replace("[^/]", "[^/\\n]").replace("\\Z", "(?=\\n)")
     return re.compile("\\n(?:" + body + ")")
+
+
+_META = frozenset(".^$*+?{}[]|()\\")
+_QUANTIFIERS = frozenset("*+?{")
+
+
+def _literal_head(pattern: str) -> tuple[list[str], str]:
+    """``pattern`` split into its leading literal tokens (a character, or an
+    escaped one such as ``\\.``) and the rest. A token a quantifier follows
+    (``3?``) is not fixed, so it starts the rest."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            # Only an escaped punctuation character is one literal character
+            # (\\d, \\n, \\Z, \\1 ... are classes, anchors or references).
+            if not nxt or nxt.isalnum() or nxt == "_":
+                break
+            token = pattern[i : i + 2]
+        elif c in _META:
+            break
+        else:
+            token = c
+        if pattern[i + len(token) : i + len(token) + 1] in _QUANTIFIERS:
+            break
+        tokens.append(token)
+        i += len(token)
+    return tokens, pattern[i:]
+
+
+def alternation(parts: Sequence[str]) -> str:
+    """``(?:a|b|...)`` of the regexes ``parts``, their common literal heads
+    factored out (``var/lib/x|var/cache/y`` becomes ``var/(?:lib/x|cache/y)``).
+
+    The same strings match at a position, but the regex engine, which tries
+    an alternation's branches one by one, compares a shared head once: a
+    search of every path for dozens of cache roots takes a fraction of the
+    time. Which branch matches may differ, so use it where only whether (and
+    where a match starts) counts, as in :meth:`PathText.candidates`.
+    """
+    trie: dict[str, object] = {}
+    for part in parts:
+        if _has_top_level_bar(part):
+            part = f"(?:{part})"  # its own alternation: kept whole
+        tokens, rest = _literal_head(part)
+        node = trie
+        for token in tokens:
+            node = node.setdefault(token, {})  # type: ignore[assignment]
+        ends: list[str] = node.setdefault("", [])  # type: ignore[assignment]
+        if rest not in ends:
+            ends.append(rest)
+    return _emit(trie)
+
+
+def _emit(node: dict[str, object]) -> str:
+    branches: list[str] = list(node.get("", []))  # type: ignore[call-overload]
+    for token, child in node.items():
+        if token:
+            branches.append(token + _emit(child))  # type: ignore[arg-type]
+    if len(branches) == 1:
+        only = branches[0]
+        # One branch: no group needed unless it is an alternation itself.
+        return only if not _has_top_level_bar(only) else f"(?:{only})"
+    return "(?:" + "|".join(branches) + ")"
+
+
+def _has_top_level_bar(pattern: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            # Skip a character class: ']' right after '[' or '[^' is literal.
+            j = i + 1
+            if pattern[j : j + 1] == "^":
+                j += 1
+            if pattern[j : j + 1] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 class FinalPaths:

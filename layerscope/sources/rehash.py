@@ -22,6 +22,7 @@ Only digests are kept, never file contents: memory stays bounded.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import Counter
 
 from layerscope.errors import SourceError
@@ -42,21 +43,43 @@ __all__ = [
 ]
 
 
+# Entry fields read in C: size, digest and type; size and type.
+_SIZE_DIGEST_TYPE = operator.itemgetter(2, 8, 1)
+_SIZE_TYPE = operator.itemgetter(2, 1)
+_SIZE = operator.itemgetter(2)
+
+
 def candidate_sizes(image: Image, floor: int = MIN_FILE_BYTES) -> frozenset[int]:
     """Sizes (>= ``floor``) shared by two or more visible regular files, at
     least one of which has no digest yet."""
     file_t = EntryType.FILE
     # Visible files are a subset of stored ones: when no unhashed file's size
     # is stored twice, no such visible pair exists, and the replay below is
-    # not needed.
-    stored: Counter[int] = Counter()
+    # not needed. Most files have a digest (or are below the floor): the
+    # unhashed ones are picked out first, and only their sizes counted.
     unhashed: set[int] = set()
     for layer in image.layers:
-        for e in layer.entries:
-            if e.type is file_t and e.size >= floor:
-                stored[e.size] += 1
-                if e.digest is None:
-                    unhashed.add(e.size)
+        unhashed.update(
+            size
+            for size, digest, typ in map(_SIZE_DIGEST_TYPE, layer.entries)
+            if digest is None and size >= floor and typ is file_t
+        )
+    if not unhashed:
+        return frozenset()
+    if len(unhashed) <= 16:
+        # A bound counted in C: entries of any type with such a size (only
+        # files have a size). No size stored twice: no pair, no replay.
+        sizes = [list(map(_SIZE, layer.entries)) for layer in image.layers]
+        if all(sum(layer.count(size) for layer in sizes) <= 1 for size in unhashed):
+            return frozenset()
+        del sizes
+    stored: Counter[int] = Counter()
+    for layer in image.layers:
+        stored.update(
+            size
+            for size, typ in map(_SIZE_TYPE, layer.entries)
+            if size in unhashed and typ is file_t
+        )
     if not any(stored[size] > 1 for size in unhashed):
         return frozenset()
     union = replay(layer.entries for layer in image.layers)

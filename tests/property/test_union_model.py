@@ -14,7 +14,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from layerscope.model import EntryType
 from layerscope.union import UnionFS, replay
@@ -86,3 +88,56 @@ def test_replay_matches_with_implicit_parents(stack: Stack) -> None:
     documented rule (a non-directory in the way becomes a directory) applied
     for real by the reference."""
     check(stack)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(stacks(), stacks(implicit_parents=True), stacks(max_layers=8, max_ops=20)))
+def test_exactly_the_directories_have_children_sets(stack: Stack) -> None:
+    """The replay finds a new path's directory through its children set
+    (issue 15): after every layer, the paths with one are exactly the
+    directories of the state, and each set holds exactly their children."""
+    from layerscope.union import _Replay
+
+    r = _Replay()
+    for index, layer in enumerate(stack.layers):
+        r.apply(index, layer)
+        dirs = {p for p, (_, e) in r.state.items() if e.type is EntryType.DIR}
+        assert set(r.children) == dirs | {""}
+        for d, kids in r.children.items():
+            assert kids == {p for p in r.state if p and p.rpartition("/")[0] == d}
+
+
+def _replayed(layers: list[list[object]], fast: bool) -> tuple[object, ...]:
+    from layerscope import union
+
+    saved = union._add_new
+    if not fast:
+        union._add_new = None
+    try:
+        r = union._Replay()
+        for index, layer in enumerate(layers):
+            r.apply(index, layer)  # type: ignore[arg-type]
+    finally:
+        union._add_new = saved
+    return (
+        list(r.state.items()),
+        r.hidden,
+        [[(type(x).__name__, tuple(x)) for x in log] for log in r.log],
+        {k: sorted(v) for k, v in r.children.items()},
+        r.links,
+        r.saw_links,
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(stacks(), stacks(implicit_parents=True), stacks(max_layers=8, max_ops=20)))
+def test_the_c_common_case_replays_as_python_does(stack: Stack) -> None:
+    """layerscope/_union.c (issue 15) changes the state, the hidden files, the
+    change log (order and types) and the children sets exactly as the Python
+    loop does, on every kind of stack."""
+    from layerscope import union
+
+    if union._add_new is None:
+        pytest.skip("the C replay was not built")
+    layers = [list(layer) for layer in stack.layers]
+    assert _replayed(layers, fast=True) == _replayed(layers, fast=False)

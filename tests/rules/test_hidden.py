@@ -264,3 +264,35 @@ def test_copied_file_changed_by_a_run_and_copied_again() -> None:
     assert fixes[(0, 1)].startswith("Layer 1 changes /app right after layer 0 copied it in")
     assert fixes[(1, 2)].startswith("The COPY of layer 2 replaces /app again, undoing")
     assert all("drop the earlier copy" not in fix for fix in fixes.values())
+
+
+def test_removed_later_works_on_the_hidden_files_alone() -> None:
+    """LS101 looks only at what the replay hid (issue 15): it neither lays out
+    nor searches the visible paths, nor indexes a layer; the cache rules'
+    claim on hidden files is the same as their full scan's."""
+    from layerscope.analysis import layer_stats
+    from layerscope.rules.cachepaths import hidden_claims, scan
+    from layerscope.rules.context import Options, RuleContext
+    from layerscope.rules.hidden import removed_later
+    from layerscope.union import replay
+
+    from .helpers import image
+
+    img = image(
+        [file("root/.cache/pip/http/a", 40 * KB), file("tmp/x.bin", 30 * KB)]
+        + [file(f"usr/lib/m{i}.py", 5 * KB) for i in range(50)],
+        [wh("root/.cache"), wh("tmp/x.bin"), file("usr/lib/m1.py", 6 * KB)],
+        history=["/bin/sh -c pip install x", "/bin/sh -c rm -rf /root/.cache /tmp/x.bin"],
+    )
+    union = replay(layer.entries for layer in img.layers)
+    ctx = RuleContext(img, union, layer_stats(img, union), Options())
+    (f,) = list(removed_later(ctx))  # the pip cache is left to LS2xx
+    assert (f.paths, f.bytes) == (("/tmp/x.bin",), 30 * KB)
+    assert set(ctx._memo) <= {
+        "hidden.removed",
+        "caches.hidden",
+        "caches.hidden_hits",
+        "caches.matcher",
+        "caches.pnp",
+    }
+    assert hidden_claims(ctx) == scan(ctx).hidden == {(0, "root/.cache/pip/http/a")}

@@ -48,7 +48,12 @@ def test_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["findings"]
     assert (
         _run(
-            [str(fresh / "bin" / "python"), "-c", "import yaml, layerscope.tar._tarwalk"], tmp_path
+            [
+                str(fresh / "bin" / "python"),
+                "-c",
+                "import yaml, layerscope.tar._tarwalk, layerscope._union",
+            ],
+            tmp_path,
         ).returncode
         == 0
     )
@@ -74,11 +79,12 @@ def test_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
         [
             str(bare / "bin" / "python"),
             "-c",
-            "import importlib.util as u; print(u.find_spec('layerscope.tar._tarwalk'))",
+            "import importlib.util as u; print(u.find_spec('layerscope.tar._tarwalk'), "
+            "u.find_spec('layerscope._union'))",
         ],
         tmp_path,
     )
-    assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
+    assert probe.stdout.strip() == "None None", probe.stdout + probe.stderr
     out = _run(
         [str(bare / "bin" / "layerscope"), str(SAMPLE), "--ci", "--no-config", "--max-layers", "1"],
         tmp_path,

@@ -138,3 +138,155 @@ def test_cache_candidates_include_every_cache_path() -> None:
     matched = {i for i, p in enumerate(paths) if matcher.match(p) is not None}
     assert matched <= found
     assert len(matched) == 13  # the last two and the look-alikes are not caches
+
+
+_PARTS = [
+    "var/lib/apt/lists",
+    "var/cache/apt",
+    "var/cache/apk",
+    "var/log/(?:dnf|hawkey|yum)[^/]*\\.log",
+    "opt/(?:conda|miniconda3?)/pkgs",
+    "opt/conda",
+    "usr/local/cargo/(?:registry|git)",
+    "usr/lib/ruby/gems/[^/]+/cache",
+    "a|b",
+    "ab+c",
+    "a\\.b",
+    "a\\-b",
+    "a\\d",
+    "x{2}y",
+    "x",
+    "",
+    "\\.tar",
+    "\\.tgz",
+    "\\.t[a-z]z",
+]
+
+
+def test_alternation_matches_the_same_strings() -> None:
+    """The factored alternation (issue 15) accepts exactly what the plain one does."""
+    import random
+
+    from layerscope.rules.paths import alternation
+
+    factored = re.compile(alternation(_PARTS))
+    plain = re.compile("(?:" + "|".join(_PARTS) + ")")
+    assert len(factored.pattern) < len(plain.pattern)
+    rng = random.Random(15)
+    alphabet = [
+        "var/",
+        "lib/",
+        "cache/",
+        "apt",
+        "apk",
+        "log/",
+        "dnf",
+        "yum",
+        ".log",
+        "opt/",
+        "conda",
+        "miniconda",
+        "3",
+        "pkgs",
+        "usr/",
+        "local/",
+        "cargo/",
+        "git",
+        "ruby/",
+        "gems/",
+        "a",
+        "b",
+        "c",
+        "x",
+        "y",
+        ".",
+        "-",
+        "1",
+        "/",
+        ".tar",
+        ".tgz",
+        "t",
+        "z",
+    ]
+    samples = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(20000)
+    ]
+    samples += [
+        "var/lib/apt/lists",
+        "opt/miniconda3/pkgs",
+        "opt/miniconda/pkgs",
+        "xxy",
+        "abbc",
+        "a|b",
+        "a",
+        "b",
+        "a.b",
+        "a-b",
+        "a1",
+        "usr/lib/ruby/gems/3.1/cache",
+        ".txz",
+    ]
+    hits = 0
+    for s in samples:
+        expected = plain.fullmatch(s) is not None
+        assert (factored.fullmatch(s) is not None) is expected, s
+        hits += expected
+    assert hits > 20
+
+
+def test_cache_and_archive_searches_find_the_same_paths() -> None:
+    """The factored searches of the cache rules and LS3xx archives find the
+    very paths the plain alternations found."""
+    from layerscope.rules import cachepaths, leftover_archives
+    from layerscope.rules.cachepaths import PATTERNS
+
+    roots = [
+        p.replace("{H}", "home/app").replace("[^/]+", "x").replace("[^/]*", "")
+        for ps in PATTERNS.values()
+        for p in ps
+    ]
+    paths = []
+    for root in roots:
+        plain_root = re.sub(r"\(\?:([^|)]*)[^)]*\)", r"\1", root).replace("\\", "").replace("?", "")
+        paths += [
+            plain_root,
+            plain_root + "/f",
+            plain_root + "x/f",
+            "a/" + plain_root,
+            plain_root[:-1],
+        ]
+    paths += [
+        "root/.cache/pip/x",
+        "home/u/.npm/_cacache/a",
+        "var/cache/aptx",
+        "usr/local/x",
+        "a.tar",
+        "a.tgz",
+        "a.tar.gz",
+        "b.tbz2",
+        "c.zip",
+        "c.zipx",
+        "d.7z",
+        "e.tar/x",
+    ]
+    text = PathText(paths)
+    new = cachepaths._line_regexes(["opt/env-root"], ["root", "srv/app"])
+    # The plain alternation the rules searched with before.
+    fixed = ["opt/env\\-root"]
+    tails = []
+    for patterns in PATTERNS.values():
+        for pattern in patterns:
+            line = pattern.replace("[^/]", "[^/\\n]")
+            if line.startswith("{H}/"):
+                tails.append(line.removeprefix("{H}/"))
+            else:
+                fixed.append(line)
+    fixed.append(f"(?:root|srv/app|home/[^/\\n]+)/(?:{'|'.join(tails)})")
+    old = re.compile("\\n(?:" + "|".join(fixed) + ")(?=/|\\n)")
+    found = text.candidates(new[0])
+    assert found == text.candidates(old)
+    assert len(found) > len(roots)
+    ends = leftover_archives._ARCHIVE_ENDINGS
+    old_hint = re.compile("(?:" + "|".join(map(re.escape, ends)) + ")(?=\n)")
+    assert text.candidates(leftover_archives._ARCHIVE_HINT) == text.candidates(old_hint)
+    assert len(text.candidates(old_hint)) >= 6

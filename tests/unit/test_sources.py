@@ -285,3 +285,26 @@ def test_no_repeated_stored_size_means_no_candidates_and_no_replay(monkeypatch) 
     monkeypatch.setattr(rehash, "replay", lambda layers: calls.append(1))
     assert rehash.candidate_sizes(img, floor=1) == frozenset()
     assert calls == []
+
+
+@pytest.mark.parametrize("extra_sizes", [0, 20])
+@pytest.mark.parametrize("delete", [False, True])
+def test_candidate_sizes_are_the_visible_unhashed_pairs(extra_sizes: int, delete: bool) -> None:
+    """The size bound counted in C (issue 15) only skips work: the sizes are
+    those a plain count of the visible files gives, with many unhashed sizes
+    (no bound) or few, a pair split by a whiteout or not."""
+    from collections import Counter
+
+    from layerscope.model import EntryType
+    from layerscope.sources import rehash
+    from layerscope.union import replay
+
+    first = [d("x"), file("x/a", b"a" * 5000), file("x/b", b"b" * 5000), file("c", b"c" * 6000)]
+    first += [file(f"e{i}", b"e" * (7000 + i)) for i in range(extra_sizes)]
+    layers = [layer_tar(first), layer_tar([wh("x/b")] if delete else [file("z", b"z" * 10)])]
+    img = read_archive(docker_archive(layers, None))
+    visible = [e for _, e in replay(layer.entries for layer in img.layers).final.values()]
+    counts = Counter(e.size for e in visible if e.type is EntryType.FILE and e.size >= 4096)
+    expected = frozenset(size for size, n in counts.items() if n > 1)
+    assert rehash.candidate_sizes(img) == expected
+    assert expected == (frozenset() if delete else frozenset({5000}))

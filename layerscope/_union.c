@@ -1,0 +1,215 @@
+/* The replay's common case in C (optional; layerscope/union.py does
+ * everything without it).
+ *
+ * add_new(entries, pos, index, state, children, log, whiteout, opaque,
+ *         hardlink, directory) -> int
+ *
+ * From entries[pos] on, adds every entry that is a new path in an existing
+ * directory, exactly as _Replay.apply does in Python:
+ *
+ *     state[path] = (index, e); children[parent].add(path);
+ *     if e.type is directory and path not in children: children[path] = set()
+ *     log.append(e)
+ *
+ * Whiteout and opaque markers are passed over (apply handles them before).
+ * It stops at the first entry it does not handle (a path already in the
+ * state, a missing parent, a hard link, the root, anything that is not a
+ * tuple with a str path) and returns its position, or len(entries) at the
+ * end; nothing of that entry has been changed. ``children`` has a set for
+ * exactly the directories of the state, so it tells whether a parent is one.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* children[path] = set() unless there is one. */
+static int
+new_children(PyObject *children, PyObject *path)
+{
+    int has = PyDict_Contains(children, path);
+    if (has != 0)
+        return has < 0 ? -1 : 0;
+    PyObject *fresh = PySet_New(NULL);
+    if (fresh == NULL)
+        return -1;
+    int rc = PyDict_SetItem(children, path, fresh);
+    Py_DECREF(fresh);
+    return rc;
+}
+
+static PyObject *
+add_new(PyObject *self, PyObject *args)
+{
+    PyObject *entries, *index, *state, *children, *log, *hidden;
+    PyObject *whiteout, *opaque, *hardlink, *directory, *file;
+    PyObject *change_type, *modified, *overwritten;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(args, "OnOO!O!O!O!OOOOOO!OO", &entries, &pos, &index, &PyDict_Type,
+                          &state, &PyDict_Type, &children, &PyList_Type, &log, &PyList_Type,
+                          &hidden, &whiteout, &opaque, &hardlink, &directory, &file,
+                          &PyType_Type, &change_type, &modified, &overwritten))
+        return NULL;
+    if (!PyType_IsSubtype((PyTypeObject *)change_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "the change type must be a tuple type");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(entries, "entries must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    /* The directory of the previous entry (owned) and its children set
+     * (borrowed: ``children`` holds it, and nothing leaves ``children``
+     * during this call). */
+    PyObject *last_parent = NULL, *last_kids = NULL;
+    PyObject *result = NULL;
+    if (pos < 0)
+        pos = 0;
+    for (; pos < n; pos++) {
+        PyObject *e = items[pos];
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 2)
+            break;
+        PyObject *path = PyTuple_GET_ITEM(e, 0);
+        PyObject *typ = PyTuple_GET_ITEM(e, 1);
+        if (typ == whiteout || typ == opaque)
+            continue;
+        if (typ == hardlink || !PyUnicode_CheckExact(path))
+            break;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(path);
+        if (len == 0)
+            break;
+        Py_ssize_t slash = PyUnicode_FindChar(path, '/', 0, len, -1);
+        if (slash == -2)
+            goto done;
+        Py_ssize_t cut = slash < 0 ? 0 : slash;
+        PyObject *kids;
+        if (last_parent != NULL && PyUnicode_GET_LENGTH(last_parent) == cut &&
+            (cut == 0 || PyUnicode_Tailmatch(path, last_parent, 0, cut, -1) == 1)) {
+            kids = last_kids;
+        } else {
+            PyObject *parent = PyUnicode_Substring(path, 0, cut);
+            if (parent == NULL)
+                goto done;
+            kids = PyDict_GetItemWithError(children, parent); /* borrowed */
+            if (kids == NULL) {
+                Py_DECREF(parent);
+                if (PyErr_Occurred())
+                    goto done;
+                break; /* no such directory: Python makes it */
+            }
+            Py_XSETREF(last_parent, parent); /* owned */
+            last_kids = kids;
+        }
+        if (!PySet_Check(kids))
+            break;
+        PyObject *node = PyTuple_Pack(2, index, e);
+        if (node == NULL)
+            goto done;
+        PyObject *old = PyDict_SetDefault(state, path, node); /* borrowed */
+        if (old == NULL) {
+            Py_DECREF(node);
+            goto done;
+        }
+        if (old == node) { /* a new path */
+            Py_DECREF(node);
+            if (PySet_Add(kids, path) < 0)
+                goto done;
+            if (typ == directory && new_children(children, path) < 0)
+                goto done;
+            if (PyList_Append(log, e) < 0)
+                goto done;
+            continue;
+        }
+        /* Already there: a directory over a directory (a metadata change),
+         * or a leaf over a leaf; anything with a subtree is Python's. */
+        if (!PyTuple_Check(old) || PyTuple_GET_SIZE(old) != 2 ||
+            !PyTuple_Check(PyTuple_GET_ITEM(old, 1)) ||
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(old, 1)) < 3 || PyTuple_GET_SIZE(e) < 3) {
+            Py_DECREF(node);
+            break;
+        }
+        PyObject *old_entry = PyTuple_GET_ITEM(old, 1);
+        PyObject *old_type = PyTuple_GET_ITEM(old_entry, 1);
+        PyObject *size;
+        if (typ == directory && old_type == directory) {
+            size = PyLong_FromLong(0);
+        } else if (old_type != directory) {
+            int has = PyDict_Contains(children, path);
+            if (has != 0) {
+                Py_DECREF(node);
+                if (has < 0)
+                    goto done;
+                break;
+            }
+            size = PyTuple_GET_ITEM(e, 2);
+            Py_INCREF(size);
+            /* The parent's set already holds the path (it was there). */
+            if (old_type == file) {
+                PyObject *gone = PyTuple_Pack(5, PyTuple_GET_ITEM(old, 0), old_entry, index,
+                                              overwritten, path);
+                if (gone == NULL || PyList_Append(hidden, gone) < 0) {
+                    Py_XDECREF(gone);
+                    Py_DECREF(size);
+                    Py_DECREF(node);
+                    goto done;
+                }
+                Py_DECREF(gone);
+            }
+        } else {
+            Py_DECREF(node);
+            break; /* a leaf over a directory: its subtree is buried in Python */
+        }
+        if (size == NULL) {
+            Py_DECREF(node);
+            goto done;
+        }
+        /* From here the entry is handled: the old node goes. */
+        int rc = PyDict_SetItem(state, path, node);
+        Py_DECREF(node);
+        if (rc < 0 || (typ == directory && old_type != directory &&
+                       new_children(children, path) < 0)) {
+            Py_DECREF(size);
+            goto done;
+        }
+        PyObject *fields = PyTuple_Pack(4, path, modified, typ, size);
+        Py_DECREF(size);
+        if (fields == NULL)
+            goto done;
+        PyObject *wrap = PyTuple_Pack(1, fields);
+        Py_DECREF(fields);
+        if (wrap == NULL)
+            goto done;
+        PyObject *change = PyTuple_Type.tp_new((PyTypeObject *)change_type, wrap, NULL);
+        Py_DECREF(wrap);
+        if (change == NULL)
+            goto done;
+        rc = PyList_Append(log, change);
+        Py_DECREF(change);
+        if (rc < 0)
+            goto done;
+        /* A replacement may change what a directory is: no cached parent. */
+        Py_CLEAR(last_parent);
+        last_kids = NULL;
+    }
+    result = PyLong_FromSsize_t(pos);
+done:
+    Py_XDECREF(last_parent);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"add_new", add_new, METH_VARARGS,
+     "add_new(entries, pos, index, state, children, log, whiteout, opaque, hardlink, "
+     "directory) -> position of the first entry left to Python"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_union", "The replay's common case in C.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__union(void)
+{
+    return PyModule_Create(&module);
+}
