@@ -22,6 +22,7 @@ _FAMILIES = (
     "leftovers",
     "hostfiles",
     "bytecode",
+    "served_output",
     "duplicates",
     "order",
 )

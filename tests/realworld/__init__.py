@@ -19,6 +19,9 @@ dependency from PyPI or npm).
 * ``java-maven``: a Spring Boot multi-stage Maven build.
 * ``apt-heavy``: a build-essential image in the style of the official
   buildpack-deps images.
+* ``vite-serve``: a Vite app (``npm create vite`` vanilla template) as the Vite
+  deployment tutorials containerise it: manifests first, ``npm install``,
+  ``COPY . .``, ``npm run build``, a global ``serve``, ``CMD serve -s dist``.
 """
 
 from __future__ import annotations
