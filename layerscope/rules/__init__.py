@@ -23,6 +23,7 @@ _FAMILIES = (
     "hostfiles",
     "bytecode",
     "served_output",
+    "pip_installs",
     "duplicates",
     "order",
 )

@@ -30,6 +30,7 @@ from layerscope.rules.common import (
 )
 from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
+from layerscope.rules.pip_installs import reinstalled_pairs
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named, has_flag
 from layerscope.shell.ecosystems import is_manifest
@@ -170,8 +171,9 @@ def _classified(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
 
 def _grouped(ctx: RuleContext, removed: bool) -> Iterator[tuple[int, int, str, str, list[Hidden]]]:
     classified = memo(ctx, "hidden", _classified)
+    reinstalled = reinstalled_pairs(ctx)  # LS309 reports these, with the right fix
     for (layer, by, cause), items in sorted(classified.items()):
-        if (cause in (CLEANUP, REMOVED)) != removed:
+        if (cause in (CLEANUP, REMOVED)) != removed or (layer, by) in reinstalled:
             continue
         if removed:
             groups: dict[str, list[Hidden]] = defaultdict(list)
