@@ -22,6 +22,9 @@ dependency from PyPI or npm).
 * ``vite-serve``: a Vite app (``npm create vite`` vanilla template) as the Vite
   deployment tutorials containerise it: manifests first, ``npm install``,
   ``COPY . .``, ``npm run build``, a global ``serve``, ``CMD serve -s dist``.
+* ``flask-gunicorn``: a Flask service as the Flask/gunicorn tutorials write
+  it, with the app requirements, a pinned fix (gunicorn and a newer werkzeug)
+  and the dev requirements each installed in a RUN of its own.
 """
 
 from __future__ import annotations

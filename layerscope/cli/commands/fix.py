@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         metavar="KINDS",
         help="comma-separated fix kinds: merge-cleanup, merge-update, no-cache, reorder, "
-        "copy-chown (default: all)",
+        "copy-chown, merge-install (default: all)",
     )
     p.add_argument("--context", metavar="DIR", help="the build context (manifest files, --verify)")
     p.add_argument(
