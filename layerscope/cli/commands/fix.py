@@ -210,7 +210,14 @@ def _json(path: str, fixes: Sequence[Any], findings: Sequence[Any], diff: str, v
             "patched_bytes": v.patched_bytes,
             "saved_bytes": v.saved_bytes,
             "fixes": [
-                {"line": s.fix.line, "kind": s.fix.kind, "saved_bytes": s.saved_bytes}
+                {
+                    "line": s.fix.line,
+                    "kind": s.fix.kind,
+                    "saved_bytes": s.saved_bytes,
+                    "steps_rebuilt_otherwise": [
+                        {"step": step, "saved_bytes": n} for step, n in s.steps if step
+                    ],
+                }
                 for s in v.fixes
             ],
             "touched": v.touched,
