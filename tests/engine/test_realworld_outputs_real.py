@@ -127,3 +127,39 @@ def test_vite_multi_stage_advice_ships_the_predicted_bytes_fewer(
         ).stdout
     )  # fmt: skip
     assert config == ["serve", "-s", "dist"]
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_verify_vite_savings_are_predicted_or_explained(builder: str, tmp_path: Path) -> None:
+    """fix --verify on the Vite image: the npm cache fixes of lines 7 and 13. The
+    steps each fix changed save exactly the predicted bytes; where the total
+    differs (npm's logs of the later steps record their timings), the report names
+    each step that wrote other bytes when rebuilt, and the parts add up."""
+    from layerscope.dockerfile.parser import parse
+    from layerscope.fix.verify import report, verify
+
+    from .imagebuild import _buildkit_docker
+    from .realworld_build import PREFIX
+
+    project, text, _ = build("vite-serve", buildkit=builder == "buildkit")
+    ctx = tmp_path / "ctx"
+    for rel, data in project.files.items():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_bytes(data)
+    (ctx / "Dockerfile").write_text(text)
+    docker = _buildkit_docker() if builder == "buildkit" else _docker()
+    v, fixes = verify(
+        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
+        tag_prefix=f"{PREFIX}verify-vite-{builder}-",
+    )  # fmt: skip
+    assert [(f.kind, f.line) for f in fixes] == [("no-cache", 7), ("no-cache", 13)]
+    text_report = report(v)
+    for s in v.fixes:
+        assert s.fix.bytes > 0
+        if s.saved_bytes == s.fix.bytes:
+            assert s.steps == ()
+            continue
+        changed = [n for step, n in s.steps if not step]
+        assert changed == [s.fix.bytes]
+        assert sum(n for _, n in s.steps) == s.saved_bytes
+        assert f"the patched step(s) saved {s.fix.bytes} bytes" in text_report
