@@ -166,6 +166,21 @@ def _made_by(ctx: RuleContext, layer: int, root: str) -> bool:
     )
 
 
+def _written_dirs(ctx: RuleContext, layer: int, appdir: str) -> set[str]:
+    """The directories right under ``appdir`` in which ``layer`` wrote files that
+    are in the final image."""
+    final = ctx.union.final
+    prefix = appdir + "/"
+    return {
+        e.path[len(prefix) :].split("/", 1)[0]
+        for e in ctx.image.layers[layer].entries
+        if e.type is EntryType.FILE
+        and e.path.startswith(prefix)
+        and "/" in e.path[len(prefix) :]
+        and final.get(e.path, (None,))[0] == layer
+    }
+
+
 def _app_files(ctx: RuleContext, appdir: str, skip: Sequence[str]) -> list[tuple[str, int]]:
     """Visible files with content under ``appdir`` outside the ``skip`` trees."""
     hint = re.compile("\n" + re.escape(appdir + "/"))
@@ -312,8 +327,7 @@ def _unproven(ctx: RuleContext, builds: list[int], workdir: str) -> Iterator[Fin
     outputs = [
         (b, f"{workdir}/{name}")
         for b in reversed(builds)
-        for name in sorted(_OUTPUT_NAMES)
-        if _made_by(ctx, b, f"{workdir}/{name}")
+        for name in sorted(_OUTPUT_NAMES & _written_dirs(ctx, b, workdir))
     ]
     if not outputs:
         return
