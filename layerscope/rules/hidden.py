@@ -327,7 +327,11 @@ def _permission_fix(
         return f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN:\n" + rewrite(
             cmd, append_command(cmd, step)
         )
-    return f"Change ownership or modes where the files are created, not in layer {by}"
+    return (
+        f"No fix is proposed: the files under /{key} come from layer {layer}, which has no "
+        f"build history (the base image?), so they cannot get their owner or mode where they "
+        f"are made; the {verb} of layer {by} stores them again: limit it to the paths that need it"
+    )
 
 
 def _not_from(entries: _Entries, by: int, layer: int, key: str) -> list[str]:
@@ -474,6 +478,12 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 f"The COPY of layer {by} replaces {where} again, undoing what layer {layer} "
                 "made or changed there: copy it once, after the steps that need it, or keep "
                 "it out of the later COPY (.dockerignore)"
+            )
+        elif not is_run(ctx, layer) and not is_copy(ctx, layer):
+            fix = (
+                f"No fix is proposed: layer {layer} has no build history (the base image?), so "
+                f"no step of yours stored the first copy of {where}; a base image that has it "
+                f"as layer {by} leaves it would store it once"
             )
         else:
             fix = f"Store {where} once: drop the earlier copy in layer {layer} or merge the steps"
