@@ -9,6 +9,7 @@ pip beside the base image's.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import shlex
@@ -28,7 +29,6 @@ __all__ = ["dev_requirements", "pip_reinstalled", "pip_upgraded", "reinstalled_p
 
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)*)?\Z")
 _PIP = re.compile(r"pip(?:\d+(?:\.\d+)*)?\Z")
-_DIST_INFO = re.compile(r"(?:site|dist)-packages/([^/]+?)-([^/-]+)\.dist-info/")
 _PIP_FILES = re.compile(
     r"(?:.*/(?:site|dist)-packages/pip(?:/|-[^/]+\.dist-info/)|(?:usr/(?:local/)?)?bin/pip[0-9.]*\Z)"
 )
@@ -36,7 +36,7 @@ _PIP_FILES = re.compile(
 _DEV_FILE = re.compile(
     r"(?:^|[-_./])(?:dev|devel|develop|development|test|tests|testing|lint|ci)(?:[-_.]|$)"
 )
-_DEV_EXTRA = re.compile(r"\[[^\]]*\b(?:dev|test|tests|testing|lint)\b[^\]]*\]")
+_DEV_EXTRAS = frozenset({"dev", "develop", "test", "tests", "testing", "lint"})
 _PIP_INIT_PATH = "-packages/pip/__init__.py"
 _PIP_INIT = re.compile(re.escape(_PIP_INIT_PATH) + "(?=\n)")
 _TEST_RUNNERS = ("pytest", "tox", "nox", "unittest", "flake8", "ruff", "mypy", "coverage")
@@ -58,6 +58,11 @@ def pip_installs(script: str) -> list[SimpleCommand]:
 
 
 def _pip_layers(ctx: RuleContext) -> list[int]:
+    """The RUN layers that pip install (computed once per analysis)."""
+    return memo(ctx, "pip-install-layers", _find_pip_layers)
+
+
+def _find_pip_layers(ctx: RuleContext) -> list[int]:
     return [
         i for i in range(len(ctx.image.layers)) if is_run(ctx, i) and pip_installs(ctx.command(i))
     ]
@@ -86,15 +91,26 @@ def _reinstalled(ctx: RuleContext) -> dict[tuple[int, int], list[Hidden]]:
     return dict(out)
 
 
+def _dist_info(path: str) -> tuple[str, str] | None:
+    """(package, version) of a path inside ``*-packages/NAME-VERSION.dist-info/``."""
+    parts = path.split("/")
+    for parent, part in itertools.pairwise(parts):
+        if parent.endswith("-packages") and part.endswith(".dist-info"):
+            name, dash, version = part[: -len(".dist-info")].rpartition("-")
+            if dash and name:
+                return name.lower().replace("_", "-"), version
+    return None
+
+
 def _versions(ctx: RuleContext, layer: int, paths: list[str]) -> dict[str, str]:
     """Package -> version of the dist-info directories among ``paths`` (or, with no
     paths, of those ``layer`` stores)."""
     source = paths or [e.path for e in ctx.image.layers[layer].entries]
     out: dict[str, str] = {}
     for p in source:
-        m = _DIST_INFO.search(p)
-        if m:
-            out[m.group(1).lower().replace("_", "-")] = m.group(2)
+        found = _dist_info(p)
+        if found:
+            out[found[0]] = found[1]
     return out
 
 
@@ -192,9 +208,17 @@ def _dev_sources(c: SimpleCommand) -> list[str]:
             value = arg[2:]
         if value is not None and _DEV_FILE.search(posixpath.basename(value).lower()):
             out.append(value)
-        elif value is None and not arg.startswith("-") and _DEV_EXTRA.search(arg):
+        elif value is None and not arg.startswith("-") and _dev_extra(arg):
             out.append(arg)
     return out
+
+
+def _dev_extra(arg: str) -> bool:
+    """``.[dev]``, ``app[test,lint]==1.0``: extras that name development tools."""
+    start, end = arg.find("["), arg.find("]")
+    if start < 0 or end < start:
+        return False
+    return any(e.strip().lower() in _DEV_EXTRAS for e in arg[start + 1 : end].split(","))
 
 
 def _runs_tests(ctx: RuleContext) -> bool:
@@ -328,6 +352,7 @@ def pip_upgraded(ctx: RuleContext) -> Iterator[Finding]:
             for e in ctx.image.layers[layer].entries
             if e.type is EntryType.FILE
             and e.size > 0
+            and ("-packages/pip" in e.path or "bin/pip" in e.path)
             and _PIP_FILES.match(e.path)
             and final.get(e.path, (None,))[0] == layer
         ]

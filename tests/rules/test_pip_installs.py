@@ -89,6 +89,9 @@ def test_dev_requirements_in_the_image() -> None:
     assert _of(run(*layers, history=history, cmd=["pytest"]).findings, "LS310") == []
     prod = [history[0], "/bin/sh -c pip install -r requirements.txt"]
     assert _of(run(*layers, history=prod, cmd=["gunicorn"]).findings, "LS310") == []
+    extras = [history[0], "/bin/sh -c pip install -e '.[dev,docs]'"]
+    (g,) = _of(run(*layers, history=extras, cmd=["gunicorn"]).findings, "LS310")
+    assert "(.[dev,docs])" in g.message
 
 
 def test_second_pip_beside_the_base_image_pip() -> None:
