@@ -40,6 +40,7 @@ _SERVERS = {
     "serve": frozenset(_SERVE_VALUE_OPTS.split()),
     "http-server": frozenset(_HTTP_SERVER_VALUE_OPTS.split()),
 }
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 _INITS = frozenset({"tini", "dumb-init", "docker-init"})
 _NPX_VALUE_OPTS = frozenset({"-p", "--package", "-c", "--call"})
 _PACKAGE_MANAGERS = frozenset({"npm", "pnpm", "yarn"})
@@ -75,7 +76,11 @@ def _run_commands(words: Sequence[str]) -> list[SimpleCommand]:
         argv = argv[argv.index("--") + 1 :] if "--" in argv else argv[1:]
     if not argv:
         return []
-    return [unwrap(c) for c in split_commands(shlex.join(argv))]
+    commands = [unwrap(c) for c in split_commands(shlex.join(argv))]
+    # The shell of ``sh -c SCRIPT`` runs the script's commands, listed after it.
+    return [
+        c for c in commands if not (posixpath.basename(c.argv[0]) in _SHELLS and "-c" in c.argv[1:])
+    ]
 
 
 def _served_dir(argv: Sequence[str], value_opts: frozenset[str]) -> str | None:
@@ -101,7 +106,10 @@ def _server(ctx: RuleContext) -> _Server | None:
     """The static server the image's command runs, and what it serves."""
     workdir = posixpath.normpath("/" + (ctx.image.config.workdir or "/"))
     path_env = (ctx.image.config.env_value("PATH") or "").split(":")
-    for c in _run_commands(_command_words(ctx)):
+    commands = _run_commands(_command_words(ctx))
+    if len(commands) != 1:
+        return None  # the server and other programs (a Node API next to it ...)
+    for c in commands:
         argv = list(c.argv)
         via_npx = posixpath.basename(argv[0]) == "npx"
         if via_npx:

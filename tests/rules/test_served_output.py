@@ -109,6 +109,9 @@ def test_no_saving_without_a_build_or_a_served_build_output() -> None:
     # serve with no directory serves the whole work directory: sources included
     (f,) = _ls308(_run(_layers(), _HISTORY, ["serve", "-s"]))
     assert not f.reclaimable and f.fix.startswith("No fix is proposed")
+    # serve next to another program, which may read the sources
+    (f,) = _ls308(_run(_layers(), _HISTORY, ["sh", "-c", "node api.js & serve -s dist"]))
+    assert not f.reclaimable
     # serve -c FILE reads a config file that may lie outside the output
     (f,) = _ls308(_run(_layers(), _HISTORY, ["serve", "-c", "../serve.json", "dist"]))
     assert not f.reclaimable
