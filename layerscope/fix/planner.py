@@ -9,7 +9,8 @@ offered. Fixes are planned on the original text as character-range edits,
 so any subset of them applies (``--verify`` measures them one by one).
 
 Fix kinds: ``merge-cleanup``, ``merge-update``, ``no-cache``, ``reorder``
-(manifest files first), ``copy-chown``. docs/fixes.md shows each.
+(manifest files first), ``copy-chown``, ``merge-install`` (a pip install that
+installs packages again, :mod:`layerscope.fix.pip_merge`). docs/fixes.md shows each.
 
 This module plans and applies; the fix writers are :mod:`layerscope.fix.merge`,
 :mod:`layerscope.fix.cache`, :mod:`layerscope.fix.reorder` and
@@ -28,13 +29,14 @@ from layerscope.fix.cache import no_cache
 from layerscope.fix.chown import copy_chown
 from layerscope.fix.merge import merge_cleanups, merge_updates
 from layerscope.fix.model import Edit, Evidence, Fix
+from layerscope.fix.pip_merge import merge_installs
 from layerscope.fix.reorder import reorder
 from layerscope.fix.text import DockerfileText
 from layerscope.stages import BUILDER_NOTE, roles
 
 __all__ = ["KINDS", "apply", "check", "plan"]
 
-KINDS = ("merge-cleanup", "merge-update", "no-cache", "reorder", "copy-chown")
+KINDS = ("merge-cleanup", "merge-update", "no-cache", "reorder", "copy-chown", "merge-install")
 
 
 # -- planning and applying --------------------------------------------------------------
@@ -85,6 +87,8 @@ def plan(
             fixes.extend(reorder(t, stage, ev, context))
         if "copy-chown" in kinds:
             fixes.extend(copy_chown(t, stage, ev))
+        if "merge-install" in kinds:
+            fixes.extend(merge_installs(t, stage, ev))
     accepted: list[Fix] = []
     for fix in fixes:
         if all(not _conflict(e, other) for e in fix.edits for f in accepted for other in f.edits):

@@ -21,6 +21,7 @@ are removed at the end unless ``keep`` is set.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import posixpath
@@ -40,6 +41,7 @@ from layerscope.dockerfile.parser import Dockerfile, parse
 from layerscope.errors import LayerscopeError, UsageError
 from layerscope.fix.model import Evidence, Fix
 from layerscope.fix.planner import KINDS, apply, plan
+from layerscope.rules.common import short
 from layerscope.rules.order_units import busting_copy, stage_units
 from layerscope.shell.ecosystems import installs, is_manifest
 
@@ -85,11 +87,19 @@ class Rebuild:
 
 @dataclass(frozen=True, slots=True)
 class FixSaving:
-    """The image bytes one fix saves on its own (original total - total with it)."""
+    """The image bytes one fix saves on its own (original total - total with it).
+
+    ``steps`` explain a measured saving that differs from the prediction: the
+    steps the fix left alone whose layers hold other bytes when rebuilt, as
+    (step, original bytes - rebuilt bytes), biggest first, then ``("", n)``:
+    the bytes the steps the fix changed saved; empty when the saving is as
+    predicted.
+    """
 
     fix: Fix
     total_bytes: int
     saved_bytes: int
+    steps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,17 +457,10 @@ def verify(
                 if len(fixes) == 1:
                     break
                 _, one = run(apply(df.text, [fix]), f"fix{n}")
-                savings.append(
-                    FixSaving(
-                        fix,
-                        one.summary.total_bytes,
-                        original.summary.total_bytes - one.summary.total_bytes,
-                    )
-                )
+                savings.append(_fix_saving(fix, original, one))
             _, patched = run(patched_text, "patched")
             if len(fixes) == 1:
-                total = patched.summary.total_bytes
-                savings = [FixSaving(fixes[0], total, original.summary.total_bytes - total)]
+                savings = [_fix_saving(fixes[0], original, patched)]
             under = _source_dir(df, target)
             touched = _touch(ctx, under)
             progress(f"changed {touched}; building both again")
@@ -481,6 +484,49 @@ def verify(
         ),
         list(fixes),
     )
+
+
+def _fix_saving(fix: Fix, original: Analysis, rebuilt: Analysis) -> FixSaving:
+    saved = original.summary.total_bytes - rebuilt.summary.total_bytes
+    steps = _step_changes(original, rebuilt) if fix.bytes and saved != fix.bytes else ()
+    return FixSaving(fix, rebuilt.summary.total_bytes, saved, steps)
+
+
+def _steps(a: Analysis) -> list[tuple[str, str, int]]:
+    """(history text, the step as people read it, content bytes) of each layer."""
+    out = []
+    for n, (layer, stats) in enumerate(zip(a.image.layers, a.layers, strict=True)):
+        h = a.image.layer_history(layer)
+        if h is None:
+            out.append((f"layer {n}", f"layer {n}", stats.content_bytes))
+        else:
+            label = f"{h.parsed.instruction.value} {short(h.parsed.args, 50)}"
+            out.append((h.created_by, label, stats.content_bytes))
+    return out
+
+
+def _step_changes(original: Analysis, rebuilt: Analysis) -> tuple[tuple[str, int], ...]:
+    """Where a measured saving differs from the predicted one: each step the fix
+    left alone whose layer holds other bytes when rebuilt (a log with other
+    timings, a newer package), as (step, original bytes - rebuilt bytes); then
+    the steps the fix changed, together, as ``("", bytes)``."""
+    a, b = _steps(original), _steps(rebuilt)
+    matcher = difflib.SequenceMatcher(None, [t[0] for t in a], [t[0] for t in b], autojunk=False)
+    out: list[tuple[str, int]] = []
+    matched_a: set[int] = set()
+    matched_b: set[int] = set()
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            i, j = block.a + k, block.b + k
+            matched_a.add(i)
+            matched_b.add(j)
+            if a[i][2] != b[j][2]:
+                out.append((a[i][1], a[i][2] - b[j][2]))
+    changed = sum(t[2] for i, t in enumerate(a) if i not in matched_a) - sum(
+        t[2] for j, t in enumerate(b) if j not in matched_b
+    )
+    out.sort(key=lambda item: -abs(item[1]))
+    return (*out, ("", changed))
 
 
 def _source_dir(df: Dockerfile, target: str | None) -> str:
@@ -523,11 +569,20 @@ def _saving(s: FixSaving) -> str:
     if s.fix.bytes == s.saved_bytes:
         return line + " (as predicted)"
     gap = s.saved_bytes - s.fix.bytes
-    return (
-        f"{line} (predicted {s.fix.bytes}, {'+' if gap > 0 else ''}{gap}: the rebuilt steps "
-        "wrote other bytes than in the first build, such as fresh package lists, logs or "
-        "newer package versions)"
-    )
+    others = [(step, n) for step, n in s.steps if step]
+    if others:
+        shown = "; ".join(f"{step} {'+' if n > 0 else ''}{n}" for step, n in others[:3])
+        changed = sum(n for step, n in s.steps if not step)
+        why = (
+            f"the patched step(s) saved {changed} bytes; steps the fix did not change "
+            f"wrote other bytes when rebuilt (logs with other timings, newer versions): {shown}"
+        )
+    else:
+        why = (
+            "the rebuilt steps wrote other bytes than in the first build, such as fresh package "
+            "lists, logs or newer package versions"
+        )
+    return f"{line} (predicted {s.fix.bytes}, {'+' if gap > 0 else ''}{gap}: {why})"
 
 
 def report(v: Verification) -> str:

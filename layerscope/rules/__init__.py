@@ -22,6 +22,8 @@ _FAMILIES = (
     "leftovers",
     "hostfiles",
     "bytecode",
+    "served_output",
+    "pip_installs",
     "duplicates",
     "order",
 )

@@ -39,6 +39,8 @@ with a BuildKit cache-mount alternative. Most findings also carry `cause`:
 | `replaced-by-new-version` | the same path stored again with other content |
 | `temporary-files`, `archive-kept`, `log-files`, `git-metadata`, `build-toolchain` | leftovers |
 | `identical-content` | a duplicate copy (`copy_of` names the kept one) |
+| `build-sources`, `build-sources-unproven` | files next to a build output (`output`) |
+| `reinstalled-by-pip`, `dev-requirements`, `second-pip` | a second `pip install` |
 
 **Severity** grows with the bytes at stake: `info` below 100 KiB, `low`
 from 100 KiB, `medium` from 5 MiB, `high` from 50 MiB (the severity listed

@@ -30,6 +30,7 @@ from layerscope.rules.common import (
 )
 from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import append_command, cleanup_commands, quote_paths, rewrite
+from layerscope.rules.pip_installs import reinstalled_pairs
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named, has_flag
 from layerscope.shell.ecosystems import is_manifest
@@ -183,7 +184,10 @@ def _grouped(ctx: RuleContext, removed: bool) -> Iterator[tuple[int, int, str, s
         classified = memo(ctx, "hidden.removed", _removed)
     else:
         classified = memo(ctx, "hidden.overwritten", _overwritten)
+    reinstalled = reinstalled_pairs(ctx)  # LS309 reports these, with the right fix
     for (layer, by, cause), items in sorted(classified.items()):
+        if (layer, by) in reinstalled:
+            continue
         if removed:
             groups: dict[str, list[Hidden]] = defaultdict(list)
             for h in items:
@@ -336,7 +340,11 @@ def _permission_fix(
         return f"Run the {verb} inside the RUN of layer {layer}, not in a later RUN:\n" + rewrite(
             cmd, append_command(cmd, step)
         )
-    return f"Change ownership or modes where the files are created, not in layer {by}"
+    return (
+        f"No fix is proposed: the files under /{key} come from layer {layer}, which has no "
+        f"build history (the base image?), so they cannot get their owner or mode where they "
+        f"are made; the {verb} of layer {by} stores them again: limit it to the paths that need it"
+    )
 
 
 def _not_from(entries: _Entries, by: int, layer: int, key: str) -> list[str]:
@@ -487,6 +495,12 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
                 "make the change after that COPY, or keep it out of the later COPY with "
                 ".dockerignore only if no other COPY of the build context needs it "
                 "(.dockerignore applies to every COPY)"
+            )
+        elif not is_run(ctx, layer) and not is_copy(ctx, layer):
+            fix = (
+                f"No fix is proposed: layer {layer} has no build history (the base image?), so "
+                f"no step of yours stored the first copy of {where}; a base image that has it "
+                f"as layer {by} leaves it would store it once"
             )
         else:
             fix = f"Store {where} once: drop the earlier copy in layer {layer} or merge the steps"

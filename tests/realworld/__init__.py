@@ -42,6 +42,12 @@ dependency from PyPI or npm).
   as the Docker docs' Node.js and Python guides give them (manifests bind-
   mounted into the install, caches in cache mounts, ``USER`` before
   ``COPY . .``, the guides' ``.dockerignore``).
+* ``vite-serve``: a Vite app (``npm create vite`` vanilla template) as the Vite
+  deployment tutorials containerise it: manifests first, ``npm install``,
+  ``COPY . .``, ``npm run build``, a global ``serve``, ``CMD serve -s dist``.
+* ``flask-gunicorn``: a Flask service as the Flask/gunicorn tutorials write
+  it, with the app requirements, a pinned fix (gunicorn and a newer werkzeug)
+  and the dev requirements each installed in a RUN of its own.
 
 Where a Dockerfile starts with ``# syntax=``, the provenance comment is its
 second line; the directive becomes a bare ``#`` at build time (no frontend

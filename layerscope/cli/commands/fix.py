@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         metavar="KINDS",
         help="comma-separated fix kinds: merge-cleanup, merge-update, no-cache, reorder, "
-        "copy-chown (default: all)",
+        "copy-chown, merge-install (default: all)",
     )
     p.add_argument("--context", metavar="DIR", help="the build context (manifest files, --verify)")
     p.add_argument(
@@ -210,7 +210,14 @@ def _json(path: str, fixes: Sequence[Any], findings: Sequence[Any], diff: str, v
             "patched_bytes": v.patched_bytes,
             "saved_bytes": v.saved_bytes,
             "fixes": [
-                {"line": s.fix.line, "kind": s.fix.kind, "saved_bytes": s.saved_bytes}
+                {
+                    "line": s.fix.line,
+                    "kind": s.fix.kind,
+                    "saved_bytes": s.saved_bytes,
+                    "steps_rebuilt_otherwise": [
+                        {"step": step, "saved_bytes": n} for step, n in s.steps if step
+                    ],
+                }
                 for s in v.fixes
             ],
             "touched": v.touched,
