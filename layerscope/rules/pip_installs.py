@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from layerscope.model import EntryType
 from layerscope.rules import rule
+from layerscope.rules.cachepaths import hidden_claims
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
 from layerscope.rules.context import RuleContext
@@ -78,7 +79,7 @@ def _reinstalled(ctx: RuleContext) -> dict[tuple[int, int], list[Hidden]]:
     layers = set(_pip_layers(ctx))
     if len(layers) < 2:
         return {}
-    claimed = cache_scan(ctx).hidden
+    claimed = hidden_claims(ctx)  # the hidden files alone: LS101/LS102 ask this too
     out: dict[tuple[int, int], list[Hidden]] = defaultdict(list)
     for h in ctx.union.hidden:
         if (
