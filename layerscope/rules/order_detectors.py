@@ -490,6 +490,42 @@ def remote_add_early(units: Sequence[Unit], path: str = "") -> Iterator[Finding]
 _BETWEEN_RUNS = (Instruction.ENV, Instruction.ARG, Instruction.LABEL)
 
 
+def _merged_runs(group: Sequence[Unit], runs: Sequence[Unit]) -> str:
+    """LS505's fix: the RUNs as they are, and the one RUN that replaces them, whole
+    (a fix is pasted, so nothing is cut)."""
+    scripts = [" ".join(g.text.replace("\\\n", " ").split()) for g in runs]
+    steps = [g.step for g in runs if g.step is not None]
+    if any(s.json is not None or s.heredocs for s in steps) or any(
+        s.startswith("[") for s in scripts
+    ):
+        return (
+            "Merge them into one RUN, joining their commands with && (one of them is in "
+            "exec form or has a heredoc, so the joined text is not written out here)"
+        )
+    flags = list(dict.fromkeys(f for s in steps for f in s.flags))
+    names = [f.split("=", 1)[0] for f in flags if not f.startswith("--mount")]
+    if len(names) != len(set(names)):
+        return (
+            "Merge them into one RUN, joining their commands with && (their flags "
+            f"differ: {' '.join(flags)}; choose the merged RUN's by hand)"
+        )
+    lead = "".join(f"{f} " for f in flags)
+    scripts_as_written = [
+        "".join(f"{f} " for f in g.step.flags) + s if g.step is not None else s
+        for g, s in zip(runs, scripts, strict=True)
+    ]
+    between = [g for g in group if g.kind is not Instruction.RUN]
+    where = (
+        f" (the {', '.join(sorted({g.kind.value for g in between}))} lines between them "
+        "go above it)"
+        if between
+        else ""
+    )
+    joined = lead + " && ".join(scripts)
+    removed = "\n".join(f"-RUN {s}" for s in scripts_as_written)
+    return f"Merge them into one RUN{where}:\n{removed}\n+RUN {joined}"
+
+
 def run_chains(units: Sequence[Unit], path: str = "", minimum: int = 3) -> Iterator[Finding]:
     """LS505 over one stage's units."""
     group: list[Unit] = []
@@ -500,13 +536,12 @@ def run_chains(units: Sequence[Unit], path: str = "", minimum: int = 3) -> Itera
         own = [g for g in runs if concern(g.text) == topic]
         if len(runs) >= minimum and len(own) >= 2:
             size = sum(g.bytes for g in runs)
-            merged = " && ".join(short(g.text, 40) for g in runs)
+            fix = _merged_runs(group, runs)
             message = (
                 f"{len(runs)} consecutive RUNs from {runs[0].where()} do one job ({topic}): "
                 f"{len(runs)} layers where one would do, and a cleanup in a later RUN "
                 "cannot shrink the earlier layers"
             )
-            fix = f"Merge them into one RUN: RUN {merged}"
             layers = ",".join(str(g.layer) for g in runs if g.layer is not None)
             yield _finding(
                 "LS505",

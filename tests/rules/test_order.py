@@ -258,7 +258,45 @@ def test_ls505_three_runs_of_one_concern() -> None:
     assert f.layer == 1 and f.ecosystem == "apt"
     assert dict(f.extra)["layers"] == "1,2,3"
     assert f.bytes == 300
-    assert "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*" in f.fix
+    assert f.fix.splitlines() == [
+        "Merge them into one RUN (the ENV lines between them go above it):",
+        "-RUN apt-get update",
+        "-RUN apt-get install -y curl",
+        "-RUN rm -rf /var/lib/apt/lists/*",
+        "+RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
+    ]  # whole: a fix is pasted, nothing is cut
+
+
+def test_ls505_fix_from_the_dockerfile_is_whole() -> None:
+    long = "apt-get install -y --no-install-recommends " + " ".join(f"pkg{i}" for i in range(20))
+    df = parse(
+        "FROM debian\nRUN apt-get update\n"
+        f"RUN {long} \\\n    pkg-last\n"
+        "RUN rm -rf /var/lib/apt/lists/*\n"
+    )
+    (f,) = [f for f in check_dockerfile(df) if f.rule == "LS505"]
+    assert f.fix.splitlines()[-1] == (
+        f"+RUN apt-get update && {long} pkg-last && rm -rf /var/lib/apt/lists/*"
+    )
+    heredoc = parse(
+        "FROM debian\nRUN apt-get update\nRUN <<EOF\napt-get install -y curl\nEOF\n"
+        "RUN rm -rf /var/lib/apt/lists/*\n"
+    )
+    fixes = [f.fix for f in check_dockerfile(heredoc) if f.rule == "LS505"]
+    assert fixes and all("+RUN" not in fix and "heredoc" in fix for fix in fixes)
+    mounts = parse(
+        "FROM debian\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n"
+        "RUN --mount=type=cache,target=/var/cache/apt apt-get install -y curl\n"
+        "RUN --mount=type=bind,source=x,target=/x apt-get install -y /x/a.deb\n"
+    )
+    (f,) = [f for f in check_dockerfile(mounts) if f.rule == "LS505"]
+    assert f.fix.splitlines()[-1] == (
+        "+RUN --mount=type=cache,target=/var/cache/apt --mount=type=bind,source=x,target=/x "
+        "apt-get update && apt-get install -y curl && apt-get install -y /x/a.deb"
+    )
+    assert "-RUN --mount=type=bind,source=x,target=/x apt-get install -y /x/a.deb" in (
+        f.fix.splitlines()
+    )
 
 
 def test_ls505_two_runs_or_mixed_concerns_are_fine() -> None:
