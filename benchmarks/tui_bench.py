@@ -44,6 +44,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -268,18 +269,28 @@ def _rss_kib() -> int:
 async def _child(archive: Path, size: tuple[int, int], repeat: int, started: float) -> None:
     """The view as `layerscope ARCHIVE` runs it, in its own process; JSON to stdout."""
     from layerscope import pipeline
-    from layerscope.tui.app import LayerscopeApp, MainScreen
-    from layerscope.tui.loader import Loader, Phase, input_size
-    from layerscope.tui.widgets.filetree import FileTree
+    from layerscope.sources.size import input_size
+    from layerscope.tui.loader import Loader
 
     request = pipeline.Request(target=str(archive))
-    listing = pipeline.start(request)
-    loader = Loader(
-        lambda opts: pipeline.read(request, opts),
-        lambda image: pipeline.finish(image, request, listing),
-        request.options,
-        bytes_total=input_size(str(archive)),
-    )
+    with pipeline.overlapping(request, request.engine) as listing:
+        loader = Loader(
+            lambda opts: pipeline.read(request, opts),
+            lambda image: pipeline.finish(image, request, listing),
+            request.options,
+            bytes_total=input_size(str(archive)),
+        )
+        await _drive(loader, archive, size, repeat, started)
+
+
+async def _drive(
+    loader: Any, archive: Path, size: tuple[int, int], repeat: int, started: float
+) -> None:
+    """Start the view on ``loader`` and time it; JSON to stdout."""
+    from layerscope.tui.app import LayerscopeApp, MainScreen
+    from layerscope.tui.loader import Phase
+    from layerscope.tui.widgets.filetree import FileTree
+
     app = LayerscopeApp(loader=loader, target=str(archive))
     out: dict[str, object] = {}
     async with app.run_test(size=size) as pilot:

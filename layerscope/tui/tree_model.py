@@ -33,7 +33,14 @@ from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
-from layerscope.tui.tree_replay import NEVER, Version, VersionReplay, ancestors, parent_of
+from layerscope.tui.tree_replay import (
+    NEVER,
+    Version,
+    VersionReplay,
+    ancestors,
+    as_list,
+    parent_of,
+)
 
 _DIR = EntryType.DIR
 _FILE = EntryType.FILE
@@ -136,6 +143,12 @@ class TreeModel:
     def _sum_sizes(self) -> None:
         delta = self._delta
         for path, versions in self.versions.items():
+            if isinstance(versions, tuple):  # stored once, never ended
+                start, entry = versions
+                if entry.type is _FILE and entry.size:
+                    d = delta.setdefault(parent_of(path), {})
+                    d[start] = d.get(start, 0) + entry.size
+                continue
             for v in versions:
                 size = v.entry.size
                 if v.entry.type is not _FILE or not size or v.start >= v.end:
@@ -184,9 +197,21 @@ class TreeModel:
         """
         if path == "":
             return Node("", Version(-1, Entry("", _DIR, mode=0o755)), Status.UNCHANGED)
-        versions = self.versions.get(path)
-        if versions is None:
+        got = self.versions.get(path)
+        if got is None:
             return None
+        if isinstance(got, tuple):  # stored once, never ended: the common case
+            start, entry = got
+            if since is not None and since < layer:
+                if start > layer:
+                    return None
+                status = Status.UNCHANGED if start <= since else Status.ADDED
+            elif start > layer:
+                return None
+            else:
+                status = Status.ADDED if start == layer else Status.UNCHANGED
+            return Node(path, Version(start, entry), status)
+        versions = got
         if since is not None and since < layer:
             return self._node_since(path, versions, layer, since)
         gone: Version | None = None
@@ -219,7 +244,7 @@ class TreeModel:
         """Every path visible at ``layer`` with its entry (the merged filesystem)."""
         out = {}
         for path, versions in self.versions.items():
-            for v in versions:
+            for v in as_list(versions):
                 if v.start <= layer < v.end:
                     out[path] = v.entry
                     break
