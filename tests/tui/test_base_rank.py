@@ -9,14 +9,22 @@ import io
 
 import pytest
 from rich.console import Console, RenderableType
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.base.attribution import BaseWaste, Origin, finding_origin, ranked, split
+from layerscope.base.attribution import (
+    BaseWaste,
+    Origin,
+    attribute,
+    finding_origin,
+    ranked,
+    split,
+)
 from layerscope.base.boundary import Boundary, Signal
 from layerscope.report import render
 from layerscope.tui.app import LayerscopeApp, MainScreen
 from layerscope.tui.waste_model import BASE_KEY, Filter, WasteModel
+from layerscope.tui.widgets.layers import base_rule
 from layerscope.tui.widgets.waste import WastePane
 from tests.builders import docker_archive, file, layer_tar, read_archive, wh
 
@@ -55,16 +63,15 @@ HISTORY = [
 SIZES = [(80, 24), (120, 40), (250, 60)]
 
 
+def base_result() -> Analysis:
+    """The image above, its first three layers known as example/base:1."""
+    image = read_archive(docker_archive([layer_tar(m) for m in LAYERS], HISTORY))
+    return attribute(analyze(image), Boundary(3, Signal.FLAG, "example/base:1"))
+
+
 @pytest.fixture(scope="module")
 def result() -> Analysis:
-    image = read_archive(docker_archive([layer_tar(m) for m in LAYERS], HISTORY))
-    return attribute_base(analyze(image))
-
-
-def attribute_base(a: Analysis) -> Analysis:
-    from layerscope.base.attribution import attribute
-
-    return attribute(a, Boundary(3, Signal.FLAG, "example/base:1"))
+    return base_result()
 
 
 def text_of(renderable: RenderableType, width: int = 200) -> str:
@@ -147,6 +154,23 @@ def test_the_view_shows_the_base_as_one_labelled_row(
             await pilot.press("up", "enter")
             await pilot.pause()
             assert table.row_count == 3
+            # The rule row between the base's layers and yours names the base, whole.
+            await pilot.press("1")
+            await pilot.pause()
+            layers = app.screen.query_one("#layers-table", DataTable)
+            rows = [layers.render_line(y).text for y in range(layers.size.height)]
+            assert any("── example/base:1 above" in r for r in rows), rows
             await pilot.press("q")
 
     asyncio.run(main())
+
+
+def test_the_base_rule_row_fits_its_column() -> None:
+    name = "registry.example.com/team/python:3.12-slim-bookworm"
+    for width in range(1, 120):
+        got = base_rule(name, width)
+        assert len(got) <= width, width
+    assert base_rule(name, 90) == f"── {name} above, your layers below"
+    assert base_rule(name, 60) == f"── {name} above"
+    assert base_rule("the base image", 20) == "── the base image"
+    assert base_rule(name, 30).endswith("… above")
