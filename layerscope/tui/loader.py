@@ -88,6 +88,7 @@ def tree_of(analysis: Analysis) -> TreeModel:
         [layer.entries for layer in analysis.image.layers],
         hidden=((h.layer, h.path) for h in analysis.union.hidden),
         waste_roots=roots,
+        final=analysis.union.final,
     )
 
 

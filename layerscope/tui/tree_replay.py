@@ -3,7 +3,7 @@ layer interval in which each is visible, by the same rules as :mod:`layerscope.u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -77,7 +77,10 @@ class VersionReplay:
     object as the last of its ``versions``.
     """
 
-    def __init__(self, layer_count: int) -> None:
+    def __init__(self, layer_count: int, final: Mapping[str, Single] | None = None) -> None:
+        # The union's final map holds the same (layer, entry) pair for every
+        # path still visible: a single version reuses that tuple.
+        self.final: Mapping[str, Single] = final if final is not None else {}
         self.versions: dict[str, Versions] = {}
         self.children: dict[str, list[str]] = {"": []}
         self.touched: list[list[str]] = [[] for _ in range(layer_count)]
@@ -93,11 +96,15 @@ class VersionReplay:
         self.cur[path] = full
         return full
 
+    def _single(self, path: str, layer: int, entry: Entry) -> Single:
+        shared = self.final.get(path)
+        return shared if shared is not None and shared[1] is entry else (layer, entry)
+
     def new(self, path: str, layer: int, entry: Entry) -> None:
         m = self
         versions = m.versions.get(path)
         if versions is None:
-            single = (layer, entry)
+            single = self._single(path, layer, entry)
             m.versions[path] = single
             m.children.setdefault(parent_of(path), []).append(path)
             self.cur[path] = single
@@ -180,6 +187,7 @@ class VersionReplay:
         kids = self.kids
         versions = self.versions
         children = self.children
+        final = self.final
         touched = self.touched[layer]
         for e in entries:
             typ = e.type
@@ -195,7 +203,8 @@ class VersionReplay:
                 ):
                     # The common case, inlined: a new path in an existing directory.
                     kids[parent].add(path)
-                    single = (layer, e)
+                    shared = final.get(path)
+                    single = shared if shared is not None and shared[1] is e else (layer, e)
                     versions[path] = single
                     sibling_list = children.get(parent)
                     if sibling_list is None:

@@ -36,7 +36,11 @@ def opq(path: str) -> Entry:
 
 def assert_matches_replay(layers: list[list[Entry]]) -> TreeModel:
     model = TreeModel(layers)
+    # Sharing the union's (layer, entry) pairs changes nothing but memory.
+    shared = TreeModel(layers, final=replay(layers).final)
     for k in range(len(layers)):
+        assert shared.visible(k) == model.visible(k), k
+        assert shared.dir_size("", k) == model.dir_size("", k), k
         expected = replay(layers[: k + 1]).final
         got = model.visible(k)
         assert set(got) == set(expected), k
@@ -248,3 +252,7 @@ def test_a_path_stored_once_is_kept_compact() -> None:
     assert node is not None and node.status is Status.UNCHANGED
     assert model.node("opt/tool", 0) is None
     assert model.node("opt/tool", 0, since=0) is None
+    # Given the union's final map, the model keeps its pairs, not copies.
+    final = replay(LAYERS).final
+    shared = TreeModel(LAYERS, final=final)
+    assert shared.versions["opt/tool"] is final["opt/tool"]
