@@ -74,7 +74,9 @@ class VersionReplay:
     for a path stored once and never ended), ``children`` every directory's
     children in first-seen order, ``touched`` the paths each layer added,
     changed or removed. ``cur`` is each path's visible version, the same
-    object as the last of its ``versions``.
+    object as the last of its ``versions``. A directory's visible children
+    are those of its ``children`` in ``cur`` (a visible path's parent is a
+    visible directory), so no per-directory set is kept.
     """
 
     def __init__(self, layer_count: int, final: Mapping[str, Single] | None = None) -> None:
@@ -85,7 +87,6 @@ class VersionReplay:
         self.children: dict[str, list[str]] = {"": []}
         self.touched: list[list[str]] = [[] for _ in range(layer_count)]
         self.cur: dict[str, Version | Single] = {}
-        self.kids: dict[str, set[str]] = {"": set()}
 
     def _full(self, path: str, v: Version | Single) -> Version:
         """``path``'s visible version as a Version, made one if it was single."""
@@ -131,9 +132,6 @@ class VersionReplay:
             return
         v = self._full(path, got)
         del self.cur[path]
-        siblings = self.kids.get(parent_of(path))
-        if siblings is not None:
-            siblings.discard(path)
         self._bury(path, v, layer, removed)
 
     def _bury(self, path: str, v: Version, layer: int, removed: bool) -> None:
@@ -146,7 +144,7 @@ class VersionReplay:
             v.removed = removed
             if removed and v.start < layer:
                 touched.append(path)
-            for kid in self.kids.pop(path, ()):
+            for kid in self.children.get(path, ()):
                 child = self.cur.get(kid)
                 if child is not None:
                     todo.append((kid, self._full(kid, child), True))
@@ -160,7 +158,6 @@ class VersionReplay:
             parent = parent_of(child)
             v = self.cur.get(parent) if parent else None
             if parent == "" or (v is not None and _entry(v).type is _DIR):
-                self.kids[parent].add(child)
                 break
             chain.append(parent)
             if v is not None:
@@ -170,9 +167,7 @@ class VersionReplay:
             q = chain[i]
             if q in self.cur:
                 self.end(q, layer, removed=False)
-                self.kids[parent_of(q)].add(q)
             self.new(q, layer, Entry(q, _DIR, mode=0o755))
-            self.kids[q] = {chain[i - 1] if i else path}
 
     def apply(self, layer: int, entries: Sequence[Entry]) -> None:
         cur = self.cur
@@ -182,9 +177,8 @@ class VersionReplay:
                 if v is not None and (v[0] if isinstance(v, tuple) else v.start) < layer:
                     self.end(e.path, layer, removed=True)
             elif e.type is _OPAQUE:
-                for kid in list(self.kids.get(e.path, ())):
+                for kid in [k for k in self.children.get(e.path, ()) if k in cur]:
                     self.end(kid, layer, removed=True)
-        kids = self.kids
         versions = self.versions
         children = self.children
         final = self.final
@@ -202,7 +196,6 @@ class VersionReplay:
                     not parent or (up is not None and _entry(up).type is _DIR)
                 ):
                     # The common case, inlined: a new path in an existing directory.
-                    kids[parent].add(path)
                     shared = final.get(path)
                     single = shared if shared is not None and shared[1] is e else (layer, e)
                     versions[path] = single
@@ -216,8 +209,6 @@ class VersionReplay:
                 else:
                     self.ensure_parent(path, layer)
                     self.new(path, layer, e)
-                if typ is _DIR:
-                    kids.setdefault(path, set())
                 continue
             if typ is _DIR and _entry(old).type is _DIR:
                 if _same_dir_meta(_entry(old), e):
@@ -226,7 +217,4 @@ class VersionReplay:
                 self.new(path, layer, e)
                 continue
             self.end(path, layer, removed=False)
-            self.kids[parent_of(path)].add(path)
             self.new(path, layer, e)
-            if typ is _DIR:
-                self.kids[path] = set()
