@@ -269,17 +269,12 @@ def _rss_kib() -> int:
 async def _child(archive: Path, size: tuple[int, int], repeat: int, started: float) -> None:
     """The view as `layerscope ARCHIVE` runs it, in its own process; JSON to stdout."""
     from layerscope import pipeline
-    from layerscope.sources.size import input_size
-    from layerscope.tui.loader import Loader
+    from layerscope.tui import start_loading
 
+    # As run_tui: the read starts before Textual is imported (by _drive).
     request = pipeline.Request(target=str(archive))
     with pipeline.overlapping(request, request.engine) as listing:
-        loader = Loader(
-            lambda opts: pipeline.read(request, opts),
-            lambda image: pipeline.finish(image, request, listing),
-            request.options,
-            bytes_total=input_size(str(archive)),
-        )
+        loader = start_loading(request, listing)
         await _drive(loader, archive, size, repeat, started)
 
 
@@ -295,11 +290,22 @@ async def _drive(
     out: dict[str, object] = {}
     async with app.run_test(size=size) as pilot:
         while not isinstance(app.screen, MainScreen):
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.002)
+        # On screen: the main screen's first frame is rendered and written to
+        # the (headless) terminal. Waiting for the app to be idle instead would
+        # also wait for the tree index, which starts right after that frame.
+        shown: list[float] = []
+
+        def painted() -> None:
+            shown.append(time.time())
+            out["rss_first_screen_kib"] = _rss_kib()
+            out["peak_rss_first_screen_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        app.screen.call_after_refresh(painted)
+        while not shown:
+            await asyncio.sleep(0.002)
+        out["first_screen_s"] = shown[0] - started
         await pilot.pause()
-        out["first_screen_s"] = time.time() - started
-        out["rss_first_screen_kib"] = _rss_kib()
-        out["peak_rss_first_screen_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         marks = loader.state.marks
         out["phases_s"] = {
             p.value: round(marks[p] - marks[Phase.READING], 3) for p in marks if p in marks
@@ -308,6 +314,7 @@ async def _drive(
             await asyncio.sleep(0.01)
         await pilot.pause()
         out["tree_ready_s"] = time.time() - started
+        out["rss_tree_ready_kib"] = _rss_kib()
 
         async def timed(*keys: str) -> float:
             t = time.perf_counter()
@@ -386,7 +393,10 @@ def side_by_side(archive: Path, size: str, repeat: int, dive_timeout: float) -> 
         f"({tui['rss_first_screen_kib'] / cli_rss:.2f}x; peak so far "
         f"{tui['peak_rss_first_screen_kib'] >> 10} MiB) |"
     )
-    print(f"| view: file tree ready | {tui['tree_ready_s']:.2f} s | |")
+    print(
+        f"| view: file tree ready | {tui['tree_ready_s']:.2f} s | "
+        f"{tui['rss_tree_ready_kib'] >> 10} MiB ({tui['rss_tree_ready_kib'] / cli_rss:.2f}x) |"
+    )
     print(f"| view: after browsing | | {tui['rss_after_browsing_kib'] >> 10} MiB |")
     dive = shutil.which("dive")
     if dive is not None and dive_timeout > 0:

@@ -25,15 +25,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from layerscope import pipeline
 from layerscope.analysis import Analysis
 from layerscope.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from layerscope.gcpause import keep_collectable
-from layerscope.model import Image
-from layerscope.pipeline import Request
 from layerscope.rules import Finding
-from layerscope.sources.interface import SourceOptions
-from layerscope.sources.size import input_size
+from layerscope.tui import run_tui as _run_tui
 from layerscope.tui.fixes import FixPlan
 from layerscope.tui.format import plural
 from layerscope.tui.loader import Loaded, Loader, Phase, tree_of
@@ -173,6 +169,8 @@ class MainScreen(Screen[None]):
         self.query_one("#treepane").border_title = "File tree"
         if not self.tree_ready:
             self._waiting = self.set_interval(0.05, self._tree_done)
+            if self.loader is not None:  # the index waits for this screen's first paint
+                self.call_after_refresh(self.loader.release_index)
         for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
             self.notify(warning, severity="warning", timeout=10)
         self._fit(self.size.width, self.size.height)
@@ -517,30 +515,18 @@ class LayerscopeApp(App[int]):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
 
-def run_tui(request: Request) -> tuple[int, Analysis | None]:
-    """Read the requested image with a progress screen, then show it; the exit status
-    and the analysis shown (None when the view closed before it was ready).
-
-    The image is read and finished by :mod:`layerscope.pipeline`, exactly as the
-    headless path does; the engine's images for the base match are listed while
-    the engine prepares its export.
-    """
-    source = request.engine
-    with pipeline.overlapping(request, source) as listing:
-
-        def read(opts: SourceOptions) -> Image:
-            return pipeline.read(request, opts)
-
-        def finish(image: Image) -> Analysis:
-            return pipeline.finish(image, request, listing)
-
-        total = None if source is not None else input_size(request.target)
-        loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
-        app = LayerscopeApp(loader=loader, target=request.target)
-        code = app.run()
-        loader.cancel()
-        loader.join(timeout=2.0)  # let an engine export close its connection
+def show(loader: Loader, target: str) -> tuple[int, Analysis | None]:
+    """Run the view on ``loader`` (started or not); the exit status and the
+    analysis shown (None when the view closed before it was ready). A
+    source's error is raised again here."""
+    app = LayerscopeApp(loader=loader, target=target)
+    code = app.run()
+    loader.cancel()
     if app.error is not None:
         raise app.error
     shown = app.loaded.analysis if app.loaded is not None else None
     return (EXIT_OK if code is None else code), shown
+
+
+# The command's entry point: reads first, then imports this module.
+run_tui = _run_tui

@@ -24,6 +24,9 @@ from layerscope.model import Image
 from layerscope.sources.interface import Progress, SourceOptions
 from layerscope.tui.tree_model import TreeModel
 
+# The longest the tree index waits for the main screen's first paint (seconds).
+HOLD_LIMIT = 5.0
+
 
 class Phase(enum.Enum):
     READING = "reading"
@@ -115,8 +118,14 @@ class Loader:
         *,
         bytes_total: int | None = None,
         stage: str | None = None,
+        hold_index: bool = False,
     ) -> None:
         self._stage = stage
+        # With hold_index, the tree index waits (up to HOLD_LIMIT seconds) for
+        # release_index(): the main screen's first paint would otherwise share
+        # the GIL with it and come a second later on a big image.
+        self._hold = hold_index
+        self._go_index = threading.Event()
         self._open = open_image
         self._finish = finish
         self._options = options
@@ -135,6 +144,11 @@ class Loader:
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._go_index.set()
+
+    def release_index(self) -> None:
+        """Let the tree index start (the main screen is on screen)."""
+        self._go_index.set()
 
     def join(self, timeout: float | None = None) -> None:
         if self.started:
@@ -181,6 +195,9 @@ class Loader:
             analysis = self._finish(image)
             self._check()
             s.early = Loaded(analysis, None, self._stage)
+            if self._hold:
+                self._go_index.wait(HOLD_LIMIT)
+                self._check()
             s.enter(Phase.INDEXING)
             s.result = Loaded(analysis, tree_of(analysis), self._stage)
             release_free_memory()
