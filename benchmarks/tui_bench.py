@@ -151,8 +151,9 @@ def _ms(seconds: float) -> str:
 
 
 async def _bench(archive: Path, size: tuple[int, int], repeat: int) -> None:
+    from layerscope.sources.size import input_size
     from layerscope.tui.app import LayerscopeApp, MainScreen
-    from layerscope.tui.loader import Loader, Phase, input_size
+    from layerscope.tui.loader import Loader, Phase
     from layerscope.tui.widgets.filetree import FileTree
     from layerscope.tui.widgets.progress import ProgressScreen
 
@@ -174,6 +175,8 @@ async def _bench(archive: Path, size: tuple[int, int], repeat: int) -> None:
             await asyncio.sleep(0.005)
         await pilot.pause()
         main_paint = time.perf_counter() - t0
+        while loader.state.phase is not Phase.DONE:  # the index, when still running
+            await asyncio.sleep(0.01)
     result = loader.state.result
     assert result is not None
     tree = result.tree
