@@ -29,7 +29,6 @@ from layerscope.analysis import Analysis
 from layerscope.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from layerscope.gcpause import keep_collectable
 from layerscope.rules import Finding
-from layerscope.tui import run_tui as _run_tui
 from layerscope.tui.fixes import FixPlan
 from layerscope.tui.format import plural
 from layerscope.tui.loader import Loaded, Loader, Phase, tree_of
@@ -526,7 +525,3 @@ def show(loader: Loader, target: str) -> tuple[int, Analysis | None]:
         raise app.error
     shown = app.loaded.analysis if app.loaded is not None else None
     return (EXIT_OK if code is None else code), shown
-
-
-# The command's entry point: reads first, then imports this module.
-run_tui = _run_tui
