@@ -16,15 +16,17 @@ base fixes (slimmer variants, distroless) is :mod:`layerscope.base.fixes`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from layerscope.analysis import Analysis
 from layerscope.base.boundary import Boundary
 from layerscope.base.fixes import base_fix
+from layerscope.names import printable
 from layerscope.rules.types import Finding, Kind
 
 __all__ = [
+    "BaseWaste",
     "Origin",
     "Side",
     "Split",
@@ -32,6 +34,7 @@ __all__ = [
     "finding_origin",
     "is_base_layer",
     "layer_origin",
+    "ranked",
     "split",
 ]
 
@@ -159,6 +162,64 @@ def rank(result: Analysis, f: Finding) -> int:
     if finding_origin(result, f) is Origin.BASE:
         return 2
     return 1 if f.kind is Kind.CACHE_BUST else 0
+
+
+@dataclass(frozen=True, slots=True)
+class BaseWaste:
+    """The base image's findings collapsed into one: what the base carries
+    (the base side's figures of :func:`split`), its findings in the analysis'
+    order (by bytes, the biggest first)."""
+
+    findings: tuple[Finding, ...]
+    reclaimable_bytes: int
+    wasted_bytes: int
+    reference: str | None
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(sorted({f.rule for f in self.findings}))
+
+    def sentence(self, size: Callable[[int], str] | None = None) -> str:
+        """``Your base image NAME carries N bytes of waste (W hidden by later
+        layers), in K findings (RULES)``; ``size`` words the byte counts."""
+        name = printable(self.reference) if self.reference else "the base image"
+        if size is None:
+            amount, hidden = f"{self.reclaimable_bytes} bytes", str(self.wasted_bytes)
+        else:
+            amount, hidden = size(self.reclaimable_bytes), size(self.wasted_bytes)
+        return (
+            f"Your base image {name} carries {amount} of waste ({hidden} hidden by later "
+            f"layers), in {len(self.findings)} findings ({', '.join(self.rules)})"
+        )
+
+
+def ranked(result: Analysis) -> list[tuple[int, list[Finding] | BaseWaste]]:
+    """The findings in the default order, by :func:`rank`: (rank, findings) per
+    rank present, lowest first; the base image's (rank 2) as one
+    :class:`BaseWaste` when there are several. The table report and the
+    interactive view both show this."""
+    by_rank: dict[int, list[Finding]] = {}
+    for f in result.findings:
+        by_rank.setdefault(rank(result, f), []).append(f)
+    out: list[tuple[int, list[Finding] | BaseWaste]] = []
+    for n in sorted(by_rank):
+        found = by_rank[n]
+        if n == 2 and len(found) > 1:
+            base = split(result).base
+            out.append(
+                (
+                    n,
+                    BaseWaste(
+                        tuple(found),
+                        base.reclaimable_bytes,
+                        base.wasted_bytes,
+                        result.base_reference,
+                    ),
+                )
+            )
+        else:
+            out.append((n, found))
+    return out
 
 
 def attribute(result: Analysis, boundary: Boundary, local: Sequence[str] = ()) -> Analysis:

@@ -6,7 +6,7 @@ import humanize
 from tabulate import tabulate
 
 from layerscope.analysis import Analysis
-from layerscope.base.attribution import layer_origin, rank, split
+from layerscope.base.attribution import BaseWaste, layer_origin, ranked, split
 from layerscope.names import printable
 from layerscope.rules.types import Finding
 
@@ -53,27 +53,18 @@ def _fix_lines(i: int, f: Finding) -> list[str]:
 def _fixes(result: Analysis) -> list[str]:
     """The findings in their ranks, each rank labelled; the base image's
     findings as one: what the base carries, and the biggest one's fix."""
-    ranked: dict[int, list[Finding]] = {}
-    for f in result.findings:
-        ranked.setdefault(rank(result, f), []).append(f)
+    ranks = ranked(result)
     out: list[str] = []
     i = 0
-    for n in sorted(ranked):
-        found = ranked[n]
-        if len(ranked) > 1 or n:
+    for n, found in ranks:
+        if len(ranks) > 1 or n:
             out.append(f"  {_SECTIONS[n]}")
-        if n == 2 and len(found) > 1:
+        if isinstance(found, BaseWaste):
             i += 1
-            base = split(result).base
-            name = printable(result.base_reference) if result.base_reference else "the base image"
-            rules = ", ".join(sorted({f.rule for f in found}))
-            out.append(
-                f"{i:>3}. [base] Your base image {name} carries {base.reclaimable_bytes} bytes "
-                f"of waste ({base.wasted_bytes} hidden by later layers), in {len(found)} "
-                f"findings ({rules}); the biggest:"
-            )
-            out.append(f"     [{found[0].rule}] {_short(found[0].message, 200)}")
-            out.extend(_fix_lines(i, found[0])[1:])
+            out.append(f"{i:>3}. [base] {found.sentence()}; the biggest:")
+            first = found.findings[0]
+            out.append(f"     [{first.rule}] {_short(first.message, 200)}")
+            out.extend(_fix_lines(i, first)[1:])
             continue
         for f in found:
             i += 1

@@ -18,19 +18,17 @@ from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from layerscope import pipeline
 from layerscope.analysis import Analysis
 from layerscope.errors import EXIT_BUDGET, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from layerscope.gcpause import keep_collectable
-from layerscope.model import Image
-from layerscope.pipeline import Request
 from layerscope.rules import Finding
-from layerscope.sources.interface import SourceOptions
-from layerscope.sources.size import input_size
 from layerscope.tui.fixes import FixPlan
 from layerscope.tui.format import plural
 from layerscope.tui.loader import Loaded, Loader, Phase, tree_of
@@ -43,6 +41,7 @@ from layerscope.tui.widgets.treepane import TreePane
 from layerscope.tui.widgets.waste import WastePane
 
 DARK, LIGHT = "textual-dark", "textual-light"
+PANES = ("layers", "waste", "treepane")
 
 
 def light_terminal(env: dict[str, str] | None = None) -> bool:
@@ -87,6 +86,11 @@ class MainScreen(Screen[None]):
     off screen.
     """
 
+    # Textual repaints the whole screen when the focus moves; here the widgets
+    # whose look depends on it repaint themselves (their :focus styles, the
+    # pane borders of mark_focused), so a focus switch costs those only.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "app.help", "Help", key_display="?"),
         Binding("q", "app.quit_view", "Quit"),
@@ -117,6 +121,8 @@ class MainScreen(Screen[None]):
         self.fixes = FixPlan(self.analysis, loaded.stage)
         # The aggregated tree view compares with the base image's top layer.
         self.floor = max(0, (self.analysis.base_layer_count or 1) - 1)
+        # (theme, accent, muted): the pane borders' colours for mark_focused.
+        self._border_colours: tuple[str, Color, Color] = ("", Color(0, 0, 0), Color(0, 0, 0))
         findings = self.analysis.findings
         # The first screen answers "where are my bytes going": the biggest
         # finding is selected, its fix shown, its layer and paths in the tree.
@@ -162,6 +168,8 @@ class MainScreen(Screen[None]):
         self.query_one("#treepane").border_title = "File tree"
         if not self.tree_ready:
             self._waiting = self.set_interval(0.05, self._tree_done)
+            if self.loader is not None:  # the index waits for this screen's first paint
+                self.call_after_refresh(self.loader.release_index)
         for warning in self.analysis.warnings:  # e.g. the Dockerfile differs from the history
             self.notify(warning, severity="warning", timeout=10)
         self._fit(self.size.width, self.size.height)
@@ -205,17 +213,44 @@ class MainScreen(Screen[None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self._mark_active()
 
-    def _mark_active(self) -> None:
-        if not self.has_class("single"):
-            return  # the classes matter only there; restyling costs a focus switch
+    def _focused_pane(self) -> str | None:
         focused = self.focused
-        pane = "waste"
         if focused is not None:
             for node in focused.ancestors_with_self:
-                if node.id in ("layers", "waste", "treepane"):
-                    pane = node.id
-                    break
-        for pid in ("layers", "waste", "treepane"):
+                if node.id in PANES:
+                    return node.id
+        return None
+
+    def mark_focused(self) -> None:
+        """The focused pane's border in the accent colour, the others muted.
+
+        Only the border's colour changes, so only the two panes' frames are
+        repainted: a CSS class or ``:focus-within`` would restyle every widget
+        inside them, dropping the tables' render caches.
+        """
+        theme = self.app.theme
+        if self._border_colours[0] != theme:  # the theme's variables take 20 ms to make
+            colours = self.app.get_css_variables()
+            self._border_colours = (
+                theme,
+                Color.parse(colours.get("accent", "orange")),
+                Color.parse(colours.get("foreground", "white")).with_alpha(0.45),
+            )
+        _, accent, muted = self._border_colours
+        active = self._focused_pane()
+        for pid in PANES:
+            styles = self.query_one(f"#{pid}").styles
+            colour = accent if pid == active else muted
+            if styles.border_top != ("round", colour):
+                styles.border_top = styles.border_bottom = ("round", colour)
+                styles.border_left = styles.border_right = ("round", colour)
+
+    def _mark_active(self) -> None:
+        self.mark_focused()
+        if not self.has_class("single"):
+            return  # the classes matter only there; restyling costs a focus switch
+        pane = self._focused_pane() or "waste"
+        for pid in PANES:
             self.query_one(f"#{pid}").set_class(pid == pane, "active")
         self.query_one("#left").set_class(pane != "treepane", "active")
 
@@ -438,6 +473,8 @@ class LayerscopeApp(App[int]):
         for screen in self.screen_stack:
             for pane in screen.query(WastePane):
                 pane.set_dark(dark)
+            if isinstance(screen, MainScreen) and screen.is_mounted:
+                screen.mark_focused()
 
     @on(ProgressScreen.Finished)
     def _finished(self, event: ProgressScreen.Finished) -> None:
@@ -477,29 +514,13 @@ class LayerscopeApp(App[int]):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
 
-def run_tui(request: Request) -> tuple[int, Analysis | None]:
-    """Read the requested image with a progress screen, then show it; the exit status
-    and the analysis shown (None when the view closed before it was ready).
-
-    The image is read and finished by :mod:`layerscope.pipeline`, exactly as the
-    headless path does; the engine's images for the base match are listed while
-    the engine prepares its export.
-    """
-    source = request.engine
-    with pipeline.overlapping(request, source) as listing:
-
-        def read(opts: SourceOptions) -> Image:
-            return pipeline.read(request, opts)
-
-        def finish(image: Image) -> Analysis:
-            return pipeline.finish(image, request, listing)
-
-        total = None if source is not None else input_size(request.target)
-        loader = Loader(read, finish, request.options, bytes_total=total, stage=request.stage)
-        app = LayerscopeApp(loader=loader, target=request.target)
-        code = app.run()
-        loader.cancel()
-        loader.join(timeout=2.0)  # let an engine export close its connection
+def show(loader: Loader, target: str) -> tuple[int, Analysis | None]:
+    """Run the view on ``loader`` (started or not); the exit status and the
+    analysis shown (None when the view closed before it was ready). A
+    source's error is raised again here."""
+    app = LayerscopeApp(loader=loader, target=target)
+    code = app.run()
+    loader.cancel()
     if app.error is not None:
         raise app.error
     shown = app.loaded.analysis if app.loaded is not None else None

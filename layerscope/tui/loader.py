@@ -11,6 +11,7 @@ its connection is closed by the source's own cleanup.
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import gc
 import threading
@@ -22,6 +23,9 @@ from layerscope.analysis import Analysis
 from layerscope.model import Image
 from layerscope.sources.interface import Progress, SourceOptions
 from layerscope.tui.tree_model import TreeModel
+
+# The longest the tree index waits for the main screen's first paint (seconds).
+HOLD_LIMIT = 5.0
 
 
 class Phase(enum.Enum):
@@ -87,7 +91,20 @@ def tree_of(analysis: Analysis) -> TreeModel:
         [layer.entries for layer in analysis.image.layers],
         hidden=((h.layer, h.path) for h in analysis.union.hidden),
         waste_roots=roots,
+        final=analysis.union.final,
     )
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``;
+    elsewhere nothing). Reading and indexing free tens of MiB of short-lived
+    tables (the replay's per-directory sets, the readers' buffers); glibc keeps
+    them mapped, so without this the view's RSS stays at the load's peak."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
 
 
 class Loader:
@@ -101,8 +118,14 @@ class Loader:
         *,
         bytes_total: int | None = None,
         stage: str | None = None,
+        hold_index: bool = False,
     ) -> None:
         self._stage = stage
+        # With hold_index, the tree index waits (up to HOLD_LIMIT seconds) for
+        # release_index(): the main screen's first paint would otherwise share
+        # the GIL with it and come a second later on a big image.
+        self._hold = hold_index
+        self._go_index = threading.Event()
         self._open = open_image
         self._finish = finish
         self._options = options
@@ -121,6 +144,11 @@ class Loader:
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._go_index.set()
+
+    def release_index(self) -> None:
+        """Let the tree index start (the main screen is on screen)."""
+        self._go_index.set()
 
     def join(self, timeout: float | None = None) -> None:
         if self.started:
@@ -167,8 +195,12 @@ class Loader:
             analysis = self._finish(image)
             self._check()
             s.early = Loaded(analysis, None, self._stage)
+            if self._hold:
+                self._go_index.wait(HOLD_LIMIT)
+                self._check()
             s.enter(Phase.INDEXING)
             s.result = Loaded(analysis, tree_of(analysis), self._stage)
+            release_free_memory()
             s.enter(Phase.DONE)
         except CancelledError:
             s.phase = Phase.CANCELLED

@@ -27,13 +27,20 @@ from __future__ import annotations
 import enum
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
-from layerscope.tui.tree_replay import NEVER, Version, VersionReplay, ancestors, parent_of
+from layerscope.tui.tree_replay import (
+    NEVER,
+    Version,
+    VersionReplay,
+    ancestors,
+    as_list,
+    parent_of,
+)
 
 _DIR = EntryType.DIR
 _FILE = EntryType.FILE
@@ -101,7 +108,9 @@ class TreeModel:
 
     ``hidden`` are ``(layer, path)`` pairs of stored files whose bytes are
     hidden in the final image (``union.hidden``); ``waste_roots`` paths (and
-    everything under them) that findings report as waste still present.
+    everything under them) that findings report as waste still present;
+    ``final`` the union's final map, whose ``(layer, entry)`` pairs the
+    model shares instead of making its own (8 MiB on 200,000 files).
     Paths have no leading ``/``; the root is ``""``.
     """
 
@@ -111,6 +120,7 @@ class TreeModel:
         *,
         hidden: Iterable[tuple[int, str]] = (),
         waste_roots: Iterable[str] = (),
+        final: Mapping[str, tuple[int, Entry]] | None = None,
     ) -> None:
         self.layer_count = len(layers)
         self._delta: dict[str, dict[int, int]] = {}
@@ -122,7 +132,7 @@ class TreeModel:
         self._listing: dict[tuple[str, View], list[Node]] = {}
         # Hundreds of thousands of small acyclic objects (see gcpause).
         with paused_gc():
-            replay = VersionReplay(len(layers))
+            replay = VersionReplay(len(layers), final)
             for index, entries in enumerate(layers):
                 replay.apply(index, entries)
             self.versions = replay.versions
@@ -136,6 +146,12 @@ class TreeModel:
     def _sum_sizes(self) -> None:
         delta = self._delta
         for path, versions in self.versions.items():
+            if isinstance(versions, tuple):  # stored once, never ended
+                start, entry = versions
+                if entry.type is _FILE and entry.size:
+                    d = delta.setdefault(parent_of(path), {})
+                    d[start] = d.get(start, 0) + entry.size
+                continue
             for v in versions:
                 size = v.entry.size
                 if v.entry.type is not _FILE or not size or v.start >= v.end:
@@ -184,9 +200,21 @@ class TreeModel:
         """
         if path == "":
             return Node("", Version(-1, Entry("", _DIR, mode=0o755)), Status.UNCHANGED)
-        versions = self.versions.get(path)
-        if versions is None:
+        got = self.versions.get(path)
+        if got is None:
             return None
+        if isinstance(got, tuple):  # stored once, never ended: the common case
+            start, entry = got
+            if since is not None and since < layer:
+                if start > layer:
+                    return None
+                status = Status.UNCHANGED if start <= since else Status.ADDED
+            elif start > layer:
+                return None
+            else:
+                status = Status.ADDED if start == layer else Status.UNCHANGED
+            return Node(path, Version(start, entry), status)
+        versions = got
         if since is not None and since < layer:
             return self._node_since(path, versions, layer, since)
         gone: Version | None = None
@@ -219,7 +247,7 @@ class TreeModel:
         """Every path visible at ``layer`` with its entry (the merged filesystem)."""
         out = {}
         for path, versions in self.versions.items():
-            for v in versions:
+            for v in as_list(versions):
                 if v.start <= layer < v.end:
                     out[path] = v.entry
                     break

@@ -3,7 +3,11 @@
 A view model only (the reports are untouched): findings of one rule stored
 by one layer and hidden by the same layer are one group, named by the
 directory their paths share, so 5,970 one-file LS101 findings under one
-tree are one row that opens on Enter. No Textual here.
+tree are one row that opens on Enter. The default order is the table
+report's (:func:`layerscope.base.attribution.ranked`): bytes in your own
+layers first, then rebuild costs (LS5xx), then the base image's findings
+collapsed into one row ("your base image carries N bytes of waste") that
+opens like a group. No Textual here.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from layerscope.analysis import Analysis
-from layerscope.base.attribution import finding_origin
+from layerscope.base.attribution import BaseWaste, finding_origin, ranked
 from layerscope.errors import UsageError
 from layerscope.rules import Finding
 
 # A rule and layer pair with at least this many findings becomes one group.
 GROUP_MIN = 3
+# The rank of the base image's findings (see ``attribution.rank``); the key
+# of their collapsed row.
+BASE_RANK = 2
+BASE_KEY: tuple[str, int | None, int | None] = ("base", None, None)
 
 
 class Order(enum.Enum):
@@ -41,9 +49,17 @@ class Group:
     hidden_by: int | None
     findings: tuple[Finding, ...]
     directory: str
+    # The base image's findings collapsed into one (rule ``base``).
+    base: BaseWaste | None = None
+
+    @property
+    def key(self) -> tuple[str, int | None, int | None]:
+        return (self.rule, self.layer, self.hidden_by)
 
     @property
     def bytes(self) -> int:
+        if self.base is not None and len(self.findings) == len(self.base.findings):
+            return self.base.reclaimable_bytes  # each path once, as the summary counts
         return sum(f.bytes for f in self.findings)
 
     @property
@@ -58,6 +74,7 @@ class Row:
     finding: Finding
     group: Group | None = None
     member: bool = False
+    rank: int = 0  # 0 own layers, 1 rebuild cost (LS5xx), 2 the base image
 
     @property
     def bytes(self) -> int:
@@ -150,13 +167,21 @@ class WasteModel:
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
         self.findings = analysis.findings
-        self.groups = self._group()
+        self.groups: list[tuple[int, Group | Finding]] = []
+        for n, found in ranked(analysis):
+            if isinstance(found, BaseWaste):
+                paths = [p for f in found.findings for p in f.paths]
+                group = Group(*BASE_KEY, found.findings, common_directory(paths), found)
+                self.groups.append((n, group))
+            else:
+                self.groups.extend((n, item) for item in self._group(found))
         self._origin: dict[int, str] = {}
 
-    def _group(self) -> list[Group | Finding]:
+    @staticmethod
+    def _group(findings: Sequence[Finding]) -> list[Group | Finding]:
         by_key: dict[tuple[str, int | None, int | None], list[Finding]] = {}
         order: list[tuple[str, int | None, int | None]] = []
-        for f in self.findings:
+        for f in findings:
             key = (f.rule, f.layer, f.hidden_by)
             if key not in by_key:
                 by_key[key] = []
@@ -201,24 +226,25 @@ class WasteModel:
         opened: frozenset[tuple[str, int | None, int | None]] = frozenset(),
     ) -> list[Row]:
         """The table's rows: groups (opened ones followed by their members) and
-        single findings, filtered by ``flt`` and sorted by ``order``."""
+        single findings, filtered by ``flt`` and sorted by ``order``; by bytes
+        within each rank (own layers, rebuild costs, the base image)."""
         top: list[Row] = []
         members: dict[int, list[Row]] = {}
-        for item in self.groups:
+        for n, item in self.groups:
             if isinstance(item, Finding):
                 if self._keeps(item, flt):
-                    top.append(Row(item))
+                    top.append(Row(item, rank=n))
                 continue
             kept = tuple(f for f in item.findings if self._keeps(f, flt))
             if not kept:
                 continue
             group = item if len(kept) == len(item.findings) else _subgroup(item, kept)
-            row = Row(group.first, group)
+            row = Row(group.first, group, rank=n)
             top.append(row)
-            if (item.rule, item.layer, item.hidden_by) in opened:
-                members[id(row)] = [Row(f, group, member=True) for f in kept]
+            if item.key in opened:
+                members[id(row)] = [Row(f, group, member=True, rank=n) for f in kept]
         if order is Order.BYTES:
-            top.sort(key=lambda r: -r.bytes)
+            top.sort(key=lambda r: (r.rank, -r.bytes))
         elif order is Order.LAYER:
             top.sort(key=lambda r: (-1 if r.finding.layer is None else r.finding.layer, -r.bytes))
         else:
@@ -232,4 +258,6 @@ class WasteModel:
 
 def _subgroup(group: Group, kept: tuple[Finding, ...]) -> Group:
     paths = [p for f in kept for p in f.paths]
-    return Group(group.rule, group.layer, group.hidden_by, kept, common_directory(paths))
+    return Group(
+        group.rule, group.layer, group.hidden_by, kept, common_directory(paths), group.base
+    )

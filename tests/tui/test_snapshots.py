@@ -119,3 +119,12 @@ def test_planned_fix_with_dockerfile(
 def test_small_terminal_tree(snap_compare: SnapCompare) -> None:
     app = LayerscopeApp.for_analysis(sample("removed-later"))
     assert snap_compare(app, press=["2"], terminal_size=(60, 20))
+
+
+def test_base_image_findings_collapsed(snap_compare: SnapCompare) -> None:
+    """Issue 21 item 12: own waste, a rebuild cost, then the base image's
+    findings as one row, opened."""
+    from tests.tui.test_base_rank import base_result
+
+    app = LayerscopeApp.for_analysis(base_result())
+    assert snap_compare(app, press=["down", "down", "enter"], terminal_size=SIZE)

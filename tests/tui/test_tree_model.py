@@ -36,7 +36,11 @@ def opq(path: str) -> Entry:
 
 def assert_matches_replay(layers: list[list[Entry]]) -> TreeModel:
     model = TreeModel(layers)
+    # Sharing the union's (layer, entry) pairs changes nothing but memory.
+    shared = TreeModel(layers, final=replay(layers).final)
     for k in range(len(layers)):
+        assert shared.visible(k) == model.visible(k), k
+        assert shared.dir_size("", k) == model.dir_size("", k), k
         expected = replay(layers[: k + 1]).final
         got = model.visible(k)
         assert set(got) == set(expected), k
@@ -229,3 +233,26 @@ def test_aggregated_view_shows_every_change_since_a_layer() -> None:
     assert "usr/curl" not in rows and "usr/main" in rows
     removed = model.node("tmp/src.tgz", 4, 2)
     assert removed is not None and model.size(removed, 4) == 900
+
+
+def test_a_path_stored_once_is_kept_compact() -> None:
+    """Most of a big image's paths are stored once and never touched again:
+    they stay a ``(start, entry)`` tuple, not a list of Versions (a third of
+    the tree's memory), and read back exactly as the others."""
+    model = assert_matches_replay(LAYERS)
+    assert isinstance(model.versions["opt/tool"], tuple)
+    assert model.versions["opt/tool"][0] == 1
+    assert isinstance(model.versions["etc/passwd"], list)  # rewritten in layer 1
+    assert isinstance(model.versions["tmp/dl/a.tar"], list)  # removed in layer 2
+    node = model.node("opt/tool", 1)
+    assert node is not None and node.status is Status.ADDED
+    node = model.node("opt/tool", 3, since=0)
+    assert node is not None and node.status is Status.ADDED
+    node = model.node("opt/tool", 3, since=1)
+    assert node is not None and node.status is Status.UNCHANGED
+    assert model.node("opt/tool", 0) is None
+    assert model.node("opt/tool", 0, since=0) is None
+    # Given the union's final map, the model keeps its pairs, not copies.
+    final = replay(LAYERS).final
+    shared = TreeModel(LAYERS, final=final)
+    assert shared.versions["opt/tool"] is final["opt/tool"]

@@ -124,7 +124,7 @@ def main(argv: Sequence[str]) -> int:
     )
     if _interactive(args):
         # Textual is imported here only: the headless paths never load it.
-        from layerscope.tui.app import run_tui
+        from layerscope.tui import run_tui
 
         code, shown = run_tui(request)
         if shown is not None:

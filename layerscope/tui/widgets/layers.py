@@ -47,6 +47,20 @@ def layer_lines(analysis: Analysis) -> dict[int, tuple[str, int]]:
     return out
 
 
+def base_rule(name: str, width: int) -> str:
+    """The rule row's words between the base's layers and the user's, the
+    longest that fits ``width`` cells: the whole name first, cut only when
+    nothing else fits."""
+    for tail in (" above, your layers below", " above", ""):
+        if 3 + len(name) + len(tail) <= width:
+            return f"── {name}{tail}"
+    if width - 9 >= 8:
+        return f"── {short(name, width - 9)} above"
+    if width - 3 >= 4:
+        return f"── {short(name, width - 3)}"
+    return "─" * width
+
+
 class LayersPane(Vertical):
     """Layers in image order with size, waste, instruction and command.
 
@@ -109,9 +123,9 @@ class LayersPane(Vertical):
             if self.hide_base and layer.index < base:
                 continue
             if base and layer.index == base and not self.hide_base:
-                name = printable(a.base_reference) or "the base image"
-                rule = Text(f"── {short(name, max(8, width - 24))} above, your layers below", "dim")
-                rules = (Text("──", style="dim") for _ in range(self._fixed))
+                rule = Text(base_rule(printable(a.base_reference) or "the base image", width))
+                rule.stylize("dim")
+                rules = (Text("─" * w, style="dim") for w in WIDTHS[: self._fixed])
                 table.add_row(*rules, rule, key="base-rule")
                 self._rows.append(None)
             self._rows.append(layer.index)

@@ -84,7 +84,9 @@ class ProgressScreen(Screen[None]):
         elif state.layers_total:
             bar.update(total=state.layers_total, progress=state.layers_done)
         self.query_one("#progress-status", Static).update(status_line(state))
-        early = state.phase is Phase.INDEXING and state.early is not None
+        # The analysis is done: the main screen comes while the tree is indexed
+        # (or waits for that screen's first paint, see Loader's hold_index).
+        early = state.early is not None and state.phase in (Phase.ANALYZING, Phase.INDEXING)
         if (early or state.phase in (Phase.DONE, Phase.FAILED)) and not self._reported:
             self._reported = True
             self.post_message(self.Finished(state))

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from layerscope.analysis import Analysis
+from layerscope.base.attribution import rank
 from layerscope.errors import UsageError
 from layerscope.names import printable
 from layerscope.rules import Finding, all_rules
@@ -46,6 +47,12 @@ SEVERITY_STYLE = {
 LABELS = {"b": "Bytes", "s": "Sev", "r": "Rule", "k": "Kind", "l": "Layer"}
 WIDTHS = {"b": 9, "s": 6, "r": 5, "k": max(len(k.value) for k in Kind), "l": 5}
 MIN_PATH = 12
+# What a row of each rank is, before its path (own waste needs no label).
+RANK_LABELS = {1: "rebuild · ", 2: "base · "}
+RANK_NOTES = {
+    1: "Rebuild cost (LS5xx): no bytes in the image; what every rebuild redoes.",
+    2: "Base image: bytes you pull with FROM, not made by your Dockerfile.",
+}
 NARROW = 96  # below this many cells the kind column goes (the detail still says it)
 
 
@@ -196,25 +203,40 @@ class WastePane(Vertical):
         for i, row in enumerate(self.rows):
             f = row.finding
             group = row.group
+            # Rebuild costs and the base image's findings say what they are.
+            label = RANK_LABELS.get(row.rank, "") if not row.member else ""
+            room = width - len(label)
             if group is not None and not row.member:
                 n = len(group.findings)
-                label = f"▸ {n:,} under {group.directory}"
-                if (group.rule, group.layer, group.hidden_by) in self.opened:
-                    label = "▾" + label[1:]
-                path = short_middle(label, width)
+                if group.base is not None:
+                    label = ""
+                    text = f"▸ {n:,} in the base image"
+                    rules = f" ({', '.join(group.base.rules)})"
+                    if len(text) + len(rules) <= width:
+                        text += rules
+                else:
+                    text = f"▸ {n:,} under {group.directory}"
+                if group.key in self.opened:
+                    text = "▾" + text[1:]
+                path = short_middle(text, width - len(label))
             else:
                 first = f.paths[0] if f.paths else ""
                 more = f" (+{f.path_count - 1:,})" if f.path_count > 1 else ""
                 indent = "  " if row.member else ""
-                path = indent + short_middle(first, width - len(more) - len(indent)) + more
+                path = indent + short_middle(first, room - len(more) - len(indent)) + more
+            is_base = group is not None and group.base is not None
             cells = {
                 "b": Text(size(row.bytes), justify="right"),
                 "s": Text(f.severity.label, style=SEVERITY_STYLE[f.severity]),
-                "r": Text(f.rule),
-                "k": Text(f.kind.value),
-                "l": Text("-" if f.layer is None else str(f.layer), justify="right"),
+                "r": Text("base" if is_base and not row.member else f.rule),
+                "k": Text("base image" if is_base and not row.member else f.kind.value),
+                "l": Text(
+                    "-" if f.layer is None or (is_base and not row.member) else str(f.layer),
+                    justify="right",
+                ),
             }
-            table.add_row(*(cells[k] for k in self._keys), Text(path), key=str(i))
+            cell = Text.assemble((label, "dim italic"), path)
+            table.add_row(*(cells[k] for k in self._keys), cell, key=str(i))
         self.subtitle()
         if keep is not None and keep in self.rows:
             table.move_cursor(row=self.rows.index(keep), animate=False)
@@ -312,6 +334,12 @@ class WastePane(Vertical):
         group = row.group
         head = Text()
         head.append(f"{size(group.bytes)}  ", style="bold")
+        if group.base is not None:
+            opened = "close" if group.key in self.opened else "open"
+            head.append(group.base.sentence(size), style="bold")
+            note = Text(RANK_NOTES[2], style="italic")
+            note.append(f" Enter: {opened} the list to see each finding. The biggest:", style="dim")
+            return RichGroup(head, note, self.render_finding(group.first, labelled=False))
         head.append(
             f"{plural(len(group.findings), 'finding')} of {group.rule} under {group.directory}",
             style="bold",
@@ -320,7 +348,7 @@ class WastePane(Vertical):
         return RichGroup(head, self.render_finding(group.first, paths_of=group.findings))
 
     def render_finding(
-        self, f: Finding, paths_of: tuple[Finding, ...] | None = None
+        self, f: Finding, paths_of: tuple[Finding, ...] | None = None, *, labelled: bool = True
     ) -> RenderableType:
         """Title, then the fix (its changed lines first), then why, then the paths."""
         title, example = self.docs.get(f.rule, ("", ""))
@@ -333,6 +361,9 @@ class WastePane(Vertical):
         if f.location is not None:
             head.append(f"  {printable(f.location[0])}:{f.location[1]}", style="underline")
         parts.append(head)
+        note = RANK_NOTES.get(rank(self.analysis, f)) if labelled else None
+        if note is not None:
+            parts.append(Text(note, style="italic"))
         planned = self.fixes.for_finding(f)
         concrete = planned is not None
         if planned is not None:
