@@ -38,14 +38,17 @@ class Terminal:
         return self.tmux("capture-pane", "-p", "-t", "ls")
 
     def wait_for(self, *texts: str, timeout: float = 60.0) -> str:
+        """The screen once every text is on it and it has stopped changing (a capture
+        taken mid-repaint, as on a loaded machine, would show half a frame)."""
         end = time.monotonic() + timeout
-        screen = ""
+        screen = last = ""
         while time.monotonic() < end:
             screen = self.screen()
-            if all(t in screen for t in texts):
+            if all(t in screen for t in texts) and screen == last:
                 return screen
+            last = screen
             time.sleep(0.2)
-        raise AssertionError(f"{texts} not on screen:\n{screen}")
+        raise AssertionError(f"{texts} not on a settled screen:\n{screen}")
 
     def keys(self, *keys: str) -> None:
         for key in keys:
