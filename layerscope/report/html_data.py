@@ -28,6 +28,7 @@ from layerscope.analysis import Analysis
 from layerscope.base.attribution import Side, finding_origin, layer_origin, split
 from layerscope.model import EntryType, History, Instruction
 from layerscope.names import printable
+from layerscope.report.layer_command import layer_command
 from layerscope.report.summary import relation, verdict
 from layerscope.rules.types import Kind
 
@@ -233,7 +234,11 @@ def _layers(result: Analysis) -> list[dict[str, Any]]:
                 "files": stats.file_count,
                 "origin": layer_origin(result, layer.index).value,
                 "instruction": _instruction(h),
-                "command": text(" ".join(h.parsed.args.split())) if h else "",
+                "command": text(
+                    " ".join(h.parsed.args.split())
+                    if h and h.parsed.args.strip()
+                    else layer_command(result, layer.index)[1]
+                ),
             }
         )
     return out

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import humanize
 from tabulate import tabulate
 
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import BaseWaste, layer_origin, ranked, split
 from layerscope.names import printable
+from layerscope.report.layer_command import layer_command
 from layerscope.rules.types import Finding
 
 COMMAND_WIDTH = 60
@@ -36,17 +40,38 @@ _SECTIONS = {
 }
 
 
+# A fix line that is Dockerfile text (a -old/+new rewrite, or an instruction to
+# paste) is kept whole on one line; prose is wrapped, never cut.
+_CODE = re.compile(
+    r"^([-+]|(RUN|COPY|ADD|FROM|ENV|ARG|WORKDIR|USER|CMD|ENTRYPOINT|LABEL|EXPOSE|VOLUME|"
+    r"SHELL|HEALTHCHECK|ONBUILD|STOPSIGNAL)\s)"
+)
+
+
+def _wrapped(first: str, text: str, indent: int) -> list[str]:
+    """``text`` (whitespace joined, escaped) after ``first``, wrapped at
+    ``FIX_WIDTH`` columns with continuation lines indented ``indent``."""
+    return textwrap.wrap(
+        printable(" ".join(text.split())),
+        width=FIX_WIDTH + indent,
+        initial_indent=first,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
 def _fix_lines(i: int, f: Finding) -> list[str]:
-    out = [f"{i:>3}. [{f.rule}] {_short(f.message, 200)}"]
+    out = _wrapped(f"{i:>3}. [{f.rule}] ", f.message, 5)
     if f.location is not None:
         out.append(f"     at: {printable(f.location[0])}:{f.location[1]}")
     lines = [line for line in f.fix.splitlines() if line.strip()] or [""]
-    out.append(f"     fix: {_short(lines[0], FIX_WIDTH + 60)}")
-    # A fix may carry Dockerfile lines (-old/+new): keep them one a line,
-    # whole, since a rewrite differs from its original only at the end.
-    for line in lines[1:]:
-        whole = line[:1] in "-+"
-        out.append(f"          {_short(line, 1 << 20 if whole else FIX_WIDTH + 60)}")
+    for n, line in enumerate(lines):
+        lead = "     fix: " if n == 0 else " " * 10
+        if _CODE.match(line.strip()):
+            out.append(lead + printable(" ".join(line.split())))
+        else:
+            out.extend(_wrapped(lead, line, 10))
     return out
 
 
@@ -63,7 +88,7 @@ def _fixes(result: Analysis) -> list[str]:
             i += 1
             out.append(f"{i:>3}. [base] {found.sentence()}; the biggest:")
             first = found.findings[0]
-            out.append(f"     [{first.rule}] {_short(first.message, 200)}")
+            out.extend(_wrapped(f"     [{first.rule}] ", first.message, 5))
             out.extend(_fix_lines(i, first)[1:])
             continue
         for f in found:
@@ -106,7 +131,7 @@ def render(result: Analysis) -> str:
     out.append("")
     rows = []
     for layer, stats in zip(image.layers, result.layers, strict=True):
-        h = image.layer_history(layer)
+        instr, command = layer_command(result, layer.index)
         rows.append(
             [
                 layer.index,
@@ -118,8 +143,8 @@ def render(result: Analysis) -> str:
                     else []
                 ),
                 size(stats.wasted_bytes) if stats.wasted_bytes else "-",
-                h.parsed.instruction.value if h else "?",
-                _short(h.parsed.args if h else "", COMMAND_WIDTH),
+                instr.value if instr is not None else "-",
+                _short(command, COMMAND_WIDTH),
             ]
         )
     out.append(

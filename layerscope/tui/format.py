@@ -131,15 +131,6 @@ def cut_middle(text: str, width: int) -> str:
     return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
 
 
-_DIGEST_SOURCE = re.compile(r"\b(file|dir|multi):([0-9a-f]{12})[0-9a-f]{52}\b")
-
-
-def compact_digests(command: str) -> str:
-    """``COPY dir:<64 hex> in /app`` with the digest cut to 12 hex digits, so the
-    destination (what tells two COPY layers apart) stays in sight."""
-    return _DIGEST_SOURCE.sub(r"\1:\2…", command)
-
-
 def _bare(line: str) -> str:
     return line.rstrip().removesuffix("\\").strip()
 

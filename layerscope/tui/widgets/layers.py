@@ -11,7 +11,8 @@ from textual.widgets import Static
 
 from layerscope.analysis import Analysis
 from layerscope.names import printable
-from layerscope.tui.format import compact_digests, plural, printable_lines, short, size
+from layerscope.report.layer_command import NO_HISTORY, layer_command
+from layerscope.tui.format import plural, printable_lines, short, size
 from layerscope.tui.widgets.table import RowTable
 
 COMMAND_WIDTH = 40
@@ -20,22 +21,12 @@ WIDTHS = (3, 9, 9, 7, 4)
 
 
 def command_of(analysis: Analysis, index: int) -> tuple[str, str]:
-    """(instruction, command) of a layer; a layer without a known instruction
-    says what it is instead of ``UNKNOWN`` and nothing."""
-    layer = analysis.image.layers[index]
-    h = analysis.image.layer_history(layer)
-    if h is None:
-        return "?", "(no history entry)"
-    instr = h.parsed.instruction.value
-    args = compact_digests(h.parsed.args)
-    if instr == "UNKNOWN":
-        base = analysis.base_layer_count
-        if args.strip():
-            return "·", args
-        if base is None or index < base:
-            return "·", "base image layer (no command recorded)"
-        return "·", "(no command recorded)"
-    return instr, args
+    """(instruction, command) of a layer: ``?`` without a history entry, ``·``
+    where the history names no instruction (the command then says what it is)."""
+    instr, command = layer_command(analysis, index)
+    if instr is not None:
+        return instr.value, command
+    return ("?" if command == NO_HISTORY else "·"), command
 
 
 def layer_lines(analysis: Analysis) -> dict[int, tuple[str, int]]:
