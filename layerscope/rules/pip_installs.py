@@ -22,6 +22,7 @@ from layerscope.rules.cachepaths import hidden_claims
 from layerscope.rules.cachepaths import scan as cache_scan
 from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
 from layerscope.rules.context import RuleContext
+from layerscope.rules.leftover_files import leftover_finding
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import SimpleCommand, has_flag, split_commands, unwrap
 from layerscope.union import Hidden
@@ -277,7 +278,6 @@ def dev_requirements(ctx: RuleContext) -> Iterator[Finding]:
         ]
         if not files:
             continue
-        size = sum(s for _, s in files)
         names = ", ".join(dev)
         message = (
             f"{describe(ctx, layer)} installs development requirements ({names}): "
@@ -291,20 +291,7 @@ def dev_requirements(ctx: RuleContext) -> Iterator[Finding]:
             f"+RUN {ctx.command(layer)}\n"
             f" and drop that RUN (layer {layer}) from the stage you ship (docker build --target)."
         )
-        yield Finding(
-            rule="LS310",
-            kind=Kind.LEFTOVER,
-            severity=severity_for(size),
-            bytes=size,
-            layer=layer,
-            paths=top_paths(files),
-            message=message,
-            fix=fix,
-            path_count=len(files),
-            reclaimable=True,
-            extra=(("cause", "dev-requirements"),),
-            claims=frozenset(p for p, _ in files),
-        )
+        yield leftover_finding("LS310", layer, files, message, fix, "dev-requirements")
 
 
 # -- LS311: a second pip -----------------------------------------------------------------
@@ -362,7 +349,6 @@ def pip_upgraded(ctx: RuleContext) -> Iterator[Finding]:
         other = _other_pip(ctx, layer)
         if other is None:
             continue
-        size = sum(s for _, s in files)
         message = f"{describe(ctx, layer)} installed a second pip ({len(files)} file(s)); {other}"
         upgrades = [c for c in pip_installs(cmd) if _upgrades_pip(c)]
         alone = len(split_commands(cmd)) == len(upgrades)
@@ -378,20 +364,7 @@ def pip_upgraded(ctx: RuleContext) -> Iterator[Finding]:
             + "\nIf a requirement needs the newer pip, upgrade it in a builder stage that "
             "builds wheels (pip wheel -r requirements.txt) and install those with the base's pip."
         )
-        yield Finding(
-            rule="LS311",
-            kind=Kind.LEFTOVER,
-            severity=severity_for(size),
-            bytes=size,
-            layer=layer,
-            paths=top_paths(files),
-            message=message,
-            fix=fix,
-            path_count=len(files),
-            reclaimable=True,
-            extra=(("cause", "second-pip"),),
-            claims=frozenset(p for p, _ in files),
-        )
+        yield leftover_finding("LS311", layer, files, message, fix, "second-pip")
 
 
 def _other_pip(ctx: RuleContext, layer: int) -> str | None:
