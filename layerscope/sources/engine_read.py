@@ -4,15 +4,14 @@ a second) or from its export (as long as ``docker save``).
 ``--engine-read auto`` (the default) reads the storage when it can and the
 export otherwise; ``storage`` insists on the storage (exit 2 with the reason
 when it cannot be read); ``export`` always reads the export. Which path ran,
-and why the storage was not read, is one line on stderr when
-``LAYERSCOPE_DEBUG`` is set.
+and why the storage was not read, is one progress event's ``note``: the line
+``--verbose`` prints.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from layerscope.errors import SourceError, UsageError
@@ -42,10 +41,11 @@ ENGINE_READS = ("auto", "storage", "export")
 __all__ = ["ENGINE_READS", "read_engine", "read_storage"]
 
 
-def debug(line: str) -> None:
-    """One line on stderr when LAYERSCOPE_DEBUG is set."""
-    if os.environ.get("LAYERSCOPE_DEBUG"):
-        print(f"layerscope: {line}", file=sys.stderr, flush=True)
+def _note(options: SourceOptions, engine: str, path: str, line: str) -> None:
+    """Say which path reads the image, and why (the one line of ``--verbose``):
+    a progress event of no layers that carries the line."""
+    if options.progress is not None:
+        options.progress(Progress(0, 0, None, via=f"{engine} {path}", note=line))
 
 
 def read_engine(
@@ -60,18 +60,23 @@ def read_engine(
     if mode != "export":
         try:
             plan = plan_for(reference, engine, options)
-            image = read_storage(plan, reference=reference, engine=engine, options=options)
+            _note(
+                options,
+                engine,
+                "storage",
+                f"reading {reference} from the {engine} storage ({plan.driver}, "
+                f"--engine-read {mode})",
+            )
+            return read_storage(plan, reference=reference, engine=engine, options=options)
         except StorageUnavailable as e:
             if mode == "storage":
                 raise SourceError(
                     f"{engine}:{reference}: cannot read the engine's storage: {e}"
                 ) from None
-            debug(f"reading the {engine} export of {reference}: the storage cannot be read ({e})")
-        else:
-            debug(f"read {reference} from the {engine} storage ({plan.driver})")
-            return image
+            why = f"the storage cannot be read ({e})"
     else:
-        debug(f"reading the {engine} export of {reference} (--engine-read export)")
+        why = "--engine-read export"
+    _note(options, engine, "export", f"reading the {engine} export of {reference}: {why}")
     from layerscope.sources.daemon import read_any_engine, read_engine_image
 
     report = options.progress

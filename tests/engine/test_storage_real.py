@@ -75,12 +75,12 @@ def image(request: pytest.FixtureRequest, busybox_base: str) -> str:
     return build_image(tag, dockerfile, APP, buildkit=buildkit)
 
 
-def _report(tag: str, mode: str) -> tuple[dict[str, Any], str]:
+def _report(tag: str, *flags: str) -> tuple[dict[str, Any], str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--engine-read", mode],
+        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--verbose", *flags],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "LAYERSCOPE_DEBUG": "1"},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
         timeout=300,
     )
@@ -88,11 +88,20 @@ def _report(tag: str, mode: str) -> tuple[dict[str, Any], str]:
     return json.loads(proc.stdout), proc.stderr
 
 
+def _path_lines(said: str) -> list[str]:
+    """The --verbose lines that say which path read the image."""
+    return [line for line in said.splitlines() if line.startswith("layerscope: reading ")]
+
+
 def test_storage_and_export_reports_are_identical(image: str) -> None:
-    storage, said = _report(image, "storage")
-    assert "from the docker storage" in said
-    export, said = _report(image, "export")
-    assert "export" in said
+    storage, said = _report(image, "--engine-read", "storage")
+    assert _path_lines(said) == [
+        f"layerscope: reading {image} from the docker storage (overlay2, --engine-read storage)"
+    ]
+    export, said = _report(image, "--engine-read", "export")
+    assert _path_lines(said) == [
+        f"layerscope: reading the docker export of {image}: --engine-read export"
+    ]
     # Source-specific: the export's blob names.
     for layer in storage["layers"] + export["layers"]:
         layer.pop("blob_digest")
@@ -142,23 +151,42 @@ def test_storage_forced_on_a_remote_engine_is_one_clear_error(
     assert "\n" not in str(err.value) and "not a local socket" in str(err.value)
 
 
-def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5"],
+def test_the_default_says_at_verbose_that_it_reads_the_storage(image: str) -> None:
+    report, said = _report(image)
+    assert _path_lines(said) == [
+        f"layerscope: reading {image} from the docker storage (overlay2, --engine-read auto)"
+    ]
+    assert report["image"]["source"] == "docker"
+    # Without --verbose the line is not there.
+    quiet = subprocess.run(
+        [sys.executable, "-m", "layerscope", image, "--format", "json"],
         capture_output=True,
         text=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "DOCKER_HOST": "tcp://127.0.0.1:9",
-            "LAYERSCOPE_DEBUG": "1",
-        },
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=300,
+    )
+    assert quiet.returncode in (0, 1) and not _path_lines(quiet.stderr), quiet.stderr
+
+
+def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
+    # A tcp:// DOCKER_HOST (nothing listens on port 9): the storage on this
+    # machine may not be that engine's, so the export is read, and fails.
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5", "--verbose"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DOCKER_HOST": "tcp://127.0.0.1:9"},
         check=False,
         timeout=120,
     )
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2 and len(lines) == 2, proc.stderr
-    assert "reading the docker export" in lines[0] and "not a local socket" in lines[0]
+    assert lines[0] == (
+        f"layerscope: reading the docker export of {image}: the storage cannot be read "
+        "(DOCKER_HOST=tcp://127.0.0.1:9 is not a local socket)"
+    )
+    assert lines[1].startswith("layerscope: error: cannot reach the docker engine at tcp:"), lines[1]
 
 
 def test_an_image_removed_mid_read(busybox_base: str) -> None:
