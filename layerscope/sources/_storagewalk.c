@@ -17,8 +17,8 @@
  *   The system calls of each directory (listing, sorting, lstat) run with
  *   the GIL released, so the tar-split thread runs meanwhile.
  *
- * tar_split(buf, floor, checksums, slow) -> (consumed, tar_bytes, has_root, bad)
- *   Reads the whole lines of `buf` (gzip-inflated tar-split JSON lines) as
+ * tar_split(buf, start, floor, checksums, slow) -> (consumed, tar_bytes, has_root, bad)
+ *   Reads the whole lines of `buf` from `start` (gzip-inflated tar-split JSON lines) as
  *   storage.read_tar_split's pure-Python scan does: `consumed` is where the
  *   unfinished last line starts, tar_bytes the length of the tar the lines
  *   describe, has_root whether a file line names "./", "." or "/", bad 1
@@ -37,8 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#define DIRBUF (64 << 10)
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
@@ -77,6 +80,7 @@ typedef struct {
     char **xattrs;
     Py_ssize_t n_xattrs;
     long long max_depth, max_entries;
+    char *dirbuf; /* room for getdents64 */
     char *path; /* the current path, bytes */
     size_t path_cap;
     icache_t c_mode, c_uid, c_gid, c_mtime, c_size;
@@ -107,69 +111,106 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* List, sort and lstat the items of the directory open as `fd` (without the
- * GIL: no Python object is touched). Returns 0, or an errno. The `fd` stays
- * open: the DIR reads a duplicate. */
-static int list_dir(int fd, listing_t *l)
+static int add_name(listing_t *l, const char *name)
+{
+    size_t len;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+        return 0;
+    len = strlen(name) + 1;
+    if (l->arena_len + len > l->arena_cap) {
+        size_t cap = l->arena_cap ? l->arena_cap * 2 : 4096;
+        char *p;
+        while (cap < l->arena_len + len)
+            cap *= 2;
+        p = realloc(l->arena, cap);
+        if (p == NULL)
+            return ENOMEM;
+        l->arena = p;
+        l->arena_cap = cap;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        size_t *p = realloc(l->offs, cap * sizeof(size_t));
+        if (p == NULL)
+            return ENOMEM;
+        l->offs = p;
+        l->cap = cap;
+    }
+    memcpy(l->arena + l->arena_len, name, len);
+    l->offs[l->n++] = l->arena_len;
+    l->arena_len += len;
+    return 0;
+}
+
+#if defined(__linux__) && defined(SYS_getdents64)
+/* The names straight from getdents64 on `fd` (read from its start): none of
+ * the duplicate descriptor, fstat and fcntl calls of fdopendir. */
+struct dirent64_k {
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int read_names(int fd, listing_t *l, char *buf, size_t size)
+{
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, size);
+        long pos = 0;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            return 0;
+        while (pos < n) {
+            struct dirent64_k *de = (struct dirent64_k *)(buf + pos);
+            int e = add_name(l, de->d_name);
+            if (e)
+                return e;
+            pos += de->d_reclen;
+        }
+    }
+}
+#else
+static int read_names(int fd, listing_t *l, char *buf, size_t size)
 {
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     DIR *d;
     struct dirent *de;
-    size_t i;
+    int e = 0;
     if (dup_fd < 0)
         return errno;
     d = fdopendir(dup_fd);
     if (d == NULL) {
-        int e = errno;
+        e = errno;
         close(dup_fd);
         return e;
     }
     for (;;) {
-        size_t len;
         errno = 0;
         de = readdir(d);
         if (de == NULL) {
-            if (errno != 0) {
-                int e = errno;
-                closedir(d);
-                return e;
-            }
+            e = errno;
             break;
         }
-        if (de->d_name[0] == '.' &&
-            (de->d_name[1] == 0 || (de->d_name[1] == '.' && de->d_name[2] == 0)))
-            continue;
-        len = strlen(de->d_name) + 1;
-        if (l->arena_len + len > l->arena_cap) {
-            size_t cap = l->arena_cap ? l->arena_cap * 2 : 4096;
-            char *p;
-            while (cap < l->arena_len + len)
-                cap *= 2;
-            p = realloc(l->arena, cap);
-            if (p == NULL) {
-                closedir(d);
-                return ENOMEM;
-            }
-            l->arena = p;
-            l->arena_cap = cap;
-        }
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 64;
-            size_t *p = realloc(l->offs, cap * sizeof(size_t));
-            if (p == NULL) {
-                closedir(d);
-                return ENOMEM;
-            }
-            l->offs = p;
-            l->cap = cap;
-        }
-        memcpy(l->arena + l->arena_len, de->d_name, len);
-        l->offs[l->n++] = l->arena_len;
-        l->arena_len += len;
+        e = add_name(l, de->d_name);
+        if (e)
+            break;
     }
     closedir(d);
-    if (l->n == 0)
-        return 0;
+    return e;
+}
+#endif
+
+/* List, sort and lstat the items of the directory open as `fd` (without the
+ * GIL: no Python object is touched). Returns 0, or an errno. `buf` is room
+ * for the directory reads. */
+static int list_dir(int fd, listing_t *l, char *buf, size_t size)
+{
+    size_t i;
+    int e = read_names(fd, l, buf, size);
+    if (e || l->n == 0)
+        return e;
     l->order = malloc(l->n * sizeof(char *));
     l->st = malloc(l->n * sizeof(struct stat));
     if (l->order == NULL || l->st == NULL)
@@ -291,7 +332,7 @@ static int walk_dir(walk_t *w, int fd, size_t plen, long long depth)
     if (PyErr_CheckSignals() < 0)
         return -1;
     Py_BEGIN_ALLOW_THREADS
-    err = list_dir(fd, &l);
+    err = list_dir(fd, &l, w->dirbuf, DIRBUF);
     Py_END_ALLOW_THREADS
     if (err) {
         set_errno_error(err);
@@ -461,11 +502,12 @@ static PyObject *walk(PyObject *self, PyObject *args)
     w.xattrs = PyMem_Calloc((size_t)w.n_xattrs + 1, sizeof(char *));
     w.path_cap = 4096;
     w.path = PyMem_Malloc(w.path_cap);
+    w.dirbuf = PyMem_Malloc(DIRBUF);
     w.links = PyDict_New();
     w.zero = PyLong_FromLong(0);
     w.m644 = PyLong_FromLong(0644);
     w.empty = PyUnicode_New(0, 0);
-    if (w.xattrs == NULL || w.path == NULL || w.links == NULL || w.zero == NULL ||
+    if (w.xattrs == NULL || w.path == NULL || w.dirbuf == NULL || w.links == NULL || w.zero == NULL ||
         w.m644 == NULL || w.empty == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -478,12 +520,17 @@ static PyObject *walk(PyObject *self, PyObject *args)
         }
         w.xattrs[i] = PyBytes_AS_STRING(x);
     }
+    if (lseek(top, 0, SEEK_SET) < 0) { /* the listing reads from the start */
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
     if (walk_dir(&w, top, 0, 1) < 0)
         goto done;
     result = PyLong_FromLong(w.status);
 done:
     PyMem_Free(w.xattrs);
     PyMem_Free(w.path);
+    PyMem_Free(w.dirbuf);
     Py_XDECREF(w.links);
     Py_XDECREF(w.zero);
     Py_XDECREF(w.m644);
@@ -644,17 +691,23 @@ static PyObject *plain_key(const char *s, size_t n)
 static PyObject *tar_split(PyObject *self, PyObject *args)
 {
     Py_buffer view;
+    Py_ssize_t start;
     long long floor;
     PyObject *checksums, *slow, *result = NULL;
     const char *buf, *p, *end;
     size_t n;
     long long total = 0;
     int root = 0, bad = 0;
-    if (!PyArg_ParseTuple(args, "y*LO!O", &view, &floor, &PyDict_Type, &checksums, &slow))
+    if (!PyArg_ParseTuple(args, "y*nLO!O", &view, &start, &floor, &PyDict_Type, &checksums,
+                          &slow))
         return NULL;
     buf = view.buf;
     n = (size_t)view.len;
-    p = buf;
+    if (start < 0 || (size_t)start > n) {
+        PyErr_SetString(PyExc_ValueError, "start outside the buffer");
+        goto done;
+    }
+    p = buf + start;
     end = buf + n;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -676,8 +729,10 @@ static PyObject *tar_split(PyObject *self, PyObject *args)
                 break;
             }
             chars = (size_t)(q - (p + k));
-            for (c = p; c < nl; c++) /* as the Python scan: every '=' of the line */
-                pads += *c == '=';
+            /* As the Python scan: every '=' of the line (padding ends the
+             * payload: memchr finds none before it, but counts any). */
+            for (c = memchr(p, '=', len); c != NULL; c = memchr(c + 1, '=', (size_t)(nl - c - 1)))
+                pads++;
             total += (long long)(chars / 4 * 3) - (long long)pads;
         } else if (starts(p, len, FILELINE)) {
             long long s = line_sizes(p, len);

@@ -45,7 +45,8 @@ from layerscope.union import replay
 _accel: Callable[[int, list[Entry], tuple[object, ...]], int] | None
 _scan_split: (
     Callable[
-        [bytes, int, dict[int, int], Callable[[bytes, bytes], None]], tuple[int, int, int, int]
+        [bytes, int, int, dict[int, int], Callable[[bytes, bytes], None]],
+        tuple[int, int, int, int],
     ]
     | None
 )
@@ -382,7 +383,8 @@ def _read_tar_split_c(
     floor: int,
     max_bytes: int,
     scan: Callable[
-        [bytes, int, dict[int, int], Callable[[bytes, bytes], None]], tuple[int, int, int, int]
+        [bytes, int, int, dict[int, int], Callable[[bytes, bytes], None]],
+        tuple[int, int, int, int],
     ],
 ) -> TarSplit:
     total = 0
@@ -396,13 +398,24 @@ def _read_tar_split_c(
     for data in _tar_split_chunks(path, max_bytes):
         if not data:  # the end: the last line may lack its newline
             data = b"\n"
-        buf = rest + data if rest else data
-        used, size, has_root, bad = scan(buf, floor, checksums, slow_checksum)
-        if bad:
-            raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
-        total += size
-        root = root or bool(has_root)
-        rest = buf[used:]
+        start = 0
+        if rest:  # the line that straddles the pieces, alone: no copy of the piece
+            start = data.find(b"\n") + 1
+            if not start:
+                rest += data
+                continue
+            rest += data[:start]
+            pieces = [(rest, 0)]
+        else:
+            pieces = []
+        pieces.append((data, start))
+        for buf, at in pieces:
+            used, size, has_root, bad = scan(buf, at, floor, checksums, slow_checksum)
+            if bad:
+                raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
+            total += size
+            root = root or bool(has_root)
+        rest = data[used:]
     return TarSplit(total, root, checksums)
 
 
