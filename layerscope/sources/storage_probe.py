@@ -256,19 +256,53 @@ def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan
             except StorageUnavailable as e:
                 reasons.append(str(e))
         raise StorageUnavailable("; ".join(reasons))
-    from layerscope.sources.daemon import _client
+    return docker_plan(docker_inspect(reference, options.engine_timeout))
 
-    try:
-        client = _client(engine, options.engine_timeout)
-    except Exception as e:  # the export path reports the engine's state
-        raise StorageUnavailable(str(e)) from None
-    try:
-        info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
-    except Exception as e:  # not found, refused: the export path says it
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def docker_inspect(reference: str, timeout: float) -> dict[str, Any]:
+    """The engine's inspect of ``reference``, asked over its local socket with
+    one plain HTTP request: the docker SDK (a third of a second to import)
+    is left to the paths that need more. StorageUnavailable on any failure:
+    the export path then asks again and reports the engine's state."""
+    import http.client
+    import socket
+    from urllib.parse import quote
+
+    host = os.environ.get("DOCKER_HOST") or "unix://" + DOCKER_SOCKET
+    path = host.removeprefix("unix://")
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(path)
+            except BaseException:
+                sock.close()
+                raise
+            self.sock = sock
+
+    conn = UnixConnection("docker", timeout=timeout)
+    try:  # quoted as the docker SDK quotes it
+        conn.request("GET", "/images/" + quote(reference, safe="/:") + "/json")
+        response = conn.getresponse()
+        body = response.read(MAX_JSON_BYTES + 1)
+    except (OSError, http.client.HTTPException) as e:
         raise StorageUnavailable(f"inspect failed: {type(e).__name__}") from None
     finally:
-        client.close()
-    return docker_plan(info)
+        conn.close()
+    if response.status != 200:
+        raise StorageUnavailable(f"inspect failed: HTTP {response.status}")
+    try:
+        info = json.loads(body)
+    except ValueError:
+        raise StorageUnavailable("inspect failed: not JSON") from None
+    if len(body) > MAX_JSON_BYTES or not isinstance(info, dict):
+        raise StorageUnavailable("inspect failed: an unexpected answer")
+    return info
 
 
 def docker_tagged_images(root: str) -> list[tuple[str, list[str], list[str]]]:
