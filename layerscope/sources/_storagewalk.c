@@ -14,16 +14,21 @@
  *   are left out. A failed system call raises OSError (errno set), as the
  *   Python walk does. Status 0: done; 1: nested deeper than the limit;
  *   2: more entries than the limit.
- *   The system calls of each directory (listing, sorting, lstat) run with
- *   the GIL released, so the tar-split thread runs meanwhile.
+ *
+ *   The walk runs in two parts. The system calls (listing, sorting, lstat,
+ *   opaque attributes, link targets) fill plain C records with the GIL
+ *   released for the whole layer, except a moment every few thousand
+ *   records to see a Ctrl+C; then the entries are made of the records in
+ *   one go. Releasing the GIL per directory instead made the walk queue for
+ *   it tens of thousands of times behind a busy thread (the TUI's).
  *
  * tar_split(buf, start, floor, checksums, slow) -> (consumed, tar_bytes, has_root, bad)
- *   Reads the whole lines of `buf` from `start` (gzip-inflated tar-split JSON lines) as
- *   storage.read_tar_split's pure-Python scan does: `consumed` is where the
- *   unfinished last line starts, tar_bytes the length of the tar the lines
- *   describe, has_root whether a file line names "./", "." or "/", bad 1
- *   when a line is of another form (the scan stops there). With floor > 0,
- *   each file of at least floor bytes puts its CRC-64 under
+ *   Reads the whole lines of `buf` from `start` (gzip-inflated tar-split JSON
+ *   lines) as storage.read_tar_split's pure-Python scan does: `consumed` is
+ *   where the unfinished last line starts, tar_bytes the length of the tar
+ *   the lines describe, has_root whether a file line names "./", "." or "/",
+ *   bad 1 when a line is of another form (the scan stops there). With
+ *   floor > 0, each file of at least floor bytes puts its CRC-64 under
  *   hash(normalize(name)) in the dict `checksums`; a name or checksum that
  *   needs Python (JSON escapes, "//" or "." components, an unusual CRC text)
  *   is handed to slow(raw name, CRC text) instead, in line order.
@@ -42,8 +47,8 @@
 #include <unistd.h>
 
 #define DIRBUF (64 << 10)
-
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define CHECK_EVERY 16384 /* records between looks for a Ctrl+C */
 
 enum { X_ENTRY, X_FILE, X_DIR, X_SYMLINK, X_HARDLINK, X_CHAR, X_BLOCK, X_FIFO, X_WHITEOUT,
        X_OPAQUE, X_XATTRS, X_MAX_DEPTH, X_MAX_ENTRIES, CTX_LEN };
@@ -51,42 +56,6 @@ enum { X_ENTRY, X_FILE, X_DIR, X_SYMLINK, X_HARDLINK, X_CHAR, X_BLOCK, X_FIFO, X
 #define ST_DONE 0
 #define ST_TOO_DEEP 1
 #define ST_TOO_MANY 2
-
-typedef struct {
-    long long v;
-    PyObject *o;
-} icache_t;
-
-static PyObject *cached_int(icache_t *c, long long v)
-{
-    if (c->o != NULL && c->v == v) {
-        Py_INCREF(c->o);
-        return c->o;
-    }
-    Py_XDECREF(c->o);
-    c->o = PyLong_FromLongLong(v);
-    if (c->o == NULL)
-        return NULL;
-    c->v = v;
-    Py_INCREF(c->o);
-    return c->o;
-}
-
-typedef struct {
-    PyObject **o;
-    PyTypeObject *entry_t;
-    PyObject *out;
-    PyObject *links; /* (dev, ino) -> the first path */
-    char **xattrs;
-    Py_ssize_t n_xattrs;
-    long long max_depth, max_entries;
-    char *dirbuf; /* room for getdents64 */
-    char *path; /* the current path, bytes */
-    size_t path_cap;
-    icache_t c_mode, c_uid, c_gid, c_mtime, c_size;
-    PyObject *zero, *m644, *empty;
-    int status;
-} walk_t;
 
 /* One directory's items: names in an arena, their lstat, sorted by name. */
 typedef struct {
@@ -226,79 +195,141 @@ static int list_dir(int fd, listing_t *l, char *buf, size_t size)
     return 0;
 }
 
-static PyObject *make_entry(walk_t *w, PyObject *path, PyObject *typ, PyObject *size,
-                            PyObject *mode, PyObject *uid, PyObject *gid, PyObject *mtime,
-                            PyObject *link)
+/* ------------------------------------------------------------ the walk */
+
+enum { K_DIR, K_OPAQUE, K_WHITEOUT, K_FILE, K_SYMLINK, K_HARDLINK, K_CHAR, K_BLOCK, K_FIFO };
+
+/* One entry to be: its path (and link target) in the arena, its metadata. */
+typedef struct {
+    size_t path_off, link_off;
+    long long mtime, size;
+    unsigned int path_len, link_len, mode, uid, gid;
+    unsigned char kind;
+} rec_t;
+
+typedef struct {
+    unsigned long long dev, ino;
+    size_t path_off; /* the first path of the inode, in the arena */
+    unsigned int path_len;
+    int used;
+} slot_t;
+
+typedef struct {
+    rec_t *recs;
+    size_t n, cap;
+    char *arena;
+    size_t alen, acap;
+    slot_t *slots; /* (dev, ino) of inodes with links: open addressing */
+    size_t nslots, scap;
+    const char **xattrs;
+    Py_ssize_t n_xattrs;
+    long long max_depth, max_entries;
+    char *dirbuf;
+    char *path; /* the current path, bytes */
+    size_t path_cap;
+    int status;
+    int err;         /* an errno: a system call failed */
+    int interrupted; /* a Python exception is set (Ctrl+C) */
+    size_t next_check;
+    PyThreadState *ts;
+} walk_t;
+
+static int arena_add(walk_t *w, const char *s, size_t len, size_t *off)
 {
-    /* As tuple_subtype_new does: allocate the subclass, fill the items.
-     * Takes a reference to every argument (steals none). */
-    PyObject *e = w->entry_t->tp_alloc(w->entry_t, 9);
-    if (e == NULL)
-        return NULL;
-    Py_INCREF(path);
-    PyTuple_SET_ITEM(e, 0, path);
-    Py_INCREF(typ);
-    PyTuple_SET_ITEM(e, 1, typ);
-    Py_INCREF(size);
-    PyTuple_SET_ITEM(e, 2, size);
-    Py_INCREF(mode);
-    PyTuple_SET_ITEM(e, 3, mode);
-    Py_INCREF(uid);
-    PyTuple_SET_ITEM(e, 4, uid);
-    Py_INCREF(gid);
-    PyTuple_SET_ITEM(e, 5, gid);
-    Py_INCREF(mtime);
-    PyTuple_SET_ITEM(e, 6, mtime);
-    Py_INCREF(link);
-    PyTuple_SET_ITEM(e, 7, link);
-    Py_INCREF(Py_None);
-    PyTuple_SET_ITEM(e, 8, Py_None);
-    return e;
+    if (w->alen + len > w->acap) {
+        size_t cap = w->acap ? w->acap * 2 : (1 << 20);
+        char *p;
+        while (cap < w->alen + len)
+            cap *= 2;
+        p = realloc(w->arena, cap);
+        if (p == NULL)
+            return ENOMEM;
+        w->arena = p;
+        w->acap = cap;
+    }
+    memcpy(w->arena + w->alen, s, len);
+    *off = w->alen;
+    w->alen += len;
+    return 0;
 }
 
-/* Append an entry with the metadata of `st` (or the defaults of a marker). */
-static int append(walk_t *w, PyObject *path, PyObject *typ, const struct stat *st,
-                  long long size, PyObject *link)
+/* A new record for the path w->path[0:len], metadata from `st` (NULL: a
+ * marker's defaults). */
+static rec_t *add_rec(walk_t *w, int kind, size_t len, const struct stat *st)
 {
-    PyObject *so, *mo, *uo, *go, *to, *e;
-    int r;
-    if (st == NULL) {
-        e = make_entry(w, path, typ, w->zero, w->m644, w->zero, w->zero, w->zero, w->empty);
-    } else {
-        /* The whole seconds of the mtime (floor, as Go's Unix() and the
-         * Python walk's st_mtime_ns // 10**9). */
-        so = cached_int(&w->c_size, size);
-        mo = cached_int(&w->c_mode, (long long)(st->st_mode & 07777));
-        uo = cached_int(&w->c_uid, (long long)st->st_uid);
-        go = cached_int(&w->c_gid, (long long)st->st_gid);
-        to = cached_int(&w->c_mtime, (long long)st->st_mtim.tv_sec);
-        e = (so && mo && uo && go && to)
-                ? make_entry(w, path, typ, so, mo, uo, go, to, link ? link : w->empty)
-                : NULL;
-        Py_XDECREF(so);
-        Py_XDECREF(mo);
-        Py_XDECREF(uo);
-        Py_XDECREF(go);
-        Py_XDECREF(to);
+    rec_t *r;
+    size_t off;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        rec_t *p = realloc(w->recs, cap * sizeof(rec_t));
+        if (p == NULL) {
+            w->err = ENOMEM;
+            return NULL;
+        }
+        w->recs = p;
+        w->cap = cap;
     }
-    if (e == NULL)
-        return -1;
-    r = PyList_Append(w->out, e);
-    Py_DECREF(e);
+    if ((w->err = arena_add(w, w->path, len, &off)) != 0)
+        return NULL;
+    r = &w->recs[w->n++];
+    memset(r, 0, sizeof(*r));
+    r->kind = (unsigned char)kind;
+    r->path_off = off;
+    r->path_len = (unsigned int)len;
+    if (st != NULL) {
+        r->mode = (unsigned int)(st->st_mode & 07777);
+        r->uid = (unsigned int)st->st_uid;
+        r->gid = (unsigned int)st->st_gid;
+        /* The whole seconds, floored (Go's Unix(); the Python walk's
+         * st_mtime_ns // 10**9). */
+        r->mtime = (long long)st->st_mtim.tv_sec;
+    } else {
+        r->mode = 0644;
+    }
     return r;
 }
 
-static int path_room(walk_t *w, size_t need)
+static size_t slot_of(const slot_t *slots, size_t cap, unsigned long long dev,
+                      unsigned long long ino)
 {
-    if (need <= w->path_cap)
-        return 0;
-    while (w->path_cap < need)
-        w->path_cap *= 2;
-    w->path = PyMem_Realloc(w->path, w->path_cap);
-    if (w->path == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    size_t i = (size_t)((ino * 0x9E3779B97F4A7C15ULL) ^ dev) & (cap - 1);
+    while (slots[i].used && (slots[i].dev != dev || slots[i].ino != ino))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* The first path of (dev, ino) when seen before (returns 1); else remember
+ * w->path[0:len] as that first path (returns 0). -1 when out of memory. */
+static int link_seen(walk_t *w, const struct stat *st, size_t len, size_t *off,
+                     unsigned int *plen)
+{
+    unsigned long long dev = (unsigned long long)st->st_dev, ino = (unsigned long long)st->st_ino;
+    size_t i;
+    if ((w->nslots + 1) * 2 > w->scap) {
+        size_t cap = w->scap ? w->scap * 2 : 1024, j;
+        slot_t *p = calloc(cap, sizeof(slot_t));
+        if (p == NULL)
+            return -1;
+        for (j = 0; j < w->scap; j++)
+            if (w->slots[j].used)
+                p[slot_of(p, cap, w->slots[j].dev, w->slots[j].ino)] = w->slots[j];
+        free(w->slots);
+        w->slots = p;
+        w->scap = cap;
     }
+    i = slot_of(w->slots, w->scap, dev, ino);
+    if (w->slots[i].used) {
+        *off = w->slots[i].path_off;
+        *plen = w->slots[i].path_len;
+        return 1;
+    }
+    if (arena_add(w, w->path, len, &w->slots[i].path_off) != 0)
+        return -1;
+    w->slots[i].dev = dev;
+    w->slots[i].ino = ino;
+    w->slots[i].path_len = (unsigned int)len;
+    w->slots[i].used = 1;
+    w->nslots++;
     return 0;
 }
 
@@ -312,157 +343,234 @@ static int is_opaque(walk_t *w, int fd)
     return 0;
 }
 
-static int set_errno_error(int e)
+static int path_room(walk_t *w, size_t need)
 {
-    errno = e;
-    PyErr_SetFromErrno(PyExc_OSError);
-    return -1;
+    char *p;
+    size_t cap = w->path_cap;
+    if (need <= cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    p = realloc(w->path, cap);
+    if (p == NULL)
+        return ENOMEM;
+    w->path = p;
+    w->path_cap = cap;
+    return 0;
 }
 
-/* Walk the directory open as `fd`, whose path (with a trailing '/' unless
- * it is the top) fills w->path[0:plen]; `depth` is the number of directories
- * open (the top is 1). Returns 0 (w->status may say a limit was hit) or -1
- * with an exception set. Closes nothing: the caller owns `fd`. */
-static int walk_dir(walk_t *w, int fd, size_t plen, long long depth)
+/* Take the GIL a moment to see a Ctrl+C; 0 to go on. */
+static int interrupted(walk_t *w)
+{
+    int r;
+    if (w->n < w->next_check)
+        return 0;
+    w->next_check = w->n + CHECK_EVERY;
+    PyEval_RestoreThread(w->ts);
+    r = PyErr_CheckSignals();
+    w->ts = PyEval_SaveThread();
+    if (r < 0)
+        w->interrupted = 1;
+    return r < 0;
+}
+
+/* Collect the records of the directory open as `fd`, whose path (with a
+ * trailing '/' unless it is the top) fills w->path[0:plen]; `depth` is the
+ * number of directories open (the top is 1). Without the GIL. Returns 0, or
+ * -1 when the walk stops (w->err, w->status or w->interrupted says why).
+ * The caller owns `fd`. */
+static int collect(walk_t *w, int fd, size_t plen, long long depth)
 {
     listing_t l;
     size_t i;
-    int err, rc = -1;
+    int rc = -1;
     memset(&l, 0, sizeof(l));
-    if (PyErr_CheckSignals() < 0)
+    if (interrupted(w))
         return -1;
-    Py_BEGIN_ALLOW_THREADS
-    err = list_dir(fd, &l, w->dirbuf, DIRBUF);
-    Py_END_ALLOW_THREADS
-    if (err) {
-        set_errno_error(err);
+    if ((w->err = list_dir(fd, &l, w->dirbuf, DIRBUF)) != 0)
         goto done;
-    }
     for (i = 0; i < l.n; i++) {
         const char *name = l.order[i];
         const struct stat *st = &l.st[i];
         size_t nlen = strlen(name), len = plen + nlen;
         mode_t fmt = st->st_mode & S_IFMT;
-        PyObject *path;
-        int r;
+        rec_t *r;
+        int kind;
         if (fmt == S_IFSOCK)
             continue; /* a tar stores no sockets */
-        if (path_room(w, len + 2) < 0)
+        if ((w->err = path_room(w, len + 2)) != 0)
             goto done;
         memcpy(w->path + plen, name, nlen);
-        path = PyUnicode_DecodeFSDefaultAndSize(w->path, (Py_ssize_t)len);
-        if (path == NULL)
-            goto done;
         if (fmt == S_IFDIR) {
-            int sub, opaque = 0;
-            r = append(w, path, w->o[X_DIR], st, 0, NULL);
-            if (r < 0) {
-                Py_DECREF(path);
+            int sub, opaque, r2;
+            if (add_rec(w, K_DIR, len, st) == NULL)
                 goto done;
-            }
             if (depth >= w->max_depth) {
-                Py_DECREF(path);
                 w->status = ST_TOO_DEEP;
-                rc = 0;
                 goto done;
             }
-            Py_BEGIN_ALLOW_THREADS
             sub = openat(fd, name, DIR_FLAGS);
-            err = errno;
-            if (sub >= 0)
-                opaque = is_opaque(w, sub);
-            Py_END_ALLOW_THREADS
             if (sub < 0) {
-                Py_DECREF(path);
-                set_errno_error(err);
+                w->err = errno;
                 goto done;
             }
-            if (opaque && append(w, path, w->o[X_OPAQUE], NULL, 0, NULL) < 0) {
+            opaque = is_opaque(w, sub);
+            if (opaque && add_rec(w, K_OPAQUE, len, NULL) == NULL) {
                 close(sub);
-                Py_DECREF(path);
                 goto done;
             }
-            Py_DECREF(path);
             w->path[len] = '/';
-            r = walk_dir(w, sub, len + 1, depth + 1);
+            r2 = collect(w, sub, len + 1, depth + 1);
             close(sub);
-            if (r < 0 || w->status != ST_DONE) {
-                rc = r;
+            if (r2 < 0)
                 goto done;
-            }
             continue;
         }
         if (fmt == S_IFCHR && st->st_rdev == 0) {
-            r = append(w, path, w->o[X_WHITEOUT], NULL, 0, NULL);
-            Py_DECREF(path);
-            if (r < 0)
+            if (add_rec(w, K_WHITEOUT, len, NULL) == NULL)
                 goto done;
             continue;
         }
         if (st->st_nlink > 1) {
-            PyObject *key = Py_BuildValue("(KK)", (unsigned long long)st->st_dev,
-                                          (unsigned long long)st->st_ino);
-            PyObject *first;
-            if (key == NULL) {
-                Py_DECREF(path);
+            size_t off;
+            unsigned int first_len;
+            int seen = link_seen(w, st, len, &off, &first_len);
+            if (seen < 0) {
+                w->err = ENOMEM;
                 goto done;
             }
-            first = PyDict_GetItemWithError(w->links, key);
-            if (first != NULL) {
-                Py_DECREF(key);
-                r = append(w, path, w->o[X_HARDLINK], st, 0, first);
-                Py_DECREF(path);
-                if (r < 0)
+            if (seen) {
+                r = add_rec(w, K_HARDLINK, len, st);
+                if (r == NULL)
                     goto done;
+                r->link_off = off;
+                r->link_len = first_len;
                 continue;
             }
-            r = PyErr_Occurred() ? -1 : PyDict_SetItem(w->links, key, path);
-            Py_DECREF(key);
-            if (r < 0) {
-                Py_DECREF(path);
-                goto done;
-            }
         }
-        if (fmt == S_IFREG) {
-            r = append(w, path, w->o[X_FILE], st, (long long)st->st_size, NULL);
-        } else if (fmt == S_IFLNK) {
-            char target[PATH_MAX + 1];
-            ssize_t n;
-            PyObject *t;
-            Py_BEGIN_ALLOW_THREADS
-            n = readlinkat(fd, name, target, sizeof(target));
-            err = errno;
-            Py_END_ALLOW_THREADS
-            if (n < 0) {
-                Py_DECREF(path);
-                set_errno_error(err);
-                goto done;
-            }
-            t = PyUnicode_DecodeFSDefaultAndSize(target, n);
-            r = t == NULL ? -1 : append(w, path, w->o[X_SYMLINK], st, 0, t);
-            Py_XDECREF(t);
-        } else if (fmt == S_IFCHR) {
-            r = append(w, path, w->o[X_CHAR], st, 0, NULL);
-        } else if (fmt == S_IFBLK) {
-            r = append(w, path, w->o[X_BLOCK], st, 0, NULL);
-        } else if (fmt == S_IFIFO) {
-            r = append(w, path, w->o[X_FIFO], st, 0, NULL);
-        } else {
-            Py_DECREF(path);
+        if (fmt == S_IFREG)
+            kind = K_FILE;
+        else if (fmt == S_IFLNK)
+            kind = K_SYMLINK;
+        else if (fmt == S_IFCHR)
+            kind = K_CHAR;
+        else if (fmt == S_IFBLK)
+            kind = K_BLOCK;
+        else if (fmt == S_IFIFO)
+            kind = K_FIFO;
+        else
             continue;
-        }
-        Py_DECREF(path);
-        if (r < 0)
+        r = add_rec(w, kind, len, st);
+        if (r == NULL)
             goto done;
-        if (PyList_GET_SIZE(w->out) > w->max_entries) {
+        if (kind == K_FILE) {
+            r->size = (long long)st->st_size;
+        } else if (kind == K_SYMLINK) {
+            char target[PATH_MAX + 1];
+            ssize_t n = readlinkat(fd, name, target, sizeof(target));
+            size_t off;
+            if (n < 0) {
+                w->err = errno;
+                goto done;
+            }
+            if ((w->err = arena_add(w, target, (size_t)n, &off)) != 0)
+                goto done;
+            r = &w->recs[w->n - 1]; /* the arena moved, the records did not */
+            r->link_off = off;
+            r->link_len = (unsigned int)n;
+        }
+        if ((long long)w->n > w->max_entries) {
             w->status = ST_TOO_MANY;
-            rc = 0;
             goto done;
         }
     }
     rc = 0;
 done:
     listing_free(&l);
+    return rc;
+}
+
+typedef struct {
+    long long v;
+    PyObject *o;
+} icache_t;
+
+static PyObject *cached_int(icache_t *c, long long v)
+{
+    if (c->o != NULL && c->v == v) {
+        Py_INCREF(c->o);
+        return c->o;
+    }
+    Py_XDECREF(c->o);
+    c->o = PyLong_FromLongLong(v);
+    if (c->o == NULL)
+        return NULL;
+    c->v = v;
+    Py_INCREF(c->o);
+    return c->o;
+}
+
+/* The Entry tuples of the records, appended to `out`; 0 or -1. */
+static int make_entries(walk_t *w, PyObject **o, PyObject *out)
+{
+    PyTypeObject *entry_t = (PyTypeObject *)o[X_ENTRY];
+    PyObject *kinds[] = {o[X_DIR],      o[X_OPAQUE], o[X_WHITEOUT], o[X_FILE], o[X_SYMLINK],
+                         o[X_HARDLINK], o[X_CHAR],   o[X_BLOCK],    o[X_FIFO]};
+    icache_t c[5];
+    PyObject *empty = PyUnicode_New(0, 0), *zero = PyLong_FromLong(0),
+             *m644 = PyLong_FromLong(0644);
+    size_t i;
+    int rc = -1, k;
+    memset(c, 0, sizeof(c));
+    if (empty == NULL || zero == NULL || m644 == NULL)
+        goto done;
+    for (i = 0; i < w->n; i++) {
+        const rec_t *r = &w->recs[i];
+        PyObject *e = entry_t->tp_alloc(entry_t, 9), *items[9];
+        if (e == NULL)
+            goto done;
+        items[0] = PyUnicode_DecodeFSDefaultAndSize(w->arena + r->path_off, r->path_len);
+        items[1] = kinds[r->kind];
+        Py_INCREF(items[1]);
+        if (r->kind == K_OPAQUE || r->kind == K_WHITEOUT) {
+            items[2] = zero, items[3] = m644, items[4] = zero, items[5] = zero;
+            items[6] = zero, items[7] = empty;
+            for (k = 2; k < 8; k++)
+                Py_INCREF(items[k]);
+        } else {
+            items[2] = cached_int(&c[0], r->size);
+            items[3] = cached_int(&c[1], r->mode);
+            items[4] = cached_int(&c[2], r->uid);
+            items[5] = cached_int(&c[3], r->gid);
+            items[6] = cached_int(&c[4], r->mtime);
+            if (r->kind == K_SYMLINK || r->kind == K_HARDLINK) {
+                items[7] = PyUnicode_DecodeFSDefaultAndSize(w->arena + r->link_off, r->link_len);
+            } else {
+                items[7] = empty;
+                Py_INCREF(empty);
+            }
+        }
+        items[8] = Py_None;
+        Py_INCREF(Py_None);
+        for (k = 0; k < 9; k++) /* the tuple owns them, NULL or not */
+            PyTuple_SET_ITEM(e, k, items[k]);
+        for (k = 0; k < 9; k++)
+            if (items[k] == NULL) {
+                Py_DECREF(e);
+                goto done;
+            }
+        k = PyList_Append(out, e);
+        Py_DECREF(e);
+        if (k < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    for (k = 0; k < 5; k++)
+        Py_XDECREF(c[k].o);
+    Py_XDECREF(empty);
+    Py_XDECREF(zero);
+    Py_XDECREF(m644);
     return rc;
 }
 
@@ -481,34 +589,26 @@ static PyObject *walk(PyObject *self, PyObject *args)
     }
     for (i = 0; i < CTX_LEN; i++)
         o[i] = PyTuple_GET_ITEM(ctx, i);
-    w.o = o;
-    if (!PyType_Check(w.o[X_ENTRY]) ||
-        !PyType_IsSubtype((PyTypeObject *)w.o[X_ENTRY], &PyTuple_Type)) {
+    if (!PyType_Check(o[X_ENTRY]) ||
+        !PyType_IsSubtype((PyTypeObject *)o[X_ENTRY], &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "Entry must be a tuple subclass");
         return NULL;
     }
-    xattrs = w.o[X_XATTRS];
+    xattrs = o[X_XATTRS];
     if (!PyTuple_Check(xattrs)) {
         PyErr_SetString(PyExc_TypeError, "the attribute names must be a tuple of bytes");
         return NULL;
     }
-    w.entry_t = (PyTypeObject *)w.o[X_ENTRY];
-    w.out = out;
-    w.max_depth = PyLong_AsLongLong(w.o[X_MAX_DEPTH]);
-    w.max_entries = PyLong_AsLongLong(w.o[X_MAX_ENTRIES]);
+    w.max_depth = PyLong_AsLongLong(o[X_MAX_DEPTH]);
+    w.max_entries = PyLong_AsLongLong(o[X_MAX_ENTRIES]);
     if (PyErr_Occurred())
         return NULL;
     w.n_xattrs = PyTuple_GET_SIZE(xattrs);
     w.xattrs = PyMem_Calloc((size_t)w.n_xattrs + 1, sizeof(char *));
     w.path_cap = 4096;
-    w.path = PyMem_Malloc(w.path_cap);
-    w.dirbuf = PyMem_Malloc(DIRBUF);
-    w.links = PyDict_New();
-    w.zero = PyLong_FromLong(0);
-    w.m644 = PyLong_FromLong(0644);
-    w.empty = PyUnicode_New(0, 0);
-    if (w.xattrs == NULL || w.path == NULL || w.dirbuf == NULL || w.links == NULL || w.zero == NULL ||
-        w.m644 == NULL || w.empty == NULL) {
+    w.path = malloc(w.path_cap);
+    w.dirbuf = malloc(DIRBUF);
+    if (w.xattrs == NULL || w.path == NULL || w.dirbuf == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -518,28 +618,32 @@ static PyObject *walk(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "the attribute names must be a tuple of bytes");
             goto done;
         }
-        w.xattrs[i] = PyBytes_AS_STRING(x);
+        w.xattrs[i] = PyBytes_AS_STRING(x); /* the ctx tuple keeps them alive */
     }
-    if (lseek(top, 0, SEEK_SET) < 0) { /* the listing reads from the start */
+    w.next_check = CHECK_EVERY;
+    w.ts = PyEval_SaveThread();
+    if (lseek(top, 0, SEEK_SET) < 0) /* the listing reads from the start */
+        w.err = errno;
+    else
+        collect(&w, top, 0, 1);
+    PyEval_RestoreThread(w.ts);
+    if (w.interrupted)
+        goto done;
+    if (w.err) {
+        errno = w.err;
         PyErr_SetFromErrno(PyExc_OSError);
         goto done;
     }
-    if (walk_dir(&w, top, 0, 1) < 0)
+    if (w.status == ST_DONE && make_entries(&w, o, out) < 0)
         goto done;
     result = PyLong_FromLong(w.status);
 done:
     PyMem_Free(w.xattrs);
-    PyMem_Free(w.path);
-    PyMem_Free(w.dirbuf);
-    Py_XDECREF(w.links);
-    Py_XDECREF(w.zero);
-    Py_XDECREF(w.m644);
-    Py_XDECREF(w.empty);
-    Py_XDECREF(w.c_mode.o);
-    Py_XDECREF(w.c_uid.o);
-    Py_XDECREF(w.c_gid.o);
-    Py_XDECREF(w.c_mtime.o);
-    Py_XDECREF(w.c_size.o);
+    free(w.path);
+    free(w.dirbuf);
+    free(w.recs);
+    free(w.arena);
+    free(w.slots);
     return result;
 }
 

@@ -186,7 +186,9 @@ def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> Non
         f"layerscope: reading the docker export of {image}: the storage cannot be read "
         "(DOCKER_HOST=tcp://127.0.0.1:9 is not a local socket)"
     )
-    assert lines[1].startswith("layerscope: error: cannot reach the docker engine at tcp:"), lines[1]
+    assert lines[1].startswith("layerscope: error: cannot reach the docker engine at tcp:"), lines[
+        1
+    ]
 
 
 def test_an_image_removed_mid_read(busybox_base: str) -> None:
