@@ -510,6 +510,22 @@ static PyObject *cached_int(icache_t *c, long long v)
     return c->o;
 }
 
+/* Sizes and modes below these share one int object each (the last-value
+ * cache misses when files alternate): a few MB less for a big image. */
+#define SHARED_SIZES 65536
+#define SHARED_MODES 4096
+
+static PyObject *table_int(PyObject **table, long long n, icache_t *c, long long v)
+{
+    if (v >= 0 && v < n) {
+        if (table[v] == NULL && (table[v] = PyLong_FromLongLong(v)) == NULL)
+            return NULL;
+        Py_INCREF(table[v]);
+        return table[v];
+    }
+    return cached_int(c, v);
+}
+
 /* The Entry tuples of the records, appended to `out`; 0 or -1. */
 static int make_entries(walk_t *w, PyObject **o, PyObject *out)
 {
@@ -519,9 +535,15 @@ static int make_entries(walk_t *w, PyObject **o, PyObject *out)
     icache_t c[5];
     PyObject *empty = PyUnicode_New(0, 0), *zero = PyLong_FromLong(0),
              *m644 = PyLong_FromLong(0644);
+    PyObject **sizes = calloc(SHARED_SIZES + SHARED_MODES, sizeof(PyObject *));
+    PyObject **modes = sizes + SHARED_SIZES;
     size_t i;
     int rc = -1, k;
     memset(c, 0, sizeof(c));
+    if (sizes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (empty == NULL || zero == NULL || m644 == NULL)
         goto done;
     for (i = 0; i < w->n; i++) {
@@ -538,8 +560,8 @@ static int make_entries(walk_t *w, PyObject **o, PyObject *out)
             for (k = 2; k < 8; k++)
                 Py_INCREF(items[k]);
         } else {
-            items[2] = cached_int(&c[0], r->size);
-            items[3] = cached_int(&c[1], r->mode);
+            items[2] = table_int(sizes, SHARED_SIZES, &c[0], r->size);
+            items[3] = table_int(modes, SHARED_MODES, &c[1], r->mode);
             items[4] = cached_int(&c[2], r->uid);
             items[5] = cached_int(&c[3], r->gid);
             items[6] = cached_int(&c[4], r->mtime);
@@ -566,6 +588,11 @@ static int make_entries(walk_t *w, PyObject **o, PyObject *out)
     }
     rc = 0;
 done:
+    if (sizes != NULL) {
+        for (k = 0; k < SHARED_SIZES + SHARED_MODES; k++)
+            Py_XDECREF(sizes[k]);
+        free(sizes);
+    }
     for (k = 0; k < 5; k++)
         Py_XDECREF(c[k].o);
     Py_XDECREF(empty);

@@ -29,7 +29,6 @@ from layerscope.sources.storage import (
     TarSplit,
     candidates,
     hash_files,
-    narrow_by_checksums,
     read_tar_split,
     walk_layer,
     with_digests,
@@ -125,8 +124,8 @@ def read_storage(
     sizes: list[int] = []
     entries_total = 0
     done_bytes = 0
-    # The CRC-64s of the files that may need a digest: only those whose size
-    # and checksum another candidate shares are read.
+    # The CRC-64s of the files that may need a digest: only those whose
+    # checksum another candidate shares are read.
     floor = options.digest_floor if options.want_digest is None else 0
     checksums: list[dict[int, int]] = []
     # The tar-split records are read on a thread while the directories are
@@ -149,8 +148,10 @@ def read_storage(
                     split_info = TarSplit(plan.sizes[i], False, {})
                 else:
                     split_info = record.result()
+                    records[i] = None  # the future keeps its result: let it go
                 checksums.append(split_info.checksums)
                 entries_total += _add_layer(layers, sizes, entries, split_info, root)
+                del entries, record, split_info
                 done_bytes += sizes[-1]
                 if options.progress is not None:
                     options.progress(
@@ -166,9 +167,9 @@ def read_storage(
             for future in records:
                 if future is not None:
                     future.cancel()
-    wanted = candidates(layers, options.digest_floor, options.want_digest)
-    if wanted and floor > 0:
-        wanted = narrow_by_checksums(wanted, checksums)
+    wanted = candidates(
+        layers, options.digest_floor, options.want_digest, checksums if floor > 0 else None
+    )
     del checksums
     blobs = []
     for i, stored in enumerate(layers):

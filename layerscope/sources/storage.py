@@ -302,7 +302,7 @@ def _tar_split_chunks(path: str, max_bytes: int) -> Iterator[bytes]:
     try:
         with open(path, "rb", buffering=0) as f:
             while True:
-                raw = f.read(256 << 10)
+                raw = f.read(32 << 10)
                 data = inflate.decompress(raw) if raw else inflate.flush()
                 seen += len(data)
                 if seen > max_bytes:
@@ -432,41 +432,24 @@ def _checksum(raw: bytes, crc: bytes, out: dict[int, int]) -> None:
     out[hash(normalize(name))] = value
 
 
-def narrow_by_checksums(
-    wanted: dict[int, dict[str, int]], checksums: Sequence[dict[int, int]]
-) -> dict[int, dict[str, int]]:
-    """``wanted`` (per layer, path -> size) without the files whose size and
-    checksum no other wanted file shares: their content is unique, a digest
-    would match nothing. Files without a checksum stay."""
-    groups: Counter[tuple[int, int]] = Counter()
-    for index, paths in wanted.items():
-        crcs = checksums[index]
-        for path, size in paths.items():
-            crc = crcs.get(hash(path))
-            if crc is not None:
-                groups[(size, crc)] += 1
-    out: dict[int, dict[str, int]] = {}
-    for index, paths in wanted.items():
-        crcs = checksums[index]
-        keep = {
-            p: size
-            for p, size in paths.items()
-            if (crc := crcs.get(hash(p))) is None or groups[(size, crc)] > 1
-        }
-        if keep:
-            out[index] = keep
-    return out
-
-
 # --------------------------------------------------------------- digests
 
 
 def candidates(
-    layers: Sequence[Sequence[Entry]], floor: int, want: Callable[[int], bool] | None
+    layers: Sequence[Sequence[Entry]],
+    floor: int,
+    want: Callable[[int], bool] | None,
+    checksums: Sequence[dict[int, int]] | None = None,
 ) -> dict[int, dict[str, int]]:
     """Per layer, the visible regular files (path -> size) whose content must be hashed:
     those of at least ``floor`` bytes whose size another visible file shares
-    (the duplicate candidates), and those ``want(size)`` asks for."""
+    (the duplicate candidates), and those ``want(size)`` asks for.
+
+    ``checksums`` (per layer, ``hash(path)`` -> CRC-64, from the tar-split
+    records) leaves out the candidates whose checksum no other candidate
+    shares: their content is unique, a digest would match nothing. Files
+    without a checksum stay. Two passes over the union instead of a list of
+    the candidates: the peak memory of the read stays below the export's."""
     file_t = EntryType.FILE
     stored: Counter[int] = Counter()
     wanted = False
@@ -479,20 +462,38 @@ def candidates(
                     wanted = True
     if not wanted and not any(n > 1 for n in stored.values()):
         return {}
+    del stored
     union = replay(layers)
     counts: Counter[int] = Counter(
         e.size
         for _, e in union.final.values()
         if e.type is file_t and floor > 0 and e.size >= floor
     )
+
+    def chosen() -> Iterator[tuple[str, int, Entry, bool]]:
+        """(path, layer, entry, asked for by ``want``) of every file to hash."""
+        for path, (index, e) in union.final.items():
+            if e.type is file_t:
+                asked = want is not None and want(e.size)
+                if asked or (floor > 0 and e.size >= floor and counts[e.size] > 1):
+                    yield path, index, e, asked
+
+    shared: Counter[int] | None = None
+    if checksums is not None:
+        # By the checksum alone: files of another size that share it are kept
+        # too, and only cost a digest.
+        shared = Counter()
+        for path, index, _, _ in chosen():
+            crc = checksums[index].get(hash(path))
+            if crc is not None:
+                shared[crc] += 1
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for path, (index, e) in union.final.items():
-        if e.type is not file_t:
-            continue
-        if (floor > 0 and e.size >= floor and counts[e.size] > 1) or (
-            want is not None and want(e.size)
-        ):
-            out[index][path] = e.size
+    for path, index, e, asked in chosen():
+        if shared is not None and not asked:
+            crc = checksums[index].get(hash(path))  # type: ignore[index]
+            if crc is not None and shared[crc] < 2:
+                continue
+        out[index][path] = e.size
     return dict(out)
 
 

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.model import EntryType
+from layerscope.model import Entry, EntryType
 from layerscope.sources.layerscan import content_digest, scan_layer
 from layerscope.sources.storage import (
     MAX_DEPTH,
     StorageUnavailable,
     candidates,
     hash_files,
-    narrow_by_checksums,
     read_tar_split,
     walk_layer,
 )
@@ -204,6 +203,10 @@ def test_tar_split_sizes_and_checksums(tmp_path: Path) -> None:
     assert crcs == {hash("a"): 1, hash('q"uo\\te'): 1, hash("c"): 2}
     assert read_tar_split(str(path), floor=5001).checksums == {}
     sizes = {"a": 5000, 'q"uo\\te': 5000, "c": 5000, "d": 5000}
-    narrowed = narrow_by_checksums({0: sizes}, [crcs])
+    layer = [Entry(path, EntryType.FILE, size) for path, size in sizes.items()]
+    assert candidates([layer], 4096, None) == {0: sizes}
+    narrowed = candidates([layer], 4096, None, [crcs])
     # c's checksum is its own: unique content; d has none: it is read to be sure.
     assert narrowed == {0: {"a": 5000, 'q"uo\\te': 5000, "d": 5000}}
+    # A file asked for by size is hashed whatever its checksum.
+    assert candidates([layer], 4096, lambda size: size == 5000, [crcs]) == {0: sizes}
