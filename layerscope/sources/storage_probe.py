@@ -263,45 +263,55 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 def docker_inspect(reference: str, timeout: float) -> dict[str, Any]:
-    """The engine's inspect of ``reference``, asked over its local socket with
-    one plain HTTP request: the docker SDK (a third of a second to import)
+    """The engine's inspect of ``reference`` (see :func:`docker_get`)."""
+    from urllib.parse import quote
+
+    # Quoted as the docker SDK quotes it.
+    return docker_get("/images/" + quote(reference, safe="/:") + "/json", timeout)
+
+
+def docker_get(path: str, timeout: float) -> dict[str, Any]:
+    """A JSON object from the local Docker engine's API, asked over its socket
+    with one plain HTTP request: the docker SDK (a third of a second to import)
     is left to the paths that need more. StorageUnavailable on any failure:
     the export path then asks again and reports the engine's state."""
     import http.client
     import socket
-    from urllib.parse import quote
 
+    why = local_engine()
+    if why is not None:
+        raise StorageUnavailable(why)
     host = os.environ.get("DOCKER_HOST") or "unix://" + DOCKER_SOCKET
-    path = host.removeprefix("unix://")
+    where = host.removeprefix("unix://")
 
     class UnixConnection(http.client.HTTPConnection):
         def connect(self) -> None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             try:
-                sock.connect(path)
+                sock.connect(where)
             except BaseException:
                 sock.close()
                 raise
             self.sock = sock
 
     conn = UnixConnection("docker", timeout=timeout)
-    try:  # quoted as the docker SDK quotes it
-        conn.request("GET", "/images/" + quote(reference, safe="/:") + "/json")
+    try:
+        conn.request("GET", path)
         response = conn.getresponse()
         body = response.read(MAX_JSON_BYTES + 1)
     except (OSError, http.client.HTTPException) as e:
-        raise StorageUnavailable(f"inspect failed: {type(e).__name__}") from None
+        raise StorageUnavailable(f"the engine did not answer: {type(e).__name__}") from None
     finally:
         conn.close()
     if response.status != 200:
-        raise StorageUnavailable(f"inspect failed: HTTP {response.status}")
+        raise StorageUnavailable(f"the engine answered HTTP {response.status}")
     try:
         info = json.loads(body)
     except ValueError:
-        raise StorageUnavailable("inspect failed: not JSON") from None
+        raise StorageUnavailable("the engine's answer is not JSON") from None
     if len(body) > MAX_JSON_BYTES or not isinstance(info, dict):
-        raise StorageUnavailable("inspect failed: an unexpected answer")
+        raise StorageUnavailable("an unexpected answer from the engine")
     return info
 
 
@@ -333,16 +343,20 @@ def docker_tagged_images(root: str) -> list[tuple[str, list[str], list[str]]]:
     return rows
 
 
-def docker_root(client: Any) -> str:
+def docker_root(client: Any = None, timeout: float = 60.0) -> str:
     """The engine's root directory when its images are in a readable overlay2
-    store on this machine; StorageUnavailable otherwise."""
+    store on this machine; StorageUnavailable otherwise. Without a docker SDK
+    ``client``, the engine is asked over its socket (:func:`docker_get`)."""
     why = local_engine()
     if why is not None:
         raise StorageUnavailable(why)
-    try:
-        info = client.info()
-    except Exception as e:  # the API path reports the engine's state
-        raise StorageUnavailable(f"info failed: {type(e).__name__}") from None
+    if client is None:
+        info = docker_get("/info", timeout)
+    else:
+        try:
+            info = client.info()
+        except Exception as e:  # the API path reports the engine's state
+            raise StorageUnavailable(f"info failed: {type(e).__name__}") from None
     root = str(info.get("DockerRootDir") or "")
     if info.get("Driver") != "overlay2" or not root or not os.access(root, os.R_OK | os.X_OK):
         raise StorageUnavailable("the engine's root is not a readable overlay2 store")

@@ -302,3 +302,28 @@ def test_the_progress_screen_says_which_path_ran(image: str, mode: str) -> None:
     # Per-layer progress, every layer of the image counted.
     assert [done for _, done, _ in seen if done][-1] == 5  # the base and four own
     assert {via for via, _, _ in seen} == {f"docker {mode}"}
+
+
+def test_the_storage_path_leaves_the_docker_sdk_unloaded(image: str) -> None:
+    """The plan, the base listing and the base match ask the engine over its
+    socket: importing the SDK (a third of a second) would be a tenth of the
+    whole run on the bench image."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['layerscope', {image!r}, '--format', 'json', '-o', '/dev/null']\n"
+        "try:\n"
+        "    runpy.run_module('layerscope', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, 1), e.code\n"
+        "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith('docker.')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
