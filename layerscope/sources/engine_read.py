@@ -33,7 +33,7 @@ from layerscope.sources.storage import (
     walk_layer,
     with_digests,
 )
-from layerscope.sources.storage_probe import StoragePlan, plan_for
+from layerscope.sources.storage_probe import StoragePlan, image_id_of, plan_for
 
 ENGINE_READS = ("auto", "storage", "export")
 
@@ -95,6 +95,7 @@ def _add_layer(
     entries: list[Entry],
     record: TarSplit,
     root: str,
+    plan: StoragePlan,
 ) -> int:
     """Append one walked layer (with the tar's root member when it has one)."""
     if record.has_root:
@@ -102,13 +103,39 @@ def _add_layer(
             st = os.stat(root, follow_symlinks=False)
         except OSError as e:
             raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
-        mtime = int(st.st_mtime)
+        mtime = st.st_mtime_ns // 1_000_000_000
         entries.insert(
             0, Entry("", EntryType.DIR, 0, st.st_mode & 0o7777, st.st_uid, st.st_gid, mtime)
         )
+    if plan.uid_map is not None and plan.gid_map is not None:
+        entries = _image_ids(entries, plan.uid_map, plan.gid_map)
     layers.append(tuple(entries))
     sizes.append(record.size_bytes)
     return len(entries)
+
+
+def _image_ids(
+    entries: list[Entry],
+    uids: tuple[tuple[int, int, int], ...],
+    gids: tuple[tuple[int, int, int], ...],
+) -> list[Entry]:
+    """A rootless store's entries with the image's owners and groups instead
+    of the user's host ids (whiteout and opaque markers carry none)."""
+    markers = (EntryType.WHITEOUT, EntryType.OPAQUE)
+    uid_of: dict[int, int] = {}
+    gid_of: dict[int, int] = {}
+    out = []
+    for e in entries:
+        if e.type not in markers:
+            uid = uid_of.get(e.uid)
+            if uid is None:
+                uid = uid_of[e.uid] = image_id_of(e.uid, uids)
+            gid = gid_of.get(e.gid)
+            if gid is None:
+                gid = gid_of[e.gid] = image_id_of(e.gid, gids)
+            e = e._replace(uid=uid, gid=gid)
+        out.append(e)
+    return out
 
 
 def read_storage(
@@ -150,7 +177,7 @@ def read_storage(
                     split_info = record.result()
                     records[i] = None  # the future keeps its result: let it go
                 checksums.append(split_info.checksums)
-                entries_total += _add_layer(layers, sizes, entries, split_info, root)
+                entries_total += _add_layer(layers, sizes, entries, split_info, root, plan)
                 del entries, record, split_info
                 done_bytes += sizes[-1]
                 if options.progress is not None:
