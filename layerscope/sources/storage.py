@@ -446,54 +446,43 @@ def candidates(
     (the duplicate candidates), and those ``want(size)`` asks for.
 
     ``checksums`` (per layer, ``hash(path)`` -> CRC-64, from the tar-split
-    records) leaves out the candidates whose checksum no other candidate
-    shares: their content is unique, a digest would match nothing. Files
-    without a checksum stay. Two passes over the union instead of a list of
-    the candidates: the peak memory of the read stays below the export's."""
-    file_t = EntryType.FILE
-    stored: Counter[int] = Counter()
-    wanted = False
-    for entries in layers:
-        for e in entries:
-            if e.type is file_t:
-                if floor > 0 and e.size >= floor:
-                    stored[e.size] += 1
-                if want is not None and not wanted and want(e.size):
-                    wanted = True
-    if not wanted and not any(n > 1 for n in stored.values()):
+    records) leaves out the candidates whose checksum no other visible file
+    of at least ``floor`` bytes shares: their content is unique, a digest
+    would match nothing. Files without a checksum stay.
+
+    The union is replayed here even when no size repeats: the analysis
+    then finds the same replay done (``union.replay`` keeps the last one).
+    Two passes over it and no list of the candidates: the peak memory of
+    the read stays below the export's."""
+    if floor <= 0 and want is None:
         return {}
-    del stored
-    union = replay(layers)
-    counts: Counter[int] = Counter(
-        e.size
-        for _, e in union.final.values()
-        if e.type is file_t and floor > 0 and e.size >= floor
-    )
-
-    def chosen() -> Iterator[tuple[str, int, Entry, bool]]:
-        """(path, layer, entry, asked for by ``want``) of every file to hash."""
-        for path, (index, e) in union.final.items():
-            if e.type is file_t:
-                asked = want is not None and want(e.size)
-                if asked or (floor > 0 and e.size >= floor and counts[e.size] > 1):
-                    yield path, index, e, asked
-
-    shared: Counter[int] | None = None
-    if checksums is not None:
-        # By the checksum alone: files of another size that share it are kept
-        # too, and only cost a digest.
-        shared = Counter()
-        for path, index, _, _ in chosen():
-            crc = checksums[index].get(hash(path))
-            if crc is not None:
-                shared[crc] += 1
+    file_t = EntryType.FILE
+    final = replay(layers).final
+    counts: Counter[int] = Counter()
+    # By the checksum alone: files of another size that share one are kept
+    # too, and only cost a digest.
+    shared: Counter[int] | None = None if checksums is None else Counter()
+    if floor > 0:
+        for path, (index, e) in final.items():
+            if e.type is file_t and e.size >= floor:
+                counts[e.size] += 1
+                if shared is not None and checksums is not None:
+                    crc = checksums[index].get(hash(path))
+                    if crc is not None:
+                        shared[crc] += 1
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for path, index, e, asked in chosen():
-        if shared is not None and not asked:
-            crc = checksums[index].get(hash(path))  # type: ignore[index]
-            if crc is not None and shared[crc] < 2:
-                continue
-        out[index][path] = e.size
+    for path, (index, e) in final.items():
+        if e.type is not file_t:
+            continue
+        size = e.size
+        if want is not None and want(size):
+            out[index][path] = size
+        elif floor > 0 and size >= floor and counts[size] > 1:
+            if shared is not None and checksums is not None:
+                crc = checksums[index].get(hash(path))
+                if crc is not None and shared[crc] < 2:
+                    continue
+            out[index][path] = size
     return dict(out)
 
 
