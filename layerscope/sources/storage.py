@@ -51,9 +51,10 @@ _scan_split: (
     | None
 )
 try:  # the optional C walk and tar-split scan (pyproject.toml builds them)
-    from layerscope.sources import _storagewalk
+    from layerscope.sources._storagewalk import tar_split as _c_tar_split
+    from layerscope.sources._storagewalk import walk as _c_walk
 
-    _accel, _scan_split = _storagewalk.walk, _storagewalk.tar_split
+    _accel, _scan_split = _c_walk, _c_tar_split
 except ImportError:  # pragma: no cover - exercised where it was not built
     _accel = _scan_split = None
 
