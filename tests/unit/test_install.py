@@ -48,7 +48,12 @@ def test_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["findings"]
     assert (
         _run(
-            [str(fresh / "bin" / "python"), "-c", "import yaml, layerscope.tar._tarwalk"], tmp_path
+            [
+                str(fresh / "bin" / "python"),
+                "-c",
+                "import yaml, layerscope.tar._tarwalk, layerscope.sources._storagewalk",
+            ],
+            tmp_path,
         ).returncode
         == 0
     )
