@@ -18,7 +18,8 @@ longer matches.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -190,6 +191,10 @@ class LocalImages:
         return self._engine
 
     def _run(self) -> None:
+        if self._engine == "docker":  # from the store, when readable: no docker SDK
+            self._rows = _stored_images(None, self._timeout)
+            if self._rows is not None:
+                return
         try:
             client = _connect(self._engine, self._timeout)
         except Exception:  # the export needs the engine too, and reports it
@@ -215,20 +220,25 @@ class LocalImages:
         return None if self._thread.is_alive() else self._rows
 
 
-def _stored_images(client: docker.DockerClient) -> list[LocalImage] | None:
+def _stored_images(
+    client: docker.DockerClient | None, timeout: float = DEFAULT_TIMEOUT
+) -> list[LocalImage] | None:
     """The listing from the engine's storage (sources/storage_probe.py), one
-    file per image instead of one API call; None when it cannot be read."""
+    file per image instead of one API call; None when it cannot be read.
+    Without a ``client`` the engine's root is asked over its socket."""
     from layerscope.sources.storage import StorageUnavailable
     from layerscope.sources.storage_probe import docker_root, docker_tagged_images
 
     try:
-        return docker_tagged_images(docker_root(client))
+        return docker_tagged_images(docker_root(client, timeout))
     except StorageUnavailable:
         return None
 
 
 def local_match(
-    client: docker.DockerClient, image: Image, listing: list[LocalImage] | None = None
+    client: Callable[[], docker.DockerClient],
+    image: Image,
+    listing: list[LocalImage] | None = None,
 ) -> Boundary | None:
     """The tagged engine image whose layers are the longest prefix of
     ``image``'s. Images of the same repository are skipped (``app:1`` is not
@@ -241,7 +251,7 @@ def local_match(
         return None
     own_repo = _repository(image.reference) if image.reference else ""
     by_length: dict[int, list[tuple[str, str]]] = {}
-    for image_id, tags, theirs in _tagged_images(client) if listing is None else listing:
+    for image_id, tags, theirs in _tagged_images(client()) if listing is None else listing:
         if image_id == image.id:
             continue
         if own_repo and any(_repository(t) == own_repo for t in tags):
@@ -255,7 +265,7 @@ def local_match(
             return Boundary(length, Signal.LOCAL_IMAGE, group[0][0])
         verified = []
         for tag, image_id in group:
-            n = _history_prefix(client, image_id, image)
+            n = _history_prefix(client(), image_id, image)
             if n is not None and (length < len(ours) or n < len(image.history)):
                 verified.append((-n, tag))
         if verified:
@@ -264,18 +274,27 @@ def local_match(
 
 
 def _local_boundary(image: Image, listing: LocalImages | None) -> Boundary | None:
-    try:
-        client = _connect(_engine_of(image))
-    except SourceError:
-        return None
-    from docker.errors import DockerException
+    # The client is made only when the listing leaves a question (the docker
+    # SDK takes a third of a second to import).
+    made: list[docker.DockerClient] = []
+
+    def client() -> docker.DockerClient:
+        if not made:
+            made.append(_connect(_engine_of(image)))
+        return made[0]
 
     try:
         return local_match(client, image, listing.rows() if listing is not None else None)
-    except (DockerException, SourceError):
+    except SourceError:
         return None
+    except Exception as e:
+        errors = sys.modules.get("docker.errors")
+        if errors is not None and isinstance(e, errors.DockerException):
+            return None
+        raise
     finally:
-        client.close()
+        for c in made:
+            c.close()
 
 
 def find_base(

@@ -4,7 +4,8 @@ Live progress is drawn with ``rich.progress`` on stderr, and only when stderr is
 terminal, the run is not in CI mode (``--ci``, ``CI=true``), ``--quiet`` is not
 given and ``TERM`` is not ``dumb``; it is cleared before a report is written, so
 stdout carries the same bytes with and without a terminal. ``rich`` is imported
-only then. ``--verbose`` adds one line per phase with its wall time, in any mode;
+only then. ``--verbose`` adds one line per phase with its wall time, in any mode (and, for
+an engine image, one saying whether its storage or its export is read, and why);
 ``--quiet`` silences progress, warnings and notes.
 """
 
@@ -127,6 +128,8 @@ class Status:
         first: list[float] = []
 
         def mark(p: Progress) -> None:
+            if p.note and self.verbose:
+                self._print(f"layerscope: {p.note}")
             if not first and p.layers_done:
                 first.append(time.monotonic())
                 self.phase("source")

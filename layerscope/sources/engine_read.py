@@ -4,15 +4,14 @@ a second) or from its export (as long as ``docker save``).
 ``--engine-read auto`` (the default) reads the storage when it can and the
 export otherwise; ``storage`` insists on the storage (exit 2 with the reason
 when it cannot be read); ``export`` always reads the export. Which path ran,
-and why the storage was not read, is one line on stderr when
-``LAYERSCOPE_DEBUG`` is set.
+and why the storage was not read, is one progress event's ``note``: the line
+``--verbose`` prints.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from layerscope.errors import SourceError, UsageError
@@ -30,22 +29,22 @@ from layerscope.sources.storage import (
     TarSplit,
     candidates,
     hash_files,
-    narrow_by_checksums,
     read_tar_split,
     walk_layer,
     with_digests,
 )
-from layerscope.sources.storage_probe import StoragePlan, plan_for
+from layerscope.sources.storage_probe import StoragePlan, image_id_of, plan_for
 
 ENGINE_READS = ("auto", "storage", "export")
 
 __all__ = ["ENGINE_READS", "read_engine", "read_storage"]
 
 
-def debug(line: str) -> None:
-    """One line on stderr when LAYERSCOPE_DEBUG is set."""
-    if os.environ.get("LAYERSCOPE_DEBUG"):
-        print(f"layerscope: {line}", file=sys.stderr, flush=True)
+def _note(options: SourceOptions, engine: str, path: str, line: str) -> None:
+    """Say which path reads the image, and why (the one line of ``--verbose``):
+    a progress event of no layers that carries the line."""
+    if options.progress is not None:
+        options.progress(Progress(0, 0, None, via=f"{engine} {path}", note=line))
 
 
 def read_engine(
@@ -60,18 +59,23 @@ def read_engine(
     if mode != "export":
         try:
             plan = plan_for(reference, engine, options)
-            image = read_storage(plan, reference=reference, engine=engine, options=options)
+            _note(
+                options,
+                engine,
+                "storage",
+                f"reading {reference} from the {engine} storage ({plan.driver}, "
+                f"--engine-read {mode})",
+            )
+            return read_storage(plan, reference=reference, engine=engine, options=options)
         except StorageUnavailable as e:
             if mode == "storage":
                 raise SourceError(
                     f"{engine}:{reference}: cannot read the engine's storage: {e}"
                 ) from None
-            debug(f"reading the {engine} export of {reference}: the storage cannot be read ({e})")
-        else:
-            debug(f"read {reference} from the {engine} storage ({plan.driver})")
-            return image
+            why = f"the storage cannot be read ({e})"
     else:
-        debug(f"reading the {engine} export of {reference} (--engine-read export)")
+        why = "--engine-read export"
+    _note(options, engine, "export", f"reading the {engine} export of {reference}: {why}")
     from layerscope.sources.daemon import read_any_engine, read_engine_image
 
     report = options.progress
@@ -91,6 +95,7 @@ def _add_layer(
     entries: list[Entry],
     record: TarSplit,
     root: str,
+    plan: StoragePlan,
 ) -> int:
     """Append one walked layer (with the tar's root member when it has one)."""
     if record.has_root:
@@ -98,13 +103,39 @@ def _add_layer(
             st = os.stat(root, follow_symlinks=False)
         except OSError as e:
             raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
-        mtime = int(st.st_mtime)
+        mtime = st.st_mtime_ns // 1_000_000_000
         entries.insert(
             0, Entry("", EntryType.DIR, 0, st.st_mode & 0o7777, st.st_uid, st.st_gid, mtime)
         )
+    if plan.uid_map is not None and plan.gid_map is not None:
+        entries = _image_ids(entries, plan.uid_map, plan.gid_map)
     layers.append(tuple(entries))
     sizes.append(record.size_bytes)
     return len(entries)
+
+
+def _image_ids(
+    entries: list[Entry],
+    uids: tuple[tuple[int, int, int], ...],
+    gids: tuple[tuple[int, int, int], ...],
+) -> list[Entry]:
+    """A rootless store's entries with the image's owners and groups instead
+    of the user's host ids (whiteout and opaque markers carry none)."""
+    markers = (EntryType.WHITEOUT, EntryType.OPAQUE)
+    uid_of: dict[int, int] = {}
+    gid_of: dict[int, int] = {}
+    out = []
+    for e in entries:
+        if e.type not in markers:
+            uid = uid_of.get(e.uid)
+            if uid is None:
+                uid = uid_of[e.uid] = image_id_of(e.uid, uids)
+            gid = gid_of.get(e.gid)
+            if gid is None:
+                gid = gid_of[e.gid] = image_id_of(e.gid, gids)
+            e = e._replace(uid=uid, gid=gid)
+        out.append(e)
+    return out
 
 
 def read_storage(
@@ -120,8 +151,8 @@ def read_storage(
     sizes: list[int] = []
     entries_total = 0
     done_bytes = 0
-    # The CRC-64s of the files that may need a digest: only those whose size
-    # and checksum another candidate shares are read.
+    # The CRC-64s of the files that may need a digest: only those whose
+    # checksum another candidate shares are read.
     floor = options.digest_floor if options.want_digest is None else 0
     checksums: list[dict[int, int]] = []
     # The tar-split records are read on a thread while the directories are
@@ -144,8 +175,10 @@ def read_storage(
                     split_info = TarSplit(plan.sizes[i], False, {})
                 else:
                     split_info = record.result()
+                    records[i] = None  # the future keeps its result: let it go
                 checksums.append(split_info.checksums)
-                entries_total += _add_layer(layers, sizes, entries, split_info, root)
+                entries_total += _add_layer(layers, sizes, entries, split_info, root, plan)
+                del entries, record, split_info
                 done_bytes += sizes[-1]
                 if options.progress is not None:
                     options.progress(
@@ -161,9 +194,9 @@ def read_storage(
             for future in records:
                 if future is not None:
                     future.cancel()
-    wanted = candidates(layers, options.digest_floor, options.want_digest)
-    if wanted and floor > 0:
-        wanted = narrow_by_checksums(wanted, checksums)
+    wanted = candidates(
+        layers, options.digest_floor, options.want_digest, checksums if floor > 0 else None
+    )
     del checksums
     blobs = []
     for i, stored in enumerate(layers):

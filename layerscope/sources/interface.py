@@ -38,6 +38,9 @@ class Progress:
     layers_total: int | None
     entries_read: int = 0
     via: str = ""  # for an engine image: "docker storage", "docker export"
+    # One line for --verbose, once per read: which path an engine image is
+    # read by and, for the export, why not the storage (sources/engine_read.py).
+    note: str = ""
 
 
 ProgressFn = Callable[[Progress], None]

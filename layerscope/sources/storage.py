@@ -33,7 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import xxhash
 
@@ -41,6 +41,36 @@ from layerscope.errors import LimitExceededError
 from layerscope.model import Entry, EntryType
 from layerscope.sources.layerscan import DIGEST_ALGORITHM, normalize
 from layerscope.union import replay
+
+_accel: Callable[[int, list[Entry], tuple[object, ...]], int] | None
+_scan_split: (
+    Callable[
+        [bytes, int, int, dict[int, int], Callable[[bytes, bytes], None]],
+        tuple[int, int, int, int],
+    ]
+    | None
+)
+try:  # the optional C walk and tar-split scan (pyproject.toml builds them)
+    from layerscope.sources._storagewalk import tar_split as _c_tar_split
+    from layerscope.sources._storagewalk import walk as _c_walk
+
+    _accel, _scan_split = _c_walk, _c_tar_split
+except ImportError:  # pragma: no cover - exercised where it was not built
+    _accel = _scan_split = None
+
+# What the C walk builds its entries of (its ctx, before the per-call items).
+_WALK_CTX = (
+    Entry,
+    EntryType.FILE,
+    EntryType.DIR,
+    EntryType.SYMLINK,
+    EntryType.HARDLINK,
+    EntryType.CHAR,
+    EntryType.BLOCK,
+    EntryType.FIFO,
+    EntryType.WHITEOUT,
+    EntryType.OPAQUE,
+)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 # O_NONBLOCK: a FIFO swapped in for a file must not block the open; the
@@ -80,12 +110,60 @@ def _opaque(fd: int, xattrs: Sequence[str]) -> bool:
 
 
 def walk_layer(
-    root: str, *, xattrs: Sequence[str] = OPAQUE_XATTRS, max_entries: int = 4_000_000
+    root: str,
+    *,
+    xattrs: Sequence[str] = OPAQUE_XATTRS,
+    max_entries: int = 4_000_000,
+    accelerate: bool = True,
 ) -> list[Entry]:
-    """The entries of the layer directory ``root``, in export order.
+    """The entries of the layer directory ``root``, in export order: by the C
+    walk (``_storagewalk.c``) when it is built and ``accelerate``, else in
+    Python; both give the same entries and errors.
 
     Raises StorageUnavailable when the directory vanishes or cannot be read.
     """
+    top = _open_layer(root)
+    try:
+        if accelerate and _accel is not None:
+            entries: list[Entry] = []
+            status = _accel(
+                top, entries, (*_WALK_CTX, _xattr_names(xattrs), MAX_DEPTH, max_entries)
+            )
+            if status == 1:
+                raise StorageUnavailable(f"{root}: directories nested deeper than {MAX_DEPTH}")
+            if status == 2:
+                raise _too_many(root, max_entries)
+        else:
+            entries = _walk_python(top, root, xattrs, max_entries)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise StorageUnavailable(
+            f"layer directory {root} changed while it was read ({e.strerror}): "
+            f"the image was removed?"
+        ) from None
+    except PermissionError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
+    except OSError as e:
+        raise StorageUnavailable(f"layer directory {root}: {e.strerror or e}") from None
+    finally:
+        os.close(top)
+    return entries
+
+
+def has_accelerator() -> bool:
+    """Whether the C walk of layer directories is built."""
+    return _accel is not None
+
+
+def _xattr_names(xattrs: Sequence[str]) -> tuple[bytes, ...]:
+    return tuple(os.fsencode(x) for x in xattrs)
+
+
+def _too_many(root: str, max_entries: int) -> LimitExceededError:
+    return LimitExceededError(f"{root}: more than {max_entries} entries (--limit max-entries=N)")
+
+
+def _walk_python(top: int, root: str, xattrs: Sequence[str], max_entries: int) -> list[Entry]:
+    """The pure-Python walk of the directory open as ``top`` (OSErrors pass)."""
     entries: list[Entry] = []
     append = entries.append
     links: dict[tuple[int, int], str] = {}
@@ -96,7 +174,6 @@ def walk_layer(
         stat.S_IFBLK: EntryType.BLOCK,
         stat.S_IFIFO: EntryType.FIFO,
     }
-    top = _open_layer(root)
     # Frames of (directory fd, path prefix, names left in reverse order).
     stack: list[tuple[int, str, list[tuple[str, os.DirEntry[str]]]]] = []
     try:
@@ -114,8 +191,11 @@ def walk_layer(
             mode = st.st_mode
             fmt = s_ifmt(mode)
             perm = mode & 0o7777
+            # Whole seconds, floored (Go's Unix()); int(st_mtime) would round
+            # a float up to the next second at .9999999.
+            mtime = st.st_mtime_ns // 1_000_000_000
             if fmt == s_ifdir:
-                append(Entry(path, dir_t, 0, perm, st.st_uid, st.st_gid, int(st.st_mtime)))
+                append(Entry(path, dir_t, 0, perm, st.st_uid, st.st_gid, mtime))
                 if len(stack) >= MAX_DEPTH:
                     raise StorageUnavailable(f"{root}: directories nested deeper than {MAX_DEPTH}")
                 sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
@@ -138,60 +218,26 @@ def walk_layer(
                 first = links.get(key)
                 if first is not None:
                     append(
-                        Entry(
-                            path,
-                            EntryType.HARDLINK,
-                            0,
-                            perm,
-                            st.st_uid,
-                            st.st_gid,
-                            int(st.st_mtime),
-                            first,
-                        )
+                        Entry(path, EntryType.HARDLINK, 0, perm, st.st_uid, st.st_gid, mtime, first)
                     )
                     continue
                 links[key] = path
             if fmt == s_ifreg:
-                append(
-                    Entry(path, file_t, st.st_size, perm, st.st_uid, st.st_gid, int(st.st_mtime))
-                )
+                append(Entry(path, file_t, st.st_size, perm, st.st_uid, st.st_gid, mtime))
             elif fmt == s_iflnk:
                 target = os.readlink(name, dir_fd=fd)
-                append(
-                    Entry(
-                        path,
-                        EntryType.SYMLINK,
-                        0,
-                        perm,
-                        st.st_uid,
-                        st.st_gid,
-                        int(st.st_mtime),
-                        target,
-                    )
-                )
+                append(Entry(path, EntryType.SYMLINK, 0, perm, st.st_uid, st.st_gid, mtime, target))
             else:
                 kind = kinds.get(fmt)
                 if kind is None:
                     continue
-                append(Entry(path, kind, 0, perm, st.st_uid, st.st_gid, int(st.st_mtime)))
+                append(Entry(path, kind, 0, perm, st.st_uid, st.st_gid, mtime))
             if len(entries) > max_entries:
-                raise LimitExceededError(
-                    f"{root}: more than {max_entries} entries (--limit max-entries=N)"
-                )
-    except (FileNotFoundError, NotADirectoryError) as e:
-        raise StorageUnavailable(
-            f"layer directory {root} changed while it was read ({e.strerror}): "
-            f"the image was removed?"
-        ) from None
-    except PermissionError as e:
-        raise StorageUnavailable(f"layer directory {root}: {e.strerror}") from None
-    except OSError as e:
-        raise StorageUnavailable(f"layer directory {root}: {e.strerror or e}") from None
+                raise _too_many(root, max_entries)
     finally:
         for fd, _, _ in stack:
             if fd != top:
                 os.close(fd)
-        os.close(top)
     return entries
 
 
@@ -220,10 +266,12 @@ def _listing(fd: int) -> list[tuple[str, os.DirEntry[str]]]:
 # --------------------------------------------------------------- tar-split
 
 _inflate_lib: Any = zlib
+_inflate_errors: tuple[type[Exception], ...] = (zlib.error,)
 try:  # isal inflates 2-3x faster than zlib (tar/streams.py uses it too)
     from isal import isal_zlib
 
     _inflate_lib = isal_zlib
+    _inflate_errors = (zlib.error, cast("type[Exception]", isal_zlib.error))  # its own class
 except ImportError:  # pragma: no cover - exercised where isal is absent
     pass
 
@@ -248,28 +296,36 @@ class TarSplit:
     checksums: dict[int, int]
 
 
-def _tar_split_lines(path: str, max_bytes: int) -> Iterator[list[bytes]]:
-    """The inflated record, a list of whole lines at a time."""
+def _tar_split_chunks(path: str, max_bytes: int) -> Iterator[bytes]:
+    """The inflated record, a piece at a time; an empty piece last."""
     inflate = _inflate_lib.decompressobj(wbits=47)
-    rest = b""
     seen = 0
     try:
         with open(path, "rb", buffering=0) as f:
             while True:
-                raw = f.read(64 << 10)
+                raw = f.read(32 << 10)  # ~1 MB inflated: little memory held
                 data = inflate.decompress(raw) if raw else inflate.flush()
                 seen += len(data)
                 if seen > max_bytes:
                     raise StorageUnavailable(f"{path}: tar-split record larger than {max_bytes}")
-                lines = (rest + data if rest else data).split(b"\n")
-                rest = lines.pop() if raw else b""
-                yield lines
+                if data:
+                    yield data
                 if not raw:
+                    yield b""
                     return
     except OSError as e:
         raise StorageUnavailable(f"{path}: {e.strerror or e}") from None
-    except zlib.error:
+    except _inflate_errors:
         raise StorageUnavailable(f"{path}: not a gzipped tar-split record") from None
+
+
+def _tar_split_lines(path: str, max_bytes: int) -> Iterator[list[bytes]]:
+    """The inflated record, a list of whole lines at a time."""
+    rest = b""
+    for data in _tar_split_chunks(path, max_bytes):
+        lines = (rest + data if rest else data).split(b"\n")
+        rest = lines.pop() if data else b""
+        yield lines
 
 
 _SIZE = re.compile(rb',"size":(\d+),')
@@ -281,7 +337,9 @@ _NAMED_FILE = re.compile(
 )
 
 
-def read_tar_split(path: str, *, floor: int = 0, max_bytes: int = 4 << 30) -> TarSplit:
+def read_tar_split(
+    path: str, *, floor: int = 0, max_bytes: int = 4 << 30, accelerate: bool = True
+) -> TarSplit:
     """Read a tar-split record: gzipped JSON lines, as Go writes them, of the
     tar's raw bytes between files (type 2, base64) and its files (type 1,
     with their sizes and CRC-64), which the engine keeps beside each layer to
@@ -289,10 +347,13 @@ def read_tar_split(path: str, *, floor: int = 0, max_bytes: int = 4 << 30) -> Ta
     of files of at least ``floor`` bytes. A line of another form makes the
     record unreadable (StorageUnavailable), never a wrong size.
 
-    The work is done a list of lines at a time by C loops (``map``, ``find``,
-    ``count``, one regular expression over the short file lines): a record
-    holds two lines per tar member.
+    A record holds two lines per tar member. The C scan (``_storagewalk.c``)
+    reads them when it is built and ``accelerate``; else the work is done a
+    list of lines at a time by C loops of Python's (``map``, ``find``,
+    ``count``, one regular expression over the short file lines).
     """
+    if accelerate and _scan_split is not None:
+        return _read_tar_split_c(path, floor, max_bytes, _scan_split)
     total = 0
     root = False
     checksums: dict[int, int] = {}
@@ -318,6 +379,47 @@ def read_tar_split(path: str, *, floor: int = 0, max_bytes: int = 4 << 30) -> Ta
     return TarSplit(total, root, checksums)
 
 
+def _read_tar_split_c(
+    path: str,
+    floor: int,
+    max_bytes: int,
+    scan: Callable[
+        [bytes, int, int, dict[int, int], Callable[[bytes, bytes], None]],
+        tuple[int, int, int, int],
+    ],
+) -> TarSplit:
+    total = 0
+    root = False
+    checksums: dict[int, int] = {}
+    rest = b""
+
+    def slow_checksum(raw: bytes, crc: bytes) -> None:
+        _checksum(raw, crc, checksums)
+
+    for data in _tar_split_chunks(path, max_bytes):
+        if not data:  # the end: the last line may lack its newline
+            data = b"\n"
+        start = 0
+        if rest:  # the line that straddles the pieces, alone: no copy of the piece
+            start = data.find(b"\n") + 1
+            if not start:
+                rest += data
+                continue
+            rest += data[:start]
+            pieces = [(rest, 0)]
+        else:
+            pieces = []
+        pieces.append((data, start))
+        for buf, at in pieces:
+            used, size, has_root, bad = scan(buf, at, floor, checksums, slow_checksum)
+            if bad:
+                raise StorageUnavailable(f"{path}: not a tar-split record as this version knows it")
+            total += size
+            root = root or bool(has_root)
+        rest = data[used:]
+    return TarSplit(total, root, checksums)
+
+
 def _checksum(raw: bytes, crc: bytes, out: dict[int, int]) -> None:
     """Record a file's CRC under its normalised name."""
     try:
@@ -331,67 +433,57 @@ def _checksum(raw: bytes, crc: bytes, out: dict[int, int]) -> None:
     out[hash(normalize(name))] = value
 
 
-def narrow_by_checksums(
-    wanted: dict[int, dict[str, int]], checksums: Sequence[dict[int, int]]
-) -> dict[int, dict[str, int]]:
-    """``wanted`` (per layer, path -> size) without the files whose size and
-    checksum no other wanted file shares: their content is unique, a digest
-    would match nothing. Files without a checksum stay."""
-    groups: Counter[tuple[int, int]] = Counter()
-    for index, paths in wanted.items():
-        crcs = checksums[index]
-        for path, size in paths.items():
-            crc = crcs.get(hash(path))
-            if crc is not None:
-                groups[(size, crc)] += 1
-    out: dict[int, dict[str, int]] = {}
-    for index, paths in wanted.items():
-        crcs = checksums[index]
-        keep = {
-            p: size
-            for p, size in paths.items()
-            if (crc := crcs.get(hash(p))) is None or groups[(size, crc)] > 1
-        }
-        if keep:
-            out[index] = keep
-    return out
-
-
 # --------------------------------------------------------------- digests
 
 
 def candidates(
-    layers: Sequence[Sequence[Entry]], floor: int, want: Callable[[int], bool] | None
+    layers: Sequence[Sequence[Entry]],
+    floor: int,
+    want: Callable[[int], bool] | None,
+    checksums: Sequence[dict[int, int]] | None = None,
 ) -> dict[int, dict[str, int]]:
     """Per layer, the visible regular files (path -> size) whose content must be hashed:
     those of at least ``floor`` bytes whose size another visible file shares
-    (the duplicate candidates), and those ``want(size)`` asks for."""
-    file_t = EntryType.FILE
-    stored: Counter[int] = Counter()
-    wanted = False
-    for entries in layers:
-        for e in entries:
-            if e.type is file_t:
-                if floor > 0 and e.size >= floor:
-                    stored[e.size] += 1
-                if want is not None and not wanted and want(e.size):
-                    wanted = True
-    if not wanted and not any(n > 1 for n in stored.values()):
+    (the duplicate candidates), and those ``want(size)`` asks for.
+
+    ``checksums`` (per layer, ``hash(path)`` -> CRC-64, from the tar-split
+    records) leaves out the candidates whose checksum no other visible file
+    of at least ``floor`` bytes shares: their content is unique, a digest
+    would match nothing. Files without a checksum stay.
+
+    The union is replayed here even when no size repeats: the analysis
+    then finds the same replay done (``union.replay`` keeps the last one).
+    Two passes over it and no list of the candidates: the peak memory of
+    the read stays below the export's."""
+    if floor <= 0 and want is None:
         return {}
-    union = replay(layers)
-    counts: Counter[int] = Counter(
-        e.size
-        for _, e in union.final.values()
-        if e.type is file_t and floor > 0 and e.size >= floor
-    )
+    file_t = EntryType.FILE
+    final = replay(layers).final
+    counts: Counter[int] = Counter()
+    # By the checksum alone: files of another size that share one are kept
+    # too, and only cost a digest.
+    shared: Counter[int] | None = None if checksums is None else Counter()
+    if floor > 0:
+        for path, (index, e) in final.items():
+            if e.type is file_t and e.size >= floor:
+                counts[e.size] += 1
+                if shared is not None and checksums is not None:
+                    crc = checksums[index].get(hash(path))
+                    if crc is not None:
+                        shared[crc] += 1
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for path, (index, e) in union.final.items():
+    for path, (index, e) in final.items():
         if e.type is not file_t:
             continue
-        if (floor > 0 and e.size >= floor and counts[e.size] > 1) or (
-            want is not None and want(e.size)
-        ):
-            out[index][path] = e.size
+        size = e.size
+        if want is not None and want(size):
+            out[index][path] = size
+        elif floor > 0 and size >= floor and counts[size] > 1:
+            if shared is not None and checksums is not None:
+                crc = checksums[index].get(hash(path))
+                if crc is not None and shared[crc] < 2:
+                    continue
+            out[index][path] = size
     return dict(out)
 
 

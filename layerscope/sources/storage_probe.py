@@ -47,6 +47,11 @@ class StoragePlan:
     driver: str
     xattrs: tuple[str, ...] = OPAQUE_XATTRS
     sizes: tuple[int, ...] | None = None  # tar lengths, when the store records them
+    # A rootless store keeps files under the user's host ids: ranges of
+    # (first host id, first image id, count) for owners and groups (None:
+    # the ids are the image's).
+    uid_map: tuple[tuple[int, int, int], ...] | None = None
+    gid_map: tuple[tuple[int, int, int], ...] | None = None
 
 
 def local_engine() -> str | None:
@@ -227,17 +232,68 @@ def podman_plan(reference: str, root: str) -> StoragePlan:
         layer_id = str(layer.get("id"))
         if not _CACHE_ID.fullmatch(layer_id) or not isinstance(layer.get("diff-size"), int):
             raise StorageUnavailable(f"unexpected layer record {layer_id[:80]!r}")
+        if layer.get("uidmap") or layer.get("gidmap"):
+            raise StorageUnavailable(f"layer {layer_id[:12]} is stored with its own id mapping")
         dirs.append(os.path.join(root, "overlay", layer_id, "diff"))
         splits.append(os.path.join(root, "overlay-layers", layer_id + ".tar-split.gz"))
+    uid_map = gid_map = None
+    try:
+        owner = os.stat(root).st_uid
+    except OSError as e:
+        raise StorageUnavailable(f"{root}: {e.strerror}") from None
+    if owner != 0:  # rootless: the files carry the user's host ids
+        uid_map = rootless_ids(owner, owner, "/etc/subuid")
+        gid_map = rootless_ids(owner, os.stat(root).st_gid, "/etc/subgid")
     return StoragePlan(
         image_id=key,
         config=config,
         diff_ids=tuple(diff_ids),
         layer_dirs=tuple(dirs),
         tar_splits=tuple(splits),
-        driver="containers-storage overlay",
+        driver="containers-storage overlay" + (" (rootless)" if owner != 0 else ""),
         sizes=tuple(int(layer["diff-size"]) for layer in chain),
+        uid_map=uid_map,
+        gid_map=gid_map,
     )
+
+
+def rootless_ids(user: int, own: int, ranges_file: str) -> tuple[tuple[int, int, int], ...]:
+    """How the store of rootless ``user`` maps the image's ids, as Podman does
+    by default: ranges of (first host id, first image id, count). The image's
+    0 is the user's own id (``own``); 1, 2, ... run through the user's
+    subordinate ranges (``/etc/subuid`` or ``/etc/subgid`` lines
+    ``name:start:count`` or ``uid:start:count``), in order.
+    StorageUnavailable when the user has none."""
+    import pwd
+
+    try:
+        name = pwd.getpwuid(user).pw_name
+    except KeyError:
+        name = ""
+    ranges = [(own, 0, 1)]
+    next_id = 1
+    try:
+        with open(ranges_file, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                who, _, rest = line.strip().partition(":")
+                start, _, count = rest.partition(":")
+                if who in (name, str(user)) and start.isdigit() and count.isdigit():
+                    ranges.append((int(start), next_id, int(count)))
+                    next_id += int(count)
+    except OSError as e:
+        raise StorageUnavailable(f"{ranges_file}: {e.strerror}") from None
+    if next_id == 1:
+        raise StorageUnavailable(f"no subordinate ids for {name or user} in {ranges_file}")
+    return tuple(ranges)
+
+
+def image_id_of(host: int, ranges: tuple[tuple[int, int, int], ...]) -> int:
+    """The image's id of ``host`` through :func:`rootless_ids` ranges;
+    StorageUnavailable when no range holds it."""
+    for first, image, count in ranges:
+        if first <= host < first + count:
+            return image + host - first
+    raise StorageUnavailable(f"host id {host} is outside the store's id mapping")
 
 
 def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan:
@@ -256,19 +312,63 @@ def plan_for(reference: str, engine: str, options: SourceOptions) -> StoragePlan
             except StorageUnavailable as e:
                 reasons.append(str(e))
         raise StorageUnavailable("; ".join(reasons))
-    from layerscope.sources.daemon import _client
+    return docker_plan(docker_inspect(reference, options.engine_timeout))
 
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def docker_inspect(reference: str, timeout: float) -> dict[str, Any]:
+    """The engine's inspect of ``reference`` (see :func:`docker_get`)."""
+    from urllib.parse import quote
+
+    # Quoted as the docker SDK quotes it.
+    return docker_get("/images/" + quote(reference, safe="/:") + "/json", timeout)
+
+
+def docker_get(path: str, timeout: float) -> dict[str, Any]:
+    """A JSON object from the local Docker engine's API, asked over its socket
+    with one plain HTTP request: the docker SDK (a third of a second to import)
+    is left to the paths that need more. StorageUnavailable on any failure:
+    the export path then asks again and reports the engine's state."""
+    import http.client
+    import socket
+
+    why = local_engine()
+    if why is not None:
+        raise StorageUnavailable(why)
+    host = os.environ.get("DOCKER_HOST") or "unix://" + DOCKER_SOCKET
+    where = host.removeprefix("unix://")
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(where)
+            except BaseException:
+                sock.close()
+                raise
+            self.sock = sock
+
+    conn = UnixConnection("docker", timeout=timeout)
     try:
-        client = _client(engine, options.engine_timeout)
-    except Exception as e:  # the export path reports the engine's state
-        raise StorageUnavailable(str(e)) from None
-    try:
-        info: dict[str, Any] = client.api.inspect_image(reference)  # type: ignore[no-untyped-call]
-    except Exception as e:  # not found, refused: the export path says it
-        raise StorageUnavailable(f"inspect failed: {type(e).__name__}") from None
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read(MAX_JSON_BYTES + 1)
+    except (OSError, http.client.HTTPException) as e:
+        raise StorageUnavailable(f"the engine did not answer: {type(e).__name__}") from None
     finally:
-        client.close()
-    return docker_plan(info)
+        conn.close()
+    if response.status != 200:
+        raise StorageUnavailable(f"the engine answered HTTP {response.status}")
+    try:
+        info = json.loads(body)
+    except ValueError:
+        raise StorageUnavailable("the engine's answer is not JSON") from None
+    if len(body) > MAX_JSON_BYTES or not isinstance(info, dict):
+        raise StorageUnavailable("an unexpected answer from the engine")
+    return info
 
 
 def docker_tagged_images(root: str) -> list[tuple[str, list[str], list[str]]]:
@@ -299,16 +399,20 @@ def docker_tagged_images(root: str) -> list[tuple[str, list[str], list[str]]]:
     return rows
 
 
-def docker_root(client: Any) -> str:
+def docker_root(client: Any = None, timeout: float = 60.0) -> str:
     """The engine's root directory when its images are in a readable overlay2
-    store on this machine; StorageUnavailable otherwise."""
+    store on this machine; StorageUnavailable otherwise. Without a docker SDK
+    ``client``, the engine is asked over its socket (:func:`docker_get`)."""
     why = local_engine()
     if why is not None:
         raise StorageUnavailable(why)
-    try:
-        info = client.info()
-    except Exception as e:  # the API path reports the engine's state
-        raise StorageUnavailable(f"info failed: {type(e).__name__}") from None
+    if client is None:
+        info = docker_get("/info", timeout)
+    else:
+        try:
+            info = client.info()
+        except Exception as e:  # the API path reports the engine's state
+            raise StorageUnavailable(f"info failed: {type(e).__name__}") from None
     root = str(info.get("DockerRootDir") or "")
     if info.get("Driver") != "overlay2" or not root or not os.access(root, os.R_OK | os.X_OK):
         raise StorageUnavailable("the engine's root is not a readable overlay2 store")

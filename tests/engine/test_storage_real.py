@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +78,12 @@ def image(request: pytest.FixtureRequest, busybox_base: str) -> str:
     return build_image(tag, dockerfile, APP, buildkit=buildkit)
 
 
-def _report(tag: str, mode: str) -> tuple[dict[str, Any], str]:
+def _report(tag: str, *flags: str) -> tuple[dict[str, Any], str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--engine-read", mode],
+        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--verbose", *flags],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "LAYERSCOPE_DEBUG": "1"},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
         timeout=300,
     )
@@ -88,11 +91,20 @@ def _report(tag: str, mode: str) -> tuple[dict[str, Any], str]:
     return json.loads(proc.stdout), proc.stderr
 
 
+def _path_lines(said: str) -> list[str]:
+    """The --verbose lines that say which path read the image."""
+    return [line for line in said.splitlines() if line.startswith("layerscope: reading ")]
+
+
 def test_storage_and_export_reports_are_identical(image: str) -> None:
-    storage, said = _report(image, "storage")
-    assert "from the docker storage" in said
-    export, said = _report(image, "export")
-    assert "export" in said
+    storage, said = _report(image, "--engine-read", "storage")
+    assert _path_lines(said) == [
+        f"layerscope: reading {image} from the docker storage (overlay2, --engine-read storage)"
+    ]
+    export, said = _report(image, "--engine-read", "export")
+    assert _path_lines(said) == [
+        f"layerscope: reading the docker export of {image}: --engine-read export"
+    ]
     # Source-specific: the export's blob names.
     for layer in storage["layers"] + export["layers"]:
         layer.pop("blob_digest")
@@ -142,23 +154,44 @@ def test_storage_forced_on_a_remote_engine_is_one_clear_error(
     assert "\n" not in str(err.value) and "not a local socket" in str(err.value)
 
 
-def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5"],
+def test_the_default_says_at_verbose_that_it_reads_the_storage(image: str) -> None:
+    report, said = _report(image)
+    assert _path_lines(said) == [
+        f"layerscope: reading {image} from the docker storage (overlay2, --engine-read auto)"
+    ]
+    assert report["image"]["source"] == "docker"
+    # Without --verbose the line is not there.
+    quiet = subprocess.run(
+        [sys.executable, "-m", "layerscope", image, "--format", "json"],
         capture_output=True,
         text=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "DOCKER_HOST": "tcp://127.0.0.1:9",
-            "LAYERSCOPE_DEBUG": "1",
-        },
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=300,
+    )
+    assert quiet.returncode in (0, 1) and not _path_lines(quiet.stderr), quiet.stderr
+
+
+def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
+    # A tcp:// DOCKER_HOST (nothing listens on port 9): the storage on this
+    # machine may not be that engine's, so the export is read, and fails.
+    proc = subprocess.run(
+        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5", "--verbose"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DOCKER_HOST": "tcp://127.0.0.1:9"},
         check=False,
         timeout=120,
     )
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2 and len(lines) == 2, proc.stderr
-    assert "reading the docker export" in lines[0] and "not a local socket" in lines[0]
+    assert lines[0] == (
+        f"layerscope: reading the docker export of {image}: the storage cannot be read "
+        "(DOCKER_HOST=tcp://127.0.0.1:9 is not a local socket)"
+    )
+    assert lines[1].startswith("layerscope: error: cannot reach the docker engine at tcp:"), lines[
+        1
+    ]
 
 
 def test_an_image_removed_mid_read(busybox_base: str) -> None:
@@ -272,3 +305,178 @@ def test_the_progress_screen_says_which_path_ran(image: str, mode: str) -> None:
     # Per-layer progress, every layer of the image counted.
     assert [done for _, done, _ in seen if done][-1] == 5  # the base and four own
     assert {via for via, _, _ in seen} == {f"docker {mode}"}
+
+
+def test_the_storage_path_leaves_the_docker_sdk_unloaded(image: str) -> None:
+    """The plan, the base listing and the base match ask the engine over its
+    socket: importing the SDK (a third of a second) would be a tenth of the
+    whole run on the bench image."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['layerscope', {image!r}, '--format', 'json', '-o', '/dev/null']\n"
+        "try:\n"
+        "    runpy.run_module('layerscope', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, 1), e.code\n"
+        "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith('docker.')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
+ROOTLESS_USER = "layerscope-rootless"
+# No device nodes: a rootless build cannot make them (whiteouts it can).
+ROOTLESS_DOCKERFILE = """\
+FROM localhost/{base}
+RUN mkdir -p /t/keep /t/gone/deep /t/opq/old /t/links \\
+ && dd if=/dev/zero of=/t/gone/deep/f bs=1000 count=30 \\
+ && dd if=/dev/zero of=/t/opq/old/f bs=1000 count=20 \\
+ && dd if=/dev/urandom of=/t/links/data bs=1000 count=90 \\
+ && ln /t/links/data /t/links/hard1 && ln -s /t/links/data /t/links/abs \\
+ && cp /t/links/data /t/keep/copy1 && cp /t/links/data /t/keep/copy2 \\
+ && touch "/t/keep/$(printf 'bad\\377name')" && mkfifo /t/keep/fifo \\
+ && chown 1000:1000 /t/keep/copy2 && chown 65534:65534 /t/keep/copy1 \\
+ && chmod 4755 /t/keep/copy1
+RUN rm -rf /t/gone /t/opq && mkdir -p /t/opq/new && echo new > /t/opq/new/f \\
+ && rm /t/links/data
+"""
+
+
+def _as_user(
+    user: str | None, *argv: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` as ``user`` (None: as this user), with its own runtime directory."""
+    if user is None:
+        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+    runtime = f"/tmp/{user}-run"
+    script = (
+        f"mkdir -p {runtime} && chmod 700 {runtime} && cd ~ && "
+        f"XDG_RUNTIME_DIR={runtime} exec " + " ".join(shlex.quote(a) for a in argv)
+    )
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary directory the rootless user may use too (pytest's are root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="layerscope-rootless-"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rootless(busybox_base: str) -> Iterator[tuple[str, str]]:
+    """(reference, store root) of the test Dockerfile built by rootless Podman
+    into a user's own store. As root, the user is ``layerscope-rootless``
+    (made here when missing); as any other user, that user."""
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman")
+    user: str | None = None
+    if os.geteuid() == 0:
+        user = ROOTLESS_USER
+        if subprocess.run(["id", user], capture_output=True, check=False).returncode:
+            made = subprocess.run(
+                ["useradd", "--create-home", "--shell", "/bin/sh", user],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if made.returncode:
+                pytest.skip(f"cannot make a user for rootless Podman: {made.stderr.strip()}")
+    conf = _as_user(
+        user,
+        "sh",
+        "-c",
+        'mkdir -p "$HOME/.config/containers" && '
+        'printf "[storage]\\ndriver = \\"overlay\\"\\n" > "$HOME/.config/containers/storage.conf"',
+    )
+    assert conf.returncode == 0, conf.stderr
+    info = _as_user(
+        user, "podman", "info", "--format", "{{.Store.GraphDriverName}} {{.Store.GraphRoot}}"
+    )
+    if info.returncode:
+        pytest.skip(f"rootless Podman does not run here: {info.stderr.strip()[-500:]}")
+    driver, _, store = info.stdout.strip().partition(" ")
+    if driver != "overlay":
+        pytest.skip(f"rootless Podman uses the {driver} driver here, not overlay")
+    ctx = Path(tempfile.mkdtemp(prefix="layerscope-rootless-ctx-"))
+    ctx.chmod(0o755)
+    subprocess.run(
+        ["docker", "save", "-o", str(ctx / "base.tar"), busybox_base],
+        check=True,
+        capture_output=True,
+    )
+    (ctx / "Dockerfile").write_text(ROOTLESS_DOCKERFILE.format(base=busybox_base))
+    for p in ctx.iterdir():
+        p.chmod(0o644)
+    ref = "localhost/ls-h15/storage-rootless:1"
+    try:
+        for argv in (
+            ("podman", "load", "-q", "-i", str(ctx / "base.tar")),
+            ("podman", "tag", busybox_base, f"localhost/{busybox_base}"),
+            ("podman", "build", "-q", "--network", "none", "-t", ref, str(ctx)),
+        ):
+            done = _as_user(user, *argv)
+            assert done.returncode == 0, f"{argv}: {done.stderr[-2000:]}"
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    yield ref, store
+
+
+def test_rootless_podman_storage_gives_what_podman_saves(
+    rootless: tuple[str, str], shared_tmp: Path
+) -> None:
+    """A rootless store keeps the files under the user's host ids (the
+    image's 0 is the user, 1... its subordinate ids) and marks opaque
+    directories with user.overlay.opaque: the storage path must still give
+    the entries ``podman save`` gives."""
+    ref, store = rootless
+    user = ROOTLESS_USER if os.geteuid() == 0 else None
+    layout = shared_tmp / "oci"
+    saved_as = _as_user(user, "podman", "save", "--format", "oci-dir", "-o", str(layout), ref)
+    assert saved_as.returncode == 0, saved_as.stderr
+    saved = open_image_with_digests(str(layout), source="auto", options=SourceOptions())
+    if user is None:  # this user's own store: the whole path, as `layerscope IMAGE` runs
+        stored = open_image_with_digests(
+            ref, source="podman", options=SourceOptions(engine_read="storage")
+        )
+    else:  # root reads the user's store (root's own Python is not the user's to run)
+        from layerscope.sources.rehash import MIN_FILE_BYTES
+        from layerscope.sources.storage_probe import podman_plan
+
+        plan = podman_plan(ref, store)
+        assert plan.uid_map is not None and plan.driver.endswith("(rootless)")
+        stored = read_storage(
+            plan,
+            reference=ref,
+            engine="podman",
+            options=SourceOptions(digest_floor=MIN_FILE_BYTES),
+        )
+    assert stored.id == saved.id
+    for mine, theirs in zip(stored.layers, saved.layers, strict=True):
+        assert mine.size_bytes == theirs.size_bytes and mine.digest == theirs.digest
+        assert [e._replace(digest=None) for e in mine.entries] == [
+            e._replace(digest=None) for e in theirs.entries
+        ]
+    entries = {e.path: e for layer in stored.layers for e in layer.entries}
+    assert (entries["t/keep/copy2"].uid, entries["t/keep/copy1"].gid) == (1000, 65534)
+    assert entries["t/keep/fifo"].uid == 0
+    types = {e.type for layer in stored.layers for e in layer.entries}
+    assert {EntryType.OPAQUE, EntryType.WHITEOUT, EntryType.HARDLINK, EntryType.FIFO} <= types

@@ -51,7 +51,8 @@ def test_wheel_and_sdist_install_and_run(tmp_path: Path) -> None:
             [
                 str(fresh / "bin" / "python"),
                 "-c",
-                "import yaml, layerscope.tar._tarwalk, layerscope._union",
+                "import yaml, layerscope.tar._tarwalk, layerscope._union, "
+                "layerscope.sources._storagewalk",
             ],
             tmp_path,
         ).returncode

@@ -19,18 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.model import EntryType
+from layerscope.model import Entry, EntryType
 from layerscope.sources.layerscan import content_digest, scan_layer
 from layerscope.sources.storage import (
     MAX_DEPTH,
     StorageUnavailable,
     candidates,
     hash_files,
-    narrow_by_checksums,
     read_tar_split,
     walk_layer,
 )
-from layerscope.sources.storage_probe import chain_ids, docker_plan
+from layerscope.sources.storage_probe import chain_ids, docker_plan, image_id_of, rootless_ids
 from layerscope.tar.streams import FileStream
 
 
@@ -204,6 +203,31 @@ def test_tar_split_sizes_and_checksums(tmp_path: Path) -> None:
     assert crcs == {hash("a"): 1, hash('q"uo\\te'): 1, hash("c"): 2}
     assert read_tar_split(str(path), floor=5001).checksums == {}
     sizes = {"a": 5000, 'q"uo\\te': 5000, "c": 5000, "d": 5000}
-    narrowed = narrow_by_checksums({0: sizes}, [crcs])
+    layer = [Entry(path, EntryType.FILE, size) for path, size in sizes.items()]
+    assert candidates([layer], 4096, None) == {0: sizes}
+    narrowed = candidates([layer], 4096, None, [crcs])
     # c's checksum is its own: unique content; d has none: it is read to be sure.
     assert narrowed == {0: {"a": 5000, 'q"uo\\te': 5000, "d": 5000}}
+    # A file asked for by size is hashed whatever its checksum.
+    assert candidates([layer], 4096, lambda size: size == 5000, [crcs]) == {0: sizes}
+
+
+def test_rootless_id_ranges(tmp_path: Path) -> None:
+    """A rootless store's host ids back to the image's: the user is 0, the
+    subordinate ranges 1, 2, ... in the order the file gives them."""
+    ranges = tmp_path / "subuid"
+    ranges.write_text("other:200000:65536\n4242:100000:10\nbad line\n4242:300000:5\n")
+    found = rootless_ids(4242, 4242, str(ranges))
+    assert found == ((4242, 0, 1), (100000, 1, 10), (300000, 11, 5))
+    assert [image_id_of(h, found) for h in (4242, 100000, 100009, 300000, 300004)] == [
+        0,
+        1,
+        10,
+        11,
+        15,
+    ]
+    for outside in (0, 100010, 200000):
+        with pytest.raises(StorageUnavailable, match="outside"):
+            image_id_of(outside, found)
+    with pytest.raises(StorageUnavailable, match="no subordinate ids"):
+        rootless_ids(5555, 5555, str(ranges))
