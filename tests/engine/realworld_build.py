@@ -15,9 +15,18 @@ import os
 import re
 from pathlib import Path
 
+from layerscope.fix.model import Fix
+from layerscope.fix.verify import Verification
 from tests.realworld import Project, load
 
-from .imagebuild import build_image, ensure_busybox_base, ensure_debian_base, image_exists
+from .imagebuild import (
+    _buildkit_docker,
+    _docker,
+    build_image,
+    ensure_busybox_base,
+    ensure_debian_base,
+    image_exists,
+)
 
 PREFIX = os.environ.get("LAYERSCOPE_TEST_TAG_PREFIX", "layerscope-test/")
 
@@ -137,3 +146,29 @@ def build(name: str, *, buildkit: bool, target: str | None = None) -> tuple[Proj
     text = project.adapted(bases())
     built = without_heredoc_stages(text)
     return project, text, cached(name, built, project.files, buildkit=buildkit, target=target)
+
+
+def write_context(project: Project, text: str, where: Path) -> Path:
+    """A build context in ``where``: the project's files and ``text`` as its Dockerfile."""
+    where.mkdir(parents=True, exist_ok=True)
+    for rel, data in project.files.items():
+        (where / rel).parent.mkdir(parents=True, exist_ok=True)
+        (where / rel).write_bytes(data)
+    (where / "Dockerfile").write_text(text)
+    return where
+
+
+def verify_project(
+    project: Project, text: str, where: Path, builder: str, name: str, *, keep: bool = True
+) -> tuple[Verification, list[Fix]]:
+    """``fix --verify`` of ``text`` in a context of the project's files, with ``builder``;
+    the rebuilt images are tagged ``<PREFIX>verify-<name>-<builder>-...``."""
+    from layerscope.dockerfile.parser import parse
+    from layerscope.fix.verify import verify
+
+    ctx = write_context(project, text, where)
+    docker = _buildkit_docker() if builder == "buildkit" else _docker()
+    return verify(
+        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
+        keep=keep, tag_prefix=f"{PREFIX}verify-{name}-{builder}-",
+    )  # fmt: skip

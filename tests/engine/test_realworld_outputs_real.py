@@ -22,7 +22,7 @@ from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 
 from .imagebuild import _docker
-from .realworld_build import bases, build, cached
+from .realworld_build import bases, build, cached, verify_project
 
 pytestmark = pytest.mark.slow
 BUILDERS = pytest.mark.parametrize("buildkit", [False, True], ids=["classic", "buildkit"])
@@ -135,23 +135,10 @@ def test_verify_vite_savings_are_predicted_or_explained(builder: str, tmp_path: 
     steps each fix changed save exactly the predicted bytes; where the total
     differs (npm's logs of the later steps record their timings), the report names
     each step that wrote other bytes when rebuilt, and the parts add up."""
-    from layerscope.dockerfile.parser import parse
-    from layerscope.fix.verify import report, verify
-
-    from .imagebuild import _buildkit_docker
-    from .realworld_build import PREFIX
+    from layerscope.fix.verify import report
 
     project, text, _ = build("vite-serve", buildkit=builder == "buildkit")
-    ctx = tmp_path / "ctx"
-    for rel, data in project.files.items():
-        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ctx / rel).write_bytes(data)
-    (ctx / "Dockerfile").write_text(text)
-    docker = _buildkit_docker() if builder == "buildkit" else _docker()
-    v, fixes = verify(
-        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
-        tag_prefix=f"{PREFIX}verify-vite-{builder}-",
-    )  # fmt: skip
+    v, fixes = verify_project(project, text, tmp_path / "ctx", builder, "vite", keep=False)
     assert [(f.kind, f.line) for f in fixes] == [("no-cache", 7), ("no-cache", 13)]
     text_report = report(v)
     for s in v.fixes:

@@ -15,15 +15,13 @@ from pathlib import Path
 import pytest
 
 from layerscope.analysis import Analysis, analyze
-from layerscope.dockerfile.parser import parse
-from layerscope.fix.verify import verify
 from layerscope.pipeline import with_dockerfile
 from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 
-from .imagebuild import _buildkit_docker, _docker, docker_save
-from .realworld_build import PREFIX, build
+from .imagebuild import docker_save
+from .realworld_build import build, verify_project
 from .test_realworld_outputs_real import _exported_files
 
 pytestmark = pytest.mark.slow
@@ -100,16 +98,7 @@ def test_verify_flask_merge_install(builder: str, tmp_path: Path) -> None:
     """fix --verify: the one fix is merge-install on line 6, and the engine measures
     exactly the bytes the image predicted."""
     project, text, _ = build("flask-gunicorn", buildkit=builder == "buildkit")
-    ctx = tmp_path / "ctx"
-    for rel, data in project.files.items():
-        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ctx / rel).write_bytes(data)
-    (ctx / "Dockerfile").write_text(text)
-    docker = _buildkit_docker() if builder == "buildkit" else _docker()
-    v, fixes = verify(
-        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
-        keep=True, tag_prefix=f"{PREFIX}verify-flask-{builder}-",
-    )  # fmt: skip
+    v, fixes = verify_project(project, text, tmp_path / "ctx", builder, "flask")
     assert [(f.kind, f.line) for f in fixes] == [("merge-install", 6)]
     assert fixes[0].bytes > 1 << 20 and v.saved_bytes == fixes[0].bytes
 

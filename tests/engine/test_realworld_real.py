@@ -27,7 +27,7 @@ from layerscope.sources.rehash import open_image_with_digests
 from layerscope.stages import roles
 
 from .imagebuild import _buildkit_docker, _docker
-from .realworld_build import PREFIX, build
+from .realworld_build import PREFIX, build, verify_project
 
 pytestmark = pytest.mark.slow
 BUILDERS = pytest.mark.parametrize("buildkit", [False, True], ids=["classic", "buildkit"])
@@ -143,16 +143,7 @@ def test_verify_welcome_to_docker(builder: str, tmp_path: Path) -> None:
     """fix --verify on COPY package*.json ./ then COPY ./src (it crashed touching a
     glob); the npm fix removes the cache and the logs: measured == predicted."""
     project, text, _ = build("welcome-to-docker", buildkit=builder == "buildkit")
-    ctx = tmp_path / "ctx"
-    for rel, data in project.files.items():
-        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ctx / rel).write_bytes(data)
-    (ctx / "Dockerfile").write_text(text)
-    docker = _buildkit_docker() if builder == "buildkit" else _docker()
-    v, fixes = verify(
-        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
-        keep=True, tag_prefix=f"{PREFIX}verify-welcome-{builder}-",
-    )  # fmt: skip
+    v, fixes = verify_project(project, text, tmp_path / "ctx", builder, "welcome")
     assert v.touched == "src/index.js"
     assert [(f.kind, f.line) for f in fixes] == [("no-cache", 15)]
     assert fixes[0].bytes > 0 and v.saved_bytes == fixes[0].bytes
@@ -343,16 +334,7 @@ def test_voting_seed_data(builder: str, tmp_path: Path) -> None:
     assert cache.bytes == sum(n for p, n in files.items() if p.startswith("var/cache/apt/"))
     _no_harmful_advice(result)
     project, _, _ = build("voting-seed-data", buildkit=buildkit)
-    ctx = tmp_path / "ctx"
-    for rel, data in project.files.items():
-        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ctx / rel).write_bytes(data)
-    (ctx / "Dockerfile").write_text(text)
-    docker = _buildkit_docker() if buildkit else _docker()
-    v, fixes = verify(
-        parse(text, "Dockerfile"), str(ctx), builder=builder, docker=docker, network="host",
-        keep=True, tag_prefix=f"{PREFIX}verify-seed-{builder}-",
-    )  # fmt: skip
+    v, fixes = verify_project(project, text, tmp_path / "ctx", builder, "seed")
     assert [(f.kind, f.line) for f in fixes] == [("no-cache", 5)]
     assert v.saved_bytes == fixes[0].bytes == cache.bytes
 
