@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import heapq
 import operator
-import posixpath
-import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -17,7 +15,6 @@ from layerscope.rules.types import Severity
 TOP_PATHS = 5
 T = TypeVar("T")
 _SIZE = operator.itemgetter(1)  # of a (path, size) item
-_HOME_DIR = re.compile(r"\nhome/[^/\n]*(?=\n)")  # finds the /home/* candidates
 
 
 def severity_for(size: int) -> Severity:
@@ -48,23 +45,6 @@ def top_paths(items: Iterable[tuple[str, int]], n: int = TOP_PATHS) -> tuple[str
         pool = [item for item in pool if item[1] >= cut]
     biggest = sorted(pool, key=lambda item: (-item[1], item[0]))[:n]
     return tuple("/" + p for p, _ in biggest)
-
-
-def home_dirs(ctx: RuleContext) -> list[str]:
-    """Home directories to look in: /root, every /home/*, and ``$HOME`` of the
-    image config, as normalised paths (no leading slash)."""
-    homes = {"root"}
-    paths = ctx.paths
-    for i in paths.text.candidates(_HOME_DIR):
-        path = paths.paths[i]
-        if path.startswith("home/") and path.count("/") == 1 and paths.types[i].value == "dir":
-            homes.add(path)
-    home = ctx.image.config.env_value("HOME")
-    if home:
-        norm = posixpath.normpath("/" + home).strip("/")
-        if norm:
-            homes.add(norm)
-    return sorted(homes)
 
 
 def short(text: str, width: int = 80) -> str:
