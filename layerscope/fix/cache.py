@@ -48,7 +48,7 @@ _CACHE_PATHS = {
 # -- no-cache ---------------------------------------------------------------------------
 
 
-def _insert_after(body: str, offset: int, pattern: str, flag: str, count: int) -> list[Edit]:
+def insert_after(body: str, offset: int, pattern: str, flag: str, count: int) -> list[Edit]:
     """Edits inserting `` flag`` after each of ``count`` matches of ``pattern``, or none."""
     hits = list(re.finditer(pattern, body))
     if len(hits) != count:
@@ -65,14 +65,14 @@ def _flags(
     body = t.text[start:end]
     edits: list[Edit] = []
     tools: list[str] = []
-    pip = [c for c in cmds if _is_pip_install(c)]
+    pip = [c for c in cmds if is_pip_install(c)]
     if (
         pip
         and not any(pip_without_cache(c) for c in pip)
         and not dict(step.env).get("PIP_NO_CACHE_DIR")
         and not any(".cache" in m for m in mounts)
     ):
-        found = _insert_after(body, start, r"\bpip[0-9.]*\s+install\b", "--no-cache-dir", len(pip))
+        found = insert_after(body, start, r"\bpip[0-9.]*\s+install\b", "--no-cache-dir", len(pip))
         edits.extend(found)
         tools.extend(["pip"] if found else [])
     apk = [c for c in cmds if c.name == "apk" and subcommand(c) == "add"]
@@ -81,7 +81,7 @@ def _flags(
         and not any(has_flag(c, "--no-cache") for c in apk)
         and not any("apk" in m for m in mounts)
     ):
-        found = _insert_after(body, start, r"\bapk\s+add\b", "--no-cache", len(apk))
+        found = insert_after(body, start, r"\bapk\s+add\b", "--no-cache", len(apk))
         edits.extend(found)
         tools.extend(["apk"] if found else [])
     return edits, tools
@@ -208,7 +208,7 @@ def no_cache(
 _APT_LISTS = "rm -rf /var/lib/apt/lists/*"
 
 
-def _is_pip_install(c: SimpleCommand) -> bool:
+def is_pip_install(c: SimpleCommand) -> bool:
     argv = c.argv
     if re.fullmatch(r"python[0-9.]*", c.name) and argv[1:3] == ("-m", "pip"):
         argv = argv[2:]

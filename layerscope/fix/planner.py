@@ -8,7 +8,8 @@ install) or gain a flag, and ``chown -R`` loses only its ``-R`` when
 offered. Fixes are planned on the original text as character-range edits,
 so any subset of them applies (``--verify`` measures them one by one).
 
-Fix kinds: ``merge-cleanup``, ``merge-update``, ``no-cache``, ``reorder``
+Fix kinds: ``merge-cleanup``, ``merge-update``, ``no-cache``, ``no-compile``
+(:mod:`layerscope.fix.bytecode`), ``reorder``
 (manifest files first), ``copy-chown``, ``merge-install`` (a pip install that
 installs packages again, :mod:`layerscope.fix.pip_merge`). docs/fixes.md shows each.
 
@@ -25,6 +26,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from layerscope.dockerfile.parser import Dockerfile, Stage, Step, parse
+from layerscope.fix.bytecode import no_compile
 from layerscope.fix.cache import no_cache
 from layerscope.fix.chown import copy_chown
 from layerscope.fix.merge import merge_cleanups, merge_updates
@@ -36,7 +38,15 @@ from layerscope.stages import BUILDER_NOTE, roles
 
 __all__ = ["KINDS", "apply", "check", "plan"]
 
-KINDS = ("merge-cleanup", "merge-update", "no-cache", "reorder", "copy-chown", "merge-install")
+KINDS = (
+    "merge-cleanup",
+    "merge-update",
+    "no-cache",
+    "no-compile",
+    "reorder",
+    "copy-chown",
+    "merge-install",
+)
 
 
 # -- planning and applying --------------------------------------------------------------
@@ -83,6 +93,8 @@ def plan(
         fixes.extend(updates)
         if "no-cache" in kinds:
             fixes.extend(no_cache(t, stage, ev, merged_into, joins))
+        if "no-compile" in kinds:
+            fixes.extend(no_compile(t, stage, ev))
         if "reorder" in kinds:
             fixes.extend(reorder(t, stage, ev, context))
         if "copy-chown" in kinds:

@@ -361,7 +361,15 @@ def test_docker_init_python(tmp_path: Path) -> None:
     files = layer_files(tag, tmp_path, pyc.layer)
     assert pyc.bytes == sum(n for p, n in files.items() if p.endswith(".pyc")) > 0
     assert not any("differ from the image history" in w for w in result.warnings)
-    assert _fixes_with_image("docker-init-python", True, text) == []
+    # `fix` offers the same flag (no-compile), and the engine measures what it predicts:
+    # the .pyc, and the line pip's RECORD holds for each.
+    fixes = _fixes_with_image("docker-init-python", True, text)
+    assert [(f.kind, f.line) for f in fixes] == [("no-compile", 38)]
+    assert fixes[0].bytes > pyc.bytes
+    project, _, _ = build("docker-init-python", buildkit=True)
+    v, verified = verify_project(project, text, tmp_path / "ctx", "buildkit", "init-python")
+    assert [(f.kind, f.line) for f in verified] == [("no-compile", 38)]
+    assert v.saved_bytes == verified[0].bytes == fixes[0].bytes
 
 
 def test_docker_init_node(tmp_path: Path) -> None:

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         metavar="KINDS",
-        help="comma-separated fix kinds: merge-cleanup, merge-update, no-cache, reorder, "
+        help="comma-separated fix kinds: merge-cleanup, merge-update, no-cache, no-compile, "
+        "reorder, "
         "copy-chown, merge-install (default: all)",
     )
     p.add_argument("--context", metavar="DIR", help="the build context (manifest files, --verify)")
