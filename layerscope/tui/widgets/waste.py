@@ -175,7 +175,7 @@ class WastePane(Vertical):
             self.border_subtitle = "no waste found"
             return
         shown = [r for r in self.rows if not r.member]
-        total = sum(r.bytes for r in shown)
+        total = sum(r.bytes for r in shown if r.rank != 1)  # LS5xx: no bytes in the image
         what = plural(len(self.findings), "finding")
         if self.filter or len(shown) != len(self.findings):
             count = sum(len(r.group.findings) if r.group else 1 for r in shown)
