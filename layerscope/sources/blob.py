@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.errors import ArchiveError
 from layerscope.sources.interface import ScannedBlob, SourceOptions
-from layerscope.sources.layerscan import DigestFilter, LayerScan, scan_layer
+from layerscope.sources.layerscan import DigestFilter, LayerScan, SizeRange, scan_layer
 from layerscope.tar.streams import ByteStream, Hashing, open_decompressed, sniff
 
 if TYPE_CHECKING:
@@ -63,9 +63,14 @@ def digest_filter(options: SourceOptions, reads_every_byte: bool) -> DigestFilte
     floor, extra = options.digest_floor, options.want_digest
     if floor <= 0:
         return extra
+    if extra is None:  # a plain range: the C walk tests it without a call
+        return SizeRange(floor, _ANY_SIZE if reads_every_byte else CHEAP_DIGEST_BYTES)
     if reads_every_byte:
-        return lambda size: size >= floor or (extra is not None and extra(size))
-    return lambda size: floor <= size <= CHEAP_DIGEST_BYTES or (extra is not None and extra(size))
+        return lambda size: size >= floor or extra(size)
+    return lambda size: floor <= size <= CHEAP_DIGEST_BYTES or extra(size)
+
+
+_ANY_SIZE = 1 << 62  # above any member size a tar can declare
 
 
 class FileWindow:

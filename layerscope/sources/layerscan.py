@@ -14,11 +14,14 @@ from layerscope.tar.reader import DEFAULT_LIMITS, FastScan, Limits, Member, TarR
 from layerscope.tar.streams import ByteStream
 from layerscope.tar.types import REGULAR_TYPES, SKIPPED_TYPES
 
+_CTX_LEN = 19  # the length of :func:`_context`'s tuple
+
 _accel: FastScan | None
 try:  # the optional C header walk (pyproject.toml builds it when a compiler exists)
     from layerscope.tar import _tarwalk
 
-    _accel = _tarwalk.scan
+    # A build from before the context last changed would refuse it: keep to Python.
+    _accel = _tarwalk.scan if getattr(_tarwalk, "ctx_len", 0) == _CTX_LEN else None
 except ImportError:  # pragma: no cover - exercised where it was not built
     _accel = None
 
@@ -63,6 +66,20 @@ class LayerScan:
 
 
 DigestFilter = Callable[[int], bool]
+
+
+class SizeRange:
+    """A DigestFilter selecting the sizes ``lo..hi``; the C walk tests the
+    range itself instead of calling it for each file."""
+
+    __slots__ = ("hi", "lo")
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo = lo
+        self.hi = hi
+
+    def __call__(self, size: int) -> bool:
+        return self.lo <= size <= self.hi
 
 
 def scan_layer(
@@ -158,6 +175,7 @@ def _context(
 ) -> tuple[object, ...]:
     """What the accelerator needs to build entries as ``convert`` does."""
     t = EntryType
+    lo, hi = (want_digest.lo, want_digest.hi) if isinstance(want_digest, SizeRange) else (-1, -1)
     return (
         Entry,
         t.FILE,
@@ -173,8 +191,11 @@ def _context(
         limits.max_header_bytes,
         limits.max_file_bytes,
         want_digest,
-        content_digest,
+        xxhash.xxh3_128_hexdigest,  # the C walk adds the prefix: content_digest's result
         inline_digest_bytes,
+        lo,
+        hi,
+        f"{DIGEST_ALGORITHM}:",
     )
 
 

@@ -11,9 +11,11 @@
  * position of that member's first header, and the Python reader takes that
  * member, so errors and rare formats have one implementation.
  *
- * Regular files that ctx's want_digest(size) selects get digest(memoryview of
- * their data) when it is at most inline_max bytes (NEED asks for the buffer
- * to hold it); larger ones go to the Python reader, which streams the hash.
+ * Regular files that ctx's want_digest(size) selects get digest_prefix +
+ * digest(memoryview of their data) when it is at most inline_max bytes (NEED
+ * asks for the buffer to hold it); larger ones go to the Python reader, which
+ * streams the hash. When want_lo >= 0, want_digest selects exactly the sizes
+ * want_lo..want_hi, and that test is made here without calling it.
  *
  * scan(buf, pos, out, ctx, members_left)
  *   -> (status, pos, need, members, skipped)
@@ -31,7 +33,7 @@
 
 enum { T_ENTRY, T_FILE, T_DIR, T_SYMLINK, T_HARDLINK, T_CHAR, T_BLOCK, T_FIFO, T_WHITEOUT,
        T_OPAQUE, C_MAX_PATH, C_MAX_HEADER, C_MAX_FILE, C_WANT_DIGEST, C_DIGEST, C_INLINE_MAX,
-       CTX_LEN };
+       C_WANT_LO, C_WANT_HI, C_DIGEST_PREFIX, CTX_LEN };
 
 typedef struct {
     const unsigned char *p;
@@ -331,7 +333,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
     Py_ssize_t pos, members_left, members = 0, skipped = 0, need = 0, chain = 0;
     PyObject *out, *ctx, *o[CTX_LEN];
     PyTypeObject *entry_t;
-    long long max_path, max_header, max_file, inline_max;
+    long long max_path, max_header, max_file, inline_max, want_lo, want_hi;
     const unsigned char *buf;
     Py_ssize_t n;
     int status = ST_NEED, i;
@@ -361,6 +363,10 @@ static PyObject *scan(PyObject *self, PyObject *args)
     max_header = PyLong_AsLongLong(o[C_MAX_HEADER]);
     max_file = PyLong_AsLongLong(o[C_MAX_FILE]);
     inline_max = PyLong_AsLongLong(o[C_INLINE_MAX]);
+    want_lo = PyLong_AsLongLong(o[C_WANT_LO]);
+    want_hi = PyLong_AsLongLong(o[C_WANT_HI]);
+    if (!PyErr_Occurred() && !PyUnicode_Check(o[C_DIGEST_PREFIX]))
+        PyErr_SetString(PyExc_TypeError, "digest prefix must be a str");
     if (PyErr_Occurred())
         goto done;
     buf = view.buf;
@@ -610,17 +616,21 @@ static PyObject *scan(PyObject *self, PyObject *args)
             if (typo == o[T_FILE] && o[C_WANT_DIGEST] != Py_None) {
                 /* want_digest(size): hash the data when the buffer holds it (or
                  * can be made to), else the Python reader streams it */
-                PyObject *so = cached_int(&c_size, size), *r;
                 int want;
-                if (so == NULL) {
-                    Py_DECREF(pstr);
-                    Py_DECREF(lstr);
-                    goto done;
+                if (want_lo >= 0) {
+                    want = size >= want_lo && size <= want_hi;
+                } else {
+                    PyObject *so = cached_int(&c_size, size), *r;
+                    if (so == NULL) {
+                        Py_DECREF(pstr);
+                        Py_DECREF(lstr);
+                        goto done;
+                    }
+                    r = PyObject_CallOneArg(o[C_WANT_DIGEST], so);
+                    Py_DECREF(so);
+                    want = r == NULL ? -1 : PyObject_IsTrue(r);
+                    Py_XDECREF(r);
                 }
-                r = PyObject_CallOneArg(o[C_WANT_DIGEST], so);
-                Py_DECREF(so);
-                want = r == NULL ? -1 : PyObject_IsTrue(r);
-                Py_XDECREF(r);
                 if (want != 0) {
                     PyObject *mv;
                     if (want < 0 || size > inline_max || pos + BLOCK + size > n) {
@@ -640,6 +650,14 @@ static PyObject *scan(PyObject *self, PyObject *args)
                     Py_DECREF(digest);
                     digest = mv == NULL ? NULL : PyObject_CallOneArg(o[C_DIGEST], mv);
                     Py_XDECREF(mv);
+                    if (digest != NULL) {
+                        PyObject *hex = digest;
+                        digest = PyUnicode_Check(hex) ? PyUnicode_Concat(o[C_DIGEST_PREFIX], hex)
+                                                      : NULL;
+                        if (digest == NULL && !PyErr_Occurred())
+                            PyErr_SetString(PyExc_TypeError, "digest must return a str");
+                        Py_DECREF(hex);
+                    }
                     if (digest == NULL) {
                         Py_DECREF(pstr);
                         Py_DECREF(lstr);
@@ -708,5 +726,14 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__tarwalk(void)
 {
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    /* The length of scan's ctx: a layerscan.py that passes another one
+     * keeps to the Python reader rather than call a stale build. */
+    if (PyModule_AddIntConstant(m, "ctx_len", CTX_LEN) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }
