@@ -1,8 +1,9 @@
 /* The replay's common case in C (optional; layerscope/union.py does
  * everything without it).
  *
- * add_new(entries, pos, index, state, children, log, whiteout, opaque,
- *         hardlink, directory) -> int
+ * add_new(entries, pos, index, state, children, log, hidden, whiteout, opaque,
+ *         hardlink, directory, file, change_type, modified, overwritten,
+ *         entry_type, added) -> int
  *
  * From entries[pos] on, adds every entry that is a new path in an existing
  * directory, exactly as _Replay.apply does in Python:
@@ -17,6 +18,13 @@
  * tuple with a str path) and returns its position, or len(entries) at the
  * end; nothing of that entry has been changed. ``children`` has a set for
  * exactly the directories of the state, so it tells whether a parent is one.
+ *
+ * One missing parent whose own parent is a directory of the state is made
+ * here, as _Replay._ensure_parent makes it: state[parent] = (index,
+ * entry_type((parent, directory, 0, 0o755, 0, 0, 0, "", None))), a change
+ * (parent, added, directory, 0) logged first, children[grandparent] gets it.
+ * Deeper gaps, or a file where the grandparent should be, stay Python's.
+ * The module's ``api`` is 2 since these arguments came.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,20 +44,93 @@ new_children(PyObject *children, PyObject *path)
     return rc;
 }
 
+/* A tuple type's instance from the items of ``fields`` (as tuple.__new__). */
+static PyObject *
+make_tuple(PyObject *type, PyObject *fields)
+{
+    PyObject *wrap = PyTuple_Pack(1, fields);
+    if (wrap == NULL)
+        return NULL;
+    PyObject *made = PyTuple_Type.tp_new((PyTypeObject *)type, wrap, NULL);
+    Py_DECREF(wrap);
+    return made;
+}
+
+/* The missing directory ``parent`` made when its own parent is a directory of
+ * the state; returns its (new, borrowed) children set, or NULL, without an
+ * error when it is not that case (then nothing was changed). The path being
+ * added is not in ``state`` yet: it goes in after its parent, as in Python. */
+static PyObject *
+make_parent(PyObject *path, PyObject *parent, PyObject *index, PyObject *state, PyObject *children,
+            PyObject *log, PyObject *directory, PyObject *entry_type, PyObject *change_type,
+            PyObject *added)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(parent);
+    if (len == 0 || PyDict_Contains(state, parent) != 0 || PyDict_Contains(state, path) != 0)
+        return NULL; /* the root, a file in the way, or an error: Python's */
+    Py_ssize_t slash = PyUnicode_FindChar(parent, '/', 0, len, -1);
+    if (slash == -2)
+        return NULL;
+    PyObject *grand = PyUnicode_Substring(parent, 0, slash < 0 ? 0 : slash);
+    if (grand == NULL)
+        return NULL;
+    PyObject *node = PyDict_GetItemWithError(state, grand);       /* borrowed */
+    PyObject *gkids = node ? PyDict_GetItemWithError(children, grand) : NULL;
+    Py_DECREF(grand);
+    if (gkids == NULL || !PySet_Check(gkids) || !PyTuple_Check(node) ||
+        PyTuple_GET_SIZE(node) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(node, 1)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(node, 1)) < 2 ||
+        PyTuple_GET_ITEM(PyTuple_GET_ITEM(node, 1), 1) != directory)
+        return NULL;
+    /* From here every step is one Python would take; an error is an error. */
+    PyObject *zero = PyLong_FromLong(0), *mode = PyLong_FromLong(0755);
+    PyObject *empty = PyUnicode_New(0, 0), *kids = PySet_New(NULL);
+    PyObject *result = NULL, *fields = NULL, *entry = NULL, *change = NULL, *dnode = NULL;
+    if (zero == NULL || mode == NULL || empty == NULL || kids == NULL)
+        goto out;
+    if (PySet_Add(gkids, parent) < 0)
+        goto out;
+    fields = PyTuple_Pack(4, parent, added, directory, zero);
+    if (fields == NULL || (change = make_tuple(change_type, fields)) == NULL ||
+        PyList_Append(log, change) < 0)
+        goto out;
+    Py_CLEAR(fields);
+    fields = PyTuple_Pack(9, parent, directory, zero, mode, zero, zero, zero, empty, Py_None);
+    if (fields == NULL || (entry = make_tuple(entry_type, fields)) == NULL)
+        goto out;
+    dnode = PyTuple_Pack(2, index, entry);
+    if (dnode == NULL || PyDict_SetItem(state, parent, dnode) < 0 ||
+        PyDict_SetItem(children, parent, kids) < 0)
+        goto out;
+    result = kids; /* borrowed from ``children`` */
+out:
+    Py_XDECREF(zero);
+    Py_XDECREF(mode);
+    Py_XDECREF(empty);
+    Py_XDECREF(kids);
+    Py_XDECREF(fields);
+    Py_XDECREF(entry);
+    Py_XDECREF(change);
+    Py_XDECREF(dnode);
+    return result;
+}
+
 static PyObject *
 add_new(PyObject *self, PyObject *args)
 {
     PyObject *entries, *index, *state, *children, *log, *hidden;
     PyObject *whiteout, *opaque, *hardlink, *directory, *file;
-    PyObject *change_type, *modified, *overwritten;
+    PyObject *change_type, *modified, *overwritten, *entry_type, *added;
     Py_ssize_t pos;
-    if (!PyArg_ParseTuple(args, "OnOO!O!O!O!OOOOOO!OO", &entries, &pos, &index, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "OnOO!O!O!O!OOOOOO!OOO!O", &entries, &pos, &index, &PyDict_Type,
                           &state, &PyDict_Type, &children, &PyList_Type, &log, &PyList_Type,
                           &hidden, &whiteout, &opaque, &hardlink, &directory, &file,
-                          &PyType_Type, &change_type, &modified, &overwritten))
+                          &PyType_Type, &change_type, &modified, &overwritten, &PyType_Type,
+                          &entry_type, &added))
         return NULL;
-    if (!PyType_IsSubtype((PyTypeObject *)change_type, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "the change type must be a tuple type");
+    if (!PyType_IsSubtype((PyTypeObject *)change_type, &PyTuple_Type) ||
+        !PyType_IsSubtype((PyTypeObject *)entry_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "the change and entry types must be tuple types");
         return NULL;
     }
     PyObject *seq = PySequence_Fast(entries, "entries must be a sequence");
@@ -91,10 +172,14 @@ add_new(PyObject *self, PyObject *args)
                 goto done;
             kids = PyDict_GetItemWithError(children, parent); /* borrowed */
             if (kids == NULL) {
-                Py_DECREF(parent);
-                if (PyErr_Occurred())
-                    goto done;
-                break; /* no such directory: Python makes it */
+                if (PyErr_Occurred() ||
+                    (kids = make_parent(path, parent, index, state, children, log, directory,
+                                        entry_type, change_type, added)) == NULL) {
+                    Py_DECREF(parent);
+                    if (PyErr_Occurred())
+                        goto done;
+                    break; /* Python makes it */
+                }
             }
             Py_XSETREF(last_parent, parent); /* owned */
             last_kids = kids;
@@ -199,8 +284,9 @@ done:
 
 static PyMethodDef methods[] = {
     {"add_new", add_new, METH_VARARGS,
-     "add_new(entries, pos, index, state, children, log, whiteout, opaque, hardlink, "
-     "directory) -> position of the first entry left to Python"},
+     "add_new(entries, pos, index, state, children, log, hidden, whiteout, opaque, hardlink, "
+     "directory, file, change_type, modified, overwritten, entry_type, added) -> position of "
+     "the first entry left to Python"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -211,5 +297,10 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__union(void)
 {
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "api", 2) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

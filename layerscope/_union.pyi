@@ -1,6 +1,8 @@
 from collections.abc import Sequence
 from typing import Any
 
+api: int
+
 def add_new(
     entries: Sequence[Any],
     pos: int,
@@ -17,5 +19,7 @@ def add_new(
     change_type: type,
     modified: object,
     overwritten: object,
+    entry_type: type,
+    added: object,
     /,
 ) -> int: ...

@@ -25,7 +25,10 @@ from layerscope.model import Entry, EntryType
 
 _add_new: Callable[..., int] | None
 try:  # the common case of the replay in C (optional: see layerscope/_union.c)
-    from layerscope._union import add_new as _add_new
+    from layerscope import _union
+
+    # A build from before its last arguments came would refuse them: keep to Python.
+    _add_new = _union.add_new if getattr(_union, "api", 1) == 2 else None
 except ImportError:  # pragma: no cover - built without a compiler
     _add_new = None
 
@@ -255,6 +258,8 @@ class _Replay:
                 PathChange,
                 _MODIFIED,
                 _OVERWRITTEN,
+                Entry,
+                _ADDED,
             )
             if pos >= n:
                 return
