@@ -60,6 +60,11 @@ def alternate(commands: Mapping[str, Sequence[str]], repeat: int) -> dict[str, S
     for _ in range(repeat):
         for name, cmd in commands.items():
             runs[name].append(measure(cmd))
+    return summarize(runs)
+
+
+def summarize(runs: Mapping[str, Sequence[Run]]) -> dict[str, Summary]:
+    """Median wall and CPU time, peak RSS (MB) and count of each command's runs."""
     return {
         name: Summary(
             name,

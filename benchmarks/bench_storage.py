@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Run, Summary, layerscope_cmd, measure, table
+from _common import Run, layerscope_cmd, measure, summarize, table
 from bench_image import ensure_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,16 +155,7 @@ def main() -> None:
             runs[name].append(measure(cmd))
         tui.append(tui_first_screen(tag))
         loads.append(_load())
-    res = {
-        name: Summary(
-            name,
-            statistics.median(r.wall for r in rs),
-            statistics.median(r.cpu for r in rs),
-            max(r.rss_kb for r in rs) / 1024,
-            len(rs),
-        )
-        for name, rs in runs.items()
-    }
+    res = summarize(runs)
     print(table(res, base="docker save > /dev/null"))
     st, save = res["layerscope IMAGE (storage)"], res["docker save > /dev/null"]
     ex = res["layerscope IMAGE (export)"]
