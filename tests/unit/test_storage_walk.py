@@ -33,6 +33,22 @@ from layerscope.sources.storage_probe import chain_ids, docker_plan, image_id_of
 from layerscope.tar.streams import FileStream
 
 
+def nested_dirs(root: Path, depth: int) -> Path:
+    """``root`` holding ``depth`` directories each inside the last (made through
+    directory fds: the path would pass PATH_MAX long before)."""
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    finally:
+        os.close(fd)
+    return root
+
+
 def _tree(root: Path) -> None:
     (root / "d" / "sub").mkdir(parents=True)
     (root / "d" / "a").write_bytes(b"a" * 5000)
@@ -103,17 +119,7 @@ def test_vanished_and_too_deep_directories(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path)
     with pytest.raises(StorageUnavailable):
         walk_layer(str(tmp_path / "link"))  # the layer directory itself is a symlink
-    deep = tmp_path / "deep"
-    deep.mkdir()
-    fd = os.open(deep, os.O_RDONLY)
-    try:
-        for _ in range(MAX_DEPTH + 2):
-            os.mkdir("d", dir_fd=fd)
-            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-    finally:
-        os.close(fd)
+    deep = nested_dirs(tmp_path / "deep", MAX_DEPTH + 2)
     with pytest.raises(StorageUnavailable, match="deeper"):
         walk_layer(str(deep))
 

@@ -27,6 +27,7 @@ from layerscope.sources.storage import (
     read_tar_split,
     walk_layer,
 )
+from tests.unit.test_storage_walk import nested_dirs
 
 pytestmark = pytest.mark.skipif(
     not has_accelerator(), reason="the C storage walk is not built (no compiler?)"
@@ -148,17 +149,7 @@ def test_both_walks_fail_alike(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path)
     c, py = _walks(tmp_path / "link")
     assert c == py and c[0] == "error"
-    deep = tmp_path / "deep"
-    deep.mkdir()
-    fd = os.open(deep, os.O_RDONLY)
-    try:
-        for _ in range(MAX_DEPTH + 2):
-            os.mkdir("d", dir_fd=fd)
-            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-    finally:
-        os.close(fd)
+    deep = nested_dirs(tmp_path / "deep", MAX_DEPTH + 2)
     c, py = _walks(deep)
     assert c == py and "deeper" in str(c)
     # A directory this user may not list (root lists anything).
