@@ -26,7 +26,7 @@ from typing import Any
 from layerscope import __version__
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import Side, finding_origin, layer_origin, split
-from layerscope.model import EntryType, History, Instruction
+from layerscope.model import EntryType
 from layerscope.names import printable
 from layerscope.report.layer_command import layer_command
 from layerscope.report.summary import relation, verdict
@@ -222,7 +222,7 @@ def _layers(result: Analysis) -> list[dict[str, Any]]:
     image = result.image
     out = []
     for layer, stats in zip(image.layers, result.layers, strict=True):
-        h = image.layer_history(layer)
+        instruction, command = layer_command(result, layer.index, compact=False)
         out.append(
             {
                 "index": layer.index,
@@ -233,21 +233,11 @@ def _layers(result: Analysis) -> list[dict[str, Any]]:
                 "removed": stats.removed_bytes,
                 "files": stats.file_count,
                 "origin": layer_origin(result, layer.index).value,
-                "instruction": _instruction(h),
-                "command": text(
-                    " ".join(h.parsed.args.split())
-                    if h and h.parsed.args.strip()
-                    else layer_command(result, layer.index)[1]
-                ),
+                "instruction": instruction.value if instruction is not None else "",
+                "command": text(" ".join(command.split())),
             }
         )
     return out
-
-
-def _instruction(h: History | None) -> str:
-    if h is None or h.parsed.instruction is Instruction.UNKNOWN:
-        return ""
-    return str(h.parsed.instruction.value)
 
 
 def _findings(result: Analysis) -> list[dict[str, Any]]:

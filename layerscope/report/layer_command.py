@@ -19,16 +19,18 @@ def compact_digests(command: str) -> str:
     return _DIGEST_SOURCE.sub(r"\1:\2…", command)
 
 
-def layer_command(analysis: Analysis, index: int) -> tuple[Instruction | None, str]:
-    """(instruction, command) of layer ``index``, digests compacted. The
-    instruction is None when the history does not name one; the command then
-    says what the layer is (a base image layer, or one with no command
-    recorded) unless the history holds some text."""
+def layer_command(
+    analysis: Analysis, index: int, *, compact: bool = True
+) -> tuple[Instruction | None, str]:
+    """(instruction, command) of layer ``index``, digests compacted unless not
+    ``compact``. The instruction is None when the history does not name one; the
+    command then says what the layer is (a base image layer, or one with no
+    command recorded) unless the history holds some text."""
     layer = analysis.image.layers[index]
     h = analysis.image.layer_history(layer)
     if h is None:
         return None, NO_HISTORY
-    args = compact_digests(h.parsed.args)
+    args = compact_digests(h.parsed.args) if compact else h.parsed.args
     if h.parsed.instruction is not Instruction.UNKNOWN:
         return h.parsed.instruction, args
     if args.strip():
