@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -138,12 +137,9 @@ def test_cli_on_engine_reference_and_missing_image(built: tuple[str, bool]) -> N
 
 
 def test_engine_down_is_one_clear_line() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "layerscope", "whatever:1", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock", "PATH": "/usr/bin:/bin"},
-    )
+    r = layerscope(
+        "whatever:1", "--format", "json", timeout=120,
+        base_env={"DOCKER_HOST": "unix:///nonexistent/docker.sock", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
     assert r.returncode == 2
     assert "cannot reach the docker engine" in r.stderr and len(r.stderr.splitlines()) == 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from layerscope.fix.verify import Verification, verify
 from layerscope.pipeline import with_dockerfile
 from layerscope.sources import open_image
 from layerscope.sources.interface import SourceOptions
+from tests.cli import layerscope
 
 from .imagebuild import _buildkit_docker, _docker
 
@@ -118,10 +118,8 @@ def test_fix_cli_patch_applies_and_builds(
     ctx = _context(
         tmp_path, "multi-stage", {"src/index.html": b"<h1>hi</h1>\n", "static/app.js": STATIC}
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile"],
-        cwd=ctx, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+    proc = layerscope("fix", "--dockerfile", "Dockerfile", cwd=ctx, timeout=120)
+    proc.check_returncode()
     subprocess.run(
         ["patch", "-p0", "--batch"], cwd=ctx, input=proc.stdout, text=True, check=True,
         capture_output=True, timeout=60,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import layerscope
+
 from .imagebuild import build_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +30,11 @@ BIG_TAG = "layerscope-test/progress-big:1"
 
 
 def _pipe_json(target: str, *extra: str) -> bytes:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
-    return subprocess.run(
-        [sys.executable, "-m", "layerscope", target, "--format", "json", "--no-config", *extra],
-        capture_output=True,
-        check=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-    ).stdout
+    out = layerscope(
+        target, "--format", "json", "--no-config", *extra, timeout=600, cwd=ROOT, binary=True
+    )
+    out.check_returncode()
+    return bytes(out.stdout)
 
 
 class Terminal:

@@ -7,8 +7,6 @@ predicts. npm and pip fetch from the real registries (``--network host``).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from layerscope.rules import Finding
 from layerscope.sources.interface import SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 from layerscope.stages import roles
+from tests.cli import layerscope
 
 from .imagebuild import _buildkit_docker, _docker
 from .realworld_build import PREFIX, build, verify_project
@@ -153,10 +152,9 @@ def test_failed_verify_build_prints_its_log_as_lines(busybox_base: str, tmp_path
     (tmp_path / "Dockerfile").write_text(
         f"FROM {busybox_base}\nRUN echo layerscope-first-line && echo layerscope-second && false\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--verify",
-         "--context", ".", "--builder", "classic", "--docker", _docker(), "--network", "none"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    proc = layerscope(
+        "fix", "--dockerfile", "Dockerfile", "--verify", "--context", ".", "--builder",
+        "classic", "--docker", _docker(), "--network", "none", cwd=tmp_path, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.splitlines()

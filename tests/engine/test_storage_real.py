@@ -32,7 +32,7 @@ from layerscope.sources.interface import Progress, SourceOptions
 from layerscope.sources.rehash import open_image_with_digests
 from layerscope.sources.storage import StorageUnavailable
 from layerscope.sources.storage_probe import plan_for
-from tests.cli import cli_env
+from tests.cli import cli_env, layerscope
 
 from .imagebuild import build_image
 
@@ -80,14 +80,7 @@ def image(request: pytest.FixtureRequest, busybox_base: str) -> str:
 
 
 def _report(tag: str, *flags: str) -> tuple[dict[str, Any], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", tag, "--format", "json", "--verbose", *flags],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-        timeout=300,
-    )
+    proc = layerscope(tag, "--format", "json", "--verbose", *flags)
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout), proc.stderr
 
@@ -162,28 +155,17 @@ def test_the_default_says_at_verbose_that_it_reads_the_storage(image: str) -> No
     ]
     assert report["image"]["source"] == "docker"
     # Without --verbose the line is not there.
-    quiet = subprocess.run(
-        [sys.executable, "-m", "layerscope", image, "--format", "json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-        timeout=300,
-    )
+    quiet = layerscope(image, "--format", "json")
     assert quiet.returncode in (0, 1) and not _path_lines(quiet.stderr), quiet.stderr
 
 
 def test_auto_on_a_remote_engine_says_why_it_reads_the_export(image: str) -> None:
     # A tcp:// DOCKER_HOST (nothing listens on port 9): the storage on this
     # machine may not be that engine's, so the export is read, and fails.
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", image, "--engine-timeout", "5", "--verbose"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DOCKER_HOST": "tcp://127.0.0.1:9"},
-        check=False,
+    proc = layerscope(
+        image, "--engine-timeout", "5", "--verbose", env={"DOCKER_HOST": "tcp://127.0.0.1:9"},
         timeout=120,
-    )
+    )  # fmt: skip
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2 and len(lines) == 2, proc.stderr
     assert lines[0] == (
@@ -206,14 +188,7 @@ def test_an_image_removed_mid_read(busybox_base: str) -> None:
     with pytest.raises(StorageUnavailable, match="removed"):
         read_storage(plan, reference=tag, engine="docker", options=options)
     # ... and the export then says the image is gone: one line, exit 2.
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", tag],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-        timeout=120,
-    )
+    proc = layerscope(tag, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "not found" in proc.stderr
 

@@ -7,7 +7,6 @@ terminal would show (the compositor's lines), not the widgets' state alone.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from layerscope.tui.widgets.filetree import FileTree
 from layerscope.tui.widgets.table import RowTable
 from layerscope.tui.widgets.treepane import TreePane
 from layerscope.tui.widgets.waste import WastePane
+from tests.cli import layerscope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_images"
 SIZES = [(80, 24), (120, 40), (250, 60)]
@@ -189,8 +189,6 @@ def test_patch_written_to_a_file_is_the_fix_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The patch key writes what `layerscope fix` prints; copy goes through OSC 52."""
-    import subprocess
-    import sys
 
     monkeypatch.chdir(tmp_path)
     analysis = sample("chown-copy", dockerfile=True)
@@ -204,13 +202,8 @@ def test_patch_written_to_a_file_is_the_fix_commands(
 
     drive(app, scenario, (120, 40))
     patch = (tmp_path / "layerscope-fix.patch").read_text()
-    cli = subprocess.run(
-        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", analysis.dockerfile or ""],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
+    cli = layerscope("fix", "--dockerfile", analysis.dockerfile or "")
+    cli.check_returncode()
     assert patch == cli.stdout and "+COPY --chown=1000:1000 app/ /app/" in patch
     assert copied and "+COPY --chown=1000:1000 app/ /app/" in copied[0]
 

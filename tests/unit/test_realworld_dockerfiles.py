@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from layerscope.rules.order import check_dockerfile
 from layerscope.shell.commands import split_commands
 from layerscope.shell.ecosystems import installs, is_manifest_source, pip_without_cache
 from layerscope.stages import roles
+from tests.cli import layerscope
 from tests.realworld import ROOT, load
 
 
@@ -139,10 +138,7 @@ def test_check_passes_with_pip_no_cache(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         "FROM python:3.11\nCOPY --from=wheels /w /wheels\nRUN pip install --no-cache /wheels/*\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--check"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    proc = layerscope("fix", "--dockerfile", "Dockerfile", "--check", cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "nothing to fix" in proc.stderr
 
@@ -409,10 +405,9 @@ def test_verify_copies_a_context_holding_a_named_pipe(tmp_path: Path) -> None:
 
 def test_verify_with_an_unusable_context_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "layerscope", "fix", "--dockerfile", "Dockerfile", "--verify",
-         "--context", "missing-dir", "--builder", "classic"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    proc = layerscope(
+        "fix", "--dockerfile", "Dockerfile", "--verify", "--context", "missing-dir",
+        "--builder", "classic", cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
