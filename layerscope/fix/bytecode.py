@@ -19,13 +19,10 @@ from layerscope.fix.cache import insert_after, is_pip_install
 from layerscope.fix.model import Evidence, Fix
 from layerscope.fix.text import DockerfileText, commands
 from layerscope.model import Instruction
+from layerscope.rules.bytecode import no_bytecode
 from layerscope.shell.commands import has_flag
 
 _VAR = "PYTHONDONTWRITEBYTECODE"
-
-
-def _set(value: str | None) -> bool:
-    return value is not None and value.strip("'\"") not in ("", "0")
 
 
 def _record_line(path: str) -> int:
@@ -45,7 +42,8 @@ def no_compile(t: DockerfileText, stage: Stage, ev: Evidence | None) -> Iterable
         if step.kind is not Instruction.RUN or step.json is not None:
             continue
         env = dict(step.env)
-        if not _set(env.get(_VAR)) or _set(env.get("PIP_NO_COMPILE")):
+        # The parser has unquoted the values; PIP_NO_COMPILE reads like the other.
+        if not no_bytecode(env.get(_VAR)) or no_bytecode(env.get("PIP_NO_COMPILE")):
             continue
         cmds = commands(step)
         pips = [c for c in cmds if is_pip_install(c)]

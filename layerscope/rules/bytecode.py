@@ -19,9 +19,17 @@ from layerscope.rules.leftover_files import leftover_finding
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import SimpleCommand, has_flag, split_commands, unwrap
 
-__all__ = ["bytecode_against_env"]
+__all__ = ["bytecode_against_env", "no_bytecode"]
 
 _VAR = "PYTHONDONTWRITEBYTECODE"
+
+
+def no_bytecode(env_value: str | None) -> bool:
+    """Whether ``PYTHONDONTWRITEBYTECODE`` with this (unquoted) value asks for no
+    bytecode: set and neither empty nor ``0``."""
+    return bool(env_value) and env_value != "0"
+
+
 _PIP_INSTALL = r"(?:\bpip[0-9.]*|-m\s+pip)\s+install\b"
 
 
@@ -53,8 +61,7 @@ def _asks_for_no_bytecode(ctx: RuleContext, layer: int) -> bool:
                 if 0 <= at < len(words) - 1 and words[at + 1] not in ("", '""', "0"):
                     return True
         return False
-    value = ctx.image.config.env_value(_VAR)
-    return bool(value) and value != "0"
+    return no_bytecode(ctx.image.config.env_value(_VAR))
 
 
 @rule(
