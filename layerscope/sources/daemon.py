@@ -228,13 +228,12 @@ def _client(engine: str, timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClien
         from docker.errors import DockerException
     except ImportError:  # pragma: no cover - docker is a dependency
         raise SourceError("the docker Python package is not installed") from None
-    base_url = engine_url(engine)
     # The SDK hands the timeout to requests, which takes fractions of a second
     # too (the stubs say int).
     wait: Any = timeout
     try:
         if engine == "podman":
-            return docker.DockerClient(base_url=base_url, timeout=wait)
+            return docker.DockerClient(base_url=engine_url(engine), timeout=wait)
         # from_env reads DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH:
         # a TLS-protected remote engine is spoken to over TLS, as the CLI does.
         if not os.environ.get("DOCKER_TLS_VERIFY"):
