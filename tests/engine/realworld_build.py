@@ -15,8 +15,9 @@ import os
 import re
 from pathlib import Path
 
+from layerscope.dockerfile.parser import parse
 from layerscope.fix.model import Fix
-from layerscope.fix.verify import Verification
+from layerscope.fix.verify import Verification, verify
 from tests.realworld import Project, load
 
 from .imagebuild import (
@@ -163,9 +164,6 @@ def verify_project(
 ) -> tuple[Verification, list[Fix]]:
     """``fix --verify`` of ``text`` in a context of the project's files, with ``builder``;
     the rebuilt images are tagged ``<PREFIX>verify-<name>-<builder>-...``."""
-    from layerscope.dockerfile.parser import parse
-    from layerscope.fix.verify import verify
-
     ctx = write_context(project, text, where)
     docker = _buildkit_docker() if builder == "buildkit" else _docker()
     return verify(
