@@ -134,7 +134,8 @@ def walk_archive(
 
     ``fd``: the stream is this file, uncompressed, from offset 0. Layers are
     then read through windows on the file (no copying through the archive
-    reader) and compressed layers are scanned two at a time.
+    reader) and layers are scanned two at a time (decompression, and the
+    reads of an uncompressed layer, run without the GIL).
     """
     with BlobPool() as pool:
         return _walk(stream, name, options, fd, pool)
@@ -189,28 +190,43 @@ def _walk(
                 walk.unreadable.add(path)  # an error only if the manifest needs it
                 continue
             blob_name = f"{name}: {path}"
-            if fd is not None and sniff(head) != "none":
+            if fd is not None:
                 pending[path] = pool.submit(
                     functools.partial(scan_blob, data, m.size, blob_name, options)
                 )
+                while len(pending) > pool.width:  # collect in order: bounded memory, progress
+                    entries = _collect(walk, pending, entries, reader.consumed, options, name)
                 continue
-            walk.blobs[path] = scan_blob(data, m.size, blob_name, options)
-            entries = count_entries(entries, walk.blobs[path], options, name)
-            if options.progress is not None:
-                options.progress(Progress(reader.consumed, len(walk.blobs), None, entries))
+            pending[path] = functools.partial(scan_blob, data, m.size, blob_name, options)
+            entries = _collect(walk, pending, entries, reader.consumed, options, name)
         elif path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json"):
             if m.size > MAX_JSON_BYTES:
                 raise LimitExceededError(f"{name}: {path} is larger than {MAX_JSON_BYTES} bytes")
             walk.jsons.add(path, reader.read_data(MAX_JSON_BYTES), f"{name}: {path}")
-    for path, result in pending.items():
-        walk.blobs[path] = result()
-        entries = count_entries(entries, walk.blobs[path], options, name)
-        if options.progress is not None:
-            options.progress(Progress(reader.consumed, len(walk.blobs), None, entries))
+    while pending:
+        entries = _collect(walk, pending, entries, reader.consumed, options, name)
     if not walk.members:
         raise ArchiveError(f"{name}: empty archive")
     walk.ended = reader.terminated
     return walk
+
+
+def _collect(
+    walk: _Walk,
+    pending: dict[str, Callable[[], ScannedBlob]],
+    entries: int,
+    consumed: int,
+    options: SourceOptions,
+    name: str,
+) -> int:
+    """Wait for the oldest pending layer scan and record it; returns the
+    entries counted so far (checked against the limit)."""
+    path = next(iter(pending))
+    walk.blobs[path] = pending.pop(path)()
+    entries = count_entries(entries, walk.blobs[path], options, name)
+    if options.progress is not None:
+        options.progress(Progress(consumed, len(walk.blobs), None, entries))
+    return entries
 
 
 def _resolve(walk: _Walk, path: str, what: str) -> str:

@@ -25,7 +25,7 @@ def scan_blob(stream: ByteStream, stored: int, name: str, options: SourceOptions
     if options.verify_digests:
         stream = stored_hash = Hashing(stream, name)
     if stored_hash is None and isinstance(stream, FileWindow) and sniff(stream.peek(4)) == "none":
-        plain = stream  # read in place, no wrapper: the tar reader can rewind it
+        plain = stream.reusing()  # read in place, no wrapper: the tar reader can rewind it
         kinds.append("none")
     else:
         plain = open_decompressed(
@@ -123,6 +123,40 @@ class FileWindow:
         header this way instead of joining it onto the next chunk)."""
         self._pos -= n
 
+    def reusing(self) -> ReusingWindow:
+        """This window from its current position, with ``read_some``."""
+        return ReusingWindow(self._fd, self._pos, self._end - self._pos, self._name)
+
+
+class ReusingWindow(FileWindow):
+    """A FileWindow whose ``read_some`` reads into one buffer, again and again.
+
+    What it returns is valid only until the next read: for the tar reader,
+    which never keeps a piece across reads (it copies the few bytes it joins).
+    A fresh ``bytes`` per read costs page faults and cache misses on every
+    chunk: on an archive of small files, a third of the scan's time.
+    """
+
+    def __init__(self, fd: int, offset: int, size: int, name: str) -> None:
+        super().__init__(fd, offset, size, name)
+        self._scratch = memoryview(bytearray(0))
+
+    def read_some(self, n: int) -> memoryview:
+        """Up to ``n`` bytes (at least one until the end), in the shared buffer."""
+        n = min(n, self._end - self._pos)
+        if n <= 0:
+            return memoryview(b"")
+        if len(self._scratch) < n:
+            self._scratch = memoryview(bytearray(n))
+        try:
+            got = os.preadv(self._fd, [self._scratch[:n]], self._pos)
+        except OSError as e:
+            raise ArchiveError(f"{self._name}: read failed: {e.strerror}") from None
+        if not got:
+            raise ArchiveError(f"{self._name}: truncated member data")
+        self._pos += got
+        return self._scratch[:got]
+
 
 def workers() -> int:
     """Threads for scanning layers at once: decompression (isal, zstandard)
@@ -144,6 +178,7 @@ class BlobPool:
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._threads = workers()
+        self.width = self._threads  # scans worth keeping in flight
 
     def submit(self, fn: Callable[[], T]) -> Callable[[], T]:
         """Start ``fn``; returns a function that waits for its result."""

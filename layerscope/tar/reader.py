@@ -92,7 +92,8 @@ class TarReader:
             self._pos = end
             self.consumed += n
             return out if type(out) is bytes else bytes(out)
-        parts = [buf[self._pos :]]
+        # Copied: a source's next read may reuse the buffer a view points into.
+        parts: list[Buffer] = [bytes(buf[self._pos :])]
         have = len(parts[0])
         self._buf = b""
         self._pos = 0
@@ -107,7 +108,7 @@ class TarReader:
                 self._pos = need
                 have = n
             else:
-                parts.append(chunk)
+                parts.append(bytes(chunk))
                 have += len(chunk)
         self.consumed += have
         return b"".join(parts)
@@ -184,12 +185,13 @@ class TarReader:
             if len(piece) >= need or not piece:
                 return len(piece) >= need
             have = len(piece)
-        parts: list[Buffer] = [self._buf[self._pos :]]
+        # Copied: a source's next read may reuse the buffer a view points into.
+        parts: list[Buffer] = [bytes(self._buf[self._pos :])]
         while have < need:
             piece = self._read_some(need - have)
             if not piece:
                 break
-            parts.append(piece)
+            parts.append(bytes(piece))
             have += len(piece)
         self._buf = b"".join(parts)
         self._pos = 0

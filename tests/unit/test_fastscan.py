@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ import pytest
 from layerscope.errors import LayerscopeError
 from layerscope.model import Entry, EntryType
 from layerscope.sources import layerscan
+from layerscope.sources.blob import ReusingWindow
 from layerscope.sources.daemon import ChunkStream
-from layerscope.sources.layerscan import normalize, scan_layer
+from layerscope.sources.layerscan import SizeRange, normalize, scan_layer
 from layerscope.tar.reader import Limits, TarReader
 from layerscope.tar.streams import FileStream, discard
 from tests.builders import d, file, hard, layer_tar, opq, sym, wh
@@ -78,6 +80,41 @@ def _inside_outer_tar(data: bytes, step: int) -> object:
     return outer.data_stream()
 
 
+class _ShortReads(ReusingWindow):
+    """Reads of at most ``step`` bytes: headers and files straddle every read,
+    and each read overwrites the buffer the one before handed out."""
+
+    step = 1 << 20
+
+    def read_some(self, n: int) -> memoryview:
+        return super().read_some(min(n, self.step))
+
+
+def _window(step: int) -> Callable[[bytes], object]:
+    """An uncompressed layer of an archive on disk: pread windows, and
+    ``read_some`` into one buffer that every read reuses."""
+
+    def make(data: bytes) -> object:
+        fd = os.memfd_create("layer")
+        os.write(fd, b"x" * 1000 + data)  # the layer sits at an offset, as in an archive
+        _FDS.append(fd)
+        window = _ShortReads(fd, 1000, len(data), "layer")
+        window.step = step
+        return window
+
+    return make
+
+
+_FDS: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_windows() -> Iterator[None]:
+    yield
+    while _FDS:
+        os.close(_FDS.pop())
+
+
 STREAMS: dict[str, Callable[[bytes], object]] = {
     "seekable": lambda b: FileStream(io.BytesIO(b)),
     "trickle-7919": lambda b: _Trickle(b, 7919),
@@ -87,6 +124,9 @@ STREAMS: dict[str, Callable[[bytes], object]] = {
     "chunks-1MiB": lambda b: _chunks(b, 1 << 20),
     "outer-tar-1031": lambda b: _inside_outer_tar(b, 1031),
     "outer-tar-65537": lambda b: _inside_outer_tar(b, 65537),
+    "file-window-1MiB": _window(1 << 20),
+    "file-window-509": _window(509),
+    "file-window-4099": _window(4099),
 }
 
 
@@ -344,6 +384,48 @@ def test_digests_of_selected_files(fmt: int) -> None:
     assert {e.size for e in again if e.digest is not None} == sizes
 
 
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_digests_of_a_size_range(fmt: int) -> None:
+    """A size range is tested in C, with no call per file: the files in it
+    get the digests content_digest gives, whatever the buffer boundaries."""
+    data = _tar(fmt, 160)
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        truth = {
+            normalize(m.name): layerscan.content_digest(t.extractfile(m).read())  # type: ignore[union-attr]
+            for m in t.getmembers()
+            if m.isreg()
+        }
+    for lo, hi in ((2000, 4000), (0, 1 << 20), (4999, 5000)):
+        for inline in (0, 3000, 1 << 20):
+            out = assert_same(data, want_digest=SizeRange(lo, hi), inline_digest_bytes=inline)
+            assert out[0] == "ok"
+            entries = out[1]
+            assert isinstance(entries, tuple)
+            files = [e for e in entries if e.type is EntryType.FILE]
+            hashed = [e for e in files if e.digest is not None]
+            assert all(lo <= e.size <= hi for e in hashed)
+            assert {e.path for e in hashed} == {e.path for e in files if lo <= e.size <= hi}
+            assert all(e.digest == truth[e.path] for e in hashed)
+
+
+def test_pax_sizes_and_damaged_pax_records_hash_the_right_bytes() -> None:
+    """A pax size record decides where a file's data ends, so which bytes
+    are hashed; records that do not parse go to the Python reader, which
+    gives the same outcome."""
+    body = b"y" * 3000
+    for size_record in ("3000", "2999", "30x0", "", "0"):
+        records = {"size": size_record} if size_record else {"comment": "none"}
+        data = _raw(
+            _with_data(header("a", size=1500), b"a" * 1500),
+            _pax(records),
+            _with_data(header("b", size=3000), body),
+            _with_data(header("c", size=2500), b"c" * 2500),
+            _pax({"path": "d" * 200}),
+            _with_data(header("d", size=2048), b"d" * 2048),
+        )
+        assert_same(data, want_digest=SizeRange(1, 1 << 20))
+
+
 def test_measure_counts_the_whole_stream() -> None:
     data = _tar(tarfile.GNU_FORMAT, 50) + bytes(10_000)
     assert assert_same(data, measure=True)[2] == len(data)
@@ -372,6 +454,7 @@ def test_random_header_damage_is_handled_alike() -> None:
             b[start + 148 : start + 156] = b" " * 8
             b[start + 148 : start + 156] = b"%06o\x00 " % sum(b[start : start + 512])
         assert_same(bytes(b))
+        assert_same(bytes(b), want_digest=SizeRange(100, 1 << 20))  # hashed too
         same += 1
     assert same == 400
 
