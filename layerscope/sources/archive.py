@@ -19,7 +19,7 @@ from typing import Any
 
 from layerscope.errors import ArchiveError, LayerscopeError, LimitExceededError
 from layerscope.model import Image
-from layerscope.sources.blob import BlobPool, FileWindow, scan_blob
+from layerscope.sources.blob import BlobPool, FileWindow, scan_blob, submit_scan
 from layerscope.sources.interface import (
     MAX_JSON_BYTES,
     MAX_JSON_TOTAL,
@@ -190,10 +190,8 @@ def _walk(
                 walk.unreadable.add(path)  # an error only if the manifest needs it
                 continue
             blob_name = f"{name}: {path}"
-            if fd is not None:
-                pending[path] = pool.submit(
-                    functools.partial(scan_blob, data, m.size, blob_name, options)
-                )
+            if isinstance(data, FileWindow):
+                pending[path] = submit_scan(pool, data, m.size, blob_name, options)
                 while len(pending) > pool.width:  # collect in order: bounded memory, progress
                     entries = _collect(walk, pending, entries, reader.consumed, options, name)
                 continue

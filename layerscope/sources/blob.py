@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from layerscope.errors import ArchiveError
+from layerscope.errors import ArchiveError, LayerscopeError
 from layerscope.sources.interface import ScannedBlob, SourceOptions
 from layerscope.sources.layerscan import DigestFilter, LayerScan, SizeRange, scan_layer
+from layerscope.tar.header import BLOCK, header_checksum_ok
 from layerscope.tar.streams import ByteStream, Hashing, open_decompressed, sniff
 
 if TYPE_CHECKING:
@@ -123,6 +126,10 @@ class FileWindow:
         header this way instead of joining it onto the next chunk)."""
         self._pos -= n
 
+    def part(self, start: int, size: int) -> FileWindow:
+        """The window over ``size`` bytes from ``start`` of this one's current position."""
+        return FileWindow(self._fd, self._pos + start, size, self._name)
+
     def reusing(self) -> ReusingWindow:
         """This window from its current position, with ``read_some``."""
         return ReusingWindow(self._fd, self._pos, self._end - self._pos, self._name)
@@ -156,6 +163,88 @@ class ReusingWindow(FileWindow):
             raise ArchiveError(f"{self._name}: truncated member data")
         self._pos += got
         return self._scratch[:got]
+
+
+# An uncompressed layer at least this large is read as two parts at once,
+# cut at a member's header near its middle: one large layer (the usual image)
+# or an odd number of them would otherwise leave a core idle.
+SPLIT_MIN_BYTES = 32 << 20
+_CUT_SEARCH = 1 << 20  # bytes searched for a header after the middle
+_MAGIC_AT = 257  # of "ustar" in a header
+
+
+def submit_scan(
+    pool: BlobPool, window: FileWindow, stored: int, name: str, options: SourceOptions
+) -> Callable[[], ScannedBlob]:
+    """Start :func:`scan_blob` of the layer blob in ``window`` on ``pool``;
+    returns a function that waits for the result.
+
+    A large uncompressed blob is scanned as two parts at once, cut at what
+    looks like a header. The cut is kept only if the first part's walk ends
+    exactly there, with no extension header pending and no end-of-archive
+    marker: then a member truly begins at the cut, and the second part's
+    walk is the rest of the layer's. Otherwise (a tar stored inside the
+    layer can look like a header), or when either part fails, the whole blob
+    is scanned again in one walk, which decides and reports as always.
+    """
+    whole = functools.partial(scan_blob, window, stored, name, options)
+    splits = pool.width > 1 and stored >= SPLIT_MIN_BYTES and not options.verify_digests
+    cut = find_cut(window, stored) if splits and sniff(window.peek(4)) == "none" else None
+    if cut is None:
+        return pool.submit(whole)
+    # Halved bounds: the parts' totals stay within the layer's (a part over
+    # its half falls back to the whole walk, which applies the real bound).
+    limits = dataclasses.replace(
+        options.limits,
+        max_members=options.limits.max_members // 2,
+        max_meta_bytes=options.limits.max_meta_bytes // 2,
+    )
+    want = digest_filter(options, reads_every_byte=False)
+
+    def part(start: int, size: int, is_first: bool) -> LayerScan:
+        return scan_layer(
+            window.part(start, size).reusing(),
+            name=name,
+            limits=limits,
+            want_digest=want,
+            cut=is_first,
+        )
+
+    first = pool.submit(functools.partial(part, 0, cut, True))
+    second = pool.submit(functools.partial(part, cut, stored - cut, False))
+
+    def result() -> ScannedBlob:
+        a = _outcome(first)
+        b = _outcome(second)
+        if a is None or b is None or a.terminated or a.size_bytes != cut:
+            return whole()
+        scan = LayerScan(a.entries + b.entries, stored, a.skipped + b.skipped, b.terminated)
+        return ScannedBlob(scan, stored, "none")
+
+    return result
+
+
+def _outcome(result: Callable[[], LayerScan]) -> LayerScan | None:
+    """A part's scan, or None if it failed on the input (the whole walk tells why)."""
+    try:
+        return result()
+    except LayerscopeError:
+        return None
+
+
+def find_cut(window: FileWindow, size: int) -> int | None:
+    """The offset of the first block after the middle of the tar in ``window``
+    that reads as a ustar header (magic and checksum), or None."""
+    middle = (size // 2) & ~(BLOCK - 1)
+    data = window.part(middle, min(_CUT_SEARCH, size - middle)).read(_CUT_SEARCH)
+    at = data.find(b"ustar")
+    while at >= 0:
+        start = at - _MAGIC_AT
+        block = data[start : start + BLOCK] if start >= 0 and start % BLOCK == 0 else b""
+        if len(block) == BLOCK and header_checksum_ok(block):
+            return middle + start
+        at = data.find(b"ustar", at + 1)
+    return None
 
 
 def workers() -> int:

@@ -91,6 +91,7 @@ def scan_layer(
     measure: bool = False,
     accelerate: bool = True,
     inline_digest_bytes: int = 4 << 20,
+    cut: bool = False,
 ) -> LayerScan:
     """Read every member of one layer tar into entries.
 
@@ -100,9 +101,11 @@ def scan_layer(
     stream length (for compressed blobs, whose length is otherwise unknown).
     ``accelerate=False`` keeps to the pure-Python reader (tests compare both).
     The accelerator hashes files up to ``inline_digest_bytes`` from its buffer;
-    larger ones are streamed through the hash.
+    larger ones are streamed through the hash. ``cut``: the stream is the first
+    part of a tar, cut where the next member is thought to begin (see
+    ``TarReader``).
     """
-    reader = TarReader(stream, name=name, limits=limits)
+    reader = TarReader(stream, name=name, limits=limits, cut=cut)
     entries: list[Entry] = []
     append = entries.append
     types = _TYPES

@@ -82,6 +82,17 @@ def num(field: bytes, what: str, name: str) -> int:
         raise ArchiveError(f"{name}: invalid {what} field {text[:20]!r}") from None
 
 
+def header_checksum_ok(hdr: bytes) -> bool:
+    """True when ``hdr`` (one block) carries a well-formed octal checksum that
+    matches its bytes (the usual, unsigned sum)."""
+    field = hdr[148:156]
+    try:
+        chksum = int(field.split(b"\x00", 1)[0] or b"x", 8)
+    except ValueError:
+        return False
+    return chksum == sum(hdr) - sum(field) + 8 * 32
+
+
 def check_signed(hdr: bytes, chksum: int, name: str) -> None:
     """Old tars summed signed bytes; accept that variant before refusing."""
     unsigned = sum(hdr) - sum(hdr[148:156]) + 256

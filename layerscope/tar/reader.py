@@ -51,9 +51,18 @@ class TarReader:
     """
 
     def __init__(
-        self, stream: ByteStream, *, name: str = "tar", limits: Limits = DEFAULT_LIMITS
+        self,
+        stream: ByteStream,
+        *,
+        name: str = "tar",
+        limits: Limits = DEFAULT_LIMITS,
+        cut: bool = False,
     ) -> None:
         self._src = stream
+        # The stream is the first part of a tar cut where a member is thought
+        # to begin: an extension header with no member after it is an error
+        # then (its member lies beyond the cut), not the end of the archive.
+        self._cut = cut
         self._src_some = some_reader(stream)
         self._name = name
         self._limits = limits
@@ -246,6 +255,9 @@ class TarReader:
             hdr = self._take(BLOCK)
             if len(hdr) < BLOCK:
                 if not hdr:
+                    extension = pax is not None or longname is not None or longlink is not None
+                    if self._cut and extension:
+                        raise ArchiveError(f"{name}: the cut falls after an extension header")
                     return None  # EOF without end-of-archive blocks: as tarfile does
                 raise ArchiveError(f"{name}: truncated tar header")
             if hdr == ZERO_BLOCK:
