@@ -15,7 +15,9 @@ its path nor any hard link to it in the same layer is visible at the end.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -270,7 +272,7 @@ class _Replay:
         log: ChangeLog = []
         state = self.state
         # Whiteouts and opaque markers act on lower layers only: apply first.
-        for e in entries:
+        for e in _markers(entries):
             if e.type is _WHITEOUT:
                 if not e.path:
                     continue  # the root cannot be deleted
@@ -354,6 +356,24 @@ class _Replay:
                 self.children[path] = set()
             log.append(PathChange(path, Change.MODIFIED, typ, e.size))
         self.log.append(log)
+
+
+def _markers(entries: Sequence[Entry]) -> list[Entry]:
+    """The whiteouts and opaque markers of ``entries``, in order. Found by
+    ``list.index`` over their types, in C: a layer has few or none, and a
+    Python step per entry to find them took a tenth of the replay."""
+    types = list(map(_TYPE_OF, entries))
+    at: list[int] = []
+    for kind in (_WHITEOUT, _OPAQUE):
+        i = -1
+        with contextlib.suppress(ValueError):
+            while True:
+                i = types.index(kind, i + 1)
+                at.append(i)
+    return [entries[i] for i in sorted(at)]
+
+
+_TYPE_OF = operator.itemgetter(1)  # Entry.type
 
 
 # The last replay of immutable layers (tuples), with those very tuples: the

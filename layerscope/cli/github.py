@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import Origin, finding_origin
-from layerscope.comparison import Diff
 from layerscope.names import printable
 from layerscope.report.summary import relation, verdict
 from layerscope.report.where import budget_location, relative, repository_root
+
+if TYPE_CHECKING:  # the image command does not load the diff's model
+    from layerscope.comparison import Diff
 
 MAX_ANNOTATIONS = 50  # GitHub shows 10 per kind per step; keep the log short too
 
