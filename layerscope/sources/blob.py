@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -146,7 +147,7 @@ class ReusingWindow(FileWindow):
 
     def __init__(self, fd: int, offset: int, size: int, name: str) -> None:
         super().__init__(fd, offset, size, name)
-        self._scratch = memoryview(bytearray(0))
+        self._scratch = memoryview(b"")
 
     def read_some(self, n: int) -> memoryview:
         """Up to ``n`` bytes (at least one until the end), in the shared buffer."""
@@ -154,7 +155,9 @@ class ReusingWindow(FileWindow):
         if n <= 0:
             return memoryview(b"")
         if len(self._scratch) < n:
-            self._scratch = memoryview(bytearray(n))
+            # Its own mapping, unmapped when the window goes: a heap block of
+            # this size would stay with the thread's malloc arena after it.
+            self._scratch = memoryview(mmap.mmap(-1, n))
         try:
             got = os.preadv(self._fd, [self._scratch[:n]], self._pos)
         except OSError as e:
@@ -170,6 +173,7 @@ class ReusingWindow(FileWindow):
 # or an odd number of them would otherwise leave a core idle.
 SPLIT_MIN_BYTES = 32 << 20
 _CUT_SEARCH = 1 << 20  # bytes searched for a header after the middle
+_CUT_PIECE = 64 << 10  # read at a time (a block-aligned size: no header straddles two)
 _MAGIC_AT = 257  # of "ustar" in a header
 
 
@@ -236,14 +240,15 @@ def find_cut(window: FileWindow, size: int) -> int | None:
     """The offset of the first block after the middle of the tar in ``window``
     that reads as a ustar header (magic and checksum), or None."""
     middle = (size // 2) & ~(BLOCK - 1)
-    data = window.part(middle, min(_CUT_SEARCH, size - middle)).read(_CUT_SEARCH)
-    at = data.find(b"ustar")
-    while at >= 0:
-        start = at - _MAGIC_AT
-        block = data[start : start + BLOCK] if start >= 0 and start % BLOCK == 0 else b""
-        if len(block) == BLOCK and header_checksum_ok(block):
-            return middle + start
-        at = data.find(b"ustar", at + 1)
+    for piece in range(middle, min(middle + _CUT_SEARCH, size), _CUT_PIECE):
+        data = window.part(piece, min(_CUT_PIECE, size - piece)).read(_CUT_PIECE)
+        at = data.find(b"ustar")
+        while at >= 0:
+            start = at - _MAGIC_AT
+            block = data[start : start + BLOCK] if start >= 0 and start % BLOCK == 0 else b""
+            if len(block) == BLOCK and header_checksum_ok(block):
+                return piece + start
+            at = data.find(b"ustar", at + 1)
     return None
 
 
