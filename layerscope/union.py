@@ -60,7 +60,8 @@ class Hidden(NamedTuple):
     """A stored regular file whose bytes no longer show.
 
     ``group`` is the path that caused the hiding: the whiteout or opaque
-    directory for removals, the file's own path for overwrites.
+    directory for removals, the file's own path for overwrites. ``entry`` is
+    the hidden file's entry.
     """
 
     path: str
@@ -69,6 +70,7 @@ class Hidden(NamedTuple):
     hidden_by: int
     cause: Cause
     group: str
+    entry: Entry | None = None
 
 
 class PathChange(NamedTuple):
@@ -424,7 +426,7 @@ def _replay(layers: Iterable[Sequence[Entry]]) -> UnionFS:
                 alive.add((layer, entry.linkname))
     kept = alive or alive_entries
     hidden = [
-        _new(Hidden, (entry.path, entry.size, layer, by, cause, group))
+        _new(Hidden, (entry.path, entry.size, layer, by, cause, group, entry))
         for layer, entry, by, cause, group in r.hidden
         if not kept or ((layer, entry.path) not in alive and id(entry) not in alive_entries)
     ]

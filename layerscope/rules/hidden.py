@@ -167,11 +167,17 @@ def _overwritten(ctx: RuleContext) -> dict[tuple[int, int, str], list[Hidden]]:
     # Overwrites pair by pair of layers: what the cause needs of the two
     # layers (their entries by path, the later RUN's chown) is looked up once.
     entries = _Entries(ctx)
+    final = ctx.union.final
     for (layer, by), items in overwritten.items():
-        old, new = entries.layer(layer), entries.layer(by)
         chown = _CHOWN.search(ctx.command(by)) if run[by] else None
         for h in items:
-            cause = _overwrite_cause(h.path, old.get(h.path), new.get(h.path), chown)
+            # The entries of the path in both layers (the last of each), from
+            # the replay when it has them: a layer indexed by path (a dict of
+            # every entry of it) only for the rest.
+            old = h.entry if layer < by and h.entry is not None else entries.get(layer, h.path)
+            node = final.get(h.path)
+            new = node[1] if node is not None and node[0] == by else entries.get(by, h.path)
+            cause = _overwrite_cause(h.path, old, new, chown)
             if cause in (CHOWN, CHMOD) and not run[by]:
                 cause = NEW_VERSION  # a COPY brought the file again: not a chown
 
