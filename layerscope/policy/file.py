@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -166,6 +165,8 @@ def policy_from_table(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only for a policy file: 3 ms of every run without one
+
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
