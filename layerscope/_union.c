@@ -24,10 +24,12 @@
  * entry_type((parent, directory, 0, 0o755, 0, 0, 0, "", None))), a change
  * (parent, added, directory, 0) logged first, children[grandparent] gets it.
  * Deeper gaps, or a file where the grandparent should be, stay Python's.
- * The module's ``api`` is 2 since these arguments came.
+ * The module's ``api`` is 2 since these arguments came, 3 since the tallies
+ * below (tally_files, tally_changes, final_columns).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 /* children[path] = set() unless there is one. */
 static int
@@ -282,11 +284,176 @@ done:
     return result;
 }
 
+/* -- tallies over the replay's results (api 3) ------------------------------ */
+
+/* A non-negative size as a C integer; -1 (with an error) for anything else. */
+static long long
+size_of(PyObject *o)
+{
+    long long v = PyLong_Check(o) ? PyLong_AsLongLong(o) : -1;
+    if (v < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "a size must be a non-negative int");
+    return v;
+}
+
+/* tally_files(entries, file) -> (count, bytes) of the entries whose type
+ * (item 1) is ``file``, their sizes (item 2) summed. */
+static PyObject *
+tally_files(PyObject *self, PyObject *args)
+{
+    PyObject *entries, *file;
+    if (!PyArg_ParseTuple(args, "OO", &entries, &file))
+        return NULL;
+    PyObject *seq = PySequence_Fast(entries, "entries must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), i, count = 0;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    long long bytes = 0;
+    for (i = 0; i < n; i++) {
+        PyObject *e = items[i];
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 3) {
+            PyErr_SetString(PyExc_TypeError, "entries must be tuples of at least 3 items");
+            goto fail;
+        }
+        if (PyTuple_GET_ITEM(e, 1) == file) {
+            long long size = size_of(PyTuple_GET_ITEM(e, 2));
+            if (size < 0)
+                goto fail;
+            count++;
+            bytes += size;
+        }
+    }
+    Py_DECREF(seq);
+    return Py_BuildValue("(nL)", count, bytes);
+fail:
+    Py_DECREF(seq);
+    return NULL;
+}
+
+/* tally_changes(log, change_type, file, added, modified) -> (added, added
+ * bytes, modified, modified bytes) of the regular files of a replay's log:
+ * an item of ``change_type`` is (path, change, type, size), any other an
+ * entry (path, type, size, ...) that stands for its ADDED change. */
+static PyObject *
+tally_changes(PyObject *self, PyObject *args)
+{
+    PyObject *log, *change_type, *file, *added, *modified;
+    if (!PyArg_ParseTuple(args, "O!OOOO", &PyList_Type, &log, &change_type, &file, &added,
+                          &modified))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(log), i, n_added = 0, n_modified = 0;
+    long long b_added = 0, b_modified = 0;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(log, i);
+        int change = (PyObject *)Py_TYPE(item) == change_type;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < (change ? 4 : 3)) {
+            PyErr_SetString(PyExc_TypeError, "log items must be changes or entries");
+            return NULL;
+        }
+        if (PyTuple_GET_ITEM(item, change ? 2 : 1) != file)
+            continue;
+        PyObject *kind = change ? PyTuple_GET_ITEM(item, 1) : added;
+        if (kind != added && kind != modified)
+            continue;
+        long long size = size_of(PyTuple_GET_ITEM(item, change ? 3 : 2));
+        if (size < 0)
+            return NULL;
+        if (kind == added) {
+            n_added++;
+            b_added += size;
+        } else {
+            n_modified++;
+            b_modified += size;
+        }
+    }
+    return Py_BuildValue("(nLnL)", n_added, b_added, n_modified, b_modified);
+}
+
+/* final_columns(state) -> (paths, nodes, types, text): the final filesystem
+ * as lists in the dict's order (types: item 1 of each node's entry) and the
+ * paths as "\npath0\npath1\n...\n". ``text`` is None when a path holds a
+ * newline or a character past U+00FF (the caller builds and checks it). */
+static PyObject *
+final_columns(PyObject *self, PyObject *args)
+{
+    PyObject *state, *key, *value, *paths = NULL, *nodes = NULL, *types = NULL, *text = NULL;
+    Py_ssize_t pos = 0, i = 0, total = 1;
+    int latin1 = 0, simple = 1;
+    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &state))
+        return NULL;
+    Py_ssize_t n = PyDict_GET_SIZE(state);
+    paths = PyList_New(n);
+    nodes = PyList_New(n);
+    types = PyList_New(n);
+    if (paths == NULL || nodes == NULL || types == NULL)
+        goto fail;
+    while (PyDict_Next(state, &pos, &key, &value)) {
+        PyObject *entry;
+        if (i >= n || !PyUnicode_Check(key) || !PyTuple_Check(value) ||
+            PyTuple_GET_SIZE(value) < 2 || !PyTuple_Check(entry = PyTuple_GET_ITEM(value, 1)) ||
+            PyTuple_GET_SIZE(entry) < 2) {
+            PyErr_SetString(PyExc_TypeError, "state must map paths to (layer, entry)");
+            goto fail;
+        }
+        Py_INCREF(key);
+        PyList_SET_ITEM(paths, i, key);
+        Py_INCREF(value);
+        PyList_SET_ITEM(nodes, i, value);
+        Py_INCREF(PyTuple_GET_ITEM(entry, 1));
+        PyList_SET_ITEM(types, i, PyTuple_GET_ITEM(entry, 1));
+        i++;
+        if (simple) {
+            if (PyUnicode_KIND(key) != PyUnicode_1BYTE_KIND ||
+                memchr(PyUnicode_1BYTE_DATA(key), '\n', (size_t)PyUnicode_GET_LENGTH(key)))
+                simple = 0;
+            else {
+                latin1 |= !PyUnicode_IS_ASCII(key);
+                total += PyUnicode_GET_LENGTH(key) + 1;
+            }
+        }
+    }
+    if (i != n) {
+        PyErr_SetString(PyExc_RuntimeError, "the state changed while it was read");
+        goto fail;
+    }
+    if (simple) {
+        text = PyUnicode_New(total, latin1 ? 255 : 127);
+        if (text == NULL)
+            goto fail;
+        Py_UCS1 *d = PyUnicode_1BYTE_DATA(text);
+        *d++ = '\n';
+        for (i = 0; i < n; i++) {
+            PyObject *p = PyList_GET_ITEM(paths, i);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(p);
+            memcpy(d, PyUnicode_1BYTE_DATA(p), (size_t)len);
+            d += len;
+            *d++ = '\n';
+        }
+    } else {
+        text = Py_None;
+        Py_INCREF(text);
+    }
+    return Py_BuildValue("(NNNN)", paths, nodes, types, text);
+fail:
+    Py_XDECREF(paths);
+    Py_XDECREF(nodes);
+    Py_XDECREF(types);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"add_new", add_new, METH_VARARGS,
      "add_new(entries, pos, index, state, children, log, hidden, whiteout, opaque, hardlink, "
      "directory, file, change_type, modified, overwritten, entry_type, added) -> position of "
      "the first entry left to Python"},
+    {"tally_files", tally_files, METH_VARARGS,
+     "tally_files(entries, file) -> (count, bytes) of the regular files"},
+    {"tally_changes", tally_changes, METH_VARARGS,
+     "tally_changes(log, change_type, file, added, modified) -> (added, added bytes, "
+     "modified, modified bytes)"},
+    {"final_columns", final_columns, METH_VARARGS,
+     "final_columns(state) -> (paths, nodes, types, text or None)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -298,7 +465,7 @@ PyMODINIT_FUNC
 PyInit__union(void)
 {
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "api", 2) < 0) {
+    if (m != NULL && PyModule_AddIntConstant(m, "api", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -20,17 +20,19 @@ import enum
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from layerscope.gcpause import paused_gc
 from layerscope.model import Entry, EntryType
 
 _add_new: Callable[..., int] | None
+_tally: Any = None  # the tallies in C (api 3), when built
 try:  # the common case of the replay in C (optional: see layerscope/_union.c)
     from layerscope import _union
 
     # A build from before its last arguments came would refuse them: keep to Python.
-    _add_new = _union.add_new if getattr(_union, "api", 1) == 2 else None
+    _add_new = _union.add_new if getattr(_union, "api", 1) >= 2 else None
+    _tally = _union if getattr(_union, "api", 1) >= 3 else None
 except ImportError:  # pragma: no cover - built without a compiler
     _add_new = None
 
@@ -132,9 +134,42 @@ class UnionFS:
         return self._changes
 
 
+def file_totals(entries: Sequence[Entry]) -> tuple[int, int]:
+    """``(count, bytes)`` of the regular files among ``entries``."""
+    if _tally is not None:
+        totals: tuple[int, int] = _tally.tally_files(entries, _FILE)
+        return totals
+    files = content = 0
+    for e in entries:
+        if e.type is _FILE:
+            files += 1
+            content += e.size
+    return files, content
+
+
+def final_columns(
+    final: dict[str, tuple[int, Entry]],
+) -> tuple[list[str], list[tuple[int, Entry]], list[EntryType], str | None]:
+    """The final filesystem as lists in its order, ``(paths, nodes, types,
+    text)``: ``text`` is the paths as ``"\npath0\n...\npathN\n"``, or None
+    when it was not made here (no C tallies, a path with a newline or a
+    character past U+00FF: the caller makes and checks it)."""
+    if _tally is not None:
+        columns: tuple[list[str], list[tuple[int, Entry]], list[EntryType], str | None]
+        columns = _tally.final_columns(final)
+        return columns
+    nodes = list(final.values())
+    return list(final), nodes, [entry.type for _, entry in nodes], None
+
+
 def file_changes(log: ChangeLog) -> tuple[int, int, int, int]:
     """The regular files a layer added and modified, read off its log without
     making its PathChanges: ``(added, added bytes, modified, modified bytes)``."""
+    if _tally is not None:
+        changes: tuple[int, int, int, int] = _tally.tally_changes(
+            log, PathChange, _FILE, _ADDED, _MODIFIED
+        )
+        return changes
     added = added_bytes = modified = modified_bytes = 0
     for item in log:
         if item.type is _FILE:

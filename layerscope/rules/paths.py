@@ -14,17 +14,14 @@ paths that condition accepts.
 from __future__ import annotations
 
 import contextlib
-import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import chain
 
 from layerscope.model import Entry, EntryType
+from layerscope.union import final_columns
 
 __all__ = ["FinalPaths", "PathText", "alternation", "line_pattern"]
-
-_NODE_ENTRY = operator.itemgetter(1)  # (layer, entry) -> entry
-_ENTRY_TYPE = operator.itemgetter(1)  # Entry.type, read without a Python call
 
 
 class PathText:
@@ -47,14 +44,19 @@ class PathText:
 
     __slots__ = ("_text", "paths")
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], text: str | None = None) -> None:
+        """``text``: the joined paths, made already by one who checked that
+        no path holds a newline (``union.final_columns``)."""
         self.paths = paths
+        if text is not None:
+            self._text: str | None = text
+            return
         # One join (not "\n" + ... + "\n": two more copies of the whole text,
         # and two held at once, at the analysis' peak of memory).
         text = "\n".join(chain(("",), paths, ("",)))
         # A path holding a newline would make two lines: then there is no
         # telling paths apart, and every path is a candidate.
-        self._text: str | None = text if text.count("\n") == len(paths) + 1 else None
+        self._text = text if text.count("\n") == len(paths) + 1 else None
 
     def candidates(self, *regexes: re.Pattern[str]) -> list[int]:
         """Indices, ascending, of the paths in which any of ``regexes`` matches."""
@@ -196,11 +198,9 @@ class FinalPaths:
 
     __slots__ = ("nodes", "paths", "text", "types")
 
-    def __init__(self, final: Mapping[str, tuple[int, Entry]]) -> None:
-        self.paths = list(final)
-        self.nodes = list(final.values())
-        self.types: list[EntryType] = list(map(_ENTRY_TYPE, map(_NODE_ENTRY, self.nodes)))
-        self.text = PathText(self.paths)
+    def __init__(self, final: dict[str, tuple[int, Entry]]) -> None:
+        self.paths, self.nodes, self.types, text = final_columns(final)
+        self.text = PathText(self.paths, text)
 
     def of_type(self, kind: EntryType) -> list[int]:
         """Indices of the paths whose entry is of ``kind``, ascending.

@@ -141,3 +141,56 @@ def test_the_c_common_case_replays_as_python_does(stack: Stack) -> None:
         pytest.skip("the C replay was not built")
     layers = [list(layer) for layer in stack.layers]
     assert _replayed(layers, fast=True) == _replayed(layers, fast=False)
+
+
+def _tallied(union: UnionFS, image_layers: list[list[object]], fast: bool) -> tuple[object, ...]:
+    from layerscope import union as module
+
+    saved = module._tally
+    if not fast:
+        module._tally = None
+    try:
+        return (
+            [module.file_totals(layer) for layer in image_layers],  # type: ignore[arg-type]
+            [module.file_changes(log) for log in union.log],
+            module.final_columns(union.final),
+        )
+    finally:
+        module._tally = saved
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(stacks(), stacks(implicit_parents=True), stacks(max_layers=8, max_ops=20)))
+def test_the_c_tallies_count_as_python_does(stack: Stack) -> None:
+    """layerscope/_union.c's tallies (file counts and bytes of the layers and
+    of their change logs, the final filesystem's columns) are the Python
+    loops' results; the joined text is the paths' (PathText builds it itself
+    when the C side leaves it out)."""
+    from layerscope import union as module
+    from layerscope.rules.paths import PathText
+
+    if module._tally is None:
+        pytest.skip("the C tallies were not built")
+    layers = [list(layer) for layer in stack.layers]
+    result = replay(stack.layers)
+    fast = _tallied(result, layers, fast=True)
+    slow = _tallied(result, layers, fast=False)
+    assert fast[:2] == slow[:2]
+    paths, nodes, types, text = fast[2]  # type: ignore[misc]
+    assert (paths, nodes, types) == slow[2][:3]  # type: ignore[index]
+    assert text == PathText(paths)._text
+
+
+def test_the_c_text_is_left_to_python_for_newlines_and_wide_characters() -> None:
+    from layerscope import union as module
+    from layerscope.model import Entry
+    from layerscope.rules.paths import FinalPaths
+
+    if module._tally is None:
+        pytest.skip("the C tallies were not built")
+    for odd, made in (("a\nb", None), ("\u0100x", None), ("é", "\né\nz\n"), ("a", "\na\nz\n")):
+        final = {odd: (0, Entry(odd, EntryType.FILE, 3)), "z": (0, Entry("z", EntryType.DIR))}
+        assert module.final_columns(final)[3] == made
+        paths = FinalPaths(final)
+        assert paths.text._text == (None if "\n" in odd else f"\n{odd}\nz\n")
+        assert paths.types == [EntryType.FILE, EntryType.DIR]
