@@ -25,7 +25,7 @@
  * (parent, added, directory, 0) logged first, children[grandparent] gets it.
  * Deeper gaps, or a file where the grandparent should be, stay Python's.
  * The module's ``api`` is 2 since these arguments came, 3 since the tallies
- * below (tally_files, tally_changes, final_columns).
+ * below (tally_files, tally_changes, final_columns, shared_digests).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -442,6 +442,64 @@ fail:
     return NULL;
 }
 
+/* shared_digests(nodes) -> indices, ascending, of the nodes (layer, entry)
+ * whose entry's digest (item 8, None for none) another node's entry has too. */
+static PyObject *
+shared_digests(PyObject *self, PyObject *args)
+{
+    PyObject *nodes, *seen = NULL, *shared = NULL, *out = NULL;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &nodes))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(nodes), i;
+    seen = PySet_New(NULL);
+    shared = PySet_New(NULL);
+    out = PyList_New(0);
+    if (seen == NULL || shared == NULL || out == NULL)
+        goto fail;
+    for (int pass = 0; pass < 2; pass++) {
+        for (i = 0; i < n; i++) {
+            PyObject *node = PyList_GET_ITEM(nodes, i), *entry, *digest;
+            if (!PyTuple_Check(node) || PyTuple_GET_SIZE(node) < 2 ||
+                !PyTuple_Check(entry = PyTuple_GET_ITEM(node, 1)) ||
+                PyTuple_GET_SIZE(entry) < 9) {
+                PyErr_SetString(PyExc_TypeError, "nodes must be (layer, entry) tuples");
+                goto fail;
+            }
+            digest = PyTuple_GET_ITEM(entry, 8);
+            if (digest == Py_None)
+                continue;
+            if (pass == 0) {
+                /* A second sighting moves the digest to ``shared``. */
+                int had = PySet_Contains(seen, digest);
+                if (had < 0 || (had ? PySet_Add(shared, digest) : PySet_Add(seen, digest)) < 0)
+                    goto fail;
+            } else {
+                int is = PySet_Contains(shared, digest);
+                PyObject *at;
+                if (is < 0)
+                    goto fail;
+                if (!is)
+                    continue;
+                at = PyLong_FromSsize_t(i);
+                if (at == NULL || PyList_Append(out, at) < 0) {
+                    Py_XDECREF(at);
+                    goto fail;
+                }
+                Py_DECREF(at);
+            }
+        }
+        if (pass == 0)
+            Py_CLEAR(seen); /* before the second pass: the peak of memory is near */
+    }
+    Py_DECREF(shared);
+    return out;
+fail:
+    Py_XDECREF(seen);
+    Py_XDECREF(shared);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"add_new", add_new, METH_VARARGS,
      "add_new(entries, pos, index, state, children, log, hidden, whiteout, opaque, hardlink, "
@@ -452,6 +510,8 @@ static PyMethodDef methods[] = {
     {"tally_changes", tally_changes, METH_VARARGS,
      "tally_changes(log, change_type, file, added, modified) -> (added, added bytes, "
      "modified, modified bytes)"},
+    {"shared_digests", shared_digests, METH_VARARGS,
+     "shared_digests(nodes) -> indices of the nodes whose entry's digest another has"},
     {"final_columns", final_columns, METH_VARARGS,
      "final_columns(state) -> (paths, nodes, types, text or None)"},
     {NULL, NULL, 0, NULL},

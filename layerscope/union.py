@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -160,6 +161,17 @@ def final_columns(
         return columns
     nodes = list(final.values())
     return list(final), nodes, [entry.type for _, entry in nodes], None
+
+
+def shared_digests(nodes: list[tuple[int, Entry]]) -> list[int]:
+    """Indices, ascending, of the ``(layer, entry)`` nodes whose entry's
+    content digest another node's entry has too."""
+    if _tally is not None:
+        hits: list[int] = _tally.shared_digests(nodes)
+        return hits
+    seen = Counter(entry.digest for _, entry in nodes)
+    seen.pop(None, None)
+    return [i for i, (_, entry) in enumerate(nodes) if seen.get(entry.digest, 0) > 1]
 
 
 def file_changes(log: ChangeLog) -> tuple[int, int, int, int]:

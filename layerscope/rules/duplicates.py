@@ -10,13 +10,11 @@ copied twice is one finding, not one per file.
 
 from __future__ import annotations
 
-import operator
 import posixpath
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import compress, count
 
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
@@ -25,6 +23,7 @@ from layerscope.rules.common import describe, is_run, memo, severity_for, top_pa
 from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named
+from layerscope.union import shared_digests
 
 MIN_FILE_BYTES = 4096
 # Per-package documentation and licence texts: dpkg installs one copy per
@@ -43,8 +42,6 @@ def _exempt(path: str) -> bool:
     return path.startswith(_EXEMPT_DIRS) or bool(_EXEMPT_NAME.match(path.rpartition("/")[2]))
 
 
-_ENTRY = operator.itemgetter(1)  # of a (layer, entry) node
-_DIGEST = operator.attrgetter("digest")
 _SYSTEM = ("usr/", "lib/", "lib64/", "bin/", "sbin/", "etc/")
 _OS_PACKAGE_MANAGERS = ("apt-get", "apt", "dpkg", "apk", "dnf", "dnf5", "yum", "microdnf", "rpm")
 
@@ -74,17 +71,9 @@ def _copies(ctx: RuleContext) -> dict[tuple[int, str], list[_Copy]]:
     final = ctx.union.final
     visible = ctx.paths
     # Only entries whose digest another visible entry shares get a Python
-    # step: counted and picked out in C (most hashed files are unique), from
-    # iterators (lists of every entry and digest would raise the peak of
-    # memory, which is reached about here).
+    # step, picked out in C (most hashed files are unique).
     nodes = visible.nodes
-    seen = Counter(map(_DIGEST, map(_ENTRY, nodes)))
-    seen.pop(None, None)
-    shared = {digest for digest, n in seen.items() if n > 1}
-    del seen
-    hits = list(compress(count(), map(shared.__contains__, map(_DIGEST, map(_ENTRY, nodes)))))
-    del shared
-    for i in hits:
+    for i in shared_digests(nodes):
         entry = nodes[i][1]
         digest = entry.digest
         if entry.type is file_t and digest is not None and entry.size >= MIN_FILE_BYTES:

@@ -154,6 +154,7 @@ def _tallied(union: UnionFS, image_layers: list[list[object]], fast: bool) -> tu
             [module.file_totals(layer) for layer in image_layers],  # type: ignore[arg-type]
             [module.file_changes(log) for log in union.log],
             module.final_columns(union.final),
+            module.shared_digests(list(union.final.values())),
         )
     finally:
         module._tally = saved
@@ -163,9 +164,9 @@ def _tallied(union: UnionFS, image_layers: list[list[object]], fast: bool) -> tu
 @given(st.one_of(stacks(), stacks(implicit_parents=True), stacks(max_layers=8, max_ops=20)))
 def test_the_c_tallies_count_as_python_does(stack: Stack) -> None:
     """layerscope/_union.c's tallies (file counts and bytes of the layers and
-    of their change logs, the final filesystem's columns) are the Python
-    loops' results; the joined text is the paths' (PathText builds it itself
-    when the C side leaves it out)."""
+    of their change logs, the final filesystem's columns, the nodes whose
+    digest another has) are the Python loops' results; the joined text is
+    the paths' (PathText builds it itself when the C side leaves it out)."""
     from layerscope import union as module
     from layerscope.rules.paths import PathText
 
@@ -176,6 +177,7 @@ def test_the_c_tallies_count_as_python_does(stack: Stack) -> None:
     fast = _tallied(result, layers, fast=True)
     slow = _tallied(result, layers, fast=False)
     assert fast[:2] == slow[:2]
+    assert fast[3] == slow[3]
     paths, nodes, types, text = fast[2]  # type: ignore[misc]
     assert (paths, nodes, types) == slow[2][:3]  # type: ignore[index]
     assert text == PathText(paths)._text
@@ -194,3 +196,21 @@ def test_the_c_text_is_left_to_python_for_newlines_and_wide_characters() -> None
         paths = FinalPaths(final)
         assert paths.text._text == (None if "\n" in odd else f"\n{odd}\nz\n")
         assert paths.types == [EntryType.FILE, EntryType.DIR]
+
+
+def test_shared_digests_picks_every_copy_and_only_copies() -> None:
+    from layerscope import union as module
+    from layerscope.model import Entry
+
+    def node(digest: str | None) -> tuple[int, Entry]:
+        return (0, Entry("p", EntryType.FILE, 5000, digest=digest))
+
+    nodes = [node("a"), node(None), node("b"), node("a"), node(None), node("c"), node("a")]
+    nodes += [node("b")]
+    saved = module._tally
+    try:
+        for tally in (saved, None):
+            module._tally = tally
+            assert module.shared_digests(nodes) == [0, 2, 3, 6, 7]
+    finally:
+        module._tally = saved
