@@ -25,11 +25,15 @@
  * (parent, added, directory, 0) logged first, children[grandparent] gets it.
  * Deeper gaps, or a file where the grandparent should be, stay Python's.
  * The module's ``api`` is 2 since these arguments came, 3 since the tallies
- * below (tally_files, tally_changes, final_columns, shared_digests).
+ * below (tally_files, tally_changes, final_columns, shared_digests) and
+ * single_arena.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* children[path] = set() unless there is one. */
 static int
@@ -500,6 +504,18 @@ fail:
     return NULL;
 }
 
+/* single_arena() -> bool: glibc's malloc keeps one arena for every thread
+ * (M_ARENA_MAX 1) instead of one per thread; False where that cannot be set. */
+static PyObject *
+single_arena(PyObject *self, PyObject *noargs)
+{
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+    return PyBool_FromLong(mallopt(M_ARENA_MAX, 1) == 1);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
     {"add_new", add_new, METH_VARARGS,
      "add_new(entries, pos, index, state, children, log, hidden, whiteout, opaque, hardlink, "
@@ -512,6 +528,8 @@ static PyMethodDef methods[] = {
      "modified, modified bytes)"},
     {"shared_digests", shared_digests, METH_VARARGS,
      "shared_digests(nodes) -> indices of the nodes whose entry's digest another has"},
+    {"single_arena", single_arena, METH_NOARGS,
+     "single_arena() -> whether malloc now keeps one arena for every thread"},
     {"final_columns", final_columns, METH_VARARGS,
      "final_columns(state) -> (paths, nodes, types, text or None)"},
     {NULL, NULL, 0, NULL},

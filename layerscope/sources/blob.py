@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.errors import ArchiveError, LayerscopeError
+from layerscope.gcpause import one_malloc_arena
 from layerscope.sources.interface import ScannedBlob, SourceOptions
 from layerscope.sources.layerscan import DigestFilter, LayerScan, SizeRange, scan_layer
 from layerscope.tar.header import BLOCK, header_checksum_ok
@@ -282,6 +283,7 @@ class BlobPool:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
+            one_malloc_arena()
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="layerscope-scan")
         future: Future[T] = self._pool.submit(fn)
         return future.result
