@@ -9,13 +9,15 @@ The Dockerfile patcher and ``verify`` read the same sequence.
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 from layerscope.dockerfile.parser import Step
-from layerscope.model import Builder, EntryType, Instruction
+from layerscope.model import Builder, Entry, EntryType, Instruction
 from layerscope.rules.common import short
 from layerscope.rules.context import RuleContext
 from layerscope.shell.ecosystems import (
@@ -159,6 +161,17 @@ def needless(
 # -- units from an image or a Dockerfile ---------------------------------------------
 
 
+def _file_paths(entries: Sequence[Entry]) -> tuple[str, ...]:
+    """The paths of the regular files among ``entries``, picked out in C
+    (no list of them first: a COPY layer can hold most of an image)."""
+    types = map(_TYPE, entries)
+    return tuple(compress(map(_PATH, entries), map(operator.is_, types, repeat(EntryType.FILE))))
+
+
+_PATH = operator.itemgetter(0)  # Entry.path
+_TYPE = operator.itemgetter(1)  # Entry.type
+
+
 def image_units(ctx: RuleContext) -> list[Unit]:
     """Every history entry of the image as a Unit, oldest first."""
     from layerscope.history import hides_heredoc
@@ -175,9 +188,7 @@ def image_units(ctx: RuleContext) -> list[Unit]:
         if p.instruction in (Instruction.COPY, Instruction.ADD):
             sources = tuple(p.source.split())
             if layer is not None:
-                files = tuple(
-                    [e.path for e in image.layers[layer].entries if e.type is EntryType.FILE]
-                )
+                files = _file_paths(image.layers[layer].entries)
             from_stage = (
                 None
                 if p.builder is Builder.CLASSIC or any(s.startswith("/") for s in sources)
