@@ -12,9 +12,10 @@ from __future__ import annotations
 import operator
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
+from typing import overload
 
 from layerscope.dockerfile.parser import Step
 from layerscope.model import Builder, Entry, EntryType, Instruction
@@ -51,7 +52,7 @@ class Unit:
     step: Step | None = None
     sources: tuple[str, ...] = ()
     dest: str = ""
-    files: tuple[str, ...] | None = None
+    files: Sequence[str] | None = None
     bytes: int = 0
     from_stage: bool | None = False
     builder: Builder = Builder.UNKNOWN
@@ -161,11 +162,33 @@ def needless(
 # -- units from an image or a Dockerfile ---------------------------------------------
 
 
-def _file_paths(entries: Sequence[Entry]) -> tuple[str, ...]:
-    """The paths of the regular files among ``entries``, picked out in C
-    (no list of them first: a COPY layer can hold most of an image)."""
-    types = map(_TYPE, entries)
-    return tuple(compress(map(_PATH, entries), map(operator.is_, types, repeat(EntryType.FILE))))
+class LayerFiles(Sequence[str]):
+    """The paths of the regular files of a layer, read off its entries at
+    each use (picked out in C), never copied: a COPY layer can hold most of
+    an image's paths, and the units are kept for the whole analysis."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self._entries = entries
+
+    def __iter__(self) -> Iterator[str]:
+        entries = self._entries
+        files = map(operator.is_, map(_TYPE, entries), repeat(EntryType.FILE))
+        return compress(map(_PATH, entries), files)
+
+    def __len__(self) -> int:
+        return list(map(_TYPE, self._entries)).count(EntryType.FILE)
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        return tuple(self)[i]
 
 
 _PATH = operator.itemgetter(0)  # Entry.path
@@ -182,13 +205,13 @@ def image_units(ctx: RuleContext) -> list[Unit]:
     for i, h in enumerate(image.history):
         p = h.parsed
         layer = layer_of.get(i)
-        files: tuple[str, ...] | None = None
+        files: Sequence[str] | None = None
         sources: tuple[str, ...] = ()
         from_stage: bool | None = False
         if p.instruction in (Instruction.COPY, Instruction.ADD):
             sources = tuple(p.source.split())
             if layer is not None:
-                files = _file_paths(image.layers[layer].entries)
+                files = LayerFiles(image.layers[layer].entries)
             from_stage = (
                 None
                 if p.builder is Builder.CLASSIC or any(s.startswith("/") for s in sources)

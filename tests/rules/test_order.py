@@ -442,3 +442,21 @@ def test_is_manifest_and_concern() -> None:
 def test_yarn_installs_named_or_from_the_manifest(script: str, named: bool) -> None:
     (inst,) = installs(script)
     assert inst.named is named
+
+
+def test_a_copy_units_files_are_its_layers_regular_files_read_at_each_use() -> None:
+    from layerscope.model import Entry, EntryType
+    from layerscope.rules.order_units import LayerFiles
+
+    entries = (
+        Entry("app", EntryType.DIR),
+        Entry("app/package.json", EntryType.FILE, 10),
+        Entry("app/link", EntryType.SYMLINK, linkname="package.json"),
+        Entry("app/src/index.js", EntryType.FILE, 20),
+    )
+    files = LayerFiles(entries)
+    assert list(files) == ["app/package.json", "app/src/index.js"] == list(files)
+    assert len(files) == 2 and files and files[1] == "app/src/index.js"
+    assert files[:1] == ("app/package.json",)
+    empty = LayerFiles(entries[:1] + entries[2:3])
+    assert not empty and len(empty) == 0 and list(empty) == []
