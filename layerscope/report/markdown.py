@@ -14,7 +14,7 @@ import re
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import rank
 from layerscope.names import printable
-from layerscope.report.summary import relation, size, verdict
+from layerscope.report.summary import counted, relation, size, verdict
 
 TOP_FINDINGS = 10
 MAX_FINDINGS = 100
@@ -49,8 +49,8 @@ def _figures(result: Analysis) -> list[str]:
     out = [
         "| | |",
         "|---|---:|",
-        _row(["Total", f"{size(s.total_bytes)} in {s.layer_count} layers"]),
-        _row(["Final", f"{size(s.final_bytes)} ({s.file_count} files)"]),
+        _row(["Total", f"{size(s.total_bytes)} in {counted(s.layer_count, 'layer')}"]),
+        _row(["Final", f"{size(s.final_bytes)} ({counted(s.file_count, 'file')})"]),
         _row(["Wasted", f"{size(s.wasted_bytes)} ({wasted_pct:.1%})"]),
         _row(["Reclaimable", size(s.reclaimable_bytes)]),
         _row(["Efficiency", f"{s.efficiency:.1%}"]),

@@ -16,6 +16,11 @@ TOP_FINDINGS = 5
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 layer``, ``3 layers``: a count and its noun (an English plural in -s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def size(n: float) -> str:
     """Bytes for people: ``512 B``, ``1.5 MiB`` (negative stays negative)."""
     sign = "-" if n < 0 else ""
@@ -98,7 +103,8 @@ def render(result: Analysis) -> str:
     wasted_pct = s.wasted_bytes / s.total_bytes if s.total_bytes else 0.0
     out = [
         f"layerscope: {printable(image.reference or image.id)} ({image.id[:19]})",
-        f"  total {size(s.total_bytes)} in {s.layer_count} layers, final {size(s.final_bytes)}, "
+        f"  total {size(s.total_bytes)} in {counted(s.layer_count, 'layer')}, "
+        f"final {size(s.final_bytes)}, "
         f"wasted {size(s.wasted_bytes)} ({wasted_pct:.1%}), efficiency {s.efficiency:.1%}, "
         f"reclaimable {size(s.reclaimable_bytes)}",
     ]

@@ -12,6 +12,7 @@ from layerscope.analysis import Analysis
 from layerscope.base.attribution import BaseWaste, layer_origin, ranked, split
 from layerscope.names import printable
 from layerscope.report.layer_command import layer_command
+from layerscope.report.summary import counted
 from layerscope.rules.types import Finding
 
 COMMAND_WIDTH = 60
@@ -105,8 +106,9 @@ def render(result: Analysis) -> str:
         f"Image:       {printable(image.reference or image.id)} ({image.source}, "
         f"{image.os}/{image.architecture}{'/' + image.variant if image.variant else ''})",
         f"Id:          {image.id}",
-        f"Total:       {size(s.total_bytes)} ({s.total_bytes} bytes) in {s.layer_count} layers",
-        f"Final:       {size(s.final_bytes)} ({s.file_count} files visible)",
+        f"Total:       {size(s.total_bytes)} ({s.total_bytes} bytes) in "
+        f"{counted(s.layer_count, 'layer')}",
+        f"Final:       {size(s.final_bytes)} ({counted(s.file_count, 'file')} visible)",
         f"Wasted:      {size(s.wasted_bytes)} (removed {size(s.removed_bytes)}, "
         f"overwritten {size(s.overwritten_bytes)})",
         f"Reclaimable: {size(s.reclaimable_bytes)}",
@@ -124,7 +126,7 @@ def render(result: Analysis) -> str:
         named = f", {printable(result.base_reference)}" if result.base_reference else ""
         for label, side in (("Base", sides.base), ("Own", sides.own)):
             out.append(
-                f"{label + ':':<13}{side.layer_count} layers, {size(side.total_bytes)}, "
+                f"{label + ':':<13}{counted(side.layer_count, 'layer')}, {size(side.total_bytes)}, "
                 f"wasted {size(side.wasted_bytes)}, reclaimable {size(side.reclaimable_bytes)}"
                 + (f" (found by {result.base_signal}{named})" if label == "Base" else "")
             )
