@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from layerscope import model
+from layerscope.counts import counted
 from layerscope.model import Builder, Instruction, ParsedCommand
 
 __all__ = [
@@ -204,15 +205,20 @@ def match_layers(
         pairs.extend(real)
         warnings.append(
             f"{layer_count} layers but only {len(real)} history entries that made a layer: "
-            f"paired from the top layer down; the lowest {missing} layer(s) have no history"
+            "paired from the top layer down; "
+            + (
+                "the lowest layer has no history"
+                if missing == 1
+                else f"the lowest {missing} layers have no history"
+            )
         )
     else:
         extra = len(real) - layer_count
         pairs = list[int | None](real[extra:])
         warnings.append(
-            f"{len(real)} history entries claim a layer but the image has {layer_count} "
-            f"layer(s): paired from the top layer down; the first {extra} such entries "
-            "match no layer"
+            f"{len(real)} history entries claim a layer but the image has "
+            f"{counted(layer_count, 'layer')}: paired from the top layer down; the first "
+            f"{extra} such entries match no layer"
         )
     return histories, pairs, warnings
 

@@ -16,7 +16,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "layerscope"
 # Lowest first. The most specific prefix decides a module's level.
 LEVELS: tuple[tuple[str, ...], ...] = (
     # shared ground
-    ("layerscope", "layerscope.errors", "layerscope.names", "layerscope.model"),
+    (
+        "layerscope",
+        "layerscope.errors",
+        "layerscope.names",
+        "layerscope.counts",
+        "layerscope.model",
+    ),
     ("layerscope.gcpause", "layerscope.history"),
     ("layerscope.tar",),  # bytes -> tar members; knows nothing of images
     ("layerscope.shell",),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import Origin, finding_origin
+from layerscope.counts import counted
 from layerscope.names import printable
 from layerscope.report.summary import relation, verdict
 from layerscope.report.where import budget_location, relative, repository_root
@@ -82,7 +83,7 @@ def workflow_commands(result: Analysis) -> list[str]:
     )
     if len(out) > MAX_ANNOTATIONS:
         more = len(out) - MAX_ANNOTATIONS
-        out = [*out[:MAX_ANNOTATIONS], f"::notice::{more} more annotation(s) not shown\n"]
+        out = [*out[:MAX_ANNOTATIONS], f"::notice::{counted(more, 'more annotation')} not shown\n"]
     return out
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from layerscope.counts import agree
 from layerscope.dockerfile.parser import Dockerfile, Step
 from layerscope.dockerfile.words import env_pairs, expand, split_words
 from layerscope.history import hides_heredoc
@@ -50,12 +51,15 @@ class LayerMap:
         path = self.dockerfile.path
         if self.unmatched:
             lines = ", ".join(str(s.line) for s in self.unmatched)
-            out.append(f"{path}: no layer or history entry matches line(s) {lines}")
+            word = agree(len(self.unmatched), "line", "lines")
+            out.append(f"{path}: no layer or history entry matches {word} {lines}")
         if self.inexact:
             lines = ", ".join(str(s.line) for s in self.inexact)
+            n = len(self.inexact)
             out.append(
-                f"{path}: line(s) {lines} differ from the image history (paired by "
-                "instruction only): was the image built from this Dockerfile?"
+                f"{path}: {agree(n, 'line', 'lines')} {lines} {agree(n, 'differs', 'differ')} "
+                "from the image history (paired by instruction only): was the image built "
+                "from this Dockerfile?"
             )
         return out
 

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import Origin, Side, finding_origin, split
+from layerscope.counts import counted
 from layerscope.errors import SourceError
 from layerscope.policy.values import Limit, Policy, ValueKind
 from layerscope.rules.context import Options
@@ -252,7 +253,9 @@ def rule_results(result: Analysis, policy: Policy) -> list[BudgetResult]:
                 actual=sum(f.bytes for f in found),
                 passed=not found,
                 severity=r.level,
-                message=f"{len(found)} finding(s) of {rule_id}{in_base}; set in {policy.path}",
+                message=(
+                    f"{counted(len(found), 'finding')} of {rule_id}{in_base}; set in {policy.path}"
+                ),
             )
         )
     return out

@@ -13,8 +13,9 @@ import re
 
 from layerscope.analysis import Analysis, BudgetResult
 from layerscope.base.attribution import rank
+from layerscope.counts import counted
 from layerscope.names import printable
-from layerscope.report.summary import counted, relation, size, verdict
+from layerscope.report.summary import relation, size, verdict
 
 TOP_FINDINGS = 10
 MAX_FINDINGS = 100
@@ -154,7 +155,7 @@ def _findings(result: Analysis) -> list[str]:
     if hidden > 0:
         out += [
             "",
-            f"{hidden} more finding(s) not shown here (of {len(result.findings)}): "
+            f"{counted(hidden, 'more finding')} not shown here (of {len(result.findings)}): "
             "every finding is in the JSON and SARIF reports.",
         ]
     return out

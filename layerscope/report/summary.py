@@ -8,17 +8,13 @@ formatted by a few lines of our own, in binary units like the table.
 from __future__ import annotations
 
 from layerscope.analysis import Analysis, BudgetResult
+from layerscope.counts import counted
 from layerscope.names import printable
 from layerscope.policy.budgets import KINDS
 from layerscope.policy.values import ValueKind
 
 TOP_FINDINGS = 5
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 layer``, ``3 layers``: a count and its noun (an English plural in -s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def size(n: float) -> str:
@@ -88,11 +84,11 @@ def verdict_lines(budgets: tuple[BudgetResult, ...], passed: bool) -> list[str]:
     out.extend(f"  {verdict(b):<4}  {b.name:<{width}}  {relation(b)}" for b in budgets)
     broken = sum(1 for b in budgets if not b.passed and b.severity == "fail")
     warned = sum(1 for b in budgets if not b.passed and b.severity != "fail")
-    tail = f", {warned} warning(s)" if warned else ""
+    tail = f", {counted(warned, 'warning')}" if warned else ""
     if passed:
-        out.append(f"result: PASSED ({len(budgets)} budget(s){tail})")
+        out.append(f"result: PASSED ({counted(len(budgets), 'budget')}{tail})")
     else:
-        out.append(f"result: FAILED ({broken} of {len(budgets)} budget(s) broken{tail})")
+        out.append(f"result: FAILED ({broken} of {counted(len(budgets), 'budget')} broken{tail})")
     return out
 
 

@@ -10,9 +10,9 @@ from tabulate import tabulate
 
 from layerscope.analysis import Analysis
 from layerscope.base.attribution import BaseWaste, layer_origin, ranked, split
+from layerscope.counts import counted
 from layerscope.names import printable
 from layerscope.report.layer_command import layer_command
-from layerscope.report.summary import counted
 from layerscope.rules.types import Finding
 
 COMMAND_WIDTH = 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from layerscope.counts import counted
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
 from layerscope.rules.common import describe, is_run
@@ -111,7 +112,8 @@ def bytecode_against_env(ctx: RuleContext) -> Iterator[Finding]:
         if not files:
             continue
         message = (
-            f"{len(files)} .pyc file(s) compiled by pip in {describe(ctx, layer)}, although "
+            f"{counted(len(files), '.pyc file')} compiled by pip in {describe(ctx, layer)}, "
+            "although "
             f"the image sets {_VAR}: pip compiles what it installs regardless"
         )
         fix = f"Tell pip not to compile (layer {layer}):\n" + rewrite(

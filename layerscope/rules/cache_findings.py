@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from layerscope.counts import counted
 from layerscope.model import Instruction
 from layerscope.rules.cachepaths import CacheGroup, scan
 from layerscope.rules.common import describe, is_run, severity_for, top_paths
@@ -46,11 +47,11 @@ def _message(ctx: RuleContext, g: CacheGroup, label: str) -> str:
     if g.hidden_by is None:
         return (
             f"{label} cache stored by {where} is still in the final image: "
-            f"{n} file(s) under {_roots_text(g)}"
+            f"{counted(n, 'file')} under {_roots_text(g)}"
         )
     verb = "rewrote" if g.cause is Cause.OVERWRITTEN else "deleted"
     return (
-        f"{label} cache stored by {where} ({n} file(s) under {_roots_text(g)}); "
+        f"{label} cache stored by {where} ({counted(n, 'file')} under {_roots_text(g)}); "
         f"{describe(ctx, g.hidden_by)} {verb} it, but the bytes stay in layer {g.layer}"
     )
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from layerscope.counts import agree, counted
 from layerscope.model import EntryType, Instruction
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import scan as cache_scan
@@ -260,8 +261,9 @@ def duplicate_files(ctx: RuleContext) -> Iterator[Finding]:
             layer=elayer,
             paths=top_paths(files),
             message=(
-                f"{len(extras)} file(s) under /{eroot} stored by {describe(ctx, elayer)} are "
-                f"identical to files under /{kroot} in {where}"
+                f"{counted(len(extras), 'file')} under /{eroot} stored by "
+                f"{describe(ctx, elayer)} {agree(len(extras), 'is', 'are')} "
+                f"identical to {agree(len(extras), 'a file', 'files')} under /{kroot} in {where}"
             ),
             fix=_fix(
                 ctx,

@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
+from layerscope.counts import agree, counted
 from layerscope.model import Entry
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import hidden_claims
@@ -267,8 +268,8 @@ def removed_later(ctx: RuleContext) -> Iterator[Finding]:
     for layer, by, cause, key, group in _grouped(ctx, removed=True):
         where = "/" + key
         msg = (
-            f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
-            f"were deleted by {describe(ctx, by)}"
+            f"{counted(len(group), 'file')} under {where} stored in {describe(ctx, layer)} "
+            f"{agree(len(group), 'was', 'were')} deleted by {describe(ctx, by)}"
         )
         if not is_run(ctx, layer):
             fix = _not_run_fix(ctx, layer, where)
@@ -323,13 +324,15 @@ def _permission_fix(
         others = _not_from(entries, by, layer, key)
         what = "owner" if verb == "chown" else "mode"
         if others:
-            shown = ", ".join("/" + p for p in others[:3]) + (", ..." if len(others) > 3 else "")
+            n = len(others)
+            shown = ", ".join("/" + p for p in others[:3]) + (", ..." if n > 3 else "")
             return (
                 f"Set the {what} while copying:\n-{_copy_line(ctx, layer)}\n"
                 f"+{_copy_line(ctx, layer, flag)}\n"
-                f"But keep a {verb} in layer {by} for the {len(others)} path(s) it changes that "
-                f"this COPY did not add ({shown}): they were made by other steps and would "
-                f"keep their old {what} without it (name them, without -R over the copied files)"
+                f"But keep a {verb} in layer {by} for the {counted(n, 'path')} it changes that "
+                f"this COPY did not add ({shown}): {agree(n, 'it was', 'they were')} made by "
+                f"other steps and would keep {agree(n, 'its', 'their')} old {what} without it "
+                f"(name {agree(n, 'it', 'them')}, without -R over the copied files)"
                 + ("\n(--chmod needs BuildKit)" if verb == "chmod" else "")
             )
         return (
@@ -436,8 +439,8 @@ def overwritten_later(ctx: RuleContext) -> Iterator[Finding]:
     for layer, by, cause, key, group in _grouped(ctx, removed=False):
         where = "/" + key
         msg = (
-            f"{len(group)} file(s) under {where} stored in {describe(ctx, layer)} "
-            f"were stored again by {describe(ctx, by)}"
+            f"{counted(len(group), 'file')} under {where} stored in {describe(ctx, layer)} "
+            f"{agree(len(group), 'was', 'were')} stored again by {describe(ctx, by)}"
         )
         manifests = all(is_manifest(h.path) for h in group)
         if manifests and is_copy(ctx, layer) and is_copy(ctx, by):

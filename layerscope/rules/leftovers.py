@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
+from layerscope.counts import agree, counted
 from layerscope.rules import rule
 from layerscope.rules.common import describe, is_copy, is_run
 from layerscope.rules.context import RuleContext
@@ -83,8 +84,8 @@ def temp_files(ctx: RuleContext) -> Iterator[Finding]:
             "LS301",
             layer,
             files,
-            f"{len(files)} temporary file(s) under {', '.join('/' + r for r in roots[:3])} "
-            f"left by {describe(ctx, layer)}",
+            f"{counted(len(files), 'temporary file')} under "
+            f"{', '.join('/' + r for r in roots[:3])} left by {describe(ctx, layer)}",
             remove_fix(ctx, layer, roots, "the temporary files"),
             "temporary-files",
         )
@@ -125,16 +126,19 @@ def kept_archives(ctx: RuleContext) -> Iterator[Finding]:
     for (layer, by), items in sorted(groups.items()):
         files = [(a.path, a.size) for a in items]
         targets = sorted(a.path for a in items)
+        n = len(items)
         if items[0].how == "command":
             later = "the same layer" if by == layer else describe(ctx, by)
             message = (
-                f"{len(items)} archive(s) stored by {describe(ctx, layer)} were kept after "
-                f"{later} unpacked or installed them"
+                f"{counted(n, 'archive')} stored by {describe(ctx, layer)} "
+                f"{agree(n, 'was', 'were')} kept after "
+                f"{later} unpacked or installed {agree(n, 'it', 'them')}"
             )
         else:
             message = (
-                f"{len(items)} archive(s) stored by {describe(ctx, layer)} were kept next to "
-                f"the directory they unpacked into, added by {describe(ctx, by)}"
+                f"{counted(n, 'archive')} stored by {describe(ctx, layer)} "
+                f"{agree(n, 'was', 'were')} kept next to the directory "
+                f"{agree(n, 'it', 'they')} unpacked into, added by {describe(ctx, by)}"
             )
         if is_run(ctx, layer) and is_run(ctx, by) and by != layer:
             first, second = ctx.command(layer), ctx.command(by)
@@ -239,7 +243,7 @@ def log_files(ctx: RuleContext) -> Iterator[Finding]:
             "LS303",
             layer,
             files,
-            f"{len(files)} log file(s) left by {describe(ctx, layer)}",
+            f"{counted(len(files), 'log file')} left by {describe(ctx, layer)}",
             fix,
             "log-files",
         )
@@ -303,7 +307,7 @@ def git_dirs(ctx: RuleContext) -> Iterator[Finding]:
             "LS304",
             layer,
             files,
-            f"/{root} ({len(files)} file(s)) left by {describe(ctx, layer)}",
+            f"/{root} ({counted(len(files), 'file')}) left by {describe(ctx, layer)}",
             fix,
             "git-metadata",
         )
@@ -367,7 +371,7 @@ def toolchains(ctx: RuleContext) -> Iterator[Finding]:
             "LS305",
             layer,
             files,
-            f"{what} ({len(files)} file(s)) added by {describe(ctx, layer)}, in an image "
+            f"{what} ({counted(len(files), 'file')}) added by {describe(ctx, layer)}, in an image "
             f"whose command runs no compiler",
             toolchain_fix(ctx, layer),
             "build-toolchain",

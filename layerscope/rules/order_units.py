@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import compress, repeat
 from typing import overload
 
+from layerscope.counts import counted
 from layerscope.dockerfile.parser import Step
 from layerscope.model import Builder, Entry, EntryType, Instruction
 from layerscope.rules.common import short
@@ -131,10 +132,10 @@ def cost(units: Sequence[Unit], after: int) -> tuple[int, int]:
 
 
 def rebuilt(units: Sequence[Unit], size: int, count: int) -> str:
-    """``3 layer(s) (12345 bytes)``, or ``3 step(s)`` when nothing was measured."""
+    """``3 layers (12345 bytes)``, or ``3 steps`` when nothing was measured."""
     if any(u.layer is not None for u in units):
-        return f"{count} layer(s) ({size} bytes)"
-    return f"{count} step(s)"
+        return f"{counted(count, 'layer')} ({size} bytes)"
+    return counted(count, "step")
 
 
 def needless(

@@ -16,6 +16,7 @@ import shlex
 from collections import defaultdict
 from collections.abc import Iterator
 
+from layerscope.counts import agree, counted
 from layerscope.model import EntryType
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import hidden_claims
@@ -146,11 +147,12 @@ def pip_reinstalled(ctx: RuleContext) -> Iterator[Finding]:
         old = _versions(ctx, layer, [h.path for h in items])
         new = _versions(ctx, by, [])
         changed = [f"{n} {v} -> {new[n]}" for n, v in sorted(old.items()) if n in new]
-        which = ", ".join(changed[:5]) if changed else f"{len(items)} file(s)"
+        which = ", ".join(changed[:5]) if changed else counted(len(items), "file")
         first, second = ctx.command(layer), ctx.command(by)
         message = (
             f"{describe(ctx, by)} installed again what {describe(ctx, layer)} had installed "
-            f"({which}): the first version's {len(items)} file(s) stay stored in layer {layer}"
+            f"({which}): the first version's {counted(len(items), 'file')} "
+            f"{agree(len(items), 'stays', 'stay')} stored in layer {layer}"
         )
         fix = _reinstall_fix(ctx, layer, by, first, second)
         yield Finding(
@@ -281,7 +283,8 @@ def dev_requirements(ctx: RuleContext) -> Iterator[Finding]:
         names = ", ".join(dev)
         message = (
             f"{describe(ctx, layer)} installs development requirements ({names}): "
-            f"{len(files)} file(s) of test and lint tools ship with the app"
+            f"{counted(len(files), 'file')} of test and lint tools "
+            f"{agree(len(files), 'ships', 'ship')} with the app"
         )
         fix = (
             f"No automatic fix is proposed: only you know whether the image you ship runs "
@@ -349,7 +352,10 @@ def pip_upgraded(ctx: RuleContext) -> Iterator[Finding]:
         other = _other_pip(ctx, layer)
         if other is None:
             continue
-        message = f"{describe(ctx, layer)} installed a second pip ({len(files)} file(s)); {other}"
+        message = (
+            f"{describe(ctx, layer)} installed a second pip ({counted(len(files), 'file')}); "
+            f"{other}"
+        )
         upgrades = [c for c in pip_installs(cmd) if _upgrades_pip(c)]
         alone = len(split_commands(cmd)) == len(upgrades)
         drop = (

@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from layerscope.counts import agree, counted
 from layerscope.model import EntryType
 from layerscope.rules import rule
 from layerscope.rules.common import describe, is_run, severity_for, short, top_paths
@@ -310,7 +311,8 @@ def _served(ctx: RuleContext, build: int, server: _Server, appdir: str) -> Itera
         else ""
     )
     message = (
-        f"{len(files)} file(s) in /{appdir} ({_groups(files, appdir)}) stay in the image after "
+        f"{counted(len(files), 'file')} in /{appdir} ({_groups(files, appdir)}) "
+        f"{agree(len(files), 'stays', 'stay')} in the image after "
         f"{describe(ctx, build)} built /{server.root}, which is all the command "
         f"({short(shlex.join(server.words), 60)}) serves{kept}"
     )
@@ -348,9 +350,10 @@ def _unproven(ctx: RuleContext, builds: list[int], workdir: str) -> Iterator[Fin
     words = _command_words(ctx)
     command = short(shlex.join(words), 60) if words else "none"
     message = (
-        f"{len(files)} file(s) in /{workdir} ({_groups(files, workdir)}; {modules} bytes in "
-        f"node_modules) stay next to /{root}, which {describe(ctx, build)} built; the command "
-        f"({command}) is no static server of /{root}, so they are not counted as waste"
+        f"{counted(len(files), 'file')} in /{workdir} ({_groups(files, workdir)}; {modules} "
+        f"bytes in node_modules) {agree(len(files), 'stays', 'stay')} next to /{root}, which "
+        f"{describe(ctx, build)} built; the command ({command}) is no static server of "
+        f"/{root}, so {agree(len(files), 'it is', 'they are')} not counted as waste"
     )
     fix = (
         f"No fix is proposed: the command ({command}) may read these files at run time "

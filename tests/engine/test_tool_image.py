@@ -117,5 +117,5 @@ def test_the_tool_image_runs_and_keeps_its_budget(tool_image: str) -> None:
         "/dev/stdout",
     )
     assert judged.returncode == 0, judged.stdout + judged.stderr
-    assert "result: PASSED (4 budget(s))" in judged.stdout
+    assert "result: PASSED (4 budgets)" in judged.stdout
     assert "budget failed" not in judged.stderr

@@ -219,7 +219,7 @@ def test_chown_that_also_owns_made_directories_says_to_keep_it() -> None:
     assert cause(f) == "chown-later"
     assert "+COPY --chown=100:101 . /home/app/web" in f.fix
     assert "drop the recursive chown" not in f.fix
-    assert "keep a chown in layer 2 for the 1 path(s)" in f.fix
+    assert "keep a chown in layer 2 for the 1 path it changes" in f.fix
     assert "/home/app/web/staticfiles" in f.fix
 
 

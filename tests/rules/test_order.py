@@ -83,7 +83,7 @@ def test_ls501_source_copied_before_pip_install(
     assert extra["manifests"] == "requirements.txt"
     assert f.ecosystem == "pip"
     assert "COPY requirements.txt ./" in f.fix and "RUN pip install -r requirements.txt" in f.fix
-    assert "2 layer(s) (3146228 bytes)" in f.message
+    assert "2 layers (3146228 bytes)" in f.message
 
 
 def test_ls501_quiet_when_manifests_are_installed_first() -> None:

@@ -188,7 +188,7 @@ def test_markdown_counts_findings_it_does_not_show() -> None:
     many = dataclasses.replace(result, findings=result.findings * 400)
     text = markdown.render(many)
     total = len(many.findings)
-    assert f"{total - 100} more finding(s) not shown here (of {total})" in text
+    assert f"{total - 100} more findings not shown here (of {total})" in text
 
 
 def test_diff_markdown_budgets_are_a_table(repo: Path) -> None:

@@ -492,7 +492,7 @@ def test_fillers_are_not_paired_and_history_aligns_from_the_top() -> None:
     assert len(histories) == 4
     assert len(warnings) == 2
     assert "2 filler" in warnings[0]
-    assert "lowest 2 layer(s)" in warnings[1]
+    assert "lowest 2 layers have no history" in warnings[1]
 
 
 def test_only_fillers_pair_in_order() -> None:
@@ -511,7 +511,7 @@ def test_missing_history() -> None:
     assert histories == []
     assert pairs == [None, None, None]
     assert len(warnings) == 1
-    assert "lowest 3 layer(s)" in warnings[0]
+    assert "lowest 3 layers have no history" in warnings[0]
 
 
 def test_more_history_than_layers_pairs_the_top() -> None:
