@@ -13,7 +13,8 @@ from typing import TypeVar
 from layerscope.model import EntryType, Image
 from layerscope.rules import Finding, all_rules
 from layerscope.rules.context import LayerStats, Options, RuleContext
-from layerscope.union import Cause, UnionFS, file_changes, file_totals, replay
+from layerscope.tallies import file_changes, file_totals
+from layerscope.union import Cause, UnionFS, replay
 
 T = TypeVar("T")
 

@@ -29,6 +29,7 @@ LEVELS: tuple[tuple[str, ...], ...] = (
     # the Dockerfile's text and which stages a target builds (not its map to layers: below)
     ("layerscope.dockerfile", "layerscope.stages"),
     ("layerscope.union",),
+    ("layerscope.tallies",),  # counts over the replay, in C when built
     ("layerscope.sources",),  # any input -> model.Image
     ("layerscope.rules",),  # replay -> findings
     ("layerscope.analysis",),

@@ -24,7 +24,7 @@ from layerscope.rules.common import describe, is_run, memo, severity_for, top_pa
 from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import commands_named
-from layerscope.union import shared_digests
+from layerscope.tallies import shared_digests
 
 MIN_FILE_BYTES = 4096
 # Per-package documentation and licence texts: dpkg installs one copy per

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from itertools import chain
 
 from layerscope.model import Entry, EntryType
-from layerscope.union import final_columns
+from layerscope.tallies import final_columns
 
 __all__ = ["FinalPaths", "PathText", "alternation", "line_pattern"]
 
@@ -46,7 +46,7 @@ class PathText:
 
     def __init__(self, paths: Sequence[str], text: str | None = None) -> None:
         """``text``: the joined paths, made already by one who checked that
-        no path holds a newline (``union.final_columns``)."""
+        no path holds a newline (``tallies.final_columns``)."""
         self.paths = paths
         if text is not None:
             self._text: str | None = text

@@ -144,7 +144,7 @@ def test_the_c_common_case_replays_as_python_does(stack: Stack) -> None:
 
 
 def _tallied(union: UnionFS, image_layers: list[list[object]], fast: bool) -> tuple[object, ...]:
-    from layerscope import union as module
+    from layerscope import tallies as module
 
     saved = module._tally
     if not fast:
@@ -167,7 +167,7 @@ def test_the_c_tallies_count_as_python_does(stack: Stack) -> None:
     of their change logs, the final filesystem's columns, the nodes whose
     digest another has) are the Python loops' results; the joined text is
     the paths' (PathText builds it itself when the C side leaves it out)."""
-    from layerscope import union as module
+    from layerscope import tallies as module
     from layerscope.rules.paths import PathText
 
     if module._tally is None:
@@ -184,7 +184,7 @@ def test_the_c_tallies_count_as_python_does(stack: Stack) -> None:
 
 
 def test_the_c_text_is_left_to_python_for_newlines_and_wide_characters() -> None:
-    from layerscope import union as module
+    from layerscope import tallies as module
     from layerscope.model import Entry
     from layerscope.rules.paths import FinalPaths
 
@@ -199,7 +199,7 @@ def test_the_c_text_is_left_to_python_for_newlines_and_wide_characters() -> None
 
 
 def test_shared_digests_picks_every_copy_and_only_copies() -> None:
-    from layerscope import union as module
+    from layerscope import tallies as module
     from layerscope.model import Entry
 
     def node(digest: str | None) -> tuple[int, Entry]:

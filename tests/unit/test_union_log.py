@@ -4,7 +4,8 @@ UnionFS.changes spells every change out as a PathChange, in order."""
 from __future__ import annotations
 
 from layerscope.model import Entry, EntryType
-from layerscope.union import Change, PathChange, file_changes, replay
+from layerscope.tallies import file_changes
+from layerscope.union import Change, PathChange, replay
 
 F, D = EntryType.FILE, EntryType.DIR
 
