@@ -35,6 +35,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../_intcache.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -488,26 +489,6 @@ static int collect(walk_t *w, int fd, size_t plen, long long depth)
 done:
     listing_free(&l);
     return rc;
-}
-
-typedef struct {
-    long long v;
-    PyObject *o;
-} icache_t;
-
-static PyObject *cached_int(icache_t *c, long long v)
-{
-    if (c->o != NULL && c->v == v) {
-        Py_INCREF(c->o);
-        return c->o;
-    }
-    Py_XDECREF(c->o);
-    c->o = PyLong_FromLongLong(v);
-    if (c->o == NULL)
-        return NULL;
-    c->v = v;
-    Py_INCREF(c->o);
-    return c->o;
 }
 
 /* Sizes and modes below these share one int object each (the last-value

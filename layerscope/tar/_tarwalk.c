@@ -25,6 +25,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../_intcache.h"
 #include <string.h>
 
 #define BLOCK 512
@@ -264,27 +265,6 @@ static Py_ssize_t normalize(const unsigned char *s, Py_ssize_t n, unsigned char 
 static PyObject *decode(const unsigned char *p, Py_ssize_t n)
 {
     return PyUnicode_DecodeUTF8((const char *)p, n, "surrogateescape");
-}
-
-/* Small-int-like reuse: members in a row mostly share mode, owner and mtime. */
-typedef struct {
-    long long v;
-    PyObject *o;
-} icache_t;
-
-static PyObject *cached_int(icache_t *c, long long v)
-{
-    if (c->o != NULL && c->v == v) {
-        Py_INCREF(c->o);
-        return c->o;
-    }
-    Py_XDECREF(c->o);
-    c->o = PyLong_FromLongLong(v);
-    if (c->o == NULL)
-        return NULL;
-    c->v = v;
-    Py_INCREF(c->o);
-    return c->o;
 }
 
 static PyObject *make_entry(PyTypeObject *entry_t, PyObject *path, PyObject *typ,
