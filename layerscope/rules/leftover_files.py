@@ -44,8 +44,10 @@ def leftover_finding(
     message: str,
     fix: str,
     cause: str,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> Finding:
-    """A reclaimable LS3xx finding over ``files`` (path, size) of one layer."""
+    """A reclaimable LS3xx finding over ``files`` (path, size) of one layer;
+    ``extra`` pairs follow its cause."""
     size = sum(s for _, s in files)
     return Finding(
         rule=rule_id,
@@ -58,7 +60,7 @@ def leftover_finding(
         fix=fix,
         path_count=len(files),
         reclaimable=True,
-        extra=(("cause", cause),),
+        extra=(("cause", cause), *extra),
         claims=frozenset(p for p, _ in files),
     )
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from layerscope.counts import agree, counted
 from layerscope.model import EntryType
 from layerscope.rules import rule
-from layerscope.rules.common import describe, is_run, severity_for, short, top_paths
+from layerscope.rules.common import describe, is_run, short, top_paths
 from layerscope.rules.context import RuleContext
-from layerscope.rules.leftover_files import visible_files
+from layerscope.rules.leftover_files import leftover_finding, visible_files
 from layerscope.rules.types import Finding, Kind, Severity
 from layerscope.shell.commands import SimpleCommand, split_commands, unwrap
 
@@ -304,7 +304,6 @@ def _served(ctx: RuleContext, build: int, server: _Server, appdir: str) -> Itera
     files = _app_files(ctx, appdir, skip)
     if not files:
         return
-    size = sum(s for _, s in files)
     kept = (
         "; node_modules is kept: the server runs from it (install it alone in the image)"
         if server.from_node_modules
@@ -316,19 +315,14 @@ def _served(ctx: RuleContext, build: int, server: _Server, appdir: str) -> Itera
         f"{describe(ctx, build)} built /{server.root}, which is all the command "
         f"({short(shlex.join(server.words), 60)}) serves{kept}"
     )
-    yield Finding(
-        rule="LS308",
-        kind=Kind.LEFTOVER,
-        severity=severity_for(size),
-        bytes=size,
-        layer=build,
-        paths=top_paths(files),
-        message=message,
-        fix=_multi_stage_fix(ctx, build, server, appdir),
-        path_count=len(files),
-        reclaimable=True,
-        extra=(("cause", "build-sources"), ("output", "/" + server.root)),
-        claims=frozenset(p for p, _ in files),
+    yield leftover_finding(
+        "LS308",
+        build,
+        files,
+        message,
+        _multi_stage_fix(ctx, build, server, appdir),
+        "build-sources",
+        (("output", "/" + server.root),),
     )
 
 
