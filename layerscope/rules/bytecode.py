@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from layerscope.counts import counted
-from layerscope.model import EntryType, Instruction
+from layerscope.model import Instruction
 from layerscope.rules import rule
-from layerscope.rules.common import describe, is_run
+from layerscope.rules.common import describe, is_run, kept_files
 from layerscope.rules.context import RuleContext
 from layerscope.rules.fixes import insert_flag, rewrite
 from layerscope.rules.leftover_files import leftover_finding
@@ -91,7 +91,6 @@ def bytecode_against_env(ctx: RuleContext) -> Iterator[Finding]:
         ENV PYTHONDONTWRITEBYTECODE=1
         RUN pip install --no-cache-dir --no-compile -r requirements.txt
     """
-    final = ctx.union.final
     for layer in range(len(ctx.image.layers)):
         if not is_run(ctx, layer):
             continue
@@ -103,11 +102,8 @@ def bytecode_against_env(ctx: RuleContext) -> Iterator[Finding]:
             continue
         files = [
             (e.path, e.size)
-            for e in ctx.image.layers[layer].entries
-            if e.type is EntryType.FILE
-            and e.path.endswith(".pyc")
-            and "__pycache__/" in e.path
-            and final.get(e.path, (None,))[0] == layer
+            for e in kept_files(ctx, layer)
+            if e.path.endswith(".pyc") and "__pycache__/" in e.path
         ]
         if not files:
             continue

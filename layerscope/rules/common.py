@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import heapq
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from layerscope.model import Instruction
+from layerscope.model import Entry, EntryType, Instruction
 from layerscope.rules.context import RuleContext
 from layerscope.rules.types import Severity
 
@@ -72,3 +72,12 @@ def is_run(ctx: RuleContext, layer: int | None) -> bool:
 def is_copy(ctx: RuleContext, layer: int | None) -> bool:
     """True when a COPY or ADD instruction made ``layer``."""
     return ctx.instruction(layer) in (Instruction.COPY, Instruction.ADD)
+
+
+def kept_files(ctx: RuleContext, layer: int) -> Iterator[Entry]:
+    """The regular files ``layer`` stores that the final filesystem still
+    shows from it (not replaced or removed by a later layer)."""
+    final = ctx.union.final
+    for e in ctx.image.layers[layer].entries:
+        if e.type is EntryType.FILE and final.get(e.path, (None,))[0] == layer:
+            yield e

@@ -21,7 +21,7 @@ from layerscope.model import EntryType
 from layerscope.rules import rule
 from layerscope.rules.cachepaths import hidden_claims
 from layerscope.rules.cachepaths import scan as cache_scan
-from layerscope.rules.common import describe, is_run, memo, severity_for, top_paths
+from layerscope.rules.common import describe, is_run, kept_files, memo, severity_for, top_paths
 from layerscope.rules.context import RuleContext
 from layerscope.rules.leftover_files import leftover_finding
 from layerscope.rules.types import Finding, Kind, Severity
@@ -264,19 +264,13 @@ def dev_requirements(ctx: RuleContext) -> Iterator[Finding]:
     """
     if _runs_tests(ctx):
         return
-    final = ctx.union.final
     claimed = cache_scan(ctx).visible
     for layer in _pip_layers(ctx):
         dev = [s for c in pip_installs(ctx.command(layer)) for s in _dev_sources(c)]
         if not dev:
             continue
         files = [
-            (e.path, e.size)
-            for e in ctx.image.layers[layer].entries
-            if e.type is EntryType.FILE
-            and e.size > 0
-            and e.path not in claimed
-            and final.get(e.path, (None,))[0] == layer
+            (e.path, e.size) for e in kept_files(ctx, layer) if e.size > 0 and e.path not in claimed
         ]
         if not files:
             continue
@@ -333,19 +327,16 @@ def pip_upgraded(ctx: RuleContext) -> Iterator[Finding]:
 
         RUN pip install --no-cache-dir -r requirements.txt
     """
-    final = ctx.union.final
     for layer in _pip_layers(ctx):
         cmd = ctx.command(layer)
         if not any(_upgrades_pip(c) for c in pip_installs(cmd)):
             continue
         files = [
             (e.path, e.size)
-            for e in ctx.image.layers[layer].entries
-            if e.type is EntryType.FILE
-            and e.size > 0
+            for e in kept_files(ctx, layer)
+            if e.size > 0
             and ("-packages/pip" in e.path or "bin/pip" in e.path)
             and _PIP_FILES.match(e.path)
-            and final.get(e.path, (None,))[0] == layer
         ]
         if not files:
             continue
