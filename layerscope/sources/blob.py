@@ -272,19 +272,18 @@ class BlobPool:
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
-        self._threads = workers()
-        self.width = self._threads  # scans worth keeping in flight
+        self.width = workers()  # threads, and scans worth keeping in flight
 
     def submit(self, fn: Callable[[], T]) -> Callable[[], T]:
         """Start ``fn``; returns a function that waits for its result."""
-        if self._threads < 2:
+        if self.width < 2:
             value = fn()
             return lambda: value
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             one_malloc_arena()
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="layerscope-scan")
+            self._pool = ThreadPoolExecutor(self.width, thread_name_prefix="layerscope-scan")
         future: Future[T] = self._pool.submit(fn)
         return future.result
 
