@@ -90,13 +90,17 @@ def header_checksum_ok(hdr: bytes) -> bool:
         chksum = int(field.split(b"\x00", 1)[0] or b"x", 8)
     except ValueError:
         return False
-    return chksum == sum(hdr) - sum(field) + 8 * 32
+    return chksum == unsigned_checksum(hdr)
+
+
+def unsigned_checksum(hdr: bytes) -> int:
+    """The header's byte sum with its checksum field counted as spaces."""
+    return sum(hdr) - sum(hdr[148:156]) + 8 * 32
 
 
 def check_signed(hdr: bytes, chksum: int, name: str) -> None:
     """Old tars summed signed bytes; accept that variant before refusing."""
-    unsigned = sum(hdr) - sum(hdr[148:156]) + 256
-    if chksum == unsigned:
+    if chksum == unsigned_checksum(hdr):
         return
     signed = sum(b - 256 if b > 127 else b for b in hdr)
     if chksum != signed - sum(b - 256 if b > 127 else b for b in hdr[148:156]) + 256:
